@@ -1,0 +1,4 @@
+//! Measurement and reporting: loudness and peaks, and the JSON report.
+
+pub mod loudness;
+pub mod report;

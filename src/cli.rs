@@ -1,0 +1,52 @@
+//! Command-line arguments (clap derive). Parsing only; `app` does the work.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Render a multitrack session, described in a TOML file, to mastered, tagged WAV files.
+#[derive(Debug, Parser)]
+#[command(name = "mixdown", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 success, 1 runtime or I/O failure, 2 usage or session-file error, 3 rendered but a delivery gate failed."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render the session: mix, write every [[output]] and the JSON report.
+    Render(RenderArgs),
+    /// Validate the session (keys, ranges, routing, stems decode, metadata) without rendering.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The session file (TOML).
+    pub session: PathBuf,
+    /// Write the first output here instead of its [[output]].path.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: one per core). The output is identical for any value.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+    /// Write the JSON report here (default: beside the first output, as NAME.report.json).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The session file (TOML).
+    pub session: PathBuf,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}

@@ -1,0 +1,8 @@
+//! The mix engine: plan the routing graph, stream stems, run chains, sum buses and the master.
+
+pub mod meter;
+pub mod plan;
+pub mod render;
+pub mod source;
+
+pub use render::{Mix, render};

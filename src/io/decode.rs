@@ -1,0 +1,298 @@
+//! Stem decoding with symphonia: WAV (integer and float, WAVE_FORMAT_EXTENSIBLE), AIFF, FLAC, MP3
+//! and Ogg Vorbis, to planar `f32`. Decoding is incremental ([`StemDecoder`]) so a render streams
+//! stems from disk; [`scan`] decodes a whole file once to validate it (`mixdown check`).
+//!
+//! Every decoded block is checked for NaN and infinity, and the frame count is compared with the
+//! header at the end, so truncated or corrupt files are errors, never silence.
+
+use std::fs::File;
+use std::path::Path;
+
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::probe::Hint;
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+
+/// Lowest and highest stem sample rates accepted, in Hz.
+pub const MIN_RATE: u32 = 8000;
+pub const MAX_RATE: u32 = 192_000;
+
+/// A sample at or beyond this magnitude sits at digital full scale (within 1 LSB at 16 bits).
+pub const FULL_SCALE: f32 = 32767.0 / 32768.0;
+
+/// What the file header says about a stem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StemInfo {
+    pub sample_rate: u32,
+    /// 1 or 2.
+    pub channels: usize,
+    /// Frame count from the header, when the container states it.
+    pub frames: Option<u64>,
+    /// Container and codec, e.g. `wave pcm_s24le`.
+    pub format: String,
+}
+
+/// Why a stem cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("file not found")]
+    NotFound,
+    #[error("cannot read the file: {0}")]
+    Io(std::io::Error),
+    #[error("not a supported audio file ({0}); mixdown reads WAV, AIFF, FLAC, MP3 and Ogg Vorbis")]
+    Unsupported(String),
+    #[error("the file has no audio track")]
+    NoAudioTrack,
+    #[error("{0} channels: stems must be mono or stereo; split or downmix it first")]
+    Channels(usize),
+    #[error("sample rate {0} Hz is outside the supported 8000..192000 Hz")]
+    Rate(u32),
+    #[error("the header does not state the sample rate or channel count")]
+    MissingParams,
+    #[error("corrupt audio data after frame {frame}: {message}")]
+    Corrupt { frame: u64, message: String },
+    #[error("truncated: the header promises {expected} frames but the file holds {actual}")]
+    Truncated { expected: u64, actual: u64 },
+    #[error("{what} sample at frame {frame}, channel {channel}; the file is damaged")]
+    NonFinite {
+        what: &'static str,
+        frame: u64,
+        channel: usize,
+    },
+    #[error("the file holds no audio frames")]
+    Empty,
+}
+
+fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DecodeError::NotFound,
+        _ => DecodeError::Io(e),
+    })?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    symphonia::default::get_probe()
+        .probe(
+            &hint,
+            mss,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| match e {
+            SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
+                DecodeError::Io(io)
+            }
+            other => DecodeError::Unsupported(other.to_string()),
+        })
+}
+
+/// An open stem, decoding one packet at a time.
+pub struct StemDecoder {
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn AudioDecoder>,
+    track_id: u32,
+    info: StemInfo,
+    frames_decoded: u64,
+    scratch: Vec<Vec<f32>>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for StemDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StemDecoder")
+            .field("info", &self.info)
+            .field("frames_decoded", &self.frames_decoded)
+            .finish()
+    }
+}
+
+impl StemDecoder {
+    /// Open and probe a stem. Fails on missing, unreadable, unsupported, surround or
+    /// out-of-range files.
+    pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        let reader = open_reader(path)?;
+        let track = reader
+            .default_track(TrackType::Audio)
+            .ok_or(DecodeError::NoAudioTrack)?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|c| c.audio())
+            .ok_or(DecodeError::NoAudioTrack)?
+            .clone();
+        let track_id = track.id;
+        let frames = track.num_frames;
+        let sample_rate = params.sample_rate.ok_or(DecodeError::MissingParams)?;
+        let channels = params
+            .channels
+            .as_ref()
+            .map(|c| c.count())
+            .ok_or(DecodeError::MissingParams)?;
+        if !(1..=2).contains(&channels) {
+            return Err(DecodeError::Channels(channels));
+        }
+        if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
+            return Err(DecodeError::Rate(sample_rate));
+        }
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(&params, &AudioDecoderOptions::default())
+            .map_err(|e| DecodeError::Unsupported(e.to_string()))?;
+        let format = format!(
+            "{} {}",
+            reader.format_info().short_name,
+            decoder.codec_info().short_name
+        );
+        Ok(StemDecoder {
+            reader,
+            decoder,
+            track_id,
+            info: StemInfo {
+                sample_rate,
+                channels,
+                frames,
+                format,
+            },
+            frames_decoded: 0,
+            scratch: Vec::new(),
+            finished: false,
+        })
+    }
+
+    pub fn info(&self) -> &StemInfo {
+        &self.info
+    }
+
+    /// Frames decoded so far.
+    pub fn frames_decoded(&self) -> u64 {
+        self.frames_decoded
+    }
+
+    /// Decode the next packet and append its frames to `out` (one `Vec` per channel).
+    /// Returns the number of frames appended; 0 means the stream has ended (and was complete).
+    pub fn next_into(&mut self, out: &mut [Vec<f32>]) -> Result<usize, DecodeError> {
+        while !self.finished {
+            let packet = match self.reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.finished = true;
+                    break;
+                }
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.finished = true;
+                    break;
+                }
+                Err(e) => return Err(self.corrupt(e)),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let buf = match self.decoder.decode(&packet) {
+                Ok(b) => b,
+                Err(e) => {
+                    let e = self.corrupt(e);
+                    return Err(e);
+                }
+            };
+            let n = buf.frames();
+            if n == 0 {
+                continue;
+            }
+            buf.copy_to_vecs_planar::<f32>(&mut self.scratch);
+            for (ch, plane) in self.scratch.iter().enumerate() {
+                if let Some(i) = plane.iter().position(|x| !x.is_finite()) {
+                    let what = if plane[i].is_nan() { "NaN" } else { "infinite" };
+                    return Err(DecodeError::NonFinite {
+                        what,
+                        frame: self.frames_decoded + i as u64,
+                        channel: ch,
+                    });
+                }
+            }
+            for (o, p) in out.iter_mut().zip(&self.scratch) {
+                o.extend_from_slice(&p[..n]);
+            }
+            self.frames_decoded += n as u64;
+            return Ok(n);
+        }
+        // End of stream: the header's promise must have been kept.
+        if let Some(expected) = self.info.frames
+            && self.frames_decoded < expected
+        {
+            return Err(DecodeError::Truncated {
+                expected,
+                actual: self.frames_decoded,
+            });
+        }
+        if self.frames_decoded == 0 {
+            return Err(DecodeError::Empty);
+        }
+        Ok(0)
+    }
+
+    fn corrupt(&self, e: SymError) -> DecodeError {
+        DecodeError::Corrupt {
+            frame: self.frames_decoded,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Open a stem just far enough to read its header.
+pub fn probe(path: &Path) -> Result<StemInfo, DecodeError> {
+    StemDecoder::open(path).map(|d| d.info)
+}
+
+/// What a full decode found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanInfo {
+    pub info: StemInfo,
+    /// Frames actually decoded.
+    pub frames: u64,
+    /// Largest absolute sample.
+    pub peak: f32,
+    /// Samples at or beyond digital full scale.
+    pub clipped: u64,
+}
+
+/// Decode a whole stem to validate it, without keeping the audio.
+pub fn scan(path: &Path) -> Result<ScanInfo, DecodeError> {
+    let mut dec = StemDecoder::open(path)?;
+    let mut bufs = vec![Vec::new(); dec.info.channels];
+    let mut peak = 0.0f32;
+    let mut clipped = 0u64;
+    loop {
+        for b in &mut bufs {
+            b.clear();
+        }
+        let n = dec.next_into(&mut bufs)?;
+        if n == 0 {
+            break;
+        }
+        for b in &bufs {
+            for &x in b {
+                let a = x.abs();
+                peak = peak.max(a);
+                clipped += u64::from(a >= FULL_SCALE);
+            }
+        }
+    }
+    Ok(ScanInfo {
+        frames: dec.frames_decoded,
+        info: dec.info,
+        peak,
+        clipped,
+    })
+}
+
+/// Decode a whole file into memory (impulse responses, references, `analyze`): planar, at the
+/// file's own rate.
+pub fn decode_all(path: &Path) -> Result<(StemInfo, Vec<Vec<f32>>), DecodeError> {
+    let mut dec = StemDecoder::open(path)?;
+    let mut bufs = vec![Vec::new(); dec.info.channels];
+    while dec.next_into(&mut bufs)? > 0 {}
+    Ok((dec.info, bufs))
+}

@@ -1,0 +1,16 @@
+//! mixdown: a command-line mix-and-master renderer.
+//!
+//! A TOML session file names a song's stems and how to treat each; mixdown renders the stereo mix
+//! offline on every core and writes dithered, tagged WAV files and a JSON report. The binary is a
+//! thin layer over this library: `session` parses and validates, `io` decodes, resamples and
+//! writes, `engine` plans and renders the mix, `dsp` holds the processors, `analysis` measures,
+//! and `app` ties them together for the commands.
+
+pub mod analysis;
+pub mod app;
+pub mod cli;
+pub mod dsp;
+pub mod engine;
+pub mod error;
+pub mod io;
+pub mod session;

@@ -1,0 +1,139 @@
+//! The resolved session: what the engine renders. No options left open, units applied, paths
+//! absolute, names resolved to indices. Built only by validation.
+
+use std::path::PathBuf;
+
+use crate::dsp::config::FxConfig;
+use crate::io::decode::StemInfo;
+use crate::io::tags::Tags;
+use crate::io::wav::{Dither, Encoding};
+
+/// How long to render after the last stem ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tail {
+    /// Until effect tails fall below -90 dBFS, at most 30 s.
+    Auto,
+    /// Exactly this many seconds.
+    Seconds(f64),
+}
+
+/// Where a track or bus sends its main output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest {
+    Master,
+    Bus(usize),
+}
+
+/// An aux send to a bus.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Send {
+    pub bus: usize,
+    pub level_db: f64,
+    /// Tap before the fader (the send level ignores the fader).
+    pub pre_fader: bool,
+}
+
+/// A processor chain entry with the key path that names it in messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fx {
+    pub config: FxConfig,
+    /// `track[2] "vocals".fx[1]`, for runtime errors.
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub name: String,
+    /// Absolute path of the stem.
+    pub file: PathBuf,
+    /// The file as written in the session (for messages).
+    pub file_display: String,
+    pub stem: StemInfo,
+    pub gain_db: f64,
+    pub pan: f64,
+    pub width: f64,
+    pub offset_s: f64,
+    pub polarity_invert: bool,
+    /// Muted by `mute`, or by another track's `solo`.
+    pub muted: bool,
+    pub output: Dest,
+    pub sends: Vec<Send>,
+    pub fx: Vec<Fx>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Bus {
+    pub name: String,
+    pub gain_db: f64,
+    pub pan: f64,
+    pub width: f64,
+    pub muted: bool,
+    pub output: Dest,
+    pub sends: Vec<Send>,
+    pub fx: Vec<Fx>,
+}
+
+/// Loudness target of the master.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub lufs: f64,
+    pub ceiling_dbtp: f64,
+    pub tolerance_lu: f64,
+    /// The preset it came from, if any.
+    pub preset: Option<String>,
+}
+
+/// Which dimensions reference matching may change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reference {
+    pub file: PathBuf,
+    pub amount: f64,
+    pub eq: bool,
+    pub loudness: bool,
+    pub width: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Master {
+    pub fx: Vec<Fx>,
+    pub reference: Option<Reference>,
+    pub target: Option<Target>,
+}
+
+/// One delivery file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// Absolute path.
+    pub path: PathBuf,
+    pub sample_rate: u32,
+    pub encoding: Encoding,
+    pub dither: Dither,
+}
+
+impl Output {
+    pub fn bit_depth(&self) -> u32 {
+        match self.encoding {
+            Encoding::Pcm16 => 16,
+            Encoding::Pcm24 => 24,
+            Encoding::Float32 => 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Absolute path of the session file.
+    pub file: PathBuf,
+    pub name: String,
+    /// Processing rate in Hz.
+    pub sample_rate: u32,
+    pub tail: Tail,
+    pub tempo_bpm: Option<f64>,
+    pub tracks: Vec<Track>,
+    pub buses: Vec<Bus>,
+    pub master: Master,
+    pub outputs: Vec<Output>,
+    pub tags: Tags,
+    /// Dither seed derived from the session text: same session, same bytes.
+    pub seed: u64,
+}
