@@ -18,14 +18,17 @@ use crate::session::{self, LoadOptions, Session, SessionError};
 
 /// Run a parsed command line; returns the exit status.
 pub fn run(cli: Cli) -> u8 {
-    let result = match cli.command {
-        Command::Render(args) => render_cmd(&args),
-        Command::Check(args) => check_cmd(&args),
+    let (result, rendering) = match cli.command {
+        Command::Render(args) => (render_cmd(&args), true),
+        Command::Check(args) => (check_cmd(&args), false),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);
+            if rendering && !matches!(e, AppError::Session(_)) {
+                eprintln!("mixdown: the render failed; no output was written");
+            }
             e.exit_code()
         }
     }

@@ -61,8 +61,8 @@ pub enum DecodeError {
         frame: u64,
         channel: usize,
     },
-    #[error("the file holds no audio frames")]
-    Empty,
+    #[error("no decodable audio: the file is empty, cut short or corrupt")]
+    NoAudio,
 }
 
 fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
@@ -83,11 +83,31 @@ fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
             MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            SymError::IoError(io) if io.kind() != std::io::ErrorKind::UnexpectedEof => {
-                DecodeError::Io(io)
+            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+                if has_audio_magic(path) {
+                    DecodeError::NoAudio
+                } else {
+                    DecodeError::Unsupported("the content is not a known audio format".into())
+                }
             }
+            SymError::IoError(io) => DecodeError::Io(io),
             other => DecodeError::Unsupported(other.to_string()),
         })
+}
+
+/// Whether a file starts like one of the containers mixdown reads (to tell a cut-short audio
+/// file from something that is not audio at all).
+fn has_audio_magic(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let ok = File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok();
+    ok && (matches!(
+        &head,
+        b"RIFF" | b"RIFX" | b"RF64" | b"FORM" | b"fLaC" | b"OggS"
+    ) || head.starts_with(b"ID3")
+        || (head[0] == 0xFF && head[1] & 0xE0 == 0xE0))
 }
 
 /// An open stem, decoding one packet at a time.
@@ -137,6 +157,9 @@ impl StemDecoder {
         }
         if !(MIN_RATE..=MAX_RATE).contains(&sample_rate) {
             return Err(DecodeError::Rate(sample_rate));
+        }
+        if frames == Some(0) {
+            return Err(DecodeError::NoAudio);
         }
         let decoder = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &AudioDecoderOptions::default())
@@ -228,7 +251,7 @@ impl StemDecoder {
             });
         }
         if self.frames_decoded == 0 {
-            return Err(DecodeError::Empty);
+            return Err(DecodeError::NoAudio);
         }
         Ok(0)
     }

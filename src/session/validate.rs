@@ -380,11 +380,13 @@ fn array_of_tables<'a, 'i>(d: &mut Diags<'_>, root: &Tbl<'a, 'i>, key: &str) -> 
             .filter_map(|(i, it)| as_table(d, it, format!("{key}[{i}]")))
             .collect(),
         toml::de::DeValue::Table(_) => {
-            d.bad_value_help(
-                &val.span(),
+            d.push(
+                Some(&val.span()),
                 key,
-                format!("[{key}] is a single table"),
-                format!("write [[{key}]] (double brackets): a session holds a list of them"),
+                format!(": [{key}] is a single table"),
+                Some(format!(
+                    "write [[{key}]] (double brackets): a session holds a list of them"
+                )),
             );
             Vec::new()
         }
@@ -910,12 +912,10 @@ fn outputs(
                 o.path.display()
             )));
         }
-        if let Some(input) = v.inputs.iter().find(|inp| same_file(inp, &o.path)) {
-            problems.push(problem(format!(
-                "{}: this is an input of the session ({}); a render never overwrites its inputs",
-                o.path.display(),
-                input.display()
-            )));
+        if v.inputs.iter().any(|inp| same_file(inp, &o.path)) {
+            problems.push(problem(
+                "names an input of this session; a render never overwrites its inputs".to_string(),
+            ));
         }
         if let Some(j) = (0..i).find(|&j| same_file(&outs[j].0.path, &o.path)) {
             problems.push(problem(format!(
