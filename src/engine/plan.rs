@@ -235,3 +235,132 @@ impl Plan {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::decode::StemInfo;
+    use crate::session::model::*;
+
+    fn track(name: &str, output: Dest, sends: Vec<Send>) -> Track {
+        Track {
+            name: name.into(),
+            file: "x.wav".into(),
+            file_display: "x.wav".into(),
+            stem: StemInfo {
+                sample_rate: 48000,
+                channels: 2,
+                frames: Some(1),
+                format: String::new(),
+            },
+            gain_db: 0.0,
+            pan: 0.0,
+            width: 1.0,
+            offset_s: 0.0,
+            polarity_invert: false,
+            muted: false,
+            output,
+            sends,
+            fx: Vec::new(),
+        }
+    }
+
+    fn bus(name: &str, output: Dest) -> Bus {
+        Bus {
+            name: name.into(),
+            gain_db: 0.0,
+            pan: 0.0,
+            width: 1.0,
+            muted: false,
+            output,
+            sends: Vec::new(),
+            fx: Vec::new(),
+        }
+    }
+
+    fn session(tracks: Vec<Track>, buses: Vec<Bus>) -> Session {
+        Session {
+            file: "s.toml".into(),
+            name: "s".into(),
+            sample_rate: 48000,
+            tail: Tail::Auto,
+            tempo_bpm: None,
+            tracks,
+            buses,
+            master: Master::default(),
+            outputs: Vec::new(),
+            tags: Default::default(),
+            seed: 0,
+        }
+    }
+
+    #[test]
+    fn parallel_paths_are_delayed_to_the_slowest() {
+        // t0 (latency 100) -> master and -> send -> bus 1 (latency 30) -> bus 0 -> master;
+        // t1 (latency 0) -> bus 0.
+        let s = session(
+            vec![
+                track(
+                    "t0",
+                    Dest::Master,
+                    vec![Send {
+                        bus: 1,
+                        level_db: 0.0,
+                        pre_fader: false,
+                    }],
+                ),
+                track("t1", Dest::Bus(0), Vec::new()),
+            ],
+            vec![bus("b0", Dest::Master), bus("b1", Dest::Bus(0))],
+        );
+        let times = NodeTimes {
+            track_latency: vec![100, 0],
+            track_tail: vec![10, 5],
+            bus_latency: vec![0, 30],
+            bus_tail: vec![1000, 0],
+        };
+        let p = Plan::new(&s, &times).unwrap();
+        assert_eq!(
+            p.bus_order,
+            vec![1, 0],
+            "bus 1 feeds bus 0, so it goes first"
+        );
+        // Bus 1: only t0 arrives (latency 100); its output is at 130.
+        assert_eq!(p.bus_out_latency[1], 130);
+        // Bus 0: t1 (0) and bus 1 (130) -> t1 is delayed by 130.
+        let into0: Vec<(Node, usize)> = p.into_bus[0].iter().map(|e| (e.from, e.delay)).collect();
+        assert_eq!(into0, vec![(Node::Track(1), 130), (Node::Bus(1), 0)]);
+        // Master: t0 direct (100) and bus 0 (130) -> t0 delayed by 30; the mix is 130 late.
+        let into_m: Vec<(Node, usize)> = p.into_master.iter().map(|e| (e.from, e.delay)).collect();
+        assert_eq!(into_m, vec![(Node::Track(0), 30), (Node::Bus(0), 0)]);
+        assert_eq!(p.mix_latency, 130);
+        // Tail: the longest ringing path is t0 (10) -> bus 1 -> bus 0 (1000).
+        assert_eq!(p.tail, 1010);
+    }
+
+    #[test]
+    fn muted_tracks_have_no_edges_and_fixed_summing_order() {
+        let mut t1 = track("t1", Dest::Master, Vec::new());
+        t1.muted = true;
+        let s = session(
+            vec![
+                track("t0", Dest::Master, Vec::new()),
+                t1,
+                track("t2", Dest::Master, Vec::new()),
+            ],
+            vec![],
+        );
+        let p = Plan::new(
+            &s,
+            &NodeTimes {
+                track_latency: vec![0; 3],
+                track_tail: vec![0; 3],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let from: Vec<Node> = p.into_master.iter().map(|e| e.from).collect();
+        assert_eq!(from, vec![Node::Track(0), Node::Track(2)]);
+        assert_eq!(p.track_active, vec![true, false, true]);
+    }
+}
