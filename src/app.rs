@@ -124,9 +124,15 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     let (mix, mix_levels, deliveries) = pool.install(|| -> Result<_, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let mix = engine::render(&session, &pb)?;
-        let mix_levels = loudness::measure(&mix.planes, mix.sample_rate)
-            .map_err(|e| AppError::Other(e.to_string()))?;
-        let deliveries = deliver(&session, &mix)?;
+        // The mix is measured while the outputs are made: both only read it.
+        let (mix_levels, deliveries) = rayon::join(
+            || {
+                loudness::measure(&mix.planes, mix.sample_rate)
+                    .map_err(|e| AppError::Other(e.to_string()))
+            },
+            || deliver(&session, &mix),
+        );
+        let (mix_levels, deliveries) = (mix_levels?, deliveries?);
         Ok((mix, mix_levels, deliveries))
     })?;
 
@@ -247,7 +253,8 @@ fn deliver(session: &Session, mix: &Mix) -> Result<Vec<Delivery>, AppError> {
                 &session.tags,
             )
             .map_err(|e| AppError::Other(format!("{}: {e}", o.path.display())))?;
-            let levels = loudness::measure(&encoded.planar_f32(), o.sample_rate)
+            drop(planes);
+            let levels = loudness::measure_encoded(&encoded, o.sample_rate)
                 .map_err(|e| AppError::Other(e.to_string()))?;
             Ok(Delivery {
                 path: o.path.clone(),

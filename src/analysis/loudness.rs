@@ -1,6 +1,9 @@
 //! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128 via ebur128).
 
 use ebur128::{EbuR128, Mode};
+use rayon::prelude::*;
+
+use crate::io::wav::Encoded;
 
 /// Levels of a stereo (or mono) signal. Silence gives `None` loudness and `-inf` peaks.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,38 +22,109 @@ pub struct Levels {
 #[error("loudness measurement failed: {0}")]
 pub struct MeterError(String);
 
-/// Measure integrated loudness, sample peak and true peak.
+fn err(e: ebur128::Error) -> MeterError {
+    MeterError(format!("{e:?}"))
+}
+
+/// Frames fed to the meters at a time.
+const CHUNK: usize = 1 << 16;
+
+/// Streaming meter: integrated loudness and sample peak over all channels, plus one true-peak
+/// meter per channel so the 4x-oversampling filters of the channels run in parallel.
+pub struct Meter {
+    loudness: EbuR128,
+    true_peak: Vec<EbuR128>,
+    clipped: u64,
+}
+
+impl Meter {
+    pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
+        let loudness =
+            EbuR128::new(channels as u32, rate, Mode::I | Mode::SAMPLE_PEAK).map_err(err)?;
+        let true_peak = (0..channels)
+            .map(|_| EbuR128::new(1, rate, Mode::TRUE_PEAK).map_err(err))
+            .collect::<Result<_, _>>()?;
+        Ok(Meter {
+            loudness,
+            true_peak,
+            clipped: 0,
+        })
+    }
+
+    /// Feed planar frames (one slice per channel, equal lengths).
+    pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
+        let (a, b) = rayon::join(
+            || self.loudness.add_frames_planar_f32(planes).map_err(err),
+            || {
+                self.true_peak
+                    .par_iter_mut()
+                    .zip(planes.par_iter())
+                    .try_for_each(|(m, p)| m.add_frames_planar_f32(&[p]).map_err(err))
+            },
+        );
+        a?;
+        b?;
+        self.clipped += planes
+            .iter()
+            .flat_map(|p| p.iter())
+            .filter(|x| x.abs() >= crate::io::decode::FULL_SCALE)
+            .count() as u64;
+        Ok(())
+    }
+
+    pub fn levels(&self) -> Levels {
+        let channels = self.true_peak.len() as u32;
+        let sp = (0..channels)
+            .map(|c| self.loudness.sample_peak(c).unwrap_or(0.0))
+            .fold(0.0, f64::max);
+        let tp = self
+            .true_peak
+            .iter()
+            .map(|m| m.true_peak(0).unwrap_or(0.0))
+            .fold(0.0, f64::max);
+        Levels {
+            integrated_lufs: self
+                .loudness
+                .loudness_global()
+                .ok()
+                .filter(|l| l.is_finite()),
+            sample_peak_dbfs: 20.0 * sp.log10(),
+            // The true peak is never below the sample peak (the oversampler's passband ripple
+            // can read a hair under a full-scale sample).
+            true_peak_dbtp: 20.0 * tp.max(sp).log10(),
+            clipped_samples: self.clipped,
+        }
+    }
+}
+
+/// Measure integrated loudness, sample peak and true peak of planar audio.
 pub fn measure(planes: &[Vec<f32>], rate: u32) -> Result<Levels, MeterError> {
-    let ch = planes.len() as u32;
-    let mut e = EbuR128::new(ch, rate, Mode::I | Mode::TRUE_PEAK | Mode::SAMPLE_PEAK)
-        .map_err(|e| MeterError(format!("{e:?}")))?;
+    let mut m = Meter::new(planes.len(), rate)?;
     let n = planes.first().map_or(0, Vec::len);
-    let step = 1 << 16;
     let mut start = 0;
     while start < n {
-        let end = (start + step).min(n);
+        let end = (start + CHUNK).min(n);
         let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
-        e.add_frames_planar_f32(&slices)
-            .map_err(|e| MeterError(format!("{e:?}")))?;
+        m.add(&slices)?;
         start = end;
     }
-    let mut sp: f64 = 0.0;
-    let mut tp: f64 = 0.0;
-    for c in 0..ch {
-        sp = sp.max(e.sample_peak(c).unwrap_or(0.0));
-        tp = tp.max(e.true_peak(c).unwrap_or(0.0));
+    Ok(m.levels())
+}
+
+/// Measure the samples of an encoded WAV as they will be delivered (after quantization and
+/// dither), block by block.
+pub fn measure_encoded(enc: &Encoded, rate: u32) -> Result<Levels, MeterError> {
+    let mut m = Meter::new(enc.channels, rate)?;
+    let mut buf = vec![Vec::with_capacity(CHUNK); enc.channels];
+    let mut start = 0;
+    while start < enc.frames {
+        let end = (start + CHUNK).min(enc.frames);
+        enc.decode_range(start..end, &mut buf);
+        let slices: Vec<&[f32]> = buf.iter().map(|p| &p[..]).collect();
+        m.add(&slices)?;
+        start = end;
     }
-    let clipped = planes
-        .iter()
-        .flat_map(|p| p.iter())
-        .filter(|x| x.abs() >= crate::io::decode::FULL_SCALE)
-        .count() as u64;
-    Ok(Levels {
-        integrated_lufs: e.loudness_global().ok().filter(|l| l.is_finite()),
-        sample_peak_dbfs: 20.0 * sp.log10(),
-        true_peak_dbtp: 20.0 * tp.log10(),
-        clipped_samples: clipped,
-    })
+    Ok(m.levels())
 }
 
 #[cfg(test)]
@@ -75,6 +149,42 @@ mod tests {
         let l = measure(&[s.clone(), s], 48000).unwrap();
         let i = l.integrated_lufs.unwrap();
         assert!((i + 23.0).abs() <= 0.1, "{i}");
+    }
+
+    /// Tech 3341 case 2: -33 dBFS reads -33.0 LUFS; chunked and whole feeds agree.
+    #[test]
+    fn tech3341_case2_minus33_and_true_peak_of_a_sine() {
+        let amp = 10f64.powf(-33.0 / 20.0);
+        let s = sine(1000.0, amp, 48000, 20.0);
+        let l = measure(&[s.clone(), s], 48000).unwrap();
+        assert!((l.integrated_lufs.unwrap() + 33.0).abs() <= 0.1);
+        assert!((l.sample_peak_dbfs + 33.0).abs() < 0.01);
+        assert!(
+            (l.true_peak_dbtp + 33.0).abs() < 0.05,
+            "{}",
+            l.true_peak_dbtp
+        );
+    }
+
+    /// A sine at fs/4 sampled at ±45° never shows its peak in the samples: sample peak is
+    /// 3 dB below the true peak (the classic inter-sample-peak case).
+    #[test]
+    fn inter_sample_peak_is_seen() {
+        let n = 48000;
+        let s: Vec<f32> = (0..n)
+            .map(|i| {
+                (0.5 * (std::f64::consts::FRAC_PI_2 * i as f64 + std::f64::consts::FRAC_PI_4).sin())
+                    as f32
+            })
+            .collect();
+        let l = measure(&[s.clone(), s], 48000).unwrap();
+        let sp = l.sample_peak_dbfs;
+        assert!((sp - 20.0 * (0.5f64 * std::f64::consts::FRAC_1_SQRT_2).log10()).abs() < 0.01);
+        assert!(
+            (l.true_peak_dbtp - 20.0 * 0.5f64.log10()).abs() < 0.3,
+            "{}",
+            l.true_peak_dbtp
+        );
     }
 
     #[test]

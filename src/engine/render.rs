@@ -469,8 +469,11 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
             bus.chain.run(&mut bus.input, n, &keys, frame, rate)?;
             let [l, r] = &mut bus.input;
             bus.placement.apply(&mut l[..n], &mut r[..n]);
-            bus.meter.add(&[&l[..n], &r[..n]]);
         }
+        buses.par_iter_mut().filter(|b| !b.muted).for_each(|b| {
+            let [l, r] = &b.input;
+            b.meter.add(&[&l[..n], &r[..n]]);
+        });
         let source = |node: Node| -> [&[f32]; 2] {
             match node {
                 Node::Track(i) => match &tracks[i] {

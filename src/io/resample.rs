@@ -249,35 +249,46 @@ impl StreamResampler {
     }
 }
 
-/// Resample a whole planar signal (exact length, delay trimmed). Returns a copy when the rates
-/// are equal.
+/// Resample a whole planar signal (exact length, delay trimmed). Channels are converted in
+/// parallel (rubato treats them independently, so the result is the same). Returns a copy when
+/// the rates are equal.
 pub fn resample_all(
     planes: &[Vec<f32>],
     from: u32,
     to: u32,
 ) -> Result<Vec<Vec<f32>>, ResampleError> {
+    use rayon::prelude::*;
     if from == to {
         return Ok(planes.to_vec());
     }
-    let channels = planes.len();
-    let n = planes.first().map_or(0, Vec::len);
-    let mut r = StreamResampler::new(from, to, channels)?;
+    planes
+        .par_iter()
+        .map(|p| resample_channel(p, from, to))
+        .collect()
+}
+
+fn resample_channel(plane: &[f32], from: u32, to: u32) -> Result<Vec<f32>, ResampleError> {
+    let n = plane.len();
+    let mut r = StreamResampler::new(from, to, 1)?;
     // Feed in large slices to bound the FIFO's copy overhead.
     let step = 1 << 16;
-    let mut start = 0;
-    let mut buf = vec![Vec::new(); channels];
-    while start < n {
-        let end = (start + step).min(n);
-        for (b, p) in buf.iter_mut().zip(planes) {
-            b.clear();
-            b.extend_from_slice(&p[start..end]);
-        }
-        r.push(&buf, end - start)?;
-        start = end;
+    let mut buf = vec![Vec::new()];
+    let mut out = Vec::with_capacity((n as u64 * u64::from(to)).div_ceil(u64::from(from)) as usize);
+    for chunk in plane.chunks(step) {
+        buf[0].clear();
+        buf[0].extend_from_slice(chunk);
+        r.push(&buf, chunk.len())?;
+        drain(r.output(), &mut out);
     }
     r.finish()?;
-    let out = r.output();
-    Ok(out.planes().iter().map(|p| p.to_vec()).collect())
+    drain(r.output(), &mut out);
+    Ok(out)
+}
+
+fn drain(fifo: &mut Fifo, out: &mut Vec<f32>) {
+    out.extend_from_slice(fifo.planes()[0]);
+    let n = fifo.len();
+    fifo.consume(n);
 }
 
 #[cfg(test)]

@@ -103,17 +103,29 @@ impl Encoded {
     /// check the true peak of the samples actually delivered. Returns empty channels if
     /// `data_range` does not lie inside `bytes`.
     pub fn planar_f32(&self) -> Vec<Vec<f32>> {
-        let mut out: Vec<Vec<f32>> = (0..self.channels)
-            .map(|_| Vec::with_capacity(self.frames))
-            .collect();
-        let Some(data) = self.bytes.get(self.data_range.clone()) else {
-            return out;
-        };
+        let mut out = vec![Vec::with_capacity(self.frames); self.channels];
+        self.decode_range(0..self.frames, &mut out);
+        out
+    }
+
+    /// Decode frames `range` of the data payload into `out` (one `Vec` per channel, cleared
+    /// first), so long files can be checked block by block without a second full copy.
+    pub fn decode_range(&self, range: std::ops::Range<usize>, out: &mut [Vec<f32>]) {
+        for ch in out.iter_mut() {
+            ch.clear();
+        }
         let bps = self.encoding.bytes_per_sample();
         let frame_len = bps * self.channels;
-        if frame_len == 0 {
-            return out;
+        if frame_len == 0 || out.len() != self.channels {
+            return;
         }
+        let end = range.end.min(self.frames);
+        let start = range.start.min(end);
+        let Some(data) = self.bytes.get(
+            self.data_range.start + start * frame_len..self.data_range.start + end * frame_len,
+        ) else {
+            return;
+        };
         for frame in data.chunks_exact(frame_len) {
             for (ch, s) in out.iter_mut().zip(frame.chunks_exact(bps)) {
                 ch.push(match *s {
@@ -125,7 +137,6 @@ impl Encoded {
                 });
             }
         }
-        out
     }
 }
 

@@ -1,0 +1,55 @@
+//! Whole-render benchmark: a synthetic session (benches/synth: mixed rates, formats, mono and
+//! stereo, four buses) rendered end to end through the same entry point as the binary, from
+//! decoding to the written WAV and report. `cargo bench --bench render`.
+//!
+//! The 3-minute figures (wall, CPU, peak RSS) come from `scripts/bench-render.sh`, which runs the
+//! release binary under GNU time; this harness tracks shorter renders for regressions.
+
+#[path = "synth/mod.rs"]
+mod synth;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use clap::Parser;
+use divan::Bencher;
+
+fn session(stems: usize, seconds: f64) -> PathBuf {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+    let sub = dir.path().join(format!("{stems}x{seconds}"));
+    let path = sub.join("session.toml");
+    if !path.exists() {
+        synth::generate(&sub, stems, seconds, 1).expect("generate session");
+    }
+    path
+}
+
+fn render(b: Bencher, stems: usize, seconds: f64, jobs: usize) {
+    let path = session(stems, seconds);
+    b.bench(|| {
+        let cli = mixdown::cli::Cli::parse_from([
+            "mixdown",
+            "render",
+            path.to_str().unwrap_or_default(),
+            "-q",
+            "--jobs",
+            &jobs.to_string(),
+        ]);
+        assert_eq!(mixdown::app::run(cli), 0);
+    });
+}
+
+#[divan::bench(sample_count = 5, args = [1, 2])]
+fn render_8_stems_x_20s(b: Bencher, jobs: usize) {
+    render(b, 8, 20.0, jobs);
+}
+
+#[divan::bench(sample_count = 3, args = [2])]
+fn render_32_stems_x_20s(b: Bencher, jobs: usize) {
+    render(b, 32, 20.0, jobs);
+}
+
+fn main() {
+    divan::main();
+}
