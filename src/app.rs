@@ -169,7 +169,7 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
         if d.encoded.clipped_samples > 0 {
             gates.push(format!(
                 "{}: {} samples clipped at quantization (peak {:.2} dBFS); lower the mix or set a [master].target",
-                d.path.display(),
+                shown(&d.path),
                 d.encoded.clipped_samples,
                 d.levels.sample_peak_dbfs
             ));
@@ -212,6 +212,16 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     } else {
         exit::GATE
     })
+}
+
+/// A path as the user would write it: relative to the working directory when inside it.
+fn shown(p: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| p.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| p.to_path_buf())
+        .display()
+        .to_string()
 }
 
 fn default_report_path(first_output: &Path) -> PathBuf {
@@ -285,7 +295,7 @@ fn build_report(
         mixdown_version: env!("CARGO_PKG_VERSION"),
         session: SessionInfo {
             name: session.name.clone(),
-            file: session.file.display().to_string(),
+            file: shown(&session.file),
             sample_rate: session.sample_rate,
             duration_s: frames as f64 / rate,
             frames,
@@ -329,7 +339,7 @@ fn build_report(
         outputs: deliveries
             .iter()
             .map(|d| OutputReport {
-                path: d.path.display().to_string(),
+                path: shown(&d.path),
                 format: match d.encoding {
                     Encoding::Pcm16 | Encoding::Pcm24 => "wav-pcm".into(),
                     Encoding::Float32 => "wav-float".into(),
@@ -402,7 +412,7 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
             o.clipped_samples
         );
     }
-    eprintln!("  report {}", report_path.display());
+    eprintln!("  report {}", shown(report_path));
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
