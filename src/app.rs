@@ -56,11 +56,15 @@ fn print_error(e: &AppError) {
 }
 
 fn check_cmd(args: &CheckArgs) -> Result<u8, AppError> {
+    let pb = progress_bar(args.quiet, "decoding");
     let opts = LoadOptions {
         full_scan: true,
         output_override: None,
+        progress: Some(pb.clone()),
     };
-    let s = session::load(&args.session, &opts)?;
+    let loaded = session::load(&args.session, &opts);
+    pb.finish_and_clear();
+    let s = loaded?;
     if !args.quiet {
         eprintln!(
             "{}: ok: \"{}\", {} track{}, {} bus{}, {} output{}, {} Hz",
@@ -86,7 +90,7 @@ fn progress_bar(quiet: bool, msg: &str) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let pb = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {percent:>3}% {elapsed}")
     {
         pb.set_style(style.progress_chars("=> "));
@@ -110,6 +114,7 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     let opts = LoadOptions {
         full_scan: false,
         output_override: args.output.clone(),
+        progress: None,
     };
     let session = session::load(&args.session, &opts)?;
     let jobs = args.jobs.map_or_else(

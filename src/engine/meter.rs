@@ -1,19 +1,19 @@
-//! Running level meter for tracks and buses: sample peak and ITU-R BS.1770-4 integrated
-//! loudness (ebur128, histogram mode so memory stays constant over any song length).
+//! Running level meter for tracks and buses: sample peak and BS.1770-4 integrated loudness
+//! (the lean meter of `analysis::bs1770`, constant memory per block of audio).
 
-use ebur128::{EbuR128, Mode};
+use crate::analysis::bs1770::IntegratedMeter;
 
 use super::render::NodeStats;
 
 pub struct BlockMeter {
-    ebu: Option<EbuR128>,
+    loudness: IntegratedMeter,
     peak: f32,
 }
 
 impl BlockMeter {
     pub fn new(rate: u32) -> Self {
         BlockMeter {
-            ebu: EbuR128::new(2, rate, Mode::I | Mode::HISTOGRAM).ok(),
+            loudness: IntegratedMeter::new(2, rate),
             peak: 0.0,
         }
     }
@@ -28,25 +28,20 @@ impl BlockMeter {
                 }
             }
         }
-        if let Some(e) = &mut self.ebu {
-            // Only fails on a channel-count mismatch, which cannot happen here.
-            let _ = e.add_frames_planar_f32(&[block[0], block[1]]);
-        }
+        self.loudness.add(&block[..]);
     }
 
     /// Figures after a linear `fader` gain: loudness and peak both shift by its dB value.
     pub fn stats(&self, name: &str, fader: f64, muted: bool) -> NodeStats {
         let fader_db = 20.0 * fader.log10();
-        let lufs = self
-            .ebu
-            .as_ref()
-            .and_then(|e| e.loudness_global().ok())
-            .filter(|l| l.is_finite())
-            .map(|l| l + fader_db);
         NodeStats {
             name: name.to_string(),
             peak_dbfs: 20.0 * f64::from(self.peak).log10() + fader_db,
-            integrated_lufs: if muted { None } else { lufs },
+            integrated_lufs: if muted {
+                None
+            } else {
+                self.loudness.integrated().map(|l| l + fader_db)
+            },
             muted,
         }
     }

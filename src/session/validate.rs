@@ -29,6 +29,8 @@ pub struct LoadOptions {
     pub full_scan: bool,
     /// `-o PATH`: replaces the first output's path (relative to the working directory).
     pub output_override: Option<PathBuf>,
+    /// Advanced once per stem probed or decoded.
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 pub(super) struct Validator<'a> {
@@ -236,9 +238,18 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         })
         .collect();
     let full = opts.full_scan;
+    if let Some(pb) = &opts.progress {
+        pb.set_length(stem_paths.len() as u64);
+    }
     let probed: Vec<(PathBuf, Result<StemInfo, String>)> = stem_paths
         .par_iter()
-        .map(|p| (p.clone(), probe_file(p, full)))
+        .map(|p| {
+            let r = (p.clone(), probe_file(p, full));
+            if let Some(pb) = &opts.progress {
+                pb.inc(1);
+            }
+            r
+        })
         .collect();
     v.probes.extend(probed);
 
