@@ -48,4 +48,12 @@ mod tests {
         assert_eq!(l, [0.5, -1.0]);
         assert!((r[1] - 0.2).abs() < 1e-7);
     }
+
+    #[test]
+    fn contract_invariants() {
+        crate::dsp::testkit::assert_invariants(&|| Box::new(Gain::new(-3.0)), 48000.0, 0.0);
+        let mut g = Gain::new(-6.0);
+        let db = crate::dsp::testkit::sine_gain_db(&mut g, 48000.0, 1000.0, 0.5);
+        assert!((db + 6.0).abs() < 1e-4, "{db}");
+    }
 }

@@ -8,6 +8,8 @@
 pub mod config;
 pub mod delay_line;
 pub mod gain;
+#[cfg(test)]
+pub mod testkit;
 
 use config::FxConfig;
 
