@@ -129,15 +129,8 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     let (mix, mix_levels, deliveries) = pool.install(|| -> Result<_, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let mix = engine::render(&session, &pb)?;
-        // The mix is measured while the outputs are made: both only read it.
-        let (mix_levels, deliveries) = rayon::join(
-            || {
-                loudness::measure(&mix.planes, mix.sample_rate)
-                    .map_err(|e| AppError::Other(e.to_string()))
-            },
-            || deliver(&session, &mix),
-        );
-        let (mix_levels, deliveries) = (mix_levels?, deliveries?);
+        let mix_levels = mix.mix_levels.clone();
+        let deliveries = deliver(&session, &mix)?;
         Ok((mix, mix_levels, deliveries))
     })?;
 
@@ -318,7 +311,7 @@ fn build_report(
                 source_sample_rate: t.stem.sample_rate,
                 source_channels: t.stem.channels,
                 muted: st.muted,
-                source_peak_dbfs: db(stem.source_peak_dbfs),
+                source_peak_dbfs: stem.source_peak_dbfs.and_then(db),
                 source_clipped_samples: stem.source_clipped,
                 peak_dbfs: db(st.peak_dbfs),
                 integrated_lufs: st.integrated_lufs.and_then(db),

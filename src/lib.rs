@@ -13,4 +13,5 @@ pub mod dsp;
 pub mod engine;
 pub mod error;
 pub mod io;
+pub mod master;
 pub mod session;

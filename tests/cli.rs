@@ -67,7 +67,7 @@ fn every_problem_is_reported_at_once_with_its_location() {
         .unwrap();
     let err = stderr(&out);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
-    assert_eq!(errors.len(), 11, "{err}");
+    assert_eq!(errors.len(), 10, "{err}");
     // file:line:column of the offending key, then the key path, value, limit.
     assert!(
         err.contains(

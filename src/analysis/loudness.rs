@@ -194,3 +194,121 @@ mod tests {
         assert_eq!(l.sample_peak_dbfs, f64::NEG_INFINITY);
     }
 }
+
+/// Everything `analyze` and the master report say about a finished signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub levels: Levels,
+    /// EBU Tech 3342 loudness range, LU.
+    pub lra: Option<f64>,
+    /// Largest momentary (400 ms) loudness, LUFS.
+    pub max_momentary: Option<f64>,
+    /// Largest short-term (3 s) loudness, LUFS.
+    pub max_shortterm: Option<f64>,
+    /// Peak-to-loudness ratio: true peak minus integrated loudness, dB.
+    pub plr: Option<f64>,
+    /// Crest factor: sample peak over RMS (all channels), dB.
+    pub crest_db: Option<f64>,
+    /// Mean value of each channel (DC offset), linear.
+    pub dc_offset: Vec<f64>,
+    /// Pearson correlation of left and right (1 mono, 0 unrelated, -1 out of phase); None for
+    /// mono or silence.
+    pub correlation: Option<f64>,
+    /// Loudness lost when the stereo signal is folded to mono ((L+R)/2 on both sides), LU.
+    pub mono_fold_loss: Option<f64>,
+    /// Momentary and short-term loudness every 100 ms (None where silent).
+    pub momentary: Vec<Option<f64>>,
+    pub shortterm: Vec<Option<f64>>,
+}
+
+fn finite(x: Result<f64, ebur128::Error>) -> Option<f64> {
+    x.ok().filter(|v| v.is_finite())
+}
+
+/// Full loudness and stereo analysis of planar audio (1 or 2 channels).
+pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterError> {
+    let ch = planes.len();
+    let levels = measure(planes, rate)?;
+    let mut e =
+        EbuR128::new(ch as u32, rate, Mode::I | Mode::LRA | Mode::M | Mode::S).map_err(err)?;
+    let n = planes.first().map_or(0, Vec::len);
+    let step = (rate as usize).div_ceil(10);
+    let mut momentary = Vec::with_capacity(n / step + 1);
+    let mut shortterm = Vec::with_capacity(n / step + 1);
+    let mut start = 0;
+    while start < n {
+        let end = (start + step).min(n);
+        let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
+        e.add_frames_planar_f32(&slices).map_err(err)?;
+        // Windows that have not filled yet read as silence.
+        momentary.push(if end >= step * 4 {
+            finite(e.loudness_momentary())
+        } else {
+            None
+        });
+        shortterm.push(if end >= step * 30 {
+            finite(e.loudness_shortterm())
+        } else {
+            None
+        });
+        start = end;
+    }
+    let max_of = |v: &[Option<f64>]| v.iter().flatten().copied().reduce(f64::max);
+    let (sum_sq, sum): (Vec<f64>, Vec<f64>) = planes
+        .iter()
+        .map(|p| {
+            p.iter().fold((0.0, 0.0), |(q, s), &x| {
+                let x = f64::from(x);
+                (q + x * x, s + x)
+            })
+        })
+        .unzip();
+    let total = (n * ch) as f64;
+    let rms = (sum_sq.iter().sum::<f64>() / total.max(1.0)).sqrt();
+    let peak = 10f64.powf(levels.sample_peak_dbfs / 20.0);
+    let crest_db = (rms > 0.0).then(|| 20.0 * (peak / rms).log10());
+    let dc_offset = sum.iter().map(|s| s / (n.max(1) as f64)).collect();
+    let (correlation, mono_fold_loss) = if ch == 2 {
+        let lr: f64 = planes[0]
+            .iter()
+            .zip(&planes[1])
+            .map(|(&l, &r)| f64::from(l) * f64::from(r))
+            .sum();
+        let denom = (sum_sq[0] * sum_sq[1]).sqrt();
+        let corr = (denom > 0.0).then(|| lr / denom);
+        let mono: Vec<f32> = planes[0]
+            .iter()
+            .zip(&planes[1])
+            .map(|(&l, &r)| 0.5 * (l + r))
+            .collect();
+        let mut m = EbuR128::new(2, rate, Mode::I).map_err(err)?;
+        let mut s = 0;
+        while s < n {
+            let end = (s + CHUNK).min(n);
+            m.add_frames_planar_f32(&[&mono[s..end], &mono[s..end]])
+                .map_err(err)?;
+            s = end;
+        }
+        let loss = match (levels.integrated_lufs, finite(m.loudness_global())) {
+            (Some(st), Some(mo)) => Some(st - mo),
+            (Some(_), None) => Some(f64::INFINITY),
+            _ => None,
+        };
+        (corr, loss)
+    } else {
+        (None, None)
+    };
+    Ok(Program {
+        lra: finite(e.loudness_range()),
+        max_momentary: max_of(&momentary),
+        max_shortterm: max_of(&shortterm),
+        plr: levels.integrated_lufs.map(|i| levels.true_peak_dbtp - i),
+        crest_db,
+        dc_offset,
+        correlation,
+        mono_fold_loss,
+        momentary,
+        shortterm,
+        levels,
+    })
+}

@@ -5,11 +5,26 @@
 //! planar blocks in place. `latency` and `tail` let the engine align parallel paths and decide how
 //! long to ring out. This module knows nothing of sessions, files or the command line.
 
+pub mod biquad;
 pub mod config;
+pub mod convolution;
+pub mod crossover;
+pub mod delay;
 pub mod delay_line;
+pub mod dynamics;
+pub mod eq;
 pub mod gain;
+pub mod limiter;
+pub mod reverb;
+pub mod saturation;
 #[cfg(test)]
 pub mod testkit;
+pub mod truepeak;
+pub mod width;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use config::FxConfig;
 
@@ -54,10 +69,52 @@ pub trait Processor: Send + Sync {
 #[error("the {0} processor is not implemented yet")]
 pub struct NotImplemented(pub &'static str);
 
+/// Data processors need that does not fit in a config: impulse responses, decoded and resampled
+/// to the session rate by the engine before anything is built.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    pub impulse_responses: HashMap<PathBuf, Arc<Vec<Vec<f32>>>>,
+}
+
 /// Build a processor from its validated configuration.
-pub fn build(cfg: &FxConfig, spec: &ProcessSpec) -> Result<Box<dyn Processor>, NotImplemented> {
+pub fn build(
+    cfg: &FxConfig,
+    spec: &ProcessSpec,
+    res: &Resources,
+) -> Result<Box<dyn Processor>, NotImplemented> {
     let mut p: Box<dyn Processor> = match cfg {
         FxConfig::Gain(g) => Box::new(gain::Gain::new(g.gain_db)),
+        FxConfig::Eq(e) => Box::new(eq::Eq::new(e)),
+        FxConfig::Width(w) => Box::new(width::Width::new(w)),
+        FxConfig::Compressor(c) => Box::new(dynamics::Compressor::new(c)),
+        FxConfig::Gate(c) => Box::new(dynamics::Gate::new(c)),
+        FxConfig::Deesser(c) => Box::new(dynamics::Deesser::new(c)),
+        FxConfig::Saturation(c) => Box::new(saturation::Saturation::new(c)),
+        FxConfig::Delay(c) => Box::new(delay::Delay::new(c)),
+        FxConfig::Chorus(c) => Box::new(delay::Chorus::new(c)),
+        FxConfig::Reverb(r) => match &r.kind {
+            config::ReverbKind::Algorithmic {
+                model,
+                decay_s,
+                damping,
+                width,
+            } => Box::new(reverb::Reverb::new(
+                *model,
+                *decay_s,
+                *damping,
+                *width,
+                r.predelay_ms,
+                r.mix,
+            )),
+            config::ReverbKind::Convolution { ir } => match res.impulse_responses.get(ir) {
+                Some(s) => Box::new(convolution::ConvolutionReverb::new(
+                    Arc::clone(s),
+                    r.predelay_ms,
+                    r.mix,
+                )),
+                None => return Err(NotImplemented("reverb (impulse response not loaded)")),
+            },
+        },
         other => return Err(NotImplemented(other.type_name())),
     };
     p.prepare(spec);

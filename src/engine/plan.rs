@@ -43,6 +43,8 @@ pub struct Plan {
     pub into_master: Vec<Edge>,
     /// Total latency of each node's output relative to the stems.
     pub track_out_latency: Vec<usize>,
+    /// Latency of each bus's summed input (before its own chain).
+    pub bus_in_latency: Vec<usize>,
     pub bus_out_latency: Vec<usize>,
     /// Latency of the mix arriving at the master, trimmed from the start of the render.
     pub mix_latency: usize,
@@ -65,9 +67,38 @@ fn sidechain_keys(fx: &[crate::session::model::Fx]) -> impl Iterator<Item = usiz
     })
 }
 
+/// Tracks grouped by sidechain depth: group 0 keys nothing, group n is keyed only by tracks in
+/// earlier groups. Validation rejects sidechain loops.
+pub fn track_levels(s: &Session) -> Vec<Vec<usize>> {
+    let nt = s.tracks.len();
+    let mut level = vec![usize::MAX; nt];
+    fn level_of(i: usize, s: &Session, level: &mut [usize], depth: usize) -> usize {
+        if level[i] != usize::MAX {
+            return level[i];
+        }
+        if depth > s.tracks.len() {
+            return 0; // a loop, which validation rejects: never recurse forever
+        }
+        let l = sidechain_keys(&s.tracks[i].fx)
+            .map(|k| level_of(k, s, level, depth + 1) + 1)
+            .max()
+            .unwrap_or(0);
+        level[i] = l;
+        l
+    }
+    for i in 0..nt {
+        level_of(i, s, &mut level, 0);
+    }
+    let levels = level.iter().copied().max().map_or(0, |m| m + 1);
+    let mut groups = vec![Vec::new(); levels];
+    for (i, &l) in level.iter().enumerate() {
+        groups[l].push(i);
+    }
+    groups
+}
+
 impl Plan {
     pub fn new(s: &Session, times: &NodeTimes) -> Result<Plan, PlanError> {
-        let nt = s.tracks.len();
         let nb = s.buses.len();
 
         // Bus order: Kahn's algorithm, lowest index first among ready buses.
@@ -117,31 +148,15 @@ impl Plan {
             }
         }
 
-        // Sidechain levels: a keyed track renders after its keys.
-        let mut level = vec![usize::MAX; nt];
-        fn level_of(i: usize, s: &Session, level: &mut [usize], depth: usize) -> usize {
-            if level[i] != usize::MAX {
-                return level[i];
-            }
-            if depth > s.tracks.len() {
-                return 0; // validation rejects cycles; never loop here
-            }
-            let l = sidechain_keys(&s.tracks[i].fx)
-                .map(|k| level_of(k, s, level, depth + 1) + 1)
-                .max()
-                .unwrap_or(0);
-            level[i] = l;
-            l
-        }
-        for i in 0..nt {
-            level_of(i, s, &mut level, 0);
-        }
-        let levels = level.iter().copied().max().map_or(0, |m| m + 1);
-        let mut track_groups = vec![Vec::new(); levels];
-        for i in (0..nt).filter(|&i| track_active[i]) {
-            track_groups[level[i]].push(i);
-        }
-        track_groups.retain(|g| !g.is_empty());
+        let track_groups: Vec<Vec<usize>> = track_levels(s)
+            .into_iter()
+            .map(|g| {
+                g.into_iter()
+                    .filter(|&i| track_active[i])
+                    .collect::<Vec<_>>()
+            })
+            .filter(|g| !g.is_empty())
+            .collect();
 
         // Edges in summing order: tracks in session order, then buses in session order.
         let mut into_bus: Vec<Vec<Edge>> = vec![Vec::new(); nb];
@@ -182,6 +197,7 @@ impl Plan {
         let track_out_latency = times.track_latency.clone();
         let track_tail = &times.track_tail;
         let mut bus_out_latency = vec![0usize; nb];
+        let mut bus_in_latency = vec![0usize; nb];
         let mut bus_out_tail = vec![0usize; nb];
         let out_lat = |n: Node, bl: &[usize]| match n {
             Node::Track(i) => track_out_latency[i],
@@ -200,6 +216,7 @@ impl Plan {
             for e in &mut into_bus[b] {
                 e.delay = arrive - out_lat(e.from, &bus_out_latency);
             }
+            bus_in_latency[b] = arrive;
             bus_out_latency[b] = arrive + times.bus_latency[b];
             bus_out_tail[b] = into_bus[b]
                 .iter()
@@ -227,6 +244,7 @@ impl Plan {
             into_bus,
             into_master,
             track_out_latency,
+            bus_in_latency,
             bus_out_latency,
             mix_latency,
             tail,

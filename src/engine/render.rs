@@ -8,12 +8,17 @@
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use std::sync::Arc;
+
+use crate::analysis::loudness::{Levels, Meter, MeterError};
+use crate::dsp::config::{FxConfig, ReverbKind};
 use crate::dsp::delay_line::DelayLine;
-use crate::dsp::{self, ProcessSpec, Processor};
+use crate::dsp::{self, ProcessSpec, Resources};
 use crate::session::model::{Session, Tail};
 
+use super::chain::Chain;
 use super::meter::BlockMeter;
-use super::plan::{Edge, Node, NodeTimes, Plan};
+use super::plan::{self, Edge, Node, NodeTimes, Plan};
 use super::source::{SourceError, StemSource};
 
 /// Frames per block.
@@ -48,6 +53,14 @@ pub enum RenderError {
     },
     #[error(transparent)]
     Plan(#[from] super::plan::PlanError),
+    #[error("{path}: impulse response {file}: {source}")]
+    ImpulseResponse {
+        path: String,
+        file: String,
+        source: SourceError,
+    },
+    #[error(transparent)]
+    Meter(#[from] MeterError),
 }
 
 /// Levels measured on one track or bus while rendering.
@@ -64,15 +77,18 @@ pub struct NodeStats {
 /// Per-track extras: what the source stem held.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StemStats {
-    pub source_peak_dbfs: f64,
+    /// None when the stem was not decoded (a muted track).
+    pub source_peak_dbfs: Option<f64>,
     pub source_clipped: u64,
 }
 
-/// The rendered mix bus and what was measured on the way.
+/// The rendered master and what was measured on the way.
 #[derive(Debug, Clone)]
 pub struct Mix {
-    /// Left and right, at the session rate, latency removed.
+    /// Left and right after the master fx chain, at the session rate, latency removed.
     pub planes: Vec<Vec<f32>>,
+    /// Levels of the mix bus as it enters the master fx chain.
+    pub mix_levels: Levels,
     pub sample_rate: u32,
     /// Frames up to the end of the last stem (the rest is tail).
     pub content_frames: u64,
@@ -126,72 +142,6 @@ impl Placement {
         if self.gain_r != 1.0 {
             r.iter_mut().for_each(|x| *x *= self.gain_r);
         }
-    }
-}
-
-struct Chain {
-    fx: Vec<Box<dyn Processor>>,
-    paths: Vec<String>,
-    keys: Vec<Option<usize>>,
-}
-
-impl Chain {
-    fn build(fx: &[crate::session::model::Fx], spec: &ProcessSpec) -> Result<Chain, RenderError> {
-        let mut out = Chain {
-            fx: Vec::new(),
-            paths: Vec::new(),
-            keys: Vec::new(),
-        };
-        for f in fx {
-            let p = dsp::build(&f.config, spec).map_err(|source| RenderError::Build {
-                path: f.path.clone(),
-                source,
-            })?;
-            out.fx.push(p);
-            out.paths.push(f.path.clone());
-            out.keys.push(match &f.config {
-                dsp::config::FxConfig::Compressor(c) => c.sidechain,
-                _ => None,
-            });
-        }
-        Ok(out)
-    }
-
-    fn latency(&self) -> usize {
-        self.fx.iter().map(|p| p.latency()).sum()
-    }
-
-    fn tail(&self) -> usize {
-        self.fx.iter().map(|p| p.tail()).sum()
-    }
-
-    /// Run the chain on `buf[..n]`; `keys` gives other tracks' buffers for sidechains.
-    fn run<'k>(
-        &mut self,
-        buf: &mut [Vec<f32>; 2],
-        n: usize,
-        keys: &dyn Fn(usize) -> Option<[&'k [f32]; 2]>,
-        frame: u64,
-        rate: u32,
-    ) -> Result<(), RenderError> {
-        for ((p, path), key) in self.fx.iter_mut().zip(&self.paths).zip(&self.keys) {
-            let [l, r] = buf;
-            let mut block = [&mut l[..n], &mut r[..n]];
-            match key.and_then(keys) {
-                Some([kl, kr]) => p.process_keyed(&mut block, &[&kl[..n], &kr[..n]]),
-                None => p.process(&mut block),
-            }
-            for ch in &block {
-                if let Some(i) = ch.iter().position(|x| !x.is_finite()) {
-                    return Err(RenderError::NonFinite {
-                        path: path.clone(),
-                        processor: p.name(),
-                        time_s: (frame + i as u64) as f64 / f64::from(rate),
-                    });
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -318,7 +268,46 @@ fn offset_frames(offset_s: f64, rate: u32) -> u64 {
     (offset_s * f64::from(rate)).round() as u64
 }
 
-/// Render the mix bus of a session. Runs on the current rayon pool.
+/// Decode and resample every impulse response the session's reverbs name.
+fn load_resources(session: &Session, rate: u32) -> Result<Resources, RenderError> {
+    let mut wanted: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let chains = session
+        .tracks
+        .iter()
+        .map(|t| &t.fx)
+        .chain(session.buses.iter().map(|b| &b.fx))
+        .chain(std::iter::once(&session.master.fx));
+    for fx in chains {
+        for f in fx {
+            if let FxConfig::Reverb(r) = &f.config
+                && let ReverbKind::Convolution { ir } = &r.kind
+                && !wanted.iter().any(|(_, p)| p == ir)
+            {
+                wanted.push((f.path.clone(), ir.clone()));
+            }
+        }
+    }
+    let loaded: Vec<(std::path::PathBuf, Arc<Vec<Vec<f32>>>)> = wanted
+        .par_iter()
+        .map(|(path, file)| {
+            let wrap = |source: SourceError| RenderError::ImpulseResponse {
+                path: path.clone(),
+                file: file.display().to_string(),
+                source,
+            };
+            let (info, planes) = crate::io::decode::decode_all(file).map_err(|e| wrap(e.into()))?;
+            let planes = crate::io::resample::resample_all(&planes, info.sample_rate, rate)
+                .map_err(|e| wrap(e.into()))?;
+            Ok((file.clone(), Arc::new(planes)))
+        })
+        .collect::<Result<_, RenderError>>()?;
+    Ok(Resources {
+        impulse_responses: loaded.into_iter().collect(),
+    })
+}
+
+/// Render the master of a session: tracks, buses, the mix bus and the master fx chain.
+/// Runs on the current rayon pool.
 pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderError> {
     let rate = session.sample_rate;
     let spec = ProcessSpec {
@@ -326,22 +315,48 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
         max_block: BLOCK,
         channels: 2,
     };
+    let res = load_resources(session, rate)?;
+    let build_all = |fx: &[crate::session::model::Fx]| Chain::build(fx, &spec, &res);
+    let mut track_chains: Vec<Chain> = session
+        .tracks
+        .iter()
+        .map(|t| build_all(&t.fx))
+        .collect::<Result<_, _>>()?;
+    let mut bus_chains: Vec<Chain> = session
+        .buses
+        .iter()
+        .map(|b| build_all(&b.fx))
+        .collect::<Result<_, _>>()?;
+    let mut master_chain = build_all(&session.master.fx)?;
 
-    let mut track_chains = Vec::new();
-    for t in &session.tracks {
-        track_chains.push(Chain::build(&t.fx, &spec)?);
+    // Sidechain keys of tracks: keys render in earlier groups, so align group by group.
+    let mut track_lat: Vec<usize> = track_chains.iter().map(Chain::latency).collect();
+    for group in plan::track_levels(session) {
+        for t in group {
+            let lat = track_lat.clone();
+            track_chains[t].align_keys(0, &|k| lat[k]);
+            track_lat[t] = track_chains[t].latency();
+        }
     }
-    let mut bus_chains = Vec::new();
-    for b in &session.buses {
-        bus_chains.push(Chain::build(&b.fx, &spec)?);
-    }
-    let times = NodeTimes {
-        track_latency: track_chains.iter().map(Chain::latency).collect(),
-        track_tail: track_chains.iter().map(Chain::tail).collect(),
-        bus_latency: bus_chains.iter().map(Chain::latency).collect(),
-        bus_tail: bus_chains.iter().map(Chain::tail).collect(),
+    // Buses and the master depend on the routing plan, which depends on their latency: align
+    // until no program delay grows (they only grow, so this ends).
+    let plan = loop {
+        let times = NodeTimes {
+            track_latency: track_lat.clone(),
+            track_tail: track_chains.iter().map(Chain::tail).collect(),
+            bus_latency: bus_chains.iter().map(Chain::latency).collect(),
+            bus_tail: bus_chains.iter().map(Chain::tail).collect(),
+        };
+        let plan = Plan::new(session, &times)?;
+        let mut grew = false;
+        for (b, chain) in bus_chains.iter_mut().enumerate() {
+            grew |= chain.align_keys(plan.bus_in_latency[b], &|k| track_lat[k]);
+        }
+        grew |= master_chain.align_keys(plan.mix_latency, &|k| track_lat[k]);
+        if !grew {
+            break plan;
+        }
     };
-    let plan = Plan::new(session, &times)?;
 
     // Song length: the longest placed stem, muted or not (muting does not shorten a song).
     let lens: Vec<u64> = session
@@ -356,9 +371,10 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
         })
         .collect::<Result<_, _>>()?;
     let content_frames = lens.iter().copied().max().unwrap_or(0);
+    let ringing = (plan.tail + master_chain.tail()) as u64;
     let tail_frames = match session.tail {
         Tail::Seconds(s) => (s * f64::from(rate)).round() as u64,
-        Tail::Auto => (plan.tail as u64).min((MAX_AUTO_TAIL_S * f64::from(rate)) as u64),
+        Tail::Auto => ringing.min((MAX_AUTO_TAIL_S * f64::from(rate)) as u64),
     };
     let total = content_frames + tail_frames;
     progress.set_length(total);
@@ -415,8 +431,9 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
     let mut master_delays = EdgeDelays::new(&plan.into_master);
     let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
     let mut master = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+    let mut mix_meter = Meter::new(2, rate)?;
 
-    let latency = plan.mix_latency as u64;
+    let latency = (plan.mix_latency + master_chain.latency()) as u64;
     let needed = total + latency;
     let mut out: Vec<Vec<f32>> = (0..2).map(|_| Vec::with_capacity(total as usize)).collect();
     let mut frame: u64 = 0;
@@ -433,6 +450,12 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
                 tracks[i] = Some(t);
             }
         }
+        let key_of = |k: usize| {
+            tracks
+                .get(k)
+                .and_then(Option::as_ref)
+                .map(|t| [&t.buf[0][..], &t.buf[1][..]])
+        };
         for &b in &plan.bus_order {
             let (before, rest) = buses.split_at_mut(b);
             let (bus, after) = rest.split_first_mut().expect("bus index in range");
@@ -460,13 +483,7 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
             if bus.muted {
                 continue;
             }
-            let keys = |k: usize| {
-                tracks
-                    .get(k)
-                    .and_then(Option::as_ref)
-                    .map(|t| [&t.buf[0][..], &t.buf[1][..]])
-            };
-            bus.chain.run(&mut bus.input, n, &keys, frame, rate)?;
+            bus.chain.run(&mut bus.input, n, &key_of, frame, rate)?;
             let [l, r] = &mut bus.input;
             bus.placement.apply(&mut l[..n], &mut r[..n]);
         }
@@ -491,7 +508,9 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
             &mut scratch,
             &source,
         );
-        // Drop the first `latency` frames: the mix starts when its latest path starts.
+        mix_meter.add(&[&master[0][..n], &master[1][..n]])?;
+        master_chain.run(&mut master, n, &key_of, frame, rate)?;
+        // Drop the first `latency` frames: the master starts when its latest path starts.
         let skip = latency.saturating_sub(frame).min(n as u64) as usize;
         out[0].extend_from_slice(&master[0][skip..n]);
         out[1].extend_from_slice(&master[1][skip..n]);
@@ -516,39 +535,26 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
     let mut track_stats = Vec::new();
     let mut stem_stats = Vec::new();
     for (i, t) in session.tracks.iter().enumerate() {
-        match &tracks[i] {
-            Some(st) if !t.muted => {
-                track_stats.push(st.meter.stats(&t.name, st.fader, false));
-                stem_stats.push(StemStats {
-                    source_peak_dbfs: dsp::gain_to_db(f64::from(st.src.source_peak)),
-                    source_clipped: st.src.source_clipped,
-                });
-            }
-            Some(st) => {
-                track_stats.push(NodeStats {
-                    name: t.name.clone(),
-                    peak_dbfs: f64::NEG_INFINITY,
-                    integrated_lufs: None,
-                    muted: true,
-                });
-                stem_stats.push(StemStats {
-                    source_peak_dbfs: dsp::gain_to_db(f64::from(st.src.source_peak)),
-                    source_clipped: st.src.source_clipped,
-                });
-            }
-            None => {
-                track_stats.push(NodeStats {
-                    name: t.name.clone(),
-                    peak_dbfs: f64::NEG_INFINITY,
-                    integrated_lufs: None,
-                    muted: true,
-                });
-                stem_stats.push(StemStats {
-                    source_peak_dbfs: f64::NEG_INFINITY,
-                    source_clipped: 0,
-                });
-            }
-        }
+        let st = tracks[i].as_ref();
+        track_stats.push(match st {
+            Some(st) if !t.muted => st.meter.stats(&t.name, st.fader, false),
+            _ => NodeStats {
+                name: t.name.clone(),
+                peak_dbfs: f64::NEG_INFINITY,
+                integrated_lufs: None,
+                muted: true,
+            },
+        });
+        stem_stats.push(match st {
+            Some(st) => StemStats {
+                source_peak_dbfs: Some(dsp::gain_to_db(f64::from(st.src.source_peak))),
+                source_clipped: st.src.source_clipped,
+            },
+            None => StemStats {
+                source_peak_dbfs: None,
+                source_clipped: 0,
+            },
+        });
     }
     let bus_stats = buses
         .iter()
@@ -557,6 +563,7 @@ pub fn render(session: &Session, progress: &ProgressBar) -> Result<Mix, RenderEr
     progress.finish_and_clear();
     Ok(Mix {
         planes: out,
+        mix_levels: mix_meter.levels(),
         sample_rate: rate,
         content_frames,
         tracks: track_stats,

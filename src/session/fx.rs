@@ -113,9 +113,7 @@ impl Validator<'_> {
             }
             _ => return None,
         };
-        if owner != Owner::Master {
-            self.check_renderable(&ty.span, &t.key_path("type"), cfg.type_name());
-        }
+        self.check_renderable(&ty.span, &t.key_path("type"), cfg.type_name());
         Some(cfg)
     }
 

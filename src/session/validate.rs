@@ -20,7 +20,18 @@ use super::model::*;
 use super::walk::{Str, Tbl, as_table, fmt_num};
 
 /// Processor types this build renders; the others validate but stop with "not implemented yet".
-pub const RENDERABLE_FX: &[&str] = &["gain"];
+pub const RENDERABLE_FX: &[&str] = &[
+    "eq",
+    "compressor",
+    "gate",
+    "deesser",
+    "saturation",
+    "delay",
+    "chorus",
+    "reverb",
+    "width",
+    "gain",
+];
 
 /// What a load must do beyond parsing.
 #[derive(Debug, Clone, Default)]
@@ -746,9 +757,6 @@ fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
     }
     if m.has("target") {
         not_implemented(v, m, "target", "the loudness target stage");
-    }
-    if !fx.is_empty() {
-        not_implemented(v, m, "fx", "the master fx chain");
     }
     Master {
         fx,

@@ -1,0 +1,734 @@
+//! Time-based effects on delay lines: a feedback echo ([`Delay`], optionally ping-pong, with
+//! high- and low-cut filters inside the feedback loop) and a [`Chorus`] (two delay lines swept by
+//! quadrature sine LFOs, read with cubic Lagrange interpolation).
+//!
+//! Both report no latency: the delay is the effect. Their [`Processor::tail`] is how long the
+//! wet signal keeps sounding after the input stops.
+
+use super::config::{ChorusConfig, DelayConfig};
+use super::{ProcessSpec, Processor};
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, PI};
+
+/// Level the echo tail is followed down to, as an amplitude factor (-90 dBFS, SPEC section 2).
+const TAIL_FLOOR: f64 = 3.162_277_660_168_379_5e-5;
+
+/// Longest tail reported, s: the render's automatic tail stops at 30 s anyway (SPEC section 2),
+/// and a 0.95 feedback on a 5 s delay would otherwise ring for over 20 minutes.
+const MAX_TAIL_S: f64 = 30.0;
+
+/// Shortest chorus delay, ms: the sweep runs from here to `CHORUS_BASE_MS + depth_ms`. Long
+/// enough to sound like a second voice rather than a comb filter.
+pub const CHORUS_BASE_MS: f64 = 8.0;
+
+/// Feedback echo.
+///
+/// An impulse at frame 0 returns at frame `D = round(time_ms * fs / 1000)` (at least 1) with
+/// amplitude 1, at `2D` with `feedback`, at `kD` with `feedback^(k-1)`. The high- and low-cut
+/// filters (12 dB/octave Butterworth) sit on the delay line's output, inside the loop, so the
+/// k-th echo has passed through them k times: each repeat is darker and thinner than the last.
+///
+/// With `ping_pong`, the input is summed to mono (`(L + R) / 2`) and the echoes alternate sides,
+/// starting on the left: left at `D`, right at `2D`, left at `3D`, ...; the dry signal stays
+/// stereo. Ping-pong needs two channels: a mono block echoes as without it. Without it, each
+/// channel echoes on its own side. The output is `(1 - mix) * dry + mix * echoes`.
+#[derive(Debug, Clone)]
+pub struct Delay {
+    time_ms: f64,
+    feedback: f64,
+    mix: f64,
+    ping_pong: bool,
+    highcut_hz: Option<f64>,
+    lowcut_hz: Option<f64>,
+    /// Delay in frames, set by `prepare`.
+    frames: usize,
+    /// The loop filters in order (low-cut, then high-cut); absent ones are skipped.
+    filters: Vec<Biquad>,
+    lines: Vec<EchoLine>,
+    tail: usize,
+}
+
+impl Delay {
+    /// Build from validated settings: `time_ms` 0.1..5000 ms, `feedback` 0..0.95, `mix` 0..1
+    /// (wet share), optional `highcut_hz`/`lowcut_hz` corner frequencies in Hz (below Nyquist).
+    /// Call [`Processor::prepare`] before processing.
+    pub fn new(cfg: &DelayConfig) -> Self {
+        Delay {
+            time_ms: cfg.time_ms,
+            feedback: cfg.feedback.clamp(0.0, 0.95),
+            mix: cfg.mix.clamp(0.0, 1.0),
+            ping_pong: cfg.ping_pong,
+            highcut_hz: cfg.highcut_hz,
+            lowcut_hz: cfg.lowcut_hz,
+            frames: 1,
+            filters: Vec::new(),
+            lines: Vec::new(),
+            tail: 0,
+        }
+    }
+
+    /// Delay time in frames at the prepared rate.
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+
+    /// Run the loop filters of one line on the sample read from it.
+    #[inline]
+    fn filter(filters: &[Biquad], state: &mut [[f64; 4]; 2], x: f64) -> f64 {
+        filters
+            .iter()
+            .zip(state.iter_mut())
+            .fold(x, |v, (f, s)| f.tick(s, v))
+    }
+}
+
+impl Processor for Delay {
+    fn name(&self) -> &'static str {
+        "delay"
+    }
+
+    fn prepare(&mut self, spec: &ProcessSpec) {
+        let fs = spec.sample_rate;
+        self.frames = ((self.time_ms * fs / 1000.0).round() as usize).max(1);
+        self.filters = self
+            .lowcut_hz
+            .map(|f| Biquad::highpass(f, fs))
+            .into_iter()
+            .chain(self.highcut_hz.map(|f| Biquad::lowpass(f, fs)))
+            .collect();
+        self.lines = (0..spec.channels)
+            .map(|_| EchoLine::new(self.frames))
+            .collect();
+
+        // A sustained input in tune with the loop builds it up to 1 / (1 - feedback) of its
+        // peak (the geometric series of in-phase repeats; the Butterworth loop filters never
+        // boost), and once the input stops each lap multiplies that by `feedback`. Lap k after
+        // the end is below -90 dBFS from k = 1 + ln(floor (1 - feedback)) / ln(feedback). Each
+        // loop filter then rings for about 10.4 time constants (-90 dB), its poles' time
+        // constant being sqrt(2) / (2 pi fc) for a Butterworth pair.
+        let fb = self.feedback;
+        let echoes = if fb > 0.0 {
+            1.0 + ((TAIL_FLOOR * (1.0 - fb)).ln() / fb.ln()).ceil()
+        } else {
+            1.0
+        };
+        let ring: f64 = [self.lowcut_hz, self.highcut_hz]
+            .iter()
+            .flatten()
+            .map(|&fc| 10.4 * 2f64.sqrt() / (2.0 * PI * fc) * fs)
+            .sum();
+        let tail = echoes * self.frames as f64 + ring.ceil();
+        self.tail = tail.min(MAX_TAIL_S * fs) as usize;
+    }
+
+    fn reset(&mut self) {
+        for l in &mut self.lines {
+            l.reset();
+        }
+    }
+
+    fn process(&mut self, block: &mut [&mut [f32]]) {
+        let (fb, wet, dry) = (self.feedback, self.mix, 1.0 - self.mix);
+        let filters = &self.filters;
+        if self.ping_pong && block.len() >= 2 && self.lines.len() >= 2 {
+            let (l_line, rest) = self.lines.split_at_mut(1);
+            let (l_line, r_line) = (&mut l_line[0], &mut rest[0]);
+            let (left, rest) = block.split_at_mut(1);
+            let (left, right) = (&mut *left[0], &mut *rest[0]);
+            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+                let (xl, xr) = (f64::from(*l), f64::from(*r));
+                let (rl, rr) = (l_line.read(), r_line.read());
+                let el = Delay::filter(filters, &mut l_line.state, rl);
+                let er = Delay::filter(filters, &mut r_line.state, rr);
+                // The left line is fed by the input and the right echoes; the right line only
+                // by the left echoes: the repeats cross sides each time round.
+                l_line.write(0.5 * (xl + xr) + fb * er);
+                r_line.write(fb * el);
+                *l = to_f32(dry * xl + wet * el);
+                *r = to_f32(dry * xr + wet * er);
+            }
+            return;
+        }
+        for (ch, line) in block.iter_mut().zip(self.lines.iter_mut()) {
+            for s in ch.iter_mut() {
+                let x = f64::from(*s);
+                let read = line.read();
+                let e = Delay::filter(filters, &mut line.state, read);
+                line.write(x + fb * e);
+                *s = to_f32(dry * x + wet * e);
+            }
+        }
+    }
+
+    fn tail(&self) -> usize {
+        self.tail
+    }
+}
+
+/// One channel's echo memory: a ring of exactly the delay length (the sample read at a position
+/// is the one written there one lap ago) and the loop filters' state.
+#[derive(Debug, Clone)]
+struct EchoLine {
+    buf: Vec<f64>,
+    pos: usize,
+    state: [[f64; 4]; 2],
+}
+
+impl EchoLine {
+    fn new(frames: usize) -> Self {
+        EchoLine {
+            buf: vec![0.0; frames],
+            pos: 0,
+            state: [[0.0; 4]; 2],
+        }
+    }
+
+    fn reset(&mut self) {
+        self.buf.fill(0.0);
+        self.pos = 0;
+        self.state = [[0.0; 4]; 2];
+    }
+
+    /// The sample written one lap (the delay) ago.
+    #[inline]
+    fn read(&self) -> f64 {
+        self.buf[self.pos]
+    }
+
+    /// Replace it and advance.
+    #[inline]
+    fn write(&mut self, v: f64) {
+        self.buf[self.pos] = flush(v);
+        self.pos += 1;
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+        }
+    }
+}
+
+/// A second-order section for the feedback loop: Butterworth (Q = 1/sqrt 2) low- and high-pass
+/// from the Audio EQ Cookbook (R. Bristow-Johnson), direct form I.
+#[derive(Debug, Clone, Copy)]
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+}
+
+impl Biquad {
+    fn lowpass(fc: f64, fs: f64) -> Self {
+        let (cos, alpha) = Self::prewarp(fc, fs);
+        Self::normalized(
+            [(1.0 - cos) / 2.0, 1.0 - cos, (1.0 - cos) / 2.0],
+            cos,
+            alpha,
+        )
+    }
+
+    fn highpass(fc: f64, fs: f64) -> Self {
+        let (cos, alpha) = Self::prewarp(fc, fs);
+        Self::normalized(
+            [(1.0 + cos) / 2.0, -(1.0 + cos), (1.0 + cos) / 2.0],
+            cos,
+            alpha,
+        )
+    }
+
+    /// `(cos w0, alpha)` of the cookbook, the corner clamped just below Nyquist.
+    fn prewarp(fc: f64, fs: f64) -> (f64, f64) {
+        let w0 = 2.0 * PI * fc.clamp(1.0, 0.49 * fs) / fs;
+        (w0.cos(), w0.sin() * FRAC_1_SQRT_2)
+    }
+
+    fn normalized(b: [f64; 3], cos: f64, alpha: f64) -> Self {
+        let a0 = 1.0 + alpha;
+        Biquad {
+            b: b.map(|c| c / a0),
+            a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
+        }
+    }
+
+    /// One sample; `s` holds `[x1, x2, y1, y2]`.
+    #[inline]
+    fn tick(&self, s: &mut [f64; 4], x: f64) -> f64 {
+        let y = self.b[0] * x + self.b[1] * s[0] + self.b[2] * s[1]
+            - self.a[0] * s[2]
+            - self.a[1] * s[3];
+        *s = [x, s[0], flush(y), s[2]];
+        y
+    }
+
+    /// |H| at `f` Hz for sample rate `fs`.
+    #[cfg(test)]
+    fn magnitude(&self, f: f64, fs: f64) -> f64 {
+        let w = 2.0 * PI * f / fs;
+        let z1 = (w.cos(), -w.sin());
+        let z2 = ((2.0 * w).cos(), -(2.0 * w).sin());
+        let num = (
+            self.b[0] + self.b[1] * z1.0 + self.b[2] * z2.0,
+            self.b[1] * z1.1 + self.b[2] * z2.1,
+        );
+        let den = (
+            1.0 + self.a[0] * z1.0 + self.a[1] * z2.0,
+            self.a[0] * z1.1 + self.a[1] * z2.1,
+        );
+        num.0.hypot(num.1) / den.0.hypot(den.1)
+    }
+}
+
+/// Chorus: each channel is read from its own delay line at a delay swept by a sine LFO between
+/// [`CHORUS_BASE_MS`] and `CHORUS_BASE_MS + depth_ms`, the right LFO a quarter cycle behind the
+/// left one (quadrature) so a mono source spreads across the stereo field. The output is
+/// `(1 - mix) * dry + mix * swept`.
+#[derive(Debug, Clone)]
+pub struct Chorus {
+    rate_hz: f64,
+    depth_ms: f64,
+    mix: f64,
+    /// Shortest delay, frames.
+    base: f64,
+    /// Sweep width, frames.
+    depth: f64,
+    /// LFO phase advance per frame, cycles.
+    inc: f64,
+    /// LFO phase, cycles in 0..1.
+    phase: f64,
+    lines: Vec<Ring>,
+}
+
+impl Chorus {
+    /// Build from validated settings: `rate_hz` 0.01..10 Hz, `depth_ms` 0..20 ms (sweep width),
+    /// `mix` 0..1 (wet share). Call [`Processor::prepare`] before processing.
+    pub fn new(cfg: &ChorusConfig) -> Self {
+        Chorus {
+            rate_hz: cfg.rate_hz,
+            depth_ms: cfg.depth_ms.max(0.0),
+            mix: cfg.mix.clamp(0.0, 1.0),
+            base: 0.0,
+            depth: 0.0,
+            inc: 0.0,
+            phase: 0.0,
+            lines: Vec::new(),
+        }
+    }
+
+    /// Delay in frames of channel `ch` at LFO phase `phase` (cycles).
+    #[inline]
+    fn delay_at(&self, phase: f64, ch: usize) -> f64 {
+        let lfo = (2.0 * PI * phase - FRAC_PI_2 * ch as f64).sin();
+        self.base + self.depth * 0.5 * (1.0 + lfo)
+    }
+}
+
+impl Processor for Chorus {
+    fn name(&self) -> &'static str {
+        "chorus"
+    }
+
+    fn prepare(&mut self, spec: &ProcessSpec) {
+        let fs = spec.sample_rate;
+        self.base = CHORUS_BASE_MS * fs / 1000.0;
+        self.depth = self.depth_ms * fs / 1000.0;
+        self.inc = self.rate_hz / fs;
+        self.phase = 0.0;
+        // The interpolator reads one frame newer and two older than the integer delay.
+        let span = (self.base + self.depth).ceil() as usize + 3;
+        self.lines = (0..spec.channels).map(|_| Ring::new(span)).collect();
+    }
+
+    fn reset(&mut self) {
+        self.phase = 0.0;
+        for l in &mut self.lines {
+            l.reset();
+        }
+    }
+
+    fn process(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        let mut lines = std::mem::take(&mut self.lines);
+        for (c, (ch, line)) in block.iter_mut().zip(lines.iter_mut()).enumerate() {
+            let mut phase = self.phase;
+            for s in ch.iter_mut() {
+                let x = f64::from(*s);
+                line.push(x);
+                let y = line.read_lagrange(self.delay_at(phase, c));
+                *s = to_f32((1.0 - self.mix) * x + self.mix * y);
+                phase += self.inc;
+                if phase >= 1.0 {
+                    phase -= 1.0;
+                }
+            }
+        }
+        self.lines = lines;
+        // The same per-frame recurrence as above, so the phase is identical for any block size.
+        for _ in 0..n {
+            self.phase += self.inc;
+            if self.phase >= 1.0 {
+                self.phase -= 1.0;
+            }
+        }
+    }
+
+    fn tail(&self) -> usize {
+        (self.base + self.depth).ceil() as usize + 2
+    }
+}
+
+/// Power-of-two ring of past input, newest at `pos`.
+#[derive(Debug, Clone)]
+struct Ring {
+    buf: Vec<f64>,
+    mask: usize,
+    pos: usize,
+}
+
+impl Ring {
+    fn new(span: usize) -> Self {
+        let len = span.next_power_of_two();
+        Ring {
+            buf: vec![0.0; len],
+            mask: len - 1,
+            pos: 0,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.buf.fill(0.0);
+        self.pos = 0;
+    }
+
+    #[inline]
+    fn push(&mut self, x: f64) {
+        self.pos = (self.pos + 1) & self.mask;
+        self.buf[self.pos] = x;
+    }
+
+    /// The input `k` frames ago.
+    #[inline]
+    fn ago(&self, k: usize) -> f64 {
+        self.buf[self.pos.wrapping_sub(k) & self.mask]
+    }
+
+    /// The input `d` frames ago (`d >= 1`, fractional) by third-order Lagrange interpolation
+    /// over the four nearest frames (Laakso, Välimäki, Karjalainen & Laine, "Splitting the unit
+    /// delay", IEEE Signal Processing Magazine 13(1), 1996). Exact at integer delays; at the
+    /// worst fraction (half a frame) it loses 0.07 dB at fs/8 and 1.1 dB at fs/4, a gentle
+    /// treble softening of the chorused voice only.
+    #[inline]
+    fn read_lagrange(&self, d: f64) -> f64 {
+        let i = d.floor();
+        let t = d - i;
+        let i = i as usize;
+        let (pm, p0, p1, p2) = (
+            self.ago(i - 1),
+            self.ago(i),
+            self.ago(i + 1),
+            self.ago(i + 2),
+        );
+        let wm = -t * (t - 1.0) * (t - 2.0) / 6.0;
+        let w0 = (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0;
+        let w1 = -(t + 1.0) * t * (t - 2.0) / 2.0;
+        let w2 = (t + 1.0) * t * (t - 1.0) / 6.0;
+        wm * pm + w0 * p0 + w1 * p1 + w2 * p2
+    }
+}
+
+/// Zero values far below audibility (-600 dBFS) so recursions never go subnormal (slow on x86).
+#[inline]
+fn flush(x: f64) -> f64 {
+    if x.abs() < 1e-30 { 0.0 } else { x }
+}
+
+/// Round to `f32`, sending results too small for a normal `f32` to zero.
+#[inline]
+fn to_f32(y: f64) -> f32 {
+    let v = y as f32;
+    if v.abs() < f32::MIN_POSITIVE { 0.0 } else { v }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::testkit;
+
+    fn delay_cfg(time_ms: f64, feedback: f64, mix: f64) -> DelayConfig {
+        DelayConfig {
+            time_ms,
+            feedback,
+            mix,
+            ping_pong: false,
+            highcut_hz: None,
+            lowcut_hz: None,
+        }
+    }
+
+    fn prepared<P: Processor>(mut p: P, fs: f64) -> P {
+        p.prepare(&testkit::spec(fs));
+        p
+    }
+
+    fn impulse(n: usize, at: usize, l: f32, r: f32) -> Vec<Vec<f32>> {
+        let mut x = vec![vec![0.0f32; n]; 2];
+        x[0][at] = l;
+        x[1][at] = r;
+        x
+    }
+
+    #[test]
+    fn echoes_land_on_the_rounded_frame_with_feedback_powers() {
+        for (fs, ms) in [(44_100.0, 123.4), (48_000.0, 250.0), (48_000.0, 0.1)] {
+            let fb = 0.6;
+            let mut d = prepared(Delay::new(&delay_cfg(ms, fb, 1.0)), fs);
+            let period = (ms * fs / 1000.0).round() as usize;
+            assert_eq!(d.frames(), period);
+            let y = testkit::run(&mut d, &impulse(10 * period + 8, 7, 1.0, -0.5), 100);
+            for (ch, amp) in [(0, 1.0), (1, -0.5)] {
+                let hits: Vec<(usize, f32)> = y[ch]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(i, &v)| (i, v))
+                    .collect();
+                assert_eq!(hits.len(), 10, "{fs} {ms}: {hits:?}");
+                for (k, &(at, v)) in hits.iter().enumerate() {
+                    assert_eq!(at, 7 + (k + 1) * period, "{fs} {ms}: echo {}", k + 1);
+                    let want = amp * fb.powi(k as i32);
+                    assert!(
+                        (f64::from(v) - want).abs() < 1e-6,
+                        "echo {}: {v} vs {want}",
+                        k + 1
+                    );
+                }
+                if ch == 0 {
+                    println!("{fs} Hz, {ms} ms: echoes at {:?}", &hits[..4]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mix_is_the_wet_share() {
+        let fs = 48_000.0;
+        let mut d = prepared(Delay::new(&delay_cfg(10.0, 0.5, 0.25)), fs);
+        let y = testkit::run(&mut d, &impulse(2000, 0, 1.0, 1.0), 64);
+        assert_eq!(y[0][0], 0.75);
+        assert_eq!(y[0][480], 0.25);
+        assert_eq!(y[0][960], 0.125);
+    }
+
+    #[test]
+    fn ping_pong_alternates_from_the_left_on_a_mono_sum() {
+        let fs = 48_000.0;
+        let mut c = delay_cfg(50.0, 0.5, 1.0);
+        c.ping_pong = true;
+        let period = 2400;
+        // Input on the right only: the mono sum still starts on the left.
+        for (l, r) in [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+            let mut d = prepared(Delay::new(&c), fs);
+            let y = testkit::run(&mut d, &impulse(7 * period, 0, l, r), 4096);
+            let m = 0.5 * (f64::from(l) + f64::from(r));
+            for k in 1..=6usize {
+                let (hit, other) = if k % 2 == 1 { (0, 1) } else { (1, 0) };
+                let want = m * 0.5f64.powi(k as i32 - 1);
+                assert!(
+                    (f64::from(y[hit][k * period]) - want).abs() < 1e-7,
+                    "echo {k}"
+                );
+                assert_eq!(y[other][k * period], 0.0, "echo {k}");
+            }
+            let total: usize = y.iter().flatten().filter(|v| **v != 0.0).count();
+            assert_eq!(total, 6);
+        }
+    }
+
+    /// Complex spectrum of `x` at `f` Hz (a single DFT bin at any frequency).
+    fn dft_mag(x: &[f32], f: f64, fs: f64) -> f64 {
+        let (mut re, mut im) = (0.0, 0.0);
+        for (n, &v) in x.iter().enumerate() {
+            let w = 2.0 * PI * f * n as f64 / fs;
+            re += f64::from(v) * w.cos();
+            im -= f64::from(v) * w.sin();
+        }
+        re.hypot(im)
+    }
+
+    #[test]
+    fn each_repeat_passes_the_loop_filters_once_more() {
+        let fs = 48_000.0;
+        let (fb, period) = (0.5, 4800);
+        let mut c = delay_cfg(100.0, fb, 1.0);
+        c.highcut_hz = Some(3000.0);
+        c.lowcut_hz = Some(300.0);
+        let mut d = prepared(Delay::new(&c), fs);
+        let lp = Biquad::lowpass(3000.0, fs);
+        let hp = Biquad::highpass(300.0, fs);
+        let y = testkit::run(&mut d, &impulse(5 * period, 0, 1.0, 1.0), 4096);
+        for k in 1..=4usize {
+            let echo = &y[0][k * period..(k + 1) * period];
+            // Starts exactly on its frame (the filters are causal and respond at once).
+            assert!(
+                y[0][k * period - 1].abs() < 1e-9 && echo[0] != 0.0,
+                "echo {k}"
+            );
+            for f in [100.0, 300.0, 1000.0, 3000.0, 8000.0] {
+                let h = lp.magnitude(f, fs) * hp.magnitude(f, fs);
+                let want = 20.0 * (fb.powi(k as i32 - 1) * h.powi(k as i32)).log10();
+                let got = 20.0 * dft_mag(echo, f, fs).log10();
+                if k == 3 {
+                    println!("echo {k} at {f} Hz: {got:.2} dB (expected {want:.2})");
+                }
+                assert!(
+                    (got - want).abs() < 0.05,
+                    "echo {k} at {f} Hz: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tail_covers_the_echoes_down_to_minus_90_dbfs() {
+        let fs = 48_000.0;
+        // An impulse, through the loop with and without filters, and a 100 Hz tone in tune
+        // with a 10 ms loop (the worst case: every lap adds in phase, building up 20 dB at
+        // feedback 0.9). Nothing may exceed -90 dBFS after the reported tail.
+        let tone: Vec<f32> = (0..48_000)
+            .map(|i| (2.0 * PI * 100.0 * f64::from(i) / fs).sin() as f32)
+            .collect();
+        let cases = [
+            (100.0, 0.5, false, None),
+            (200.0, 0.0, false, None),
+            (37.0, 0.9, true, None),
+            (10.0, 0.9, false, Some(&tone)),
+        ];
+        for (ms, fb, cuts, input) in cases {
+            let mut c = delay_cfg(ms, fb, 1.0);
+            if cuts {
+                c.highcut_hz = Some(6000.0);
+                c.lowcut_hz = Some(80.0);
+            }
+            let mut d = prepared(Delay::new(&c), fs);
+            let tail = d.tail();
+            let mut x = impulse(tail + 96_000, 0, 1.0, 1.0);
+            let end = match input {
+                Some(t) => {
+                    x[0][..t.len()].copy_from_slice(t);
+                    x[1][..t.len()].copy_from_slice(t);
+                    t.len() - 1
+                }
+                None => 0,
+            };
+            let y = testkit::run(&mut d, &x, 4096);
+            let peak = |s: &[f32]| s.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let after = peak(&y[0][end + tail + 1..]);
+            let last = peak(&y[0][(end + tail).saturating_sub(d.frames())..=end + tail]);
+            println!(
+                "{ms} ms, feedback {fb}{}: tail {tail} frames; peak after it {:.1} dBFS, in the last lap before it {:.1} dBFS",
+                if cuts {
+                    ", cuts"
+                } else if input.is_some() {
+                    ", tuned tone"
+                } else {
+                    ""
+                },
+                20.0 * f64::from(after).log10(),
+                20.0 * f64::from(last).log10()
+            );
+            assert!(after < TAIL_FLOOR as f32, "{after}");
+            if !cuts {
+                // Not needlessly long: the last lap still holds an echo within a lap's decay.
+                assert!(f64::from(last) > TAIL_FLOOR * fb.max(0.1) * 0.99, "{last}");
+            }
+        }
+        let d = prepared(Delay::new(&delay_cfg(5000.0, 0.95, 0.5)), fs);
+        assert_eq!(d.tail(), (MAX_TAIL_S * fs) as usize);
+    }
+
+    #[test]
+    fn delay_invariants() {
+        let mut c = delay_cfg(187.5, 0.7, 0.4);
+        testkit::assert_invariants(&|| Box::new(Delay::new(&c)), 48_000.0, 0.0);
+        c.ping_pong = true;
+        c.highcut_hz = Some(5000.0);
+        c.lowcut_hz = Some(120.0);
+        c.feedback = 0.95;
+        testkit::assert_invariants(&|| Box::new(Delay::new(&c)), 44_100.0, 0.0);
+    }
+
+    fn chorus_cfg(rate_hz: f64, depth_ms: f64, mix: f64) -> ChorusConfig {
+        ChorusConfig {
+            rate_hz,
+            depth_ms,
+            mix,
+        }
+    }
+
+    #[test]
+    fn chorus_without_depth_is_a_plain_delay_of_the_base_time() {
+        let fs = 48_000.0;
+        let base = 384; // 8 ms at 48 kHz
+        let x = testkit::test_signal(fs, 0.5, 0.8);
+        for mix in [1.0, 0.5, 0.3] {
+            let mut ch = prepared(Chorus::new(&chorus_cfg(1.3, 0.0, mix)), fs);
+            let y = testkit::run(&mut ch, &x, 100);
+            for (yc, xc) in y.iter().zip(&x) {
+                for (i, &v) in yc.iter().enumerate() {
+                    let delayed = if i >= base {
+                        f64::from(xc[i - base])
+                    } else {
+                        0.0
+                    };
+                    let want = ((1.0 - mix) * f64::from(xc[i]) + mix * delayed) as f32;
+                    assert_eq!(v, want, "mix {mix} frame {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn chorus_delay_follows_the_quadrature_lfos() {
+        // A 50 Hz probe: its zero crossings, 10 ms apart, pin down the delay (which spans
+        // 8..12 ms here) without ambiguity. Measure the delay at every crossing of the output
+        // and compare with the sweep's formula, for both channels.
+        let fs = 48_000.0;
+        let (rate, depth_ms, f) = (1.7, 4.0, 50.0);
+        let n = 96_000;
+        let x: Vec<f32> = (0..n)
+            .map(|i| (0.5 * (2.0 * PI * f * i as f64 / fs).sin()) as f32)
+            .collect();
+        let mut ch = prepared(Chorus::new(&chorus_cfg(rate, depth_ms, 1.0)), fs);
+        let y = testkit::run(&mut ch, &[x.clone(), x], 512);
+        for (c, yc) in y.iter().enumerate() {
+            let mut worst: f64 = 0.0;
+            let mut seen = (f64::INFINITY, f64::NEG_INFINITY);
+            for i in 1000..n - 1 {
+                let (a, b) = (f64::from(yc[i]), f64::from(yc[i + 1]));
+                if a == 0.0 || a.signum() == b.signum() {
+                    continue;
+                }
+                let t = (i as f64 + a / (a - b)) / fs;
+                // Delay candidates are t minus a multiple of the half period; take the one
+                // in 5..15 ms.
+                let half = 0.5 / f;
+                let d = t - ((t - 0.005) / half).floor() * half;
+                let lfo = (2.0 * PI * rate * t - FRAC_PI_2 * c as f64).sin();
+                let model = (CHORUS_BASE_MS + depth_ms * 0.5 * (1.0 + lfo)) / 1000.0;
+                worst = worst.max((d - model).abs());
+                seen = (seen.0.min(d), seen.1.max(d));
+            }
+            println!(
+                "chorus channel {c}: delay swept {:.4}..{:.4} ms, worst error vs LFO {:.3} ns",
+                seen.0 * 1e3,
+                seen.1 * 1e3,
+                worst * 1e9
+            );
+            assert!(worst < 2e-6, "channel {c}: {worst} s");
+            assert!(seen.0 < 8.05e-3 && seen.1 > 11.95e-3, "{seen:?}");
+        }
+    }
+
+    #[test]
+    fn chorus_invariants() {
+        let c = chorus_cfg(0.8, 6.0, 0.5);
+        testkit::assert_invariants(&|| Box::new(Chorus::new(&c)), 44_100.0, 0.0);
+        let c = chorus_cfg(10.0, 20.0, 1.0);
+        testkit::assert_invariants(&|| Box::new(Chorus::new(&c)), 48_000.0, 0.0);
+    }
+}

@@ -1,0 +1,169 @@
+//! Offline look-ahead true-peak limiter for the target stage.
+//!
+//! The master is limited as a whole buffer, so the gain curve can be computed non-causally:
+//! for each sample the gain the 8x-oversampled peak envelope requires (`ceiling / peak`); a
+//! minimum over the next `lookahead` samples, so the gain is already down when a peak arrives;
+//! an exponential release (recovery only, never attack); then a moving average over the
+//! look-ahead window, which turns every step into a ramp (a smooth attack) while keeping the
+//! gain at each peak at or below what that peak requires: the average of `W` values that are
+//! each no larger than the requirement is no larger than it. Both channels get the same gain
+//! (stereo-linked), so the image does not shift.
+
+/// Look-ahead (and attack ramp) of the limiter.
+pub const LOOKAHEAD_MS: f64 = 1.5;
+/// Release time constant (1 - 1/e recovery).
+pub const RELEASE_MS: f64 = 80.0;
+
+/// What the limiter did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimiterStats {
+    /// Largest gain reduction, dB (positive).
+    pub max_reduction_db: f64,
+    /// Gain reduction averaged over the whole signal, dB (positive).
+    pub mean_reduction_db: f64,
+}
+
+/// Stereo-linked peak envelope: per frame, the largest of the channels' envelopes.
+pub fn linked_envelope(envelopes: &[Vec<f32>]) -> Vec<f32> {
+    let n = envelopes.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| envelopes.iter().fold(0.0f32, |m, e| m.max(e[i])))
+        .collect()
+}
+
+/// Frames on each side of a peak that must already carry its gain: the reconstruction
+/// filter's half-length, so a peak between samples is rebuilt from samples that all had the
+/// same reduction (a gain that changes under the filter would shift the rebuilt peak).
+pub const SPREAD: usize = crate::dsp::truepeak::TAPS / 2;
+
+/// Sliding minimum of `x` over the window `[i - back, i + ahead]` (monotonic deque, O(n)).
+fn sliding_min(x: &[f64], back: usize, ahead: usize) -> Vec<f64> {
+    let n = x.len();
+    let mut out = vec![1.0f64; n];
+    let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
+    let mut next = 0; // next index to push
+    for (i, o) in out.iter_mut().enumerate() {
+        while next < n && next <= i + ahead {
+            while dq.back().is_some_and(|&j| x[j] >= x[next]) {
+                dq.pop_back();
+            }
+            dq.push_back(next);
+            next += 1;
+        }
+        while dq.front().is_some_and(|&j| j + back < i) {
+            dq.pop_front();
+        }
+        *o = dq.front().map_or(1.0, |&j| x[j]);
+    }
+    out
+}
+
+/// Gain curve (linear, per frame) that keeps `gain * envelope` at or below `ceiling`.
+pub fn gain_curve(envelope: &[f32], gain: f64, ceiling: f64, sample_rate: f64) -> Vec<f32> {
+    let n = envelope.len();
+    let w = ((LOOKAHEAD_MS * 1e-3 * sample_rate).round() as usize).max(1);
+    // Required gain per frame.
+    let req: Vec<f64> = envelope
+        .iter()
+        .map(|&e| {
+            let peak = gain * f64::from(e);
+            if peak > ceiling { ceiling / peak } else { 1.0 }
+        })
+        .collect();
+    // Each peak's requirement holds over the reconstruction filter around it.
+    let req = sliding_min(&req, SPREAD, SPREAD);
+    // Minimum over the next w frames.
+    let ahead = sliding_min(&req, 0, w - 1);
+    // Exponential recovery only.
+    let rel = 1.0 - (-1.0 / (RELEASE_MS * 1e-3 * sample_rate)).exp();
+    let mut held = vec![1.0f64; n];
+    let mut g = 1.0f64;
+    for (h, &a) in held.iter_mut().zip(&ahead) {
+        g = (g + (1.0 - g) * rel).min(a);
+        *h = g;
+    }
+    // Moving average over the past w frames: a linear ramp into every reduction. Frames
+    // before the start count as already reduced to the first frame's level (which is the
+    // minimum requirement of the first w frames), so a peak at the very start is covered too.
+    let pre = held.first().copied().unwrap_or(1.0);
+    let mut out = vec![1.0f32; n];
+    let mut sum = w as f64 * pre;
+    for i in 0..n {
+        sum += held[i] - if i >= w { held[i - w] } else { pre };
+        out[i] = (sum / w as f64) as f32;
+    }
+    out
+}
+
+/// Apply `gain` and the limiter's gain curve to planar audio, returning the result and what the
+/// limiter did.
+pub fn apply(planes: &[Vec<f32>], gain: f64, curve: &[f32]) -> (Vec<Vec<f32>>, LimiterStats) {
+    let out = planes
+        .iter()
+        .map(|p| {
+            p.iter()
+                .zip(curve)
+                .map(|(&x, &c)| (f64::from(x) * gain * f64::from(c)) as f32)
+                .collect()
+        })
+        .collect();
+    let min = curve.iter().fold(1.0f32, |m, &c| m.min(c));
+    let mean_db = if curve.is_empty() {
+        0.0
+    } else {
+        curve
+            .iter()
+            .map(|&c| -20.0 * f64::from(c).log10())
+            .sum::<f64>()
+            / curve.len() as f64
+    };
+    (
+        out,
+        LimiterStats {
+            max_reduction_db: -20.0 * f64::from(min).log10(),
+            mean_reduction_db: mean_db,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn below_the_ceiling_nothing_happens() {
+        let env = vec![0.5f32; 1000];
+        let c = gain_curve(&env, 1.0, 0.9, 48000.0);
+        assert!(c.iter().all(|&g| g == 1.0));
+    }
+
+    #[test]
+    fn every_peak_is_held_at_the_ceiling_with_ramps() {
+        let rate = 48000.0;
+        let mut env = vec![0.2f32; 48000];
+        for &p in &[1000usize, 1010, 5000, 30000] {
+            env[p] = 2.0;
+        }
+        let c = gain_curve(&env, 1.0, 1.0, rate);
+        for (i, (&e, &g)) in env.iter().zip(&c).enumerate() {
+            assert!(
+                f64::from(e) * f64::from(g) <= 1.0 + 1e-6,
+                "frame {i}: {}",
+                e * g
+            );
+        }
+        // The reduction starts a look-ahead before the peak and ramps (no step).
+        let w = (LOOKAHEAD_MS * 1e-3 * rate) as usize;
+        assert!(c[1000 - w - SPREAD - 2] > 0.999);
+        assert!(c[1000 - w / 2] < 0.9);
+        let steps = c
+            .windows(2)
+            .map(|p| (p[1] - p[0]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(steps < 0.55 / w as f32 + 1e-3, "largest step {steps}");
+        // And it recovers: 63 % of the way back one release time after the peak.
+        let r = (RELEASE_MS * 1e-3 * rate) as usize;
+        let back = c[30000 + r + w];
+        assert!((back - (0.5 + 0.5 * 0.632)).abs() < 0.03, "{back}");
+    }
+}

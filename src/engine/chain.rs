@@ -1,0 +1,144 @@
+//! A node's processor chain, with its sidechain keys kept sample-aligned: a compressor keyed by
+//! another track sees the key delayed by exactly the latency its own input has accumulated, and
+//! when the key is the later of the two, the program is delayed in front of the compressor
+//! instead (which adds to the chain's latency, and so to the alignment of everything after).
+
+use crate::dsp::delay_line::DelayLine;
+use crate::dsp::{self, ProcessSpec, Processor, Resources};
+use crate::session::model::Fx;
+
+use super::render::RenderError;
+
+struct Stage {
+    fx: Box<dyn Processor>,
+    path: String,
+    /// Track whose signal keys this processor.
+    key: Option<usize>,
+    /// Delay of the program in front of this stage (key later than program).
+    pre_delay: Option<DelayLine>,
+    /// Delay of the key (program later than key).
+    key_delay: Option<DelayLine>,
+    /// Scratch for the delayed key.
+    key_buf: [Vec<f32>; 2],
+}
+
+pub struct Chain {
+    stages: Vec<Stage>,
+    max_block: usize,
+}
+
+impl Chain {
+    pub fn build(fx: &[Fx], spec: &ProcessSpec, res: &Resources) -> Result<Chain, RenderError> {
+        let mut stages = Vec::with_capacity(fx.len());
+        for f in fx {
+            let p = dsp::build(&f.config, spec, res).map_err(|source| RenderError::Build {
+                path: f.path.clone(),
+                source,
+            })?;
+            let key = match &f.config {
+                dsp::config::FxConfig::Compressor(c) => c.sidechain,
+                _ => None,
+            };
+            stages.push(Stage {
+                fx: p,
+                path: f.path.clone(),
+                key,
+                pre_delay: None,
+                key_delay: None,
+                key_buf: if key.is_some() {
+                    [vec![0.0; spec.max_block], vec![0.0; spec.max_block]]
+                } else {
+                    [Vec::new(), Vec::new()]
+                },
+            });
+        }
+        Ok(Chain {
+            stages,
+            max_block: spec.max_block,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// Frames of delay from the chain's input to its output.
+    pub fn latency(&self) -> usize {
+        self.stages
+            .iter()
+            .map(|s| s.fx.latency() + s.pre_delay.as_ref().map_or(0, DelayLine::delay))
+            .sum()
+    }
+
+    /// Frames of ringing after the input stops (the stages ring in series).
+    pub fn tail(&self) -> usize {
+        self.stages.iter().map(|s| s.fx.tail()).sum()
+    }
+
+    /// Align every sidechain key. `arrive` is the latency of the chain's input relative to the
+    /// stems; `key_latency(k)` that of track `k`'s output. Program pre-delays only ever grow, so
+    /// calling this again after the routing plan changed converges. Returns whether a pre-delay
+    /// grew (the chain's latency changed).
+    pub fn align_keys(&mut self, arrive: usize, key_latency: &dyn Fn(usize) -> usize) -> bool {
+        let mut grew = false;
+        let mut at = arrive;
+        for s in &mut self.stages {
+            if let Some(k) = s.key {
+                let key_at = key_latency(k);
+                let pre = s.pre_delay.as_ref().map_or(0, DelayLine::delay);
+                if key_at > at + pre {
+                    s.pre_delay = Some(DelayLine::new(2, key_at - at));
+                    grew = true;
+                }
+                let pre = s.pre_delay.as_ref().map_or(0, DelayLine::delay);
+                let kd = at + pre - key_at;
+                s.key_delay = (kd > 0).then(|| DelayLine::new(2, kd));
+            }
+            at += s.fx.latency() + s.pre_delay.as_ref().map_or(0, DelayLine::delay);
+        }
+        grew
+    }
+
+    /// Run the chain on `buf[..n]`. `keys(k)` gives track `k`'s current block for sidechains.
+    /// Every stage's output is checked for NaN and infinity.
+    pub fn run<'k>(
+        &mut self,
+        buf: &mut [Vec<f32>; 2],
+        n: usize,
+        keys: &dyn Fn(usize) -> Option<[&'k [f32]; 2]>,
+        frame: u64,
+        rate: u32,
+    ) -> Result<(), RenderError> {
+        debug_assert!(n <= self.max_block);
+        for s in &mut self.stages {
+            let [l, r] = buf;
+            let mut block = [&mut l[..n], &mut r[..n]];
+            if let Some(d) = &mut s.pre_delay {
+                d.process(&mut block);
+            }
+            match s.key.and_then(keys) {
+                Some([kl, kr]) => {
+                    let [bl, br] = &mut s.key_buf;
+                    bl[..n].copy_from_slice(&kl[..n]);
+                    br[..n].copy_from_slice(&kr[..n]);
+                    let mut kb = [&mut bl[..n], &mut br[..n]];
+                    if let Some(d) = &mut s.key_delay {
+                        d.process(&mut kb);
+                    }
+                    s.fx.process_keyed(&mut block, &[&bl[..n], &br[..n]]);
+                }
+                None => s.fx.process(&mut block),
+            }
+            for ch in &block {
+                if let Some(i) = ch.iter().position(|x| !x.is_finite()) {
+                    return Err(RenderError::NonFinite {
+                        path: s.path.clone(),
+                        processor: s.fx.name(),
+                        time_s: (frame + i as u64) as f64 / f64::from(rate),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}

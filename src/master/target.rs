@@ -1,0 +1,187 @@
+//! The target stage, always last in the master: measure integrated loudness (BS.1770-4 via
+//! ebur128), apply ONE static gain, then the look-ahead true-peak limiter at the ceiling;
+//! re-measure and correct the static gain until the integrated loudness is within 0.1 LU of the
+//! target (the limiter takes some loudness back as it works harder). The gain never rides the
+//! programme dynamically, the way ffmpeg's loudnorm falls back to when its linear mode fails.
+
+use ebur128::{EbuR128, Mode};
+use rayon::prelude::*;
+
+use crate::dsp::limiter::{self, LimiterStats};
+use crate::dsp::truepeak::Interpolator;
+
+/// How close the iteration aims (the stage promises 0.1 LU; aiming tighter leaves margin for
+/// resampling and dither at the output).
+pub const AIM_LU: f64 = 0.02;
+/// Most static gain the stage will apply, dB.
+pub const MAX_GAIN_DB: f64 = 60.0;
+const MAX_ITERATIONS: usize = 16;
+
+/// What the target stage did.
+#[derive(Debug, Clone)]
+pub struct TargetOutcome {
+    pub planes: Vec<Vec<f32>>,
+    /// Integrated loudness entering the stage, LUFS.
+    pub input_lufs: f64,
+    /// The one static gain applied, dB.
+    pub static_gain_db: f64,
+    /// Integrated loudness after the limiter, LUFS.
+    pub achieved_lufs: f64,
+    pub limiter: LimiterStats,
+    /// The ceiling the limiter used (the target's, or lower after an output check), dBTP.
+    pub ceiling_dbtp: f64,
+    /// Largest 8x-oversampled true peak of the result, dBTP.
+    pub true_peak_dbtp: f64,
+    pub iterations: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    #[error("the master is silent: no loudness to bring to {0} LUFS")]
+    Silent(f64),
+    #[error("loudness measurement failed: {0}")]
+    Meter(String),
+}
+
+fn integrated(planes: &[Vec<f32>], rate: u32) -> Result<Option<f64>, TargetError> {
+    let m = |e: ebur128::Error| TargetError::Meter(format!("{e:?}"));
+    let mut e = EbuR128::new(planes.len() as u32, rate, Mode::I).map_err(m)?;
+    let n = planes.first().map_or(0, Vec::len);
+    let mut s = 0;
+    while s < n {
+        let end = (s + (1 << 16)).min(n);
+        let sl: Vec<&[f32]> = planes.iter().map(|p| &p[s..end]).collect();
+        e.add_frames_planar_f32(&sl).map_err(m)?;
+        s = end;
+    }
+    Ok(e.loudness_global().ok().filter(|l| l.is_finite()))
+}
+
+/// Per-channel 8x true-peak envelopes (computed once; the limiter scales them by the gain).
+pub fn envelopes(planes: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    let it = Interpolator::new();
+    planes.par_iter().map(|p| it.envelope(p)).collect()
+}
+
+fn db(x: f64) -> f64 {
+    20.0 * x.log10()
+}
+
+/// The larger of two true-peak readings, dBTP: mixdown's 8x detector and ebur128's BS.1770-4
+/// 4x meter (whose filter can read a little higher on some material). A ceiling is kept only if
+/// both meters agree it is, since the people checking a master use the standard meter.
+pub fn true_peak_db(planes: &[Vec<f32>], rate: u32) -> Result<f64, TargetError> {
+    let (eight, four) = rayon::join(
+        || {
+            envelopes(planes)
+                .iter()
+                .map(|e| e.iter().fold(0.0f32, |m, &v| m.max(v)))
+                .fold(0.0f32, f32::max)
+        },
+        || crate::analysis::loudness::measure(planes, rate).map(|l| l.true_peak_dbtp),
+    );
+    let four = four.map_err(|e| TargetError::Meter(e.to_string()))?;
+    Ok(db(f64::from(eight)).max(four))
+}
+
+/// Bring `planes` to `lufs` with true peaks at or below `ceiling_dbtp`.
+pub fn apply(
+    planes: &[Vec<f32>],
+    rate: u32,
+    lufs: f64,
+    ceiling_dbtp: f64,
+) -> Result<TargetOutcome, TargetError> {
+    let input = integrated(planes, rate)?.ok_or(TargetError::Silent(lufs))?;
+    let env = limiter::linked_envelope(&envelopes(planes));
+    let sr = f64::from(rate);
+    let mut ceiling_db = ceiling_dbtp;
+    let mut iterations = 0;
+    let mut gain_db = (lufs - input).min(MAX_GAIN_DB);
+    loop {
+        // Find the static gain whose limited result meets the target: the loudness after the
+        // limiter grows monotonically with the gain, so bracket and use the secant (Illinois)
+        // method, starting from the plain difference.
+        let ceiling = 10f64.powf(ceiling_db / 20.0);
+        let run = |g_db: f64| -> Result<(Vec<Vec<f32>>, LimiterStats, f64), TargetError> {
+            let g = 10f64.powf(g_db / 20.0);
+            let curve = limiter::gain_curve(&env, g, ceiling, sr);
+            let (out, stats) = limiter::apply(planes, g, &curve);
+            let l = integrated(&out, rate)?.ok_or(TargetError::Silent(lufs))?;
+            Ok((out, stats, l))
+        };
+        let (mut best_out, mut best_stats, mut best_l) = run(gain_db)?;
+        iterations += 1;
+        let mut best_g = gain_db;
+        // The latest evaluation drives the search; the closest one is kept.
+        let (mut cur_g, mut cur_l) = (best_g, best_l);
+        // Bracket ends as (gain dB, loudness miss LU).
+        let mut lo: Option<(f64, f64)> = None;
+        let mut hi: Option<(f64, f64)> = None;
+        // Which end the last step replaced: -1 the low one, 1 the high one.
+        let mut side = 0i32;
+        while (cur_l - lufs).abs() > AIM_LU && iterations < MAX_ITERATIONS {
+            let f = cur_l - lufs;
+            // Illinois: when the same end moves twice running, halve the other end's value so
+            // the bracket shrinks from both sides.
+            if f < 0.0 {
+                if side == -1
+                    && let Some(h) = hi.as_mut()
+                {
+                    h.1 /= 2.0;
+                }
+                lo = Some((cur_g, f));
+                side = -1;
+            } else {
+                if side == 1
+                    && let Some(l) = lo.as_mut()
+                {
+                    l.1 /= 2.0;
+                }
+                hi = Some((cur_g, f));
+                side = 1;
+            }
+            let next = match (lo, hi) {
+                (Some((g0, f0)), Some((g1, f1))) => g0 - f0 * (g1 - g0) / (f1 - f0),
+                // Not bracketed yet: step by the miss (further when too quiet, because the
+                // limiter takes part of any gain back).
+                _ => cur_g - f * if f < 0.0 { 1.5 } else { 1.0 },
+            }
+            .min(MAX_GAIN_DB);
+            let (out, stats, l) = run(next)?;
+            iterations += 1;
+            (cur_g, cur_l) = (next, l);
+            if (l - lufs).abs() < (best_l - lufs).abs() {
+                best_out = out;
+                best_stats = stats;
+                best_l = l;
+                best_g = next;
+            }
+            if next >= MAX_GAIN_DB && l < lufs {
+                break; // unreachable: report what was achieved
+            }
+        }
+        gain_db = best_g;
+        // Verify the ceiling on the result itself; the gain ramps can lift an inter-sample
+        // peak by a hair. Lower the ceiling by the overshoot and go again.
+        let tp_db = true_peak_db(&best_out, rate)?;
+        // (At most 1 dB in all: beyond that the overshoot is not the ramps' doing, and the
+        // honest outcome is a failed gate, not a master pushed ever lower.)
+        if tp_db > ceiling_dbtp
+            && iterations < MAX_ITERATIONS * 2
+            && ceiling_dbtp - ceiling_db < 1.0
+        {
+            ceiling_db -= tp_db - ceiling_dbtp + 0.005;
+            continue;
+        }
+        return Ok(TargetOutcome {
+            planes: best_out,
+            input_lufs: input,
+            static_gain_db: gain_db,
+            achieved_lufs: best_l,
+            limiter: best_stats,
+            ceiling_dbtp: ceiling_db,
+            true_peak_dbtp: tp_db,
+            iterations,
+        });
+    }
+}
