@@ -5,15 +5,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
-use crate::analysis::loudness::{self, Levels};
 use crate::analysis::report::*;
 use crate::cli::{CheckArgs, Cli, Command, RenderArgs};
 use crate::engine::{self, Mix};
 use crate::error::{AppError, exit};
-use crate::io::resample::resample_all;
-use crate::io::wav::{self, Dither, Encoded, Encoding};
+use crate::io::wav::{self, Dither, Encoding};
+use crate::master;
 use crate::session::{self, LoadOptions, Session, SessionError};
 
 /// Run a parsed command line; returns the exit status.
@@ -99,16 +97,6 @@ fn progress_bar(quiet: bool, msg: &str) -> ProgressBar {
     pb
 }
 
-/// One delivery file, encoded in memory.
-struct Delivery {
-    path: PathBuf,
-    encoded: Encoded,
-    levels: Levels,
-    sample_rate: u32,
-    encoding: Encoding,
-    dither: Dither,
-}
-
 fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     let started = Instant::now();
     let opts = LoadOptions {
@@ -126,57 +114,18 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
         .build()
         .map_err(|e| AppError::Other(format!("cannot start {jobs} worker threads: {e}")))?;
 
-    let (mix, mix_levels, deliveries) = pool.install(|| -> Result<_, AppError> {
+    let (mix, mastered) = pool.install(|| -> Result<_, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let mix = engine::render(&session, &pb)?;
-        let mix_levels = mix.mix_levels.clone();
-        let deliveries = deliver(&session, &mix)?;
-        Ok((mix, mix_levels, deliveries))
+        let mastered = master::master(&session, &mix)?;
+        Ok((mix, mastered))
     })?;
 
-    // Gates and warnings.
-    let mut warnings = Vec::new();
-    let mut gates = Vec::new();
-    for (t, st) in session.tracks.iter().zip(&mix.stems) {
-        if st.source_clipped > 0 {
-            warnings.push(format!(
-                "track \"{}\": the stem {} holds {} samples at full scale: it was clipped before mixdown saw it",
-                t.name, t.file_display, st.source_clipped
-            ));
-        }
-    }
-    let headroom_limit = -3.0;
-    if mix_levels.clipped_samples > 0 {
-        warnings.push(format!(
-            "the mix bus clips: {} samples at or over full scale (true peak {:+.1} dBTP); lower the faders by at least {:.1} dB",
-            mix_levels.clipped_samples,
-            mix_levels.true_peak_dbtp,
-            mix_levels.true_peak_dbtp - headroom_limit
-        ));
-    } else if mix_levels.sample_peak_dbfs > headroom_limit
-        || mix_levels.true_peak_dbtp > headroom_limit
-    {
-        let peak = mix_levels.sample_peak_dbfs.max(mix_levels.true_peak_dbtp);
-        warnings.push(format!(
-            "the mix bus peaks at {peak:.1} dB (true peak {:.1} dBTP), above {headroom_limit} dBFS: leave headroom for mastering; trim the mix by {:.1} dB",
-            mix_levels.true_peak_dbtp,
-            peak - headroom_limit
-        ));
-    }
-    for d in &deliveries {
-        if d.encoded.clipped_samples > 0 {
-            gates.push(format!(
-                "{}: {} samples clipped at quantization (peak {:.2} dBFS); lower the mix or set a [master].target",
-                shown(&d.path),
-                d.encoded.clipped_samples,
-                d.levels.sample_peak_dbfs
-            ));
-        }
-    }
+    let (warnings, gates) = verdicts(&session, &mix, &mastered, args.strict);
 
     // Write: every output to a temporary file beside it, then rename them all.
     let mut pending = Vec::new();
-    for d in &deliveries {
+    for d in &mastered.deliveries {
         pending.push(stage(&d.path, &d.encoded.bytes)?);
     }
     let report_path = args
@@ -186,16 +135,7 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     let wall = started.elapsed().as_secs_f64();
     let rate = f64::from(session.sample_rate);
     let duration_s = mix.planes[0].len() as f64 / rate;
-    let report = build_report(
-        &session,
-        &mix,
-        &mix_levels,
-        &deliveries,
-        warnings,
-        gates,
-        jobs,
-        wall,
-    );
+    let report = build_report(&session, &mix, &mastered, warnings, gates, jobs, wall);
     let json = serde_json::to_vec_pretty(&report).map_err(|e| AppError::Other(e.to_string()))?;
     pending.push(stage(&report_path, &json)?);
     for staged in pending {
@@ -210,6 +150,89 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     } else {
         exit::GATE
     })
+}
+
+/// Headroom the mix bus should leave for mastering, dBFS.
+const MIX_HEADROOM_DBFS: f64 = -3.0;
+/// Limiting beyond this (largest reduction, dB) is worth a warning.
+const HEAVY_LIMITING_DB: f64 = 4.0;
+
+/// Warnings and failed delivery gates (SPEC §5). With `strict`, every warning is also a gate.
+fn verdicts(
+    session: &Session,
+    mix: &Mix,
+    mastered: &master::Mastered,
+    strict: bool,
+) -> (Vec<String>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut gates = Vec::new();
+    for (t, st) in session.tracks.iter().zip(&mix.stems) {
+        if st.source_clipped > 0 {
+            warnings.push(format!(
+                "track \"{}\": the stem {} holds {} samples at full scale: it was clipped before mixdown saw it",
+                t.name, t.file_display, st.source_clipped
+            ));
+        }
+    }
+    let m = &mix.mix_levels;
+    let peak = m.sample_peak_dbfs.max(m.true_peak_dbtp);
+    if m.clipped_samples > 0 {
+        warnings.push(format!(
+            "the mix bus entering the master clips: {} samples at or over full scale (true peak {:+.1} dBTP); trim the mix by at least {:.1} dB (faders or a gain on the master)",
+            m.clipped_samples,
+            m.true_peak_dbtp,
+            peak - MIX_HEADROOM_DBFS
+        ));
+    } else if peak > MIX_HEADROOM_DBFS {
+        warnings.push(format!(
+            "the mix bus entering the master peaks at {peak:.1} dB (true peak {:.1} dBTP), above {MIX_HEADROOM_DBFS} dBFS: leave headroom for mastering; trim the mix by {:.1} dB",
+            m.true_peak_dbtp,
+            peak - MIX_HEADROOM_DBFS
+        ));
+    }
+    if let Some(why) = &mastered.target_skipped {
+        warnings.push(why.clone());
+    }
+    if let (Some(t), Some(o)) = (&session.master.target, &mastered.target)
+        && o.limiter.max_reduction_db > HEAVY_LIMITING_DB
+    {
+        warnings.push(format!(
+            "reaching {} LUFS took up to {:.1} dB of limiting ({:.1} dB on average over the song): the master is being squashed; lower the target, or add compression or level in the mix",
+            t.lufs, o.limiter.max_reduction_db, o.limiter.mean_reduction_db
+        ));
+    }
+    let target = session.master.target.as_ref();
+    for d in &mastered.deliveries {
+        let path = shown(&d.path);
+        if d.encoded.clipped_samples > 0 {
+            gates.push(format!(
+                "{path}: {} samples clipped at quantization (peak {:.2} dBFS); lower the mix or set a [master].target",
+                d.encoded.clipped_samples, d.levels.sample_peak_dbfs
+            ));
+        }
+        if let Some(t) = target {
+            match d.levels.integrated_lufs {
+                Some(i) if (i - t.lufs).abs() <= t.tolerance_lu => {}
+                Some(i) => gates.push(format!(
+                    "{path}: integrated loudness {i:.2} LUFS is {:.2} LU from the target {} LUFS (tolerance {} LU)",
+                    (i - t.lufs).abs(),
+                    t.lufs,
+                    t.tolerance_lu
+                )),
+                None => gates.push(format!("{path}: silent, so it cannot meet the target {} LUFS", t.lufs)),
+            }
+            if d.true_peak_dbtp > t.ceiling_dbtp {
+                gates.push(format!(
+                    "{path}: true peak {:.2} dBTP is over the ceiling {} dBTP",
+                    d.true_peak_dbtp, t.ceiling_dbtp
+                ));
+            }
+        }
+    }
+    if strict {
+        gates.extend(warnings.iter().map(|w| format!("--strict: {w}")));
+    }
+    (warnings, gates)
 }
 
 /// A path as the user would write it: relative to the working directory when inside it.
@@ -241,52 +264,18 @@ fn stage(path: &Path, bytes: &[u8]) -> Result<wav::Staged, AppError> {
     wav::stage(path, bytes).map_err(AppError::from)
 }
 
-/// Resample, quantize and encode every output (in parallel; each is independent).
-fn deliver(session: &Session, mix: &Mix) -> Result<Vec<Delivery>, AppError> {
-    session
-        .outputs
-        .par_iter()
-        .enumerate()
-        .map(|(i, o)| {
-            let planes = resample_all(&mix.planes, mix.sample_rate, o.sample_rate)
-                .map_err(|e| AppError::Other(e.to_string()))?;
-            // Each output gets its own dither stream, derived from the session.
-            let seed = session.seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let encoded = wav::encode(
-                &planes,
-                o.sample_rate,
-                o.encoding,
-                o.dither,
-                seed,
-                &session.tags,
-            )
-            .map_err(|e| AppError::Other(format!("{}: {e}", o.path.display())))?;
-            drop(planes);
-            let levels = loudness::measure_encoded(&encoded, o.sample_rate)
-                .map_err(|e| AppError::Other(e.to_string()))?;
-            Ok(Delivery {
-                path: o.path.clone(),
-                encoded,
-                levels,
-                sample_rate: o.sample_rate,
-                encoding: o.encoding,
-                dither: o.dither,
-            })
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
 fn build_report(
     session: &Session,
     mix: &Mix,
-    levels: &Levels,
-    deliveries: &[Delivery],
+    mastered: &master::Mastered,
     warnings: Vec<String>,
     gate_failures: Vec<String>,
     jobs: usize,
     wall: f64,
 ) -> Report {
+    let levels = &mix.mix_levels;
+    let target = session.master.target.as_ref();
+    let p = &mastered.program;
     let rate = f64::from(session.sample_rate);
     let frames = mix.planes[0].len() as u64;
     Report {
@@ -334,7 +323,33 @@ fn build_report(
             headroom_db: db(-levels.true_peak_dbtp),
             clipped_samples: levels.clipped_samples,
         },
-        outputs: deliveries
+        master: MasterReport {
+            target: target.map(|t| TargetReport {
+                preset: t.preset.clone(),
+                lufs: t.lufs,
+                ceiling_dbtp: t.ceiling_dbtp,
+                tolerance_lu: t.tolerance_lu,
+            }),
+            stage: mastered.target.as_ref().map(|o| TargetStageReport {
+                input_lufs: db(o.input_lufs),
+                static_gain_db: db(o.static_gain_db),
+                limiter_max_reduction_db: db(o.limiter.max_reduction_db),
+                limiter_mean_reduction_db: db(o.limiter.mean_reduction_db),
+                limiter_ceiling_dbtp: db(o.ceiling_dbtp),
+                passes: o.iterations,
+            }),
+            integrated_lufs: p.levels.integrated_lufs.and_then(db),
+            loudness_range_lu: p.lra.and_then(db),
+            max_momentary_lufs: p.max_momentary.and_then(db),
+            max_shortterm_lufs: p.max_shortterm.and_then(db),
+            sample_peak_dbfs: db(p.levels.sample_peak_dbfs),
+            true_peak_dbtp: db(p.levels.true_peak_dbtp),
+            plr_db: p.plr.and_then(db),
+            stereo_correlation: p.correlation.map(|c| (c * 1000.0).round() / 1000.0),
+            mono_fold_loss_lu: p.mono_fold_loss.and_then(db),
+        },
+        outputs: mastered
+            .deliveries
             .iter()
             .map(|d| OutputReport {
                 path: shown(&d.path),
@@ -358,8 +373,17 @@ fn build_report(
                 sha256: d.encoded.data_sha256.clone(),
                 clipped_samples: d.encoded.clipped_samples,
                 sample_peak_dbfs: db(d.levels.sample_peak_dbfs),
-                true_peak_dbtp: db(d.levels.true_peak_dbtp),
+                true_peak_dbtp: db(d.true_peak_dbtp),
                 integrated_lufs: d.levels.integrated_lufs.and_then(db),
+                requested_lufs: target.map(|t| t.lufs),
+                requested_ceiling_dbtp: target.map(|t| t.ceiling_dbtp),
+                loudness_ok: target.map(|t| {
+                    d.levels
+                        .integrated_lufs
+                        .is_some_and(|i| (i - t.lufs).abs() <= t.tolerance_lu)
+                }),
+                true_peak_ok: target.map(|t| d.true_peak_dbtp <= t.ceiling_dbtp),
+                redone: d.redone,
             })
             .collect(),
         warnings,

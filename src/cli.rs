@@ -40,6 +40,9 @@ pub struct RenderArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Treat warnings (mix headroom, heavy limiting, clipped stems) as failed gates: exit 3.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -28,6 +28,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Wav(#[from] crate::io::wav::WavError),
+    #[error(transparent)]
+    Master(#[from] crate::master::MasterError),
     #[error("{0}")]
     Other(String),
 }
@@ -46,6 +48,7 @@ impl AppError {
             AppError::Render(_)
             | AppError::Write { .. }
             | AppError::Wav(_)
+            | AppError::Master(_)
             | AppError::Other(_) => exit::FAILURE,
         }
     }

@@ -26,7 +26,13 @@ fn argmax(v: &[f32]) -> usize {
 }
 
 fn impulse_stem(sb: &Sandbox, name: &str, at: usize, frames: usize) {
-    sb.stem_f32(name, RATE, 1, frames, |_, n| if n == at { 0.3 } else { 0.0 });
+    sb.stem_f32(
+        name,
+        RATE,
+        1,
+        frames,
+        |_, n| if n == at { 0.3 } else { 0.0 },
+    );
 }
 
 #[test]
@@ -60,7 +66,12 @@ fx = [{ type = "reverb", ir = "ir.wav", mix = 1.0 }]
     // Three aligned copies (two tracks, the bus on its own) on the left only: 3 x 0.3.
     assert_eq!(argmax(&p[0]), 12000);
     assert!((p[0][12000] - 0.9).abs() < 1e-4, "{}", p[0][12000]);
-    let stray: f32 = p[0].iter().enumerate().filter(|(i, _)| *i != 12000).map(|(_, x)| x.abs()).fold(0.0, f32::max);
+    let stray: f32 = p[0]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 12000)
+        .map(|(_, x)| x.abs())
+        .fold(0.0, f32::max);
     assert!(stray < 1e-4, "energy off the aligned frame: {stray}");
     assert_eq!(p[0].len(), 48000, "latency trimmed, length kept");
 }
@@ -72,7 +83,11 @@ fn a_kick_ducks_the_bass_through_its_sidechain() {
     // at -26 dBFS, below the threshold, so only the key makes the compressor act.
     sb.stem_f32("kick.wav", RATE, 1, RATE as usize * 2, |_, n| {
         let t = n % (RATE as usize / 2);
-        if t < 2400 { 0.8 * (n as f32 * 0.02).sin() } else { 0.0 }
+        if t < 2400 {
+            0.8 * (n as f32 * 0.02).sin()
+        } else {
+            0.0
+        }
     });
     sb.stem_f32("bass.wav", RATE, 1, RATE as usize * 2, |_, n| {
         0.05 * (2.0 * std::f32::consts::PI * 80.0 * n as f32 / RATE as f32).sin()
@@ -98,7 +113,9 @@ fn a_kick_ducks_the_bass_through_its_sidechain() {
 #[test]
 fn an_automatic_tail_rings_out_to_minus_90_dbfs() {
     let sb = Sandbox::new();
-    sb.stem_f32("burst.wav", RATE, 2, 4800, |_, n| 0.5 * (n as f32 * 0.05).sin());
+    sb.stem_f32("burst.wav", RATE, 2, 4800, |_, n| {
+        0.5 * (n as f32 * 0.05).sin()
+    });
     let p = render(
         &sb,
         r#"
@@ -109,18 +126,32 @@ fx = [{ type = "reverb", model = "hall", decay_s = 1.0, mix = 0.5 }]
 "#,
     );
     let len = p[0].len();
-    assert!(len > 48000, "the hall rings past the 0.1 s stem: {len} frames");
-    assert!(len < 48000 * 3, "and stops within 1.5 decay times plus margin: {len}");
+    assert!(
+        len > 48000,
+        "the hall rings past the 0.1 s stem: {len} frames"
+    );
+    assert!(
+        len < 48000 * 3,
+        "and stops within 1.5 decay times plus margin: {len}"
+    );
     let last = p[0][len - 1].abs().max(p[1][len - 1].abs());
-    assert!(last >= 3.16e-5, "render ends on the last sample at or above -90 dBFS");
-    let tail_max = p.iter().flat_map(|c| c[len - 480..].iter()).fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        last >= 3.16e-5,
+        "render ends on the last sample at or above -90 dBFS"
+    );
+    let tail_max = p
+        .iter()
+        .flat_map(|c| c[len - 480..].iter())
+        .fold(0.0f32, |m, x| m.max(x.abs()));
     assert!(tail_max < 1e-3, "quiet at the end: {tail_max}");
 }
 
 #[test]
 fn a_numeric_tail_is_exact() {
     let sb = Sandbox::new();
-    sb.stem_f32("burst.wav", RATE, 2, 4800, |_, n| 0.5 * (n as f32 * 0.05).sin());
+    sb.stem_f32("burst.wav", RATE, 2, 4800, |_, n| {
+        0.5 * (n as f32 * 0.05).sin()
+    });
     sb.write(
         "s.toml",
         "[session]\ntail = 2.5\nsample_rate = 48000\n[[track]]\nname = \"b\"\nfile = \"burst.wav\"\nfx = [{ type = \"delay\", time_ms = 250.0, feedback = 0.5 }]\n[[output]]\npath = \"o.wav\"\nsample_rate = 48000\nbit_depth = 32\n",
@@ -138,7 +169,11 @@ fn an_impulse_response_at_another_rate_is_resampled() {
     let sb = Sandbox::new();
     impulse_stem(&sb, "i.wav", 4800, 48000);
     // The 96 kHz fixture is a pure delay of 0.25 s (its impulse sits at frame 24000).
-    std::fs::copy(fixtures().join("stems/impulse-96k-mono.wav"), sb.path("ir96.wav")).unwrap();
+    std::fs::copy(
+        fixtures().join("stems/impulse-96k-mono.wav"),
+        sb.path("ir96.wav"),
+    )
+    .unwrap();
     let p = render(
         &sb,
         "[[track]]\nname = \"i\"\nfile = \"i.wav\"\npan = -1.0\nfx = [{ type = \"reverb\", ir = \"ir96.wav\", mix = 1.0 }]\n",
@@ -149,8 +184,17 @@ fn an_impulse_response_at_another_rate_is_resampled() {
 #[test]
 fn every_processor_renders_and_the_example_session_works() {
     let sb = Sandbox::new();
-    let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/all-processors/session.toml");
-    let out = sb.run(&["render", example.to_str().unwrap(), "-o", "all.wav", "--report", "all.json", "-q"]);
+    let example = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/all-processors/session.toml");
+    let out = sb.run(&[
+        "render",
+        example.to_str().unwrap(),
+        "-o",
+        "all.wav",
+        "--report",
+        "all.json",
+        "-q",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let (_, p) = read_wav(&sb.path("all.wav"));
     assert!(p[0].iter().any(|&x| x.abs() > 0.01));

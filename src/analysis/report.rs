@@ -15,6 +15,7 @@ pub struct Report {
     pub tracks: Vec<TrackReport>,
     pub buses: Vec<BusReport>,
     pub mix: MixReport,
+    pub master: MasterReport,
     pub outputs: Vec<OutputReport>,
     pub warnings: Vec<String>,
     /// Delivery gates that failed (exit status 3).
@@ -70,6 +71,51 @@ pub struct MixReport {
     pub clipped_samples: u64,
 }
 
+/// The loudness target as requested.
+#[derive(Debug, Serialize)]
+pub struct TargetReport {
+    pub preset: Option<String>,
+    pub lufs: f64,
+    pub ceiling_dbtp: f64,
+    pub tolerance_lu: f64,
+}
+
+/// What the target stage did.
+#[derive(Debug, Serialize)]
+pub struct TargetStageReport {
+    /// Integrated loudness entering the stage, LUFS.
+    pub input_lufs: Option<f64>,
+    /// The one static gain applied, dB.
+    pub static_gain_db: Option<f64>,
+    /// Largest and average limiter gain reduction, dB.
+    pub limiter_max_reduction_db: Option<f64>,
+    pub limiter_mean_reduction_db: Option<f64>,
+    /// Limiter ceiling used (may sit below the requested ceiling), dBTP.
+    pub limiter_ceiling_dbtp: Option<f64>,
+    /// Gain/limiter passes the loudness iteration took.
+    pub passes: usize,
+}
+
+/// The master at the session rate, after the target stage.
+#[derive(Debug, Serialize)]
+pub struct MasterReport {
+    pub target: Option<TargetReport>,
+    pub stage: Option<TargetStageReport>,
+    pub integrated_lufs: Option<f64>,
+    /// Loudness range (EBU Tech 3342), LU.
+    pub loudness_range_lu: Option<f64>,
+    pub max_momentary_lufs: Option<f64>,
+    pub max_shortterm_lufs: Option<f64>,
+    pub sample_peak_dbfs: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    /// Peak-to-loudness ratio, dB.
+    pub plr_db: Option<f64>,
+    /// Pearson correlation of left and right.
+    pub stereo_correlation: Option<f64>,
+    /// Loudness lost when folded to mono, LU.
+    pub mono_fold_loss_lu: Option<f64>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct OutputReport {
     pub path: String,
@@ -84,8 +130,16 @@ pub struct OutputReport {
     /// Samples clamped at quantization (for float: samples beyond ±1.0).
     pub clipped_samples: u64,
     pub sample_peak_dbfs: Option<f64>,
+    /// The larger of the BS.1770-4 (4x) and mixdown's 8x true-peak readings, dBTP.
     pub true_peak_dbtp: Option<f64>,
     pub integrated_lufs: Option<f64>,
+    /// Requested loudness and ceiling (with a target), and the verdict of each gate.
+    pub requested_lufs: Option<f64>,
+    pub requested_ceiling_dbtp: Option<f64>,
+    pub loudness_ok: Option<bool>,
+    pub true_peak_ok: Option<bool>,
+    /// Times the output stage was redone with a lower limiter ceiling to keep the true peak.
+    pub redone: usize,
 }
 
 #[derive(Debug, Serialize)]

@@ -31,10 +31,10 @@ pub fn linked_envelope(envelopes: &[Vec<f32>]) -> Vec<f32> {
         .collect()
 }
 
-/// Frames on each side of a peak that must already carry its gain: the reconstruction
-/// filter's half-length, so a peak between samples is rebuilt from samples that all had the
-/// same reduction (a gain that changes under the filter would shift the rebuilt peak).
-pub const SPREAD: usize = crate::dsp::truepeak::TAPS / 2;
+/// Frames on each side of a peak that must already carry its gain, so a peak between samples is
+/// rebuilt (by a DAC, or a meter's interpolator) from neighbours that all had the same
+/// reduction: a gain that changed right under the peak would shift the rebuilt value.
+pub const SPREAD: usize = 16;
 
 /// Sliding minimum of `x` over the window `[i - back, i + ahead]` (monotonic deque, O(n)).
 fn sliding_min(x: &[f64], back: usize, ahead: usize) -> Vec<f64> {

@@ -1,4 +1,162 @@
-//! The master stage after the mix: the target stage (static gain + true-peak limiter to a
-//! loudness target). Reference matching comes before it (a later version).
+//! The stages after the mix: the loudness target stage (static gain + true-peak limiter), the
+//! output stage (resample, quantize with dither, verify the true peak of what is written), and
+//! the measurements of the finished master. Reference matching, when it lands, runs before the
+//! target stage.
 
 pub mod target;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::analysis::loudness::{self, Levels, Program};
+use crate::engine::Mix;
+use crate::io::resample::resample_all;
+use crate::io::wav::{self, Dither, Encoded, Encoding};
+use crate::session::model::{Session, Target};
+
+pub use target::{TargetError, TargetOutcome};
+
+/// Why mastering or delivery failed (I/O-free: the files are written by the caller).
+#[derive(Debug, thiserror::Error)]
+pub enum MasterError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("{path}: {message}")]
+    Output { path: PathBuf, message: String },
+    #[error("{0}")]
+    Meter(String),
+}
+
+/// One delivery file, encoded in memory and measured.
+#[derive(Debug)]
+pub struct Delivery {
+    pub path: PathBuf,
+    pub encoded: Encoded,
+    /// Levels of the delivered (quantized, dithered) samples: integrated loudness, sample peak,
+    /// BS.1770-4 4x true peak.
+    pub levels: Levels,
+    /// The larger of the 4x and 8x true-peak readings of the delivered samples, dBTP.
+    pub true_peak_dbtp: f64,
+    pub sample_rate: u32,
+    pub encoding: Encoding,
+    pub dither: Dither,
+    /// The limiter ceiling this output's master was made with (lower than the target's when the
+    /// first delivery overshot), dBTP.
+    pub ceiling_used_dbtp: Option<f64>,
+    /// How many times the output stage was redone to keep the ceiling.
+    pub redone: usize,
+}
+
+/// The finished master and its deliveries.
+#[derive(Debug)]
+pub struct Mastered {
+    pub target: Option<TargetOutcome>,
+    /// Why the target stage could not run (a silent master), if it could not.
+    pub target_skipped: Option<String>,
+    /// Analysis of the master at the session rate, after the target stage.
+    pub program: Program,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Run the target stage (if the session has a target), analyse the master, and make every
+/// output.
+pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
+    let rate = mix.sample_rate;
+    let (target, target_skipped) = match &session.master.target {
+        Some(t) => match target::apply(&mix.planes, rate, t.lufs, t.ceiling_dbtp) {
+            Ok(o) => (Some(o), None),
+            Err(TargetError::Silent(_)) => (
+                None,
+                Some(format!(
+                    "the master is silent, so it cannot be brought to {} LUFS; it was written as mixed",
+                    t.lufs
+                )),
+            ),
+            Err(e) => return Err(e.into()),
+        },
+        None => (None, None),
+    };
+    let planes: &[Vec<f32>] = target.as_ref().map_or(&mix.planes, |o| &o.planes);
+    let (program, deliveries) = rayon::join(
+        || loudness::analyze_program(planes, rate).map_err(|e| MasterError::Meter(e.to_string())),
+        || {
+            session
+                .outputs
+                .par_iter()
+                .enumerate()
+                .map(|(i, o)| deliver_one(session, mix, planes, target.as_ref(), i, o))
+                .collect::<Result<Vec<_>, _>>()
+        },
+    );
+    Ok(Mastered {
+        target,
+        target_skipped,
+        program: program?,
+        deliveries: deliveries?,
+    })
+}
+
+/// Resample, quantize and measure one output; with a target, verify that the delivered samples
+/// keep the ceiling and, if they do not (resampling and dither can lift an inter-sample peak
+/// by a hair), lower the limiter's ceiling by the overshoot and redo this output.
+fn deliver_one(
+    session: &Session,
+    mix: &Mix,
+    mastered: &[Vec<f32>],
+    outcome: Option<&TargetOutcome>,
+    index: usize,
+    o: &crate::session::model::Output,
+) -> Result<Delivery, MasterError> {
+    let err = |message: String| MasterError::Output {
+        path: o.path.clone(),
+        message,
+    };
+    let target: Option<&Target> = session.master.target.as_ref().filter(|_| outcome.is_some());
+    let mut source: Cow<'_, [Vec<f32>]> = Cow::Borrowed(mastered);
+    let mut ceiling_used = outcome.map(|t| t.ceiling_dbtp);
+    let mut redone = 0;
+    loop {
+        let planes = resample_all(&source, mix.sample_rate, o.sample_rate)
+            .map_err(|e| err(e.to_string()))?;
+        // Each output gets its own dither stream, derived from the session.
+        let seed = session.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let encoded = wav::encode(
+            &planes,
+            o.sample_rate,
+            o.encoding,
+            o.dither,
+            seed,
+            &session.tags,
+        )
+        .map_err(|e| err(e.to_string()))?;
+        drop(planes);
+        let levels =
+            loudness::measure_encoded(&encoded, o.sample_rate).map_err(|e| err(e.to_string()))?;
+        let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
+        let true_peak_dbtp = levels.true_peak_dbtp.max(20.0 * f64::from(eight).log10());
+        if let (Some(t), Some(used)) = (target, ceiling_used)
+            && true_peak_dbtp > t.ceiling_dbtp
+            && redone < 3
+        {
+            let lower = used - (true_peak_dbtp - t.ceiling_dbtp) - 0.01;
+            let again = target::apply(&mix.planes, mix.sample_rate, t.lufs, lower)?;
+            ceiling_used = Some(again.ceiling_dbtp);
+            source = Cow::Owned(again.planes);
+            redone += 1;
+            continue;
+        }
+        return Ok(Delivery {
+            path: o.path.clone(),
+            encoded,
+            levels,
+            true_peak_dbtp,
+            sample_rate: o.sample_rate,
+            encoding: o.encoding,
+            dither: o.dither,
+            ceiling_used_dbtp: ceiling_used,
+            redone,
+        });
+    }
+}

@@ -5,10 +5,9 @@
 //! programme dynamically, the way ffmpeg's loudnorm falls back to when its linear mode fails.
 
 use ebur128::{EbuR128, Mode};
-use rayon::prelude::*;
 
 use crate::dsp::limiter::{self, LimiterStats};
-use crate::dsp::truepeak::Interpolator;
+use crate::dsp::truepeak;
 
 /// How close the iteration aims (the stage promises 0.1 LU; aiming tighter leaves margin for
 /// resampling and dither at the output).
@@ -57,19 +56,19 @@ fn integrated(planes: &[Vec<f32>], rate: u32) -> Result<Option<f64>, TargetError
     Ok(e.loudness_global().ok().filter(|l| l.is_finite()))
 }
 
-/// Per-channel 8x true-peak envelopes (computed once; the limiter scales them by the gain).
+/// Per-channel true-peak envelopes (computed once; the limiter scales them by the gain).
 pub fn envelopes(planes: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    let it = Interpolator::new();
-    planes.par_iter().map(|p| it.envelope(p)).collect()
+    planes.iter().map(|p| truepeak::envelope(p)).collect()
 }
 
 fn db(x: f64) -> f64 {
     20.0 * x.log10()
 }
 
-/// The larger of two true-peak readings, dBTP: mixdown's 8x detector and ebur128's BS.1770-4
-/// 4x meter (whose filter can read a little higher on some material). A ceiling is kept only if
-/// both meters agree it is, since the people checking a master use the standard meter.
+/// The larger of two true-peak readings, dBTP: mixdown's band-limited reconstruction and
+/// ebur128's BS.1770-4 4x meter (whose filter can read a little higher on some material). A
+/// ceiling is kept only if both agree it is, since the people checking a master use the
+/// standard meter.
 pub fn true_peak_db(planes: &[Vec<f32>], rate: u32) -> Result<f64, TargetError> {
     let (eight, four) = rayon::join(
         || {

@@ -755,9 +755,6 @@ fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
     if m.has("reference") {
         not_implemented(v, m, "reference", "reference matching");
     }
-    if m.has("target") {
-        not_implemented(v, m, "target", "the loudness target stage");
-    }
     Master {
         fx,
         reference,
