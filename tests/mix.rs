@@ -357,7 +357,10 @@ fn clipping_at_quantization_is_counted_and_fails_the_gate() {
         err.contains("9600 samples clipped at quantization"),
         "{err}"
     );
-    assert!(err.contains("the mix bus entering the master clips"), "{err}");
+    assert!(
+        err.contains("the mix bus entering the master clips"),
+        "{err}"
+    );
     let r = report(&sb.path("o.report.json"));
     assert_eq!(r["outputs"][0]["clipped_samples"], 9600);
     assert_eq!(r["gate_failures"].as_array().unwrap().len(), 1);

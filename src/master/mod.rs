@@ -98,9 +98,11 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
     })
 }
 
-/// Resample, quantize and measure one output; with a target, verify that the delivered samples
-/// keep the ceiling and, if they do not (resampling and dither can lift an inter-sample peak
-/// by a hair), lower the limiter's ceiling by the overshoot and redo this output.
+/// Resample, quantize and measure one output; with a target, verify the delivered samples: if
+/// they are over the ceiling (resampling and dither can lift an inter-sample peak by a hair),
+/// lower the limiter's ceiling by the overshoot; if their loudness drifted from the target
+/// (an output rate below the session's removes the top octave, which K-weighting counts), aim
+/// the target stage by the difference; then redo this output.
 fn deliver_one(
     session: &Session,
     mix: &Mix,
@@ -116,6 +118,7 @@ fn deliver_one(
     let target: Option<&Target> = session.master.target.as_ref().filter(|_| outcome.is_some());
     let mut source: Cow<'_, [Vec<f32>]> = Cow::Borrowed(mastered);
     let mut ceiling_used = outcome.map(|t| t.ceiling_dbtp);
+    let mut aim = target.map(|t| t.lufs);
     let mut redone = 0;
     loop {
         let planes = resample_all(&source, mix.sample_rate, o.sample_rate)
@@ -136,16 +139,29 @@ fn deliver_one(
             loudness::measure_encoded(&encoded, o.sample_rate).map_err(|e| err(e.to_string()))?;
         let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
         let true_peak_dbtp = levels.true_peak_dbtp.max(20.0 * f64::from(eight).log10());
-        if let (Some(t), Some(used)) = (target, ceiling_used)
-            && true_peak_dbtp > t.ceiling_dbtp
-            && redone < 3
-        {
-            let lower = used - (true_peak_dbtp - t.ceiling_dbtp) - 0.01;
-            let again = target::apply(&mix.planes, mix.sample_rate, t.lufs, lower)?;
-            ceiling_used = Some(again.ceiling_dbtp);
-            source = Cow::Owned(again.planes);
-            redone += 1;
-            continue;
+        if let (Some(t), Some(mut ceiling), Some(mut lufs)) = (target, ceiling_used, aim) {
+            let over = true_peak_dbtp - t.ceiling_dbtp;
+            // Only re-aim when the stage itself could reach the target: an unreachable target
+            // stays a failed gate, reported, not chased.
+            let reachable = outcome.is_some_and(|o| (o.achieved_lufs - t.lufs).abs() <= 0.1);
+            let miss = match levels.integrated_lufs {
+                Some(i) if reachable => i - t.lufs,
+                _ => 0.0,
+            };
+            if (over > 0.0 || miss.abs() > target::AIM_LU * 2.0) && redone < 4 {
+                if over > 0.0 {
+                    ceiling -= over + 0.01;
+                }
+                if miss.abs() > target::AIM_LU * 2.0 {
+                    lufs -= miss;
+                }
+                let again = target::apply(&mix.planes, mix.sample_rate, lufs, ceiling)?;
+                ceiling_used = Some(again.ceiling_dbtp);
+                aim = Some(lufs);
+                source = Cow::Owned(again.planes);
+                redone += 1;
+                continue;
+            }
         }
         return Ok(Delivery {
             path: o.path.clone(),

@@ -30,7 +30,7 @@ impl Sandbox {
         rate: u32,
         channels: u16,
         frames: usize,
-        f: impl Fn(usize, usize) -> f32,
+        mut f: impl FnMut(usize, usize) -> f32,
     ) {
         let spec = hound::WavSpec {
             channels,
@@ -58,7 +58,7 @@ impl Sandbox {
         rate: u32,
         channels: u16,
         frames: usize,
-        f: impl Fn(usize, usize) -> f32,
+        mut f: impl FnMut(usize, usize) -> f32,
     ) {
         let spec = hound::WavSpec {
             channels,

@@ -1,0 +1,189 @@
+//! Mastering through the binary: the target stage lands every output on its loudness within
+//! tolerance and under its ceiling (checked with ebur128 and a band-limited true-peak
+//! reconstruction on the delivered files), gates fail with exit 3, and --strict promotes
+//! warnings to failures.
+
+mod common;
+
+use common::*;
+use ebur128::{EbuR128, Mode};
+
+fn levels(path: &std::path::Path) -> (f64, f64, f64) {
+    let (spec, p) = read_wav(path);
+    let mut e = EbuR128::new(2, spec.sample_rate, Mode::I | Mode::TRUE_PEAK).unwrap();
+    e.add_frames_planar_f32(&[&p[0], &p[1]]).unwrap();
+    let tp4 = (0..2).map(|c| e.true_peak(c).unwrap()).fold(0.0, f64::max);
+    let tp_exact = mixdown::dsp::truepeak::true_peak(&p);
+    (
+        e.loudness_global().unwrap(),
+        20.0 * tp4.log10(),
+        20.0 * f64::from(tp_exact).log10(),
+    )
+}
+
+/// A bright, dense two-track mix with energy close to Nyquist (the hard case for true peak).
+fn bright_mix(sb: &Sandbox) {
+    let mut x: u64 = 12345;
+    sb.stem_f32("noise.wav", 48000, 2, 48000 * 8, move |_, n| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let w = ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+        let beat = (n % 24000) as f32 / 24000.0;
+        0.6 * w * (-beat * 6.0).exp()
+    });
+    sb.stem_f32("tone.wav", 44100, 1, 44100 * 8, |_, n| {
+        let t = n as f32 / 44100.0;
+        0.3 * (2.0 * std::f32::consts::PI * 110.0 * t).sin()
+            + 0.1 * (2.0 * std::f32::consts::PI * 17000.0 * t).sin()
+    });
+}
+
+#[test]
+fn every_output_lands_on_target_under_the_ceiling() {
+    let sb = Sandbox::new();
+    bright_mix(&sb);
+    sb.write(
+        "s.toml",
+        r#"
+[session]
+sample_rate = 48000
+[[track]]
+name = "noise"
+file = "noise.wav"
+[[track]]
+name = "tone"
+file = "tone.wav"
+[master]
+fx = [{ type = "eq", bands = [{ kind = "highshelf", freq_hz = 8000.0, gain_db = 3.0 }] }]
+target = { lufs = -11.0, ceiling_dbtp = -1.0, tolerance_lu = 0.3 }
+[[output]]
+path = "a.wav"
+[[output]]
+path = "b.wav"
+sample_rate = 48000
+bit_depth = 24
+[[output]]
+path = "c.wav"
+sample_rate = 96000
+bit_depth = 32
+"#,
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for f in ["a.wav", "b.wav", "c.wav"] {
+        let (i, tp4, tp) = levels(&sb.path(f));
+        eprintln!("{f}: {i:.3} LUFS, TP 4x {tp4:.3}, exact {tp:.3} dBTP");
+        assert!((i + 11.0).abs() <= 0.1, "{f}: {i} LUFS");
+        assert!(tp4 <= -1.0 && tp <= -1.0, "{f}: {tp4} / {tp} dBTP");
+    }
+    let r = report(&sb.path("a.report.json"));
+    let m = &r["master"];
+    assert_eq!(m["target"]["lufs"], -11.0);
+    assert!(m["stage"]["static_gain_db"].as_f64().unwrap() > 0.0);
+    assert!(m["stage"]["limiter_max_reduction_db"].as_f64().unwrap() > 0.5);
+    for k in [
+        "loudness_range_lu",
+        "max_momentary_lufs",
+        "max_shortterm_lufs",
+        "plr_db",
+        "stereo_correlation",
+        "mono_fold_loss_lu",
+    ] {
+        assert!(m[k].as_f64().is_some(), "master.{k} missing: {m}");
+    }
+    for o in r["outputs"].as_array().unwrap() {
+        assert_eq!(o["loudness_ok"], true);
+        assert_eq!(o["true_peak_ok"], true);
+        assert_eq!(o["requested_lufs"], -11.0);
+    }
+}
+
+#[test]
+fn presets_set_loudness_and_ceiling() {
+    let sb = Sandbox::new();
+    bright_mix(&sb);
+    sb.write(
+        "s.toml",
+        "[[track]]\nname = \"noise\"\nfile = \"noise.wav\"\n[master]\ntarget = { preset = \"apple\" }\n[[output]]\npath = \"o.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (i, _, tp) = levels(&sb.path("o.wav"));
+    assert!((i + 16.0).abs() <= 0.1, "{i}");
+    assert!(tp <= -1.0, "{tp}");
+}
+
+#[test]
+fn an_unreachable_target_fails_its_gate_with_exit_3() {
+    let sb = Sandbox::new();
+    // Sparse clicks: whatever the gain, the limiter holds them at the ceiling, so -6 LUFS is out
+    // of reach. The render still writes its files and says by how much it missed.
+    sb.stem_f32("clicks.wav", 48000, 1, 48000 * 4, |_, n| {
+        if n % 12000 < 10 { 0.5 } else { 0.0 }
+    });
+    sb.write(
+        "s.toml",
+        "[[track]]\nname = \"c\"\nfile = \"clicks.wav\"\n[master]\ntarget = { lufs = -6.0, ceiling_dbtp = -1.0 }\n[[output]]\npath = \"o.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("gate failed: o.wav: integrated loudness"),
+        "{err}"
+    );
+    assert!(
+        err.contains("of limiting"),
+        "heavy limiting is reported: {err}"
+    );
+    assert!(sb.path("o.wav").exists());
+    let r = report(&sb.path("o.report.json"));
+    assert_eq!(r["outputs"][0]["loudness_ok"], false);
+    assert_eq!(r["outputs"][0]["true_peak_ok"], true);
+}
+
+#[test]
+fn strict_turns_warnings_into_failures() {
+    let sb = Sandbox::new();
+    // A mix peaking at -1 dBFS: no headroom for mastering, a warning.
+    sb.stem_f32("hot.wav", 48000, 2, 48000, |_, n| {
+        0.89 * (n as f32 * 0.01).sin()
+    });
+    sb.write(
+        "s.toml",
+        "[[track]]\nname = \"h\"\nfile = \"hot.wav\"\n[[output]]\npath = \"o.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: the mix bus entering the master peaks at"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("trim the mix by"), "{}", stderr(&out));
+    let out = sb.run(&["render", "s.toml", "--strict"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("gate failed: --strict: the mix bus"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_silent_master_is_reported_not_forced() {
+    let sb = Sandbox::new();
+    sb.stem_f32("z.wav", 48000, 2, 48000, |_, _| 0.0);
+    sb.write(
+        "s.toml",
+        "[[track]]\nname = \"z\"\nfile = \"z.wav\"\n[master]\ntarget = { lufs = -14.0 }\n[[output]]\npath = \"o.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the master is silent"),
+        "{}",
+        stderr(&out)
+    );
+}
