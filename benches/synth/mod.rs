@@ -255,6 +255,7 @@ pub fn generate(dir: &Path, stems: usize, seconds: f64, seed: u64) -> std::io::R
             "[[bus]]\nname = \"{b}\"\nfx = [{{ type = \"gain\", gain_db = -1.0 }}]\n\n"
         ));
     }
+    toml.push_str("[master]\ntarget = { preset = \"spotify\" }\n\n");
     toml.push_str("[[output]]\npath = \"out/bench.wav\"\nsample_rate = 44100\nbit_depth = 16\ndither = \"tpdf\"\n");
     let path = dir.join("session.toml");
     let mut f = File::create(&path)?;
