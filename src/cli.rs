@@ -22,6 +22,9 @@ pub enum Command {
     Render(RenderArgs),
     /// Validate the session (keys, ranges, routing, stems decode, metadata) without rendering.
     Check(CheckArgs),
+    /// Measure an audio file: loudness, peaks, dynamics, stereo and spectrum; compare it with a
+    /// reference.
+    Analyze(AnalyzeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,4 +55,19 @@ pub struct CheckArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis; mono or stereo).
+    pub file: PathBuf,
+    /// Compare with this reference track: band-by-band spectrum, loudness, dynamics and width.
+    #[arg(long, value_name = "REF")]
+    pub reference: Option<PathBuf>,
+    /// Print the full analysis as JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Write plots (SVG, and PNG) into this folder: spectrum, loudness over time, waveform.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
