@@ -7,7 +7,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::analysis::report::*;
-use crate::cli::{CheckArgs, Cli, Command, RenderArgs};
+use crate::cli::{AnalyzeArgs, CheckArgs, Cli, Command, RenderArgs};
 use crate::engine::{self, Mix};
 use crate::error::{AppError, exit};
 use crate::io::wav::{self, Dither, Encoding};
@@ -19,6 +19,7 @@ pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render_cmd(&args), true),
         Command::Check(args) => (check_cmd(&args), false),
+        Command::Analyze(args) => (analyze_cmd(&args), false),
     };
     match result {
         Ok(code) => code,
@@ -440,5 +441,87 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
     }
     for g in &r.gate_failures {
         eprintln!("gate failed: {g}");
+    }
+}
+
+/// Decode and measure one file for `analyze`.
+fn analyze_file(path: &Path) -> Result<FileAnalysis, AppError> {
+    let (info, planes) = crate::io::decode::decode_all(path).map_err(|source| AppError::Input {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let rate = info.sample_rate;
+    let p = crate::analysis::loudness::analyze_program(&planes, rate)
+        .map_err(|e| AppError::Other(e.to_string()))?;
+    let exact = crate::dsp::truepeak::true_peak(&planes);
+    let series = |v: &[Option<f64>]| v.iter().map(|x| x.and_then(db)).collect();
+    Ok(FileAnalysis {
+        file: shown(path),
+        format: info.format.clone(),
+        sample_rate: rate,
+        channels: info.channels,
+        duration_s: planes.first().map_or(0, Vec::len) as f64 / f64::from(rate),
+        integrated_lufs: p.levels.integrated_lufs.and_then(db),
+        loudness_range_lu: p.lra.and_then(db),
+        max_momentary_lufs: p.max_momentary.and_then(db),
+        max_shortterm_lufs: p.max_shortterm.and_then(db),
+        sample_peak_dbfs: db(p.levels.sample_peak_dbfs),
+        true_peak_dbtp: db(p.levels.true_peak_dbtp),
+        true_peak_reconstructed_dbtp: db(20.0 * f64::from(exact).log10()),
+        plr_db: p.plr.and_then(db),
+        crest_factor_db: p.crest_db.and_then(db),
+        dc_offset: p
+            .dc_offset
+            .iter()
+            .map(|d| (d * 1e6).round() / 1e6)
+            .collect(),
+        stereo_correlation: p.correlation.map(|c| (c * 1000.0).round() / 1000.0),
+        mono_fold_loss_lu: p.mono_fold_loss.and_then(db),
+        momentary_lufs: series(&p.momentary),
+        shortterm_lufs: series(&p.shortterm),
+    })
+}
+
+fn analyze_cmd(args: &AnalyzeArgs) -> Result<u8, AppError> {
+    let a = analyze_file(&args.file)?;
+    if args.json {
+        let json = serde_json::to_string_pretty(&a).map_err(|e| AppError::Other(e.to_string()))?;
+        println!("{json}");
+    } else {
+        print_analysis(&a);
+    }
+    Ok(exit::OK)
+}
+
+fn print_analysis(a: &FileAnalysis) {
+    let v = |x: Option<f64>, unit: &str| fmt_db(x, unit);
+    println!(
+        "{}: {}, {} Hz, {} channel{}, {:.2} s",
+        a.file,
+        a.format,
+        a.sample_rate,
+        a.channels,
+        plural(a.channels),
+        a.duration_s
+    );
+    println!("  integrated       {}", v(a.integrated_lufs, "LUFS"));
+    println!("  loudness range   {}", v(a.loudness_range_lu, "LU"));
+    println!("  max momentary    {}", v(a.max_momentary_lufs, "LUFS"));
+    println!("  max short-term   {}", v(a.max_shortterm_lufs, "LUFS"));
+    println!("  sample peak      {}", v(a.sample_peak_dbfs, "dBFS"));
+    println!(
+        "  true peak        {} (BS.1770-4 4x), {} reconstructed",
+        v(a.true_peak_dbtp, "dBTP"),
+        v(a.true_peak_reconstructed_dbtp, "dBTP")
+    );
+    println!("  PLR              {}", v(a.plr_db, "dB"));
+    println!("  crest factor     {}", v(a.crest_factor_db, "dB"));
+    let dc: Vec<String> = a.dc_offset.iter().map(|d| format!("{d:+.6}")).collect();
+    println!("  DC offset        {}", dc.join(" / "));
+    if let Some(c) = a.stereo_correlation {
+        println!("  correlation      {c:+.3}");
+    }
+    if a.channels == 2 {
+        println!("  mono fold loss   {}", v(a.mono_fold_loss_lu, "LU"));
     }
 }

@@ -30,6 +30,11 @@ pub enum AppError {
     Wav(#[from] crate::io::wav::WavError),
     #[error(transparent)]
     Master(#[from] crate::master::MasterError),
+    #[error("{}: {source}", path.display())]
+    Input {
+        path: PathBuf,
+        source: crate::io::decode::DecodeError,
+    },
     #[error("{0}")]
     Other(String),
 }
@@ -39,6 +44,10 @@ impl AppError {
     pub fn exit_code(&self) -> u8 {
         match self {
             AppError::Session(_) => exit::USAGE,
+            AppError::Input { source, .. } => match source {
+                DecodeError::Io(_) => exit::FAILURE,
+                _ => exit::USAGE,
+            },
             AppError::Render(RenderError::Source { source, .. }) => match source {
                 SourceError::Decode(DecodeError::Io(_)) => exit::FAILURE,
                 SourceError::Decode(_) => exit::USAGE,
