@@ -8,17 +8,6 @@ use common::*;
 
 const RATE: u32 = 48000;
 
-/// Render `body` (tracks, buses) in a 48 kHz session to a float WAV; return its planes.
-fn render(sb: &Sandbox, body: &str) -> Vec<Vec<f32>> {
-    let text = format!(
-        "[session]\nname = \"t\"\nsample_rate = {RATE}\n{body}\n[[output]]\npath = \"out.wav\"\nsample_rate = {RATE}\nbit_depth = 32\n"
-    );
-    sb.write("s.toml", &text);
-    let out = sb.run(&["render", "s.toml", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    read_wav(&sb.path("out.wav")).1
-}
-
 fn close(a: f32, b: f64, what: &str) {
     assert!((f64::from(a) - b).abs() < 1e-6, "{what}: {a} vs {b}");
 }
@@ -32,8 +21,8 @@ fn mono_pan_is_constant_power_with_minus_3_db_centre() {
     let sb = Sandbox::new();
     dc_stem(&sb, "m.wav", 1, 1000, [0.5, 0.0]);
     for pan in [-1.0f64, -0.5, 0.0, 0.3, 1.0] {
-        let p = render(
-            &sb,
+        let p = sb.render_float(
+            RATE,
             &format!("[[track]]\nname = \"m\"\nfile = \"m.wav\"\npan = {pan}\n"),
         );
         let theta = (pan + 1.0) * std::f64::consts::PI / 4.0;
@@ -43,7 +32,7 @@ fn mono_pan_is_constant_power_with_minus_3_db_centre() {
         let power = f64::from(p[0][500]).powi(2) + f64::from(p[1][500]).powi(2);
         assert!((power - 0.25).abs() < 1e-6, "power at pan {pan}: {power}");
     }
-    let p = render(&sb, "[[track]]\nname = \"m\"\nfile = \"m.wav\"\n");
+    let p = sb.render_float(RATE, "[[track]]\nname = \"m\"\nfile = \"m.wav\"\n");
     let db = 20.0 * (f64::from(p[0][0]) / 0.5).log10();
     assert!((db + 3.0103).abs() < 1e-4, "centre {db} dB");
 }
@@ -52,11 +41,11 @@ fn mono_pan_is_constant_power_with_minus_3_db_centre() {
 fn stereo_pan_is_balance_and_width_is_mid_side() {
     let sb = Sandbox::new();
     dc_stem(&sb, "s.wav", 2, 1000, [0.4, 0.1]);
-    let p = render(&sb, "[[track]]\nname = \"s\"\nfile = \"s.wav\"\n");
+    let p = sb.render_float(RATE, "[[track]]\nname = \"s\"\nfile = \"s.wav\"\n");
     close(p[0][10], 0.4, "centre keeps left");
     close(p[1][10], 0.1, "centre keeps right");
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         "[[track]]\nname = \"s\"\nfile = \"s.wav\"\npan = 0.5\n",
     );
     close(
@@ -65,21 +54,21 @@ fn stereo_pan_is_balance_and_width_is_mid_side() {
         "half right turns left down 3 dB",
     );
     close(p[1][10], 0.1, "half right keeps right");
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         "[[track]]\nname = \"s\"\nfile = \"s.wav\"\npan = -1.0\n",
     );
     close(p[0][10], 0.4, "hard left keeps left");
     close(p[1][10], 0.0, "hard left silences right");
     // Width: M = 0.25, S = 0.15. Width 0 is mono, 2 doubles the side.
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         "[[track]]\nname = \"s\"\nfile = \"s.wav\"\nwidth = 0.0\n",
     );
     close(p[0][10], 0.25, "width 0 left");
     close(p[1][10], 0.25, "width 0 right");
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         "[[track]]\nname = \"s\"\nfile = \"s.wav\"\nwidth = 2.0\n",
     );
     close(p[0][10], 0.55, "width 2 left");
@@ -95,13 +84,13 @@ fn tracks_sum_plainly_and_polarity_cancels() {
     sb.stem_f32("b.wav", RATE, 2, 1500, |c, n| {
         0.2 * (n as f32 * 0.013 - c as f32).cos()
     });
-    let a = render(
-        &sb,
+    let a = sb.render_float(
+        RATE,
         "[[track]]\nname = \"a\"\nfile = \"a.wav\"\ngain_db = -6.0\n",
     );
-    let b = render(&sb, "[[track]]\nname = \"b\"\nfile = \"b.wav\"\n");
-    let ab = render(
-        &sb,
+    let b = sb.render_float(RATE, "[[track]]\nname = \"b\"\nfile = \"b.wav\"\n");
+    let ab = sb.render_float(
+        RATE,
         "[[track]]\nname = \"a\"\nfile = \"a.wav\"\ngain_db = -6.0\n[[track]]\nname = \"b\"\nfile = \"b.wav\"\n",
     );
     assert_eq!(ab[0].len(), 2000, "length is the longest stem");
@@ -119,19 +108,11 @@ fn tracks_sum_plainly_and_polarity_cancels() {
     let raw = 0.1 * (100.0f32 * 0.01).sin();
     close(a[0][100], f64::from(raw) * 10f64.powf(-6.0 / 20.0), "fader");
     // The same stem with its polarity inverted cancels to silence, not "renormalized".
-    let z = render(
-        &sb,
+    let z = sb.render_float(
+        RATE,
         "[[track]]\nname = \"a\"\nfile = \"a.wav\"\n[[track]]\nname = \"a2\"\nfile = \"a.wav\"\npolarity_invert = true\n",
     );
     assert!(z.iter().flatten().all(|&x| x == 0.0));
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .unwrap()
-        .0
 }
 
 #[test]
@@ -153,8 +134,8 @@ fn offsets_and_resampling_keep_impulses_on_their_frame() {
         ("impulse-44k1-mono.wav", 0.5),
         ("impulse-96k-mono.wav", 1.25),
     ] {
-        let p = render(
-            &sb,
+        let p = sb.render_float(
+            RATE,
             &format!("[[track]]\nname = \"i\"\nfile = \"{f}\"\noffset_s = {offset}\npan = -1.0\n"),
         );
         let want = ((0.25 + offset) * f64::from(RATE)).round() as usize;
@@ -206,8 +187,8 @@ fn sends_buses_and_bus_to_bus_routing() {
     dc_stem(&sb, "s.wav", 2, 800, [0.2, 0.2]);
     // Track fader -6 dB to master; post-fader send -10 dB and pre-fader send -20 dB to bus
     // "a" (gain -3 dB, fx gain +1 dB), which feeds bus "b" (fader -2 dB) instead of master.
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         r#"
 [[track]]
 name = "s"
@@ -241,9 +222,15 @@ fn mute_and_solo() {
     dc_stem(&sb, "b.wav", 2, 300, [0.2, 0.2]);
     let two =
         "[[track]]\nname = \"a\"\nfile = \"a.wav\"\n[[track]]\nname = \"b\"\nfile = \"b.wav\"\n";
-    let p = render(&sb, &two.replace("\"a.wav\"\n", "\"a.wav\"\nmute = true\n"));
+    let p = sb.render_float(
+        RATE,
+        &two.replace("\"a.wav\"\n", "\"a.wav\"\nmute = true\n"),
+    );
     close(p[0][50], 0.2, "a muted");
-    let p = render(&sb, &two.replace("\"a.wav\"\n", "\"a.wav\"\nsolo = true\n"));
+    let p = sb.render_float(
+        RATE,
+        &two.replace("\"a.wav\"\n", "\"a.wav\"\nsolo = true\n"),
+    );
     close(p[0][50], 0.1, "a soloed mutes b");
     // Muting does not shorten the song: b still sets the length.
     assert_eq!(p[0].len(), 300);

@@ -7,24 +7,6 @@ use common::*;
 
 const RATE: u32 = 48000;
 
-fn render(sb: &Sandbox, body: &str) -> Vec<Vec<f32>> {
-    let text = format!(
-        "[session]\nname = \"t\"\nsample_rate = {RATE}\n{body}\n[[output]]\npath = \"out.wav\"\nsample_rate = {RATE}\nbit_depth = 32\n"
-    );
-    sb.write("s.toml", &text);
-    let out = sb.run(&["render", "s.toml", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    read_wav(&sb.path("out.wav")).1
-}
-
-fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
-        .unwrap()
-        .0
-}
-
 fn impulse_stem(sb: &Sandbox, name: &str, at: usize, frames: usize) {
     sb.stem_f32(
         name,
@@ -43,8 +25,8 @@ fn parallel_paths_with_latency_stay_sample_aligned() {
     // reverb with a one-sample IR is its partition latency. Compensation must line every path
     // up with the plain track, at the stem's own time.
     sb.stem_f32("ir.wav", RATE, 1, 1, |_, _| 1.0);
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         r#"
 [[track]]
 name = "dry"
@@ -97,8 +79,8 @@ fn a_kick_ducks_the_bass_through_its_sidechain() {
             "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 1.0, release_ms = 60.0, knee_db = 0.0{sc} }}]\n"
         )
     };
-    let plain = render(&sb, &body(""));
-    let ducked = render(&sb, &body(", sidechain = \"kick\""));
+    let plain = sb.render_float(RATE, &body(""));
+    let ducked = sb.render_float(RATE, &body(", sidechain = \"kick\""));
     let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
     // During a kick burst (after the attack) the ducked bass is far quieter than the plain one;
     // between bursts (after the release) it has come back.
@@ -116,8 +98,8 @@ fn an_automatic_tail_rings_out_to_minus_90_dbfs() {
     sb.stem_f32("burst.wav", RATE, 2, 4800, |_, n| {
         0.5 * (n as f32 * 0.05).sin()
     });
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         r#"
 [[track]]
 name = "b"
@@ -174,8 +156,8 @@ fn an_impulse_response_at_another_rate_is_resampled() {
         sb.path("ir96.wav"),
     )
     .unwrap();
-    let p = render(
-        &sb,
+    let p = sb.render_float(
+        RATE,
         "[[track]]\nname = \"i\"\nfile = \"i.wav\"\npan = -1.0\nfx = [{ type = \"reverb\", ir = \"ir96.wav\", mix = 1.0 }]\n",
     );
     assert_eq!(argmax(&p[0]), 4800 + 12000, "0.1 s + 0.25 s at 48 kHz");

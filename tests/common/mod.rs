@@ -30,25 +30,9 @@ impl Sandbox {
         rate: u32,
         channels: u16,
         frames: usize,
-        mut f: impl FnMut(usize, usize) -> f32,
+        f: impl FnMut(usize, usize) -> f32,
     ) {
-        let spec = hound::WavSpec {
-            channels,
-            sample_rate: rate,
-            bits_per_sample: 32,
-            sample_format: hound::SampleFormat::Float,
-        };
-        let p = self.path(name);
-        if let Some(d) = p.parent() {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        let mut w = hound::WavWriter::create(p, spec).unwrap();
-        for n in 0..frames {
-            for c in 0..channels as usize {
-                w.write_sample(f(c, n)).unwrap();
-            }
-        }
-        w.finalize().unwrap();
+        self.stem(name, rate, channels, frames, 32, f);
     }
 
     /// Write a 16-bit WAV stem.
@@ -58,13 +42,31 @@ impl Sandbox {
         rate: u32,
         channels: u16,
         frames: usize,
+        f: impl FnMut(usize, usize) -> f32,
+    ) {
+        self.stem(name, rate, channels, frames, 16, f);
+    }
+
+    /// Write a WAV stem: 32-bit float, or 16-bit integer (rounded, clamped).
+    fn stem(
+        &self,
+        name: &str,
+        rate: u32,
+        channels: u16,
+        frames: usize,
+        bits: u16,
         mut f: impl FnMut(usize, usize) -> f32,
     ) {
+        let float = bits == 32;
         let spec = hound::WavSpec {
             channels,
             sample_rate: rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
         };
         let p = self.path(name);
         if let Some(d) = p.parent() {
@@ -73,11 +75,28 @@ impl Sandbox {
         let mut w = hound::WavWriter::create(p, spec).unwrap();
         for n in 0..frames {
             for c in 0..channels as usize {
-                w.write_sample((f(c, n) * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-                    .unwrap();
+                let x = f(c, n);
+                if float {
+                    w.write_sample(x).unwrap();
+                } else {
+                    w.write_sample((x * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
+                        .unwrap();
+                }
             }
         }
         w.finalize().unwrap();
+    }
+
+    /// Render `body` (tracks, buses) in a session at `rate` to a 32-bit float WAV at the same
+    /// rate (no dither, so figures can be checked exactly); return its planes.
+    pub fn render_float(&self, rate: u32, body: &str) -> Vec<Vec<f32>> {
+        let text = format!(
+            "[session]\nname = \"t\"\nsample_rate = {rate}\n{body}\n[[output]]\npath = \"out.wav\"\nsample_rate = {rate}\nbit_depth = 32\n"
+        );
+        self.write("s.toml", &text);
+        let out = self.run(&["render", "s.toml", "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        read_wav(&self.path("out.wav")).1
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -144,6 +163,14 @@ pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
         planes[i % ch].push(x);
     }
     (spec, planes)
+}
+
+/// Index of the largest magnitude.
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+        .map_or(0, |(i, _)| i)
 }
 
 pub fn report(path: &Path) -> serde_json::Value {
