@@ -13,8 +13,10 @@ pub mod delay;
 pub mod delay_line;
 pub mod dynamics;
 pub mod eq;
+pub mod fir;
 pub mod gain;
 pub mod limiter;
+pub mod multiband;
 pub mod reverb;
 pub mod saturation;
 #[cfg(test)]
@@ -84,7 +86,9 @@ pub fn build(
 ) -> Result<Box<dyn Processor>, NotImplemented> {
     let mut p: Box<dyn Processor> = match cfg {
         FxConfig::Gain(g) => Box::new(gain::Gain::new(g.gain_db)),
+        FxConfig::Eq(e) if e.phase == config::Phase::Linear => Box::new(fir::LinearPhaseEq::new(e)),
         FxConfig::Eq(e) => Box::new(eq::Eq::new(e)),
+        FxConfig::Multiband(m) => Box::new(multiband::Multiband::new(m)),
         FxConfig::Width(w) => Box::new(width::Width::new(w)),
         FxConfig::Compressor(c) => Box::new(dynamics::Compressor::new(c)),
         FxConfig::Gate(c) => Box::new(dynamics::Gate::new(c)),
@@ -115,7 +119,6 @@ pub fn build(
                 None => return Err(NotImplemented("reverb (impulse response not loaded)")),
             },
         },
-        other => return Err(NotImplemented(other.type_name())),
     };
     p.prepare(spec);
     Ok(p)

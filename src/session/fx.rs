@@ -29,9 +29,6 @@ const TYPES: &[&str] = &[
     "multiband",
 ];
 
-/// Whether `phase = "linear"` renders in this build.
-const LINEAR_PHASE_RENDERS: bool = false;
-
 /// Spans of fx entries that ask for a sidechain, for the cycle check.
 #[derive(Debug, Clone)]
 pub struct SidechainRef {
@@ -116,7 +113,6 @@ impl Validator<'_> {
             }
             _ => return None,
         };
-        self.check_renderable(&ty.span, &t.key_path("type"), cfg.type_name());
         Some(cfg)
     }
 
@@ -153,17 +149,7 @@ impl Validator<'_> {
     fn eq(&mut self, t: &Tbl<'_, '_>) -> Option<EqConfig> {
         t.check_keys(&mut self.d, &["type", "bands", "phase"]);
         let phase = match t.choice(&mut self.d, "phase", &["minimum", "linear"]) {
-            Some(s) if s.v == "linear" => {
-                if !LINEAR_PHASE_RENDERS {
-                    self.d.bad_value_help(
-                        &s.span,
-                        &t.key_path("phase"),
-                        "linear-phase EQ is not implemented yet in this version of mixdown",
-                        "use phase = \"minimum\" (the default) for now",
-                    );
-                }
-                Phase::Linear
-            }
+            Some(s) if s.v == "linear" => Phase::Linear,
             _ => Phase::Minimum,
         };
         if !t.require(

@@ -19,20 +19,6 @@ use super::fx::{Owner, SidechainRef};
 use super::model::*;
 use super::walk::{Str, Tbl, as_table, fmt_num};
 
-/// Processor types this build renders; the others validate but stop with "not implemented yet".
-pub const RENDERABLE_FX: &[&str] = &[
-    "eq",
-    "compressor",
-    "gate",
-    "deesser",
-    "saturation",
-    "delay",
-    "chorus",
-    "reverb",
-    "width",
-    "gain",
-];
-
 /// What a load must do beyond parsing.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
@@ -1082,23 +1068,6 @@ pub fn check_upc(s: &str) -> Result<String, (String, String)> {
         ));
     }
     Ok(s.to_string())
-}
-
-impl Validator<'_> {
-    /// Flag a processor this build cannot render yet.
-    pub(super) fn check_renderable(&mut self, span: &Span, path: &str, ty: &str) {
-        if !RENDERABLE_FX.contains(&ty) {
-            self.d.bad_value_help(
-                span,
-                path,
-                format!("the {ty} processor is not implemented yet in this version of mixdown"),
-                format!(
-                    "processors that render now: {}; remove this entry to render",
-                    RENDERABLE_FX.join(", ")
-                ),
-            );
-        }
-    }
 }
 
 #[cfg(test)]
