@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::analysis::file::{self, Analyzed, FileAnalysis};
 use crate::analysis::report::*;
 use crate::cli::{AnalyzeArgs, CheckArgs, Cli, Command, RenderArgs};
 use crate::engine::{self, Mix};
@@ -444,51 +445,53 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
     }
 }
 
-/// Decode and measure one file for `analyze`.
-fn analyze_file(path: &Path) -> Result<FileAnalysis, AppError> {
+/// Decode and analyse one file for `analyze`.
+fn analyze_path(path: &Path) -> Result<Analyzed, AppError> {
     let (info, planes) = crate::io::decode::decode_all(path).map_err(|source| AppError::Input {
         path: path.to_path_buf(),
         source,
     })?;
-    let rate = info.sample_rate;
-    let p = crate::analysis::loudness::analyze_program(&planes, rate)
-        .map_err(|e| AppError::Other(e.to_string()))?;
-    let exact = crate::dsp::truepeak::true_peak(&planes);
-    let series = |v: &[Option<f64>]| v.iter().map(|x| x.and_then(db)).collect();
-    Ok(FileAnalysis {
-        file: shown(path),
-        format: info.format.clone(),
-        sample_rate: rate,
-        channels: info.channels,
-        duration_s: planes.first().map_or(0, Vec::len) as f64 / f64::from(rate),
-        integrated_lufs: p.levels.integrated_lufs.and_then(db),
-        loudness_range_lu: p.lra.and_then(db),
-        max_momentary_lufs: p.max_momentary.and_then(db),
-        max_shortterm_lufs: p.max_shortterm.and_then(db),
-        sample_peak_dbfs: db(p.levels.sample_peak_dbfs),
-        true_peak_dbtp: db(p.levels.true_peak_dbtp),
-        true_peak_reconstructed_dbtp: db(20.0 * f64::from(exact).log10()),
-        plr_db: p.plr.and_then(db),
-        crest_factor_db: p.crest_db.and_then(db),
-        dc_offset: p
-            .dc_offset
-            .iter()
-            .map(|d| (d * 1e6).round() / 1e6)
-            .collect(),
-        stereo_correlation: p.correlation.map(|c| (c * 1000.0).round() / 1000.0),
-        mono_fold_loss_lu: p.mono_fold_loss.and_then(db),
-        momentary_lufs: series(&p.momentary),
-        shortterm_lufs: series(&p.shortterm),
-    })
+    file::analyze(&shown(path), &info.format, planes, info.sample_rate)
+        .map_err(|e| AppError::Other(e.to_string()))
 }
 
 fn analyze_cmd(args: &AnalyzeArgs) -> Result<u8, AppError> {
-    let a = analyze_file(&args.file)?;
+    let (a, r) = match &args.reference {
+        Some(rp) => {
+            let (a, r) = rayon::join(|| analyze_path(&args.file), || analyze_path(rp));
+            (a?, Some(r?))
+        }
+        None => (analyze_path(&args.file)?, None),
+    };
+    if let Some(dir) = &args.plot {
+        let written = file::write_plots(dir, &a, r.as_ref()).map_err(AppError::Other)?;
+        for w in written {
+            eprintln!("wrote {}", shown(&w));
+        }
+    }
+    let comparison = r.map(|r| file::compare(&a, r));
     if args.json {
-        let json = serde_json::to_string_pretty(&a).map_err(|e| AppError::Other(e.to_string()))?;
+        let out = file::AnalyzeOutput {
+            file: a.report,
+            comparison,
+        };
+        let json =
+            serde_json::to_string_pretty(&out).map_err(|e| AppError::Other(e.to_string()))?;
         println!("{json}");
     } else {
-        print_analysis(&a);
+        print_analysis(&a.report);
+        if let Some(c) = &comparison {
+            println!();
+            print_analysis(&c.reference);
+            println!();
+            println!("compared with the reference:");
+            for line in &c.summary {
+                println!("  - {line}");
+            }
+            if c.summary.is_empty() {
+                println!("  - no difference worth naming");
+            }
+        }
     }
     Ok(exit::OK)
 }

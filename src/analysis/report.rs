@@ -149,31 +149,3 @@ pub struct RenderInfo {
     /// Song duration divided by wall time.
     pub realtime_factor: f64,
 }
-
-/// `mixdown analyze` output for one file.
-#[derive(Debug, Serialize)]
-pub struct FileAnalysis {
-    pub file: String,
-    pub format: String,
-    pub sample_rate: u32,
-    pub channels: usize,
-    pub duration_s: f64,
-    pub integrated_lufs: Option<f64>,
-    pub loudness_range_lu: Option<f64>,
-    pub max_momentary_lufs: Option<f64>,
-    pub max_shortterm_lufs: Option<f64>,
-    pub sample_peak_dbfs: Option<f64>,
-    /// BS.1770-4 true peak (4x oversampled, ebur128), dBTP.
-    pub true_peak_dbtp: Option<f64>,
-    /// The band-limited waveform's peak as mixdown reconstructs it, dBTP.
-    pub true_peak_reconstructed_dbtp: Option<f64>,
-    pub plr_db: Option<f64>,
-    pub crest_factor_db: Option<f64>,
-    /// Mean of each channel.
-    pub dc_offset: Vec<f64>,
-    pub stereo_correlation: Option<f64>,
-    pub mono_fold_loss_lu: Option<f64>,
-    /// Momentary and short-term loudness every 100 ms, LUFS (null while silent).
-    pub momentary_lufs: Vec<Option<f64>>,
-    pub shortterm_lufs: Vec<Option<f64>>,
-}
