@@ -326,6 +326,7 @@ fn build_report(
             clipped_samples: levels.clipped_samples,
         },
         master: MasterReport {
+            reference_match: mastered.reference.clone(),
             target: target.map(|t| TargetReport {
                 preset: t.preset.clone(),
                 lufs: t.lufs,

@@ -99,6 +99,9 @@ pub struct TargetStageReport {
 /// The master at the session rate, after the target stage.
 #[derive(Debug, Serialize)]
 pub struct MasterReport {
+    /// Reference matching: the correction curve, width and level changes, and the band
+    /// differences to the reference before and after.
+    pub reference_match: Option<crate::master::reference::MatchReport>,
     pub target: Option<TargetReport>,
     pub stage: Option<TargetStageReport>,
     pub integrated_lufs: Option<f64>,

@@ -3,6 +3,7 @@
 //! the measurements of the finished master. Reference matching, when it lands, runs before the
 //! target stage.
 
+pub mod reference;
 pub mod target;
 
 use std::borrow::Cow;
@@ -23,6 +24,8 @@ pub use target::{TargetError, TargetOutcome};
 pub enum MasterError {
     #[error(transparent)]
     Target(#[from] TargetError),
+    #[error(transparent)]
+    Reference(#[from] reference::MatchError),
     #[error("{path}: {message}")]
     Output { path: PathBuf, message: String },
     #[error("{0}")]
@@ -52,6 +55,8 @@ pub struct Delivery {
 /// The finished master and its deliveries.
 #[derive(Debug)]
 pub struct Mastered {
+    /// What reference matching did, when the session asks for it.
+    pub reference: Option<reference::MatchReport>,
     pub target: Option<TargetOutcome>,
     /// Why the target stage could not run (a silent master), if it could not.
     pub target_skipped: Option<String>,
@@ -64,8 +69,17 @@ pub struct Mastered {
 /// output.
 pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
     let rate = mix.sample_rate;
+    let (matched, reference) = match &session.master.reference {
+        Some(r) => {
+            let (planes, report) =
+                reference::apply(&mix.planes, rate, r, session.master.target.is_some())?;
+            (Some(planes), Some(report))
+        }
+        None => (None, None),
+    };
+    let premaster: &[Vec<f32>] = matched.as_deref().unwrap_or(&mix.planes);
     let (target, target_skipped) = match &session.master.target {
-        Some(t) => match target::apply(&mix.planes, rate, t.lufs, t.ceiling_dbtp) {
+        Some(t) => match target::apply(premaster, rate, t.lufs, t.ceiling_dbtp) {
             Ok(o) => (Some(o), None),
             Err(TargetError::Silent(_)) => (
                 None,
@@ -78,7 +92,7 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
         },
         None => (None, None),
     };
-    let planes: &[Vec<f32>] = target.as_ref().map_or(&mix.planes, |o| &o.planes);
+    let planes: &[Vec<f32>] = target.as_ref().map_or(premaster, |o| &o.planes);
     let (program, deliveries) = rayon::join(
         || loudness::analyze_program(planes, rate).map_err(|e| MasterError::Meter(e.to_string())),
         || {
@@ -86,11 +100,12 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
                 .outputs
                 .par_iter()
                 .enumerate()
-                .map(|(i, o)| deliver_one(session, mix, planes, target.as_ref(), i, o))
+                .map(|(i, o)| deliver_one(session, premaster, rate, planes, target.as_ref(), i, o))
                 .collect::<Result<Vec<_>, _>>()
         },
     );
     Ok(Mastered {
+        reference,
         target,
         target_skipped,
         program: program?,
@@ -105,7 +120,8 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
 /// the target stage by the difference; then redo this output.
 fn deliver_one(
     session: &Session,
-    mix: &Mix,
+    premaster: &[Vec<f32>],
+    rate: u32,
     mastered: &[Vec<f32>],
     outcome: Option<&TargetOutcome>,
     index: usize,
@@ -121,8 +137,7 @@ fn deliver_one(
     let mut aim = target.map(|t| t.lufs);
     let mut redone = 0;
     loop {
-        let planes = resample_all(&source, mix.sample_rate, o.sample_rate)
-            .map_err(|e| err(e.to_string()))?;
+        let planes = resample_all(&source, rate, o.sample_rate).map_err(|e| err(e.to_string()))?;
         // Each output gets its own dither stream, derived from the session.
         let seed = session.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let encoded = wav::encode(
@@ -155,7 +170,7 @@ fn deliver_one(
                 if miss.abs() > target::AIM_LU * 2.0 {
                     lufs -= miss;
                 }
-                let again = target::apply(&mix.planes, mix.sample_rate, lufs, ceiling)?;
+                let again = target::apply(premaster, rate, lufs, ceiling)?;
                 ceiling_used = Some(again.ceiling_dbtp);
                 aim = Some(lufs);
                 source = Cow::Owned(again.planes);

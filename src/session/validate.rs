@@ -738,23 +738,11 @@ fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
         })
     });
     let target = m.table(&mut v.d, "target").and_then(|t| target(v, &t));
-    if m.has("reference") {
-        not_implemented(v, m, "reference", "reference matching");
-    }
     Master {
         fx,
         reference,
         target,
     }
-}
-
-fn not_implemented(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str, what: &str) {
-    v.d.bad_value_help(
-        &t.span_of(key),
-        &t.key_path(key),
-        format!("{what} is not implemented yet in this version of mixdown"),
-        format!("remove [master].{key} to render the mix as it is"),
-    );
 }
 
 /// Loudness presets: (name, integrated LUFS, true-peak ceiling dBTP).
