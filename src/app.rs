@@ -143,6 +143,10 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     for staged in pending {
         staged.commit()?;
     }
+    // Plots last: a failed render writes nothing, plots included.
+    if let Some(dir) = &args.plot {
+        plot_master(&session, &mix, &mastered, dir, args.quiet)?;
+    }
 
     if !args.quiet {
         summary(&session, &report, &report_path, duration_s, wall);
@@ -152,6 +156,36 @@ fn render_cmd(args: &RenderArgs) -> Result<u8, AppError> {
     } else {
         exit::GATE
     })
+}
+
+/// Plots of the master (at the session rate, after the target stage), with the reference's
+/// spectrum when the session matches one.
+fn plot_master(
+    session: &Session,
+    mix: &Mix,
+    mastered: &master::Mastered,
+    dir: &Path,
+    quiet: bool,
+) -> Result<(), AppError> {
+    let planes = mastered.planes.as_ref().unwrap_or(&mix.planes).clone();
+    let a = file::analyze(
+        &format!("master of {}", session.name),
+        "master",
+        planes,
+        session.sample_rate,
+    )
+    .map_err(|e| AppError::Other(e.to_string()))?;
+    let r = match &session.master.reference {
+        Some(r) => Some(analyze_path(&r.file)?),
+        None => None,
+    };
+    let written = file::write_plots(dir, &a, r.as_ref()).map_err(AppError::Other)?;
+    if !quiet {
+        for w in written {
+            eprintln!("wrote {}", shown(&w));
+        }
+    }
+    Ok(())
 }
 
 /// Headroom the mix bus should leave for mastering, dBFS.

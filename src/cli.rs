@@ -46,6 +46,10 @@ pub struct RenderArgs {
     /// Treat warnings (mix headroom, heavy limiting, clipped stems) as failed gates: exit 3.
     #[arg(long)]
     pub strict: bool,
+    /// Write plots of the master (spectrum, against the reference when there is one; loudness
+    /// over time; waveform) as SVG and PNG into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -290,6 +290,32 @@ fn same_bytes_for_any_thread_count_and_run() {
 }
 
 #[test]
+fn the_mastered_demo_is_byte_identical_across_thread_counts() {
+    // Every processor family on the way (EQ, compressors with a sidechain, de-esser, delay,
+    // plate, parallel bus compression) plus the target stage and its limiter.
+    let sb = Sandbox::new();
+    let demo =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo/session.toml");
+    let mut hashes = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = sb.run(&[
+            "render",
+            demo.to_str().unwrap(),
+            "-o",
+            "d.wav",
+            "--report",
+            "d.json",
+            "--jobs",
+            jobs,
+            "-q",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        hashes.push(file_sha(&sb.path("d.wav")));
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+#[test]
 fn a_failed_render_leaves_no_file_and_keeps_the_old_one() {
     let sb = Sandbox::new();
     // The header promises more frames than the file holds: found only while rendering.

@@ -62,6 +62,9 @@ pub struct Mastered {
     pub target_skipped: Option<String>,
     /// Analysis of the master at the session rate, after the target stage.
     pub program: Program,
+    /// The master at the session rate, after reference matching and the target stage; `None`
+    /// when neither ran (the master is then the mix as rendered).
+    pub planes: Option<Vec<Vec<f32>>>,
     pub deliveries: Vec<Delivery>,
 }
 
@@ -104,12 +107,20 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
                 .collect::<Result<Vec<_>, _>>()
         },
     );
+    let program = program?;
+    let deliveries = deliveries?;
+    let mut target = target;
+    let planes = match target.as_mut() {
+        Some(t) => Some(std::mem::take(&mut t.planes)),
+        None => matched,
+    };
     Ok(Mastered {
         reference,
         target,
         target_skipped,
-        program: program?,
-        deliveries: deliveries?,
+        program,
+        planes,
+        deliveries,
     })
 }
 

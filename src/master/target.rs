@@ -19,6 +19,7 @@ const MAX_ITERATIONS: usize = 16;
 /// What the target stage did.
 #[derive(Debug, Clone)]
 pub struct TargetOutcome {
+    /// The result (moved out into `Mastered::planes` once the outputs are made).
     pub planes: Vec<Vec<f32>>,
     /// Integrated loudness entering the stage, LUFS.
     pub input_lufs: f64,
