@@ -1,0 +1,74 @@
+//! The master stage on a 3-minute stereo song at 48 kHz: the target stage (loudness iteration
+//! with the look-ahead true-peak limiter), the true-peak reconstruction alone, and the output
+//! stage's resample + dither + encode. `cargo bench --bench master`.
+
+use std::sync::OnceLock;
+
+use divan::Bencher;
+use mixdown::io::{resample, tags::Tags, wav};
+use mixdown::master::target;
+
+const RATE: u32 = 48000;
+
+/// A dense synthetic song: kick, bass, chords, noise hats, 3 minutes, about -20 LUFS.
+fn song() -> &'static Vec<Vec<f32>> {
+    static SONG: OnceLock<Vec<Vec<f32>>> = OnceLock::new();
+    SONG.get_or_init(|| {
+        let n = RATE as usize * 180;
+        let rate = RATE as f32;
+        let mut x: u64 = 7;
+        let mut l = vec![0.0f32; n];
+        let mut r = vec![0.0f32; n];
+        for i in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let w = ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            let t = i as f32 / rate;
+            let beat = (t * 2.0).fract();
+            let kick = (-beat * 30.0).exp()
+                * (2.0 * std::f32::consts::PI * (50.0 + 100.0 * (-beat * 40.0).exp()) * t).sin();
+            let bass = 0.3 * (2.0 * std::f32::consts::PI * 55.0 * t).sin();
+            let chord = 0.1 * (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                + 0.1 * (2.0 * std::f32::consts::PI * 329.6 * t).sin();
+            let hat = 0.3 * w * (-((t * 4.0).fract()) * 60.0).exp();
+            l[i] = 0.25 * (kick + bass + chord + hat);
+            r[i] = 0.25 * (kick + bass + 0.8 * chord - hat);
+        }
+        vec![l, r]
+    })
+}
+
+#[divan::bench(sample_count = 3)]
+fn target_stage_to_minus_14_lufs(b: Bencher) {
+    let planes = song();
+    b.bench(|| target::apply(planes, RATE, -14.0, -1.0).map(|o| o.iterations));
+}
+
+#[divan::bench(sample_count = 3)]
+fn true_peak_reconstruction(b: Bencher) {
+    let planes = song();
+    b.bench(|| mixdown::dsp::truepeak::true_peak(planes));
+}
+
+#[divan::bench(sample_count = 3)]
+fn output_stage_44k1_16bit_tpdf(b: Bencher) {
+    let planes = song();
+    b.bench(|| {
+        resample::resample_all(planes, RATE, 44100).map(|p| {
+            wav::encode(
+                &p,
+                44100,
+                wav::Encoding::Pcm16,
+                wav::Dither::Tpdf,
+                1,
+                &Tags::default(),
+            )
+            .map(|e| e.frames)
+        })
+    });
+}
+
+fn main() {
+    divan::main();
+}
