@@ -36,10 +36,10 @@ pub fn linked_envelope(envelopes: &[Vec<f32>]) -> Vec<f32> {
 /// reduction: a gain that changed right under the peak would shift the rebuilt value.
 pub const SPREAD: usize = 16;
 
-/// Sliding minimum of `x` over the window `[i - back, i + ahead]` (monotonic deque, O(n)).
-fn sliding_min(x: &[f64], back: usize, ahead: usize) -> Vec<f64> {
+/// Sliding minimum of `x` over the window `[i - back, i + ahead]` (monotonic deque, O(n)),
+/// written into `out`.
+fn sliding_min(x: &[f32], back: usize, ahead: usize, out: &mut [f32]) {
     let n = x.len();
-    let mut out = vec![1.0f64; n];
     let mut dq: std::collections::VecDeque<usize> = std::collections::VecDeque::new();
     let mut next = 0; // next index to push
     for (i, o) in out.iter_mut().enumerate() {
@@ -55,58 +55,57 @@ fn sliding_min(x: &[f64], back: usize, ahead: usize) -> Vec<f64> {
         }
         *o = dq.front().map_or(1.0, |&j| x[j]);
     }
-    out
 }
 
 /// Gain curve (linear, per frame) that keeps `gain * envelope` at or below `ceiling`.
 pub fn gain_curve(envelope: &[f32], gain: f64, ceiling: f64, sample_rate: f64) -> Vec<f32> {
     let n = envelope.len();
     let w = ((LOOKAHEAD_MS * 1e-3 * sample_rate).round() as usize).max(1);
-    // Required gain per frame.
-    let req: Vec<f64> = envelope
+    // Required gain per frame (computed in f64, stored in f32: gains are in 0..1, and f32 keeps
+    // them to 1e-7, far below anything audible or measurable).
+    let mut a: Vec<f32> = envelope
         .iter()
         .map(|&e| {
             let peak = gain * f64::from(e);
-            if peak > ceiling { ceiling / peak } else { 1.0 }
+            if peak > ceiling {
+                (ceiling / peak) as f32
+            } else {
+                1.0
+            }
         })
         .collect();
-    // Each peak's requirement holds over the reconstruction filter around it.
-    let req = sliding_min(&req, SPREAD, SPREAD);
-    // Minimum over the next w frames.
-    let ahead = sliding_min(&req, 0, w - 1);
-    // Exponential recovery only.
+    let mut b = vec![1.0f32; n];
+    // Each peak's requirement holds over the reconstruction filter around it...
+    sliding_min(&a, SPREAD, SPREAD, &mut b);
+    // ...and is met a look-ahead early.
+    sliding_min(&b, 0, w - 1, &mut a);
+    // Exponential recovery only (in f64: the recursion must not drift).
     let rel = 1.0 - (-1.0 / (RELEASE_MS * 1e-3 * sample_rate)).exp();
-    let mut held = vec![1.0f64; n];
     let mut g = 1.0f64;
-    for (h, &a) in held.iter_mut().zip(&ahead) {
-        g = (g + (1.0 - g) * rel).min(a);
-        *h = g;
+    for h in a.iter_mut() {
+        g = (g + (1.0 - g) * rel).min(f64::from(*h));
+        *h = g as f32;
     }
     // Moving average over the past w frames: a linear ramp into every reduction. Frames
     // before the start count as already reduced to the first frame's level (which is the
     // minimum requirement of the first w frames), so a peak at the very start is covered too.
-    let pre = held.first().copied().unwrap_or(1.0);
-    let mut out = vec![1.0f32; n];
+    let pre = f64::from(a.first().copied().unwrap_or(1.0));
     let mut sum = w as f64 * pre;
     for i in 0..n {
-        sum += held[i] - if i >= w { held[i - w] } else { pre };
-        out[i] = (sum / w as f64) as f32;
+        sum += f64::from(a[i]) - if i >= w { f64::from(a[i - w]) } else { pre };
+        b[i] = (sum / w as f64) as f32;
     }
-    out
+    b
 }
 
-/// Apply `gain` and the limiter's gain curve to planar audio, returning the result and what the
-/// limiter did.
-pub fn apply(planes: &[Vec<f32>], gain: f64, curve: &[f32]) -> (Vec<Vec<f32>>, LimiterStats) {
-    let out = planes
-        .iter()
-        .map(|p| {
-            p.iter()
-                .zip(curve)
-                .map(|(&x, &c)| (f64::from(x) * gain * f64::from(c)) as f32)
-                .collect()
-        })
-        .collect();
+/// The output sample of channel `x` at frame `i`: `x * gain * curve`.
+#[inline]
+pub fn gained(x: f32, gain: f64, c: f32) -> f32 {
+    (f64::from(x) * gain * f64::from(c)) as f32
+}
+
+/// What the limiter did, from its gain curve.
+pub fn stats(curve: &[f32]) -> LimiterStats {
     let min = curve.iter().fold(1.0f32, |m, &c| m.min(c));
     let mean_db = if curve.is_empty() {
         0.0
@@ -117,13 +116,25 @@ pub fn apply(planes: &[Vec<f32>], gain: f64, curve: &[f32]) -> (Vec<Vec<f32>>, L
             .sum::<f64>()
             / curve.len() as f64
     };
-    (
-        out,
-        LimiterStats {
-            max_reduction_db: -20.0 * f64::from(min).log10(),
-            mean_reduction_db: mean_db,
-        },
-    )
+    LimiterStats {
+        max_reduction_db: -20.0 * f64::from(min).log10(),
+        mean_reduction_db: mean_db,
+    }
+}
+
+/// Apply `gain` and the limiter's gain curve to planar audio, returning the result and what the
+/// limiter did.
+pub fn apply(planes: &[Vec<f32>], gain: f64, curve: &[f32]) -> (Vec<Vec<f32>>, LimiterStats) {
+    let out = planes
+        .iter()
+        .map(|p| {
+            p.iter()
+                .zip(curve)
+                .map(|(&x, &c)| gained(x, gain, c))
+                .collect()
+        })
+        .collect();
+    (out, stats(curve))
 }
 
 #[cfg(test)]
