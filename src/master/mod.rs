@@ -60,16 +60,30 @@ pub struct Mastered {
     pub target: Option<TargetOutcome>,
     /// Why the target stage could not run (a silent master), if it could not.
     pub target_skipped: Option<String>,
-    /// Analysis of the master at the session rate, after the target stage.
+    /// Analysis of the master at the first output's rate, after the target stage.
     pub program: Program,
-    /// The master at the session rate, after reference matching and the target stage; `None`
-    /// when neither ran (the master is then the mix as rendered).
+    /// The rate `program` and `planes` are at: the first output's.
+    pub master_rate: u32,
+    /// The master at the first output's rate, after reference matching and the target stage;
+    /// `None` when it is the mix as rendered (same rate, nothing applied).
     pub planes: Option<Vec<Vec<f32>>>,
     pub deliveries: Vec<Delivery>,
 }
 
-/// Run the target stage (if the session has a target), analyse the master, and make every
-/// output.
+/// The master at one delivery rate: the premaster resampled to it, and the target stage's
+/// result there.
+struct AtRate<'a> {
+    rate: u32,
+    premaster: Cow<'a, [Vec<f32>]>,
+    target: Option<TargetOutcome>,
+}
+
+/// Run reference matching and the target stage, analyse the master, and make every output.
+///
+/// The target stage runs at the rate of delivery, once per distinct output rate (first output
+/// first): loudness and true peak are then measured on the signal that will be written, so a
+/// lower output rate (which drops the top octave K-weighting counts) does not drift the
+/// loudness, and no inter-sample peak is left for resampling to create.
 pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
     let rate = mix.sample_rate;
     let (matched, reference) = match &session.master.reference {
@@ -81,60 +95,98 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
         None => (None, None),
     };
     let premaster: &[Vec<f32>] = matched.as_deref().unwrap_or(&mix.planes);
-    let (target, target_skipped) = match &session.master.target {
-        Some(t) => match target::apply(premaster, rate, t.lufs, t.ceiling_dbtp) {
-            Ok(o) => (Some(o), None),
-            Err(TargetError::Silent(_)) => (
-                None,
-                Some(format!(
-                    "the master is silent, so it cannot be brought to {} LUFS; it was written as mixed",
-                    t.lufs
-                )),
-            ),
-            Err(e) => return Err(e.into()),
-        },
-        None => (None, None),
-    };
-    let planes: &[Vec<f32>] = target.as_ref().map_or(premaster, |o| &o.planes);
+    let mut rates: Vec<u32> = Vec::new();
+    for o in &session.outputs {
+        if !rates.contains(&o.sample_rate) {
+            rates.push(o.sample_rate);
+        }
+    }
+    let mut target_skipped = None;
+    let mut stages: Vec<AtRate<'_>> = Vec::with_capacity(rates.len());
+    for &r in &rates {
+        let pre: Cow<'_, [Vec<f32>]> = if r == rate {
+            Cow::Borrowed(premaster)
+        } else {
+            Cow::Owned(
+                resample_all(premaster, rate, r).map_err(|e| MasterError::Meter(e.to_string()))?,
+            )
+        };
+        let outcome = match &session.master.target {
+            Some(t) => match target::apply(&pre, r, t.lufs, t.ceiling_dbtp) {
+                Ok(o) => Some(o),
+                Err(TargetError::Silent(_)) => {
+                    target_skipped = Some(format!(
+                        "the master is silent, so it cannot be brought to {} LUFS; it was written as mixed",
+                        t.lufs
+                    ));
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        stages.push(AtRate {
+            rate: r,
+            premaster: pre,
+            target: outcome,
+        });
+    }
+    let first = &stages[0];
+    let first_master: &[Vec<f32>] = first
+        .target
+        .as_ref()
+        .map_or(&first.premaster, |o| &o.planes);
     let (program, deliveries) = rayon::join(
-        || loudness::analyze_program(planes, rate).map_err(|e| MasterError::Meter(e.to_string())),
+        || {
+            loudness::analyze_program(first_master, first.rate)
+                .map_err(|e| MasterError::Meter(e.to_string()))
+        },
         || {
             session
                 .outputs
                 .par_iter()
                 .enumerate()
-                .map(|(i, o)| deliver_one(session, premaster, rate, planes, target.as_ref(), i, o))
+                .map(|(i, o)| {
+                    let st = stages
+                        .iter()
+                        .find(|s| s.rate == o.sample_rate)
+                        .unwrap_or(&stages[0]);
+                    deliver_one(session, st, i, o)
+                })
                 .collect::<Result<Vec<_>, _>>()
         },
     );
     let program = program?;
     let deliveries = deliveries?;
-    let mut target = target;
-    let planes = match target.as_mut() {
+    let master_rate = stages[0].rate;
+    let first = stages.swap_remove(0);
+    drop(stages);
+    let (mut first_target, first_owned) = match first.premaster {
+        Cow::Owned(p) => (first.target, Some(p)),
+        Cow::Borrowed(_) => (first.target, None),
+    };
+    let planes = match first_target.as_mut() {
         Some(t) => Some(std::mem::take(&mut t.planes)),
-        None => matched,
+        None => first_owned.or(matched),
     };
     Ok(Mastered {
         reference,
-        target,
+        target: first_target,
         target_skipped,
         program,
+        master_rate,
         planes,
         deliveries,
     })
 }
 
-/// Resample, quantize and measure one output; with a target, verify the delivered samples: if
-/// they are over the ceiling (resampling and dither can lift an inter-sample peak by a hair),
-/// lower the limiter's ceiling by the overshoot; if their loudness drifted from the target
-/// (an output rate below the session's removes the top octave, which K-weighting counts), aim
-/// the target stage by the difference; then redo this output.
+/// Quantize and measure one output from the master at its rate; with a target, verify the
+/// delivered samples: if dither lifted the true peak over the ceiling, lower the limiter's
+/// ceiling by the overshoot; if the loudness drifted, aim the target stage by the difference;
+/// then redo this output.
 fn deliver_one(
     session: &Session,
-    premaster: &[Vec<f32>],
-    rate: u32,
-    mastered: &[Vec<f32>],
-    outcome: Option<&TargetOutcome>,
+    st: &AtRate<'_>,
     index: usize,
     o: &crate::session::model::Output,
 ) -> Result<Delivery, MasterError> {
@@ -142,17 +194,19 @@ fn deliver_one(
         path: o.path.clone(),
         message,
     };
+    let outcome = st.target.as_ref();
     let target: Option<&Target> = session.master.target.as_ref().filter(|_| outcome.is_some());
-    let mut source: Cow<'_, [Vec<f32>]> = Cow::Borrowed(mastered);
+    let mastered: &[Vec<f32>] = outcome.map_or(&st.premaster, |t| &t.planes);
+    let mut redo: Option<Vec<Vec<f32>>> = None;
     let mut ceiling_used = outcome.map(|t| t.ceiling_dbtp);
     let mut aim = target.map(|t| t.lufs);
     let mut redone = 0;
     loop {
-        let planes = resample_all(&source, rate, o.sample_rate).map_err(|e| err(e.to_string()))?;
+        let source: &[Vec<f32>] = redo.as_deref().unwrap_or(mastered);
         // Each output gets its own dither stream, derived from the session.
         let seed = session.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let encoded = wav::encode(
-            &planes,
+            source,
             o.sample_rate,
             o.encoding,
             o.dither,
@@ -160,7 +214,6 @@ fn deliver_one(
             &session.tags,
         )
         .map_err(|e| err(e.to_string()))?;
-        drop(planes);
         let levels =
             loudness::measure_encoded(&encoded, o.sample_rate).map_err(|e| err(e.to_string()))?;
         let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
@@ -181,10 +234,10 @@ fn deliver_one(
                 if miss.abs() > target::AIM_LU * 2.0 {
                     lufs -= miss;
                 }
-                let again = target::apply(premaster, rate, lufs, ceiling)?;
+                let again = target::apply(&st.premaster, st.rate, lufs, ceiling)?;
                 ceiling_used = Some(again.ceiling_dbtp);
                 aim = Some(lufs);
-                source = Cow::Owned(again.planes);
+                redo = Some(again.planes);
                 redone += 1;
                 continue;
             }

@@ -162,6 +162,8 @@ pub fn apply(
         let mut hi: Option<(f64, f64)> = None;
         // Which end the last step replaced: -1 the low one, 1 the high one.
         let mut side = 0i32;
+        // The evaluation before the latest, (gain dB, miss LU).
+        let mut prev: Option<(f64, f64)> = None;
         while (cur_l - lufs).abs() > AIM_LU && iterations < MAX_ITERATIONS {
             let f = cur_l - lufs;
             // Illinois: when the same end moves twice running, halve the other end's value so
@@ -183,13 +185,20 @@ pub fn apply(
                 hi = Some((cur_g, f));
                 side = 1;
             }
-            let next = match (lo, hi) {
-                (Some((g0, f0)), Some((g1, f1))) => g0 - f0 * (g1 - g0) / (f1 - f0),
-                // Not bracketed yet: step by the miss (further when too quiet, because the
-                // limiter takes part of any gain back).
+            let next = match (lo, hi, prev) {
+                (Some((g0, f0)), Some((g1, f1)), _) => g0 - f0 * (g1 - g0) / (f1 - f0),
+                // Not bracketed yet, but two points: extrapolate along their secant (the
+                // limiter's slope), stepping at least the miss and at most four times it.
+                (_, _, Some((pg, pf))) if (f - pf).abs() > 1e-9 && cur_g != pg => {
+                    let step = -f * (cur_g - pg) / (f - pf);
+                    cur_g + step.abs().clamp(f.abs(), 4.0 * f.abs()) * -f.signum()
+                }
+                // One point: step by the miss (further when too quiet, because the limiter
+                // takes part of any gain back).
                 _ => cur_g - f * if f < 0.0 { 1.5 } else { 1.0 },
             }
             .min(MAX_GAIN_DB);
+            prev = Some((cur_g, f));
             let (curve, l) = run(next)?;
             iterations += 1;
             (cur_g, cur_l) = (next, l);
