@@ -333,13 +333,7 @@ pub fn butterworth_highpass(fs: f64, f0: f64, order: u32) -> Vec<Coeffs> {
 /// section at 20 kHz, 44.1 kHz), whereas the zero state is a fixed point.
 const FLUSH_BELOW: f64 = 1e-30;
 
-/// Convert a processed sample to the f32 of the block, flushing an f32 subnormal to zero (a
-/// tiny f64 is still a normal number, but its f32 may not be).
-#[inline]
-pub fn to_f32(y: f64) -> f32 {
-    let y = y as f32;
-    if y.is_subnormal() { 0.0 } else { y }
-}
+pub use super::to_f32;
 
 /// Memory of one section for one channel, transposed direct form II in f64.
 ///

@@ -34,13 +34,11 @@ const MIN_PARTITION: usize = 64;
 /// module tests).
 const MAX_PARTITION: usize = 8192;
 
-/// Values smaller than this are written as exact zeros. `f32` subnormals start at 1.2e-38; the
-/// FFT's rounding can leave such values where the exact output is zero, and they are slow on x86.
-const FLUSH: f64 = 1e-30;
-
+/// Output sample as `f32`, exactly zero below [`super::FLUSH`]: the FFT's rounding can leave
+/// tiny values where the exact output is zero, and their subnormal `f32`s are slow on x86.
 #[inline]
 fn flush(x: f64) -> f32 {
-    if x.abs() < FLUSH { 0.0 } else { x as f32 }
+    super::flush(x) as f32
 }
 
 /// Per-channel state of a [`Convolver`].

@@ -7,6 +7,7 @@
 
 use super::config::{ChorusConfig, DelayConfig};
 use super::{ProcessSpec, Processor};
+use super::{flush, to_f32};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, PI};
 
 /// Level the echo tail is followed down to, as an amplitude factor (-90 dBFS, SPEC section 2).
@@ -429,19 +430,6 @@ impl Ring {
         let w2 = (t + 1.0) * t * (t - 1.0) / 6.0;
         wm * pm + w0 * p0 + w1 * p1 + w2 * p2
     }
-}
-
-/// Zero values far below audibility (-600 dBFS) so recursions never go subnormal (slow on x86).
-#[inline]
-fn flush(x: f64) -> f64 {
-    if x.abs() < 1e-30 { 0.0 } else { x }
-}
-
-/// Round to `f32`, sending results too small for a normal `f32` to zero.
-#[inline]
-fn to_f32(y: f64) -> f32 {
-    let v = y as f32;
-    if v.abs() < f32::MIN_POSITIVE { 0.0 } else { v }
 }
 
 #[cfg(test)]

@@ -124,6 +124,25 @@ pub fn build(
     Ok(p)
 }
 
+/// Values smaller than this (-600 dBFS) are set to zero in recursive state and outputs: far
+/// below audibility and far above `f32`'s subnormals (1.2e-38), which are slow on x86, so a
+/// decaying recursion reaches exact zero instead of crawling through them.
+pub const FLUSH: f64 = 1e-30;
+
+/// `x`, or exactly zero when below [`FLUSH`].
+#[inline]
+pub fn flush(x: f64) -> f64 {
+    if x.abs() < FLUSH { 0.0 } else { x }
+}
+
+/// Convert a processed sample to the `f32` of the block, flushing an `f32` subnormal to zero
+/// (a tiny `f64` is still a normal number, but its `f32` may not be).
+#[inline]
+pub fn to_f32(y: f64) -> f32 {
+    let y = y as f32;
+    if y.is_subnormal() { 0.0 } else { y }
+}
+
 /// Decibels to a linear amplitude factor.
 #[inline]
 pub fn db_to_gain(db: f64) -> f64 {

@@ -34,17 +34,10 @@
 //! 1e-30, so the decay ends in exact zeros rather than denormals.
 
 use super::config::ReverbModel;
-use super::{ProcessSpec, Processor};
+use super::{ProcessSpec, Processor, flush};
 
 /// Number of delay lines in the network (a power of two for the fast Hadamard transform).
 const LINES: usize = 16;
-/// Flush threshold for recursive state and output, far above `f32` subnormals (1.2e-38).
-const FLUSH: f64 = 1e-30;
-
-#[inline]
-fn flush(x: f64) -> f64 {
-    if x.abs() < FLUSH { 0.0 } else { x }
-}
 
 /// Design of one model. Times in ms, frequencies in Hz.
 struct Model {

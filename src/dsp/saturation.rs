@@ -42,6 +42,7 @@ use std::sync::LazyLock;
 
 use super::config::{SaturationConfig, SaturationModel};
 use super::{ProcessSpec, Processor, db_to_gain};
+use super::{flush, to_f32};
 
 /// Stopband attenuation of every resampling filter, dB. Harmonics above the session Nyquist
 /// reach about -9.5 dBc (the third harmonic of a hard-clipped sine), so 80 dB leaves them near
@@ -1006,20 +1007,6 @@ impl ChannelState {
         }
         out
     }
-}
-
-/// Zero state values far below audibility (-600 dBFS), so decaying recursions never reach
-/// subnormal numbers, which are slow on x86.
-#[inline]
-fn flush(x: f64) -> f64 {
-    if x.abs() < 1e-30 { 0.0 } else { x }
-}
-
-/// Round to `f32`, sending results too small for a normal `f32` to zero.
-#[inline]
-fn to_f32(y: f64) -> f32 {
-    let v = y as f32;
-    if v.abs() < f32::MIN_POSITIVE { 0.0 } else { v }
 }
 
 #[cfg(test)]
