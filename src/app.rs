@@ -375,15 +375,7 @@ fn build_report(
                 limiter_ceiling_dbtp: db(o.ceiling_dbtp),
                 passes: o.iterations,
             }),
-            integrated_lufs: p.levels.integrated_lufs.and_then(db),
-            loudness_range_lu: p.lra.and_then(db),
-            max_momentary_lufs: p.max_momentary.and_then(db),
-            max_shortterm_lufs: p.max_shortterm.and_then(db),
-            sample_peak_dbfs: db(p.levels.sample_peak_dbfs),
-            true_peak_dbtp: db(p.levels.true_peak_dbtp),
-            plr_db: p.plr.and_then(db),
-            stereo_correlation: p.correlation.map(|c| (c * 1000.0).round() / 1000.0),
-            mono_fold_loss_lu: p.mono_fold_loss.and_then(db),
+            levels: ProgramReport::new(p),
         },
         outputs: mastered
             .deliveries
@@ -533,6 +525,7 @@ fn analyze_cmd(args: &AnalyzeArgs) -> Result<u8, AppError> {
 
 fn print_analysis(a: &FileAnalysis) {
     let v = |x: Option<f64>, unit: &str| fmt_db(x, unit);
+    let l = &a.levels;
     println!(
         "{}: {}, {} Hz, {} channel{}, {:.2} s",
         a.file,
@@ -542,24 +535,24 @@ fn print_analysis(a: &FileAnalysis) {
         plural(a.channels),
         a.duration_s
     );
-    println!("  integrated       {}", v(a.integrated_lufs, "LUFS"));
-    println!("  loudness range   {}", v(a.loudness_range_lu, "LU"));
-    println!("  max momentary    {}", v(a.max_momentary_lufs, "LUFS"));
-    println!("  max short-term   {}", v(a.max_shortterm_lufs, "LUFS"));
-    println!("  sample peak      {}", v(a.sample_peak_dbfs, "dBFS"));
+    println!("  integrated       {}", v(l.integrated_lufs, "LUFS"));
+    println!("  loudness range   {}", v(l.loudness_range_lu, "LU"));
+    println!("  max momentary    {}", v(l.max_momentary_lufs, "LUFS"));
+    println!("  max short-term   {}", v(l.max_shortterm_lufs, "LUFS"));
+    println!("  sample peak      {}", v(l.sample_peak_dbfs, "dBFS"));
     println!(
         "  true peak        {} (BS.1770-4 4x), {} reconstructed",
-        v(a.true_peak_dbtp, "dBTP"),
+        v(l.true_peak_dbtp, "dBTP"),
         v(a.true_peak_reconstructed_dbtp, "dBTP")
     );
-    println!("  PLR              {}", v(a.plr_db, "dB"));
-    println!("  crest factor     {}", v(a.crest_factor_db, "dB"));
+    println!("  PLR              {}", v(l.plr_db, "dB"));
+    println!("  crest factor     {}", v(l.crest_factor_db, "dB"));
     let dc: Vec<String> = a.dc_offset.iter().map(|d| format!("{d:+.6}")).collect();
     println!("  DC offset        {}", dc.join(" / "));
-    if let Some(c) = a.stereo_correlation {
+    if let Some(c) = l.stereo_correlation {
         println!("  correlation      {c:+.3}");
     }
     if a.channels == 2 {
-        println!("  mono fold loss   {}", v(a.mono_fold_loss_lu, "LU"));
+        println!("  mono fold loss   {}", v(l.mono_fold_loss_lu, "LU"));
     }
 }

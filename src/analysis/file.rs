@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::loudness::{Program, analyze_program};
 use super::plot::{self, PALETTE, Series};
-use super::report::db;
+use super::report::{ProgramReport, db};
 use super::spectrum::{self, Band, BandDelta, Spectrum};
 
 /// A file's measurements (serialized as the `analyze --json` output).
@@ -19,21 +19,12 @@ pub struct FileAnalysis {
     pub sample_rate: u32,
     pub channels: usize,
     pub duration_s: f64,
-    pub integrated_lufs: Option<f64>,
-    pub loudness_range_lu: Option<f64>,
-    pub max_momentary_lufs: Option<f64>,
-    pub max_shortterm_lufs: Option<f64>,
-    pub sample_peak_dbfs: Option<f64>,
-    /// BS.1770-4 true peak (4x oversampled, ebur128), dBTP.
-    pub true_peak_dbtp: Option<f64>,
+    #[serde(flatten)]
+    pub levels: ProgramReport,
     /// The band-limited waveform's peak as mixdown reconstructs it, dBTP.
     pub true_peak_reconstructed_dbtp: Option<f64>,
-    pub plr_db: Option<f64>,
-    pub crest_factor_db: Option<f64>,
     /// Mean of each channel.
     pub dc_offset: Vec<f64>,
-    pub stereo_correlation: Option<f64>,
-    pub mono_fold_loss_lu: Option<f64>,
     /// Long-term 1/3-octave spectrum of mid (and side), dB relative to a full-scale sine.
     pub third_octave: Vec<Band>,
     /// Momentary and short-term loudness every 100 ms, LUFS (null while silent).
@@ -90,22 +81,13 @@ pub fn analyze(
         sample_rate: rate,
         channels: planes.len(),
         duration_s: planes.first().map_or(0, Vec::len) as f64 / f64::from(rate),
-        integrated_lufs: p.levels.integrated_lufs.and_then(db),
-        loudness_range_lu: p.lra.and_then(db),
-        max_momentary_lufs: p.max_momentary.and_then(db),
-        max_shortterm_lufs: p.max_shortterm.and_then(db),
-        sample_peak_dbfs: db(p.levels.sample_peak_dbfs),
-        true_peak_dbtp: db(p.levels.true_peak_dbtp),
+        levels: ProgramReport::new(&p),
         true_peak_reconstructed_dbtp: db(20.0 * f64::from(exact).log10()),
-        plr_db: p.plr.and_then(db),
-        crest_factor_db: p.crest_db.and_then(db),
         dc_offset: p
             .dc_offset
             .iter()
             .map(|d| (d * 1e6).round() / 1e6)
             .collect(),
-        stereo_correlation: p.correlation.map(|c| (c * 1000.0).round() / 1000.0),
-        mono_fold_loss_lu: p.mono_fold_loss.and_then(db),
         third_octave: spectrum
             .bands
             .iter()
@@ -147,18 +129,18 @@ pub fn compare(file: &Analyzed, reference: Analyzed) -> Comparison {
         _ => None,
     };
     let mut summary = Vec::new();
-    if let Some(d) = diff(a.integrated_lufs, r.integrated_lufs)
+    if let Some(d) = diff(a.levels.integrated_lufs, r.levels.integrated_lufs)
         && d.abs() >= 0.5
     {
         summary.push(format!(
             "{:.1} LU {} than the reference ({} vs {} LUFS integrated)",
             d.abs(),
             if d < 0.0 { "quieter" } else { "louder" },
-            fmt(a.integrated_lufs),
-            fmt(r.integrated_lufs)
+            fmt(a.levels.integrated_lufs),
+            fmt(r.levels.integrated_lufs)
         ));
     }
-    if let Some(d) = diff(a.plr_db, r.plr_db)
+    if let Some(d) = diff(a.levels.plr_db, r.levels.plr_db)
         && d.abs() >= 1.0
     {
         summary.push(format!(
@@ -188,11 +170,11 @@ pub fn compare(file: &Analyzed, reference: Analyzed) -> Comparison {
         spectrum::SUMMARY_LINES,
     ));
     Comparison {
-        loudness_difference_lu: diff(a.integrated_lufs, r.integrated_lufs),
-        loudness_range_difference_lu: diff(a.loudness_range_lu, r.loudness_range_lu),
-        plr_difference_db: diff(a.plr_db, r.plr_db),
-        crest_factor_difference_db: diff(a.crest_factor_db, r.crest_factor_db),
-        correlation_difference: match (a.stereo_correlation, r.stereo_correlation) {
+        loudness_difference_lu: diff(a.levels.integrated_lufs, r.levels.integrated_lufs),
+        loudness_range_difference_lu: diff(a.levels.loudness_range_lu, r.levels.loudness_range_lu),
+        plr_difference_db: diff(a.levels.plr_db, r.levels.plr_db),
+        crest_factor_difference_db: diff(a.levels.crest_factor_db, r.levels.crest_factor_db),
+        correlation_difference: match (a.levels.stereo_correlation, r.levels.stereo_correlation) {
             (Some(x), Some(y)) => Some(((x - y) * 1000.0).round() / 1000.0),
             _ => None,
         },
