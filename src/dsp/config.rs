@@ -84,6 +84,21 @@ pub struct EqBand {
     pub q: f64,
 }
 
+impl EqBand {
+    /// A band of `kind` at `freq_hz` with the session file's defaults: 0 dB, 12 dB/oct for
+    /// pass filters, shelf slope 1, Q 1/sqrt(2) (validation then applies what the file says).
+    pub fn new(kind: BandKind, freq_hz: f64) -> Self {
+        EqBand {
+            kind,
+            freq_hz,
+            gain_db: 0.0,
+            pass: PassShape::Slope(12),
+            shelf: ShelfShape::Slope(1.0),
+            q: std::f64::consts::FRAC_1_SQRT_2,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Minimum,

@@ -158,14 +158,7 @@ mod tests {
     use crate::dsp::{ProcessSpec, Processor};
 
     fn band(kind: BandKind, freq_hz: f64) -> EqBand {
-        EqBand {
-            kind,
-            freq_hz,
-            gain_db: 0.0,
-            pass: PassShape::Slope(12),
-            shelf: ShelfShape::Slope(1.0),
-            q: std::f64::consts::FRAC_1_SQRT_2,
-        }
+        EqBand::new(kind, freq_hz)
     }
 
     fn eq(bands: Vec<EqBand>) -> EqConfig {

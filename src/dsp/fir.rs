@@ -299,14 +299,7 @@ mod tests {
     const RATES: [f64; 3] = [44100.0, 48000.0, 96000.0];
 
     fn band(kind: BandKind, freq_hz: f64) -> EqBand {
-        EqBand {
-            kind,
-            freq_hz,
-            gain_db: 0.0,
-            pass: PassShape::Slope(12),
-            shelf: ShelfShape::Slope(1.0),
-            q: std::f64::consts::FRAC_1_SQRT_2,
-        }
+        EqBand::new(kind, freq_hz)
     }
 
     fn hp(freq_hz: f64, slope: u32) -> EqBand {

@@ -214,14 +214,7 @@ impl Validator<'_> {
             }
         };
         let kind_name = kind_s.map(|s| s.v).unwrap_or_default();
-        let mut band = EqBand {
-            kind,
-            freq_hz,
-            gain_db: 0.0,
-            pass: PassShape::Slope(12),
-            shelf: ShelfShape::Slope(1.0),
-            q: std::f64::consts::FRAC_1_SQRT_2,
-        };
+        let mut band = EqBand::new(kind, freq_hz);
         match kind {
             BandKind::Highpass | BandKind::Lowpass => {
                 t.check_keys(&mut self.d, &["kind", "freq_hz", "q", "slope_db_oct"]);
