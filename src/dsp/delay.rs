@@ -5,6 +5,7 @@
 //! Both report no latency: the delay is the effect. Their [`Processor::tail`] is how long the
 //! wet signal keeps sounding after the input stops.
 
+use super::biquad::{Coeffs, State};
 use super::config::{ChorusConfig, DelayConfig};
 use super::{ProcessSpec, Processor};
 use super::{flush, to_f32};
@@ -43,7 +44,7 @@ pub struct Delay {
     /// Delay in frames, set by `prepare`.
     frames: usize,
     /// The loop filters in order (low-cut, then high-cut); absent ones are skipped.
-    filters: Vec<Biquad>,
+    filters: Vec<Coeffs>,
     lines: Vec<EchoLine>,
     tail: usize,
 }
@@ -74,11 +75,8 @@ impl Delay {
 
     /// Run the loop filters of one line on the sample read from it.
     #[inline]
-    fn filter(filters: &[Biquad], state: &mut [[f64; 4]; 2], x: f64) -> f64 {
-        filters
-            .iter()
-            .zip(state.iter_mut())
-            .fold(x, |v, (f, s)| f.tick(s, v))
+    fn filter(filters: &[Coeffs], state: &mut [State; 2], x: f64) -> f64 {
+        State::process_cascade(state, filters, x)
     }
 }
 
@@ -92,9 +90,9 @@ impl Processor for Delay {
         self.frames = ((self.time_ms * fs / 1000.0).round() as usize).max(1);
         self.filters = self
             .lowcut_hz
-            .map(|f| Biquad::highpass(f, fs))
+            .map(|f| loop_filter(true, f, fs))
             .into_iter()
-            .chain(self.highcut_hz.map(|f| Biquad::lowpass(f, fs)))
+            .chain(self.highcut_hz.map(|f| loop_filter(false, f, fs)))
             .collect();
         self.lines = (0..spec.channels)
             .map(|_| EchoLine::new(self.frames))
@@ -171,7 +169,7 @@ impl Processor for Delay {
 struct EchoLine {
     buf: Vec<f64>,
     pos: usize,
-    state: [[f64; 4]; 2],
+    state: [State; 2],
 }
 
 impl EchoLine {
@@ -179,14 +177,14 @@ impl EchoLine {
         EchoLine {
             buf: vec![0.0; frames],
             pos: 0,
-            state: [[0.0; 4]; 2],
+            state: [State::default(); 2],
         }
     }
 
     fn reset(&mut self) {
         self.buf.fill(0.0);
         self.pos = 0;
-        self.state = [[0.0; 4]; 2];
+        self.state = [State::default(); 2];
     }
 
     /// The sample written one lap (the delay) ago.
@@ -206,72 +204,14 @@ impl EchoLine {
     }
 }
 
-/// A second-order section for the feedback loop: Butterworth (Q = 1/sqrt 2) low- and high-pass
-/// from the Audio EQ Cookbook (R. Bristow-Johnson), direct form I.
-#[derive(Debug, Clone, Copy)]
-struct Biquad {
-    b: [f64; 3],
-    a: [f64; 2],
-}
-
-impl Biquad {
-    fn lowpass(fc: f64, fs: f64) -> Self {
-        let (cos, alpha) = Self::prewarp(fc, fs);
-        Self::normalized(
-            [(1.0 - cos) / 2.0, 1.0 - cos, (1.0 - cos) / 2.0],
-            cos,
-            alpha,
-        )
-    }
-
-    fn highpass(fc: f64, fs: f64) -> Self {
-        let (cos, alpha) = Self::prewarp(fc, fs);
-        Self::normalized(
-            [(1.0 + cos) / 2.0, -(1.0 + cos), (1.0 + cos) / 2.0],
-            cos,
-            alpha,
-        )
-    }
-
-    /// `(cos w0, alpha)` of the cookbook, the corner clamped just below Nyquist.
-    fn prewarp(fc: f64, fs: f64) -> (f64, f64) {
-        let w0 = 2.0 * PI * fc.clamp(1.0, 0.49 * fs) / fs;
-        (w0.cos(), w0.sin() * FRAC_1_SQRT_2)
-    }
-
-    fn normalized(b: [f64; 3], cos: f64, alpha: f64) -> Self {
-        let a0 = 1.0 + alpha;
-        Biquad {
-            b: b.map(|c| c / a0),
-            a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
-        }
-    }
-
-    /// One sample; `s` holds `[x1, x2, y1, y2]`.
-    #[inline]
-    fn tick(&self, s: &mut [f64; 4], x: f64) -> f64 {
-        let y = self.b[0] * x + self.b[1] * s[0] + self.b[2] * s[1]
-            - self.a[0] * s[2]
-            - self.a[1] * s[3];
-        *s = [x, s[0], flush(y), s[2]];
-        y
-    }
-
-    /// |H| at `f` Hz for sample rate `fs`.
-    #[cfg(test)]
-    fn magnitude(&self, f: f64, fs: f64) -> f64 {
-        let w = 2.0 * PI * f / fs;
-        let z1 = (w.cos(), -w.sin());
-        let z2 = ((2.0 * w).cos(), -(2.0 * w).sin());
-        let num = (
-            self.b[0] + self.b[1] * z1.0 + self.b[2] * z2.0,
-            self.b[1] * z1.1 + self.b[2] * z2.1,
-        );
-        let den = (
-            1.0 + self.a[0] * z1.0 + self.a[1] * z2.0,
-            self.a[0] * z1.1 + self.a[1] * z2.1,
-        );
-        num.0.hypot(num.1) / den.0.hypot(den.1)
+/// A loop filter: a Butterworth (Q = 1/sqrt 2) Cookbook low- or high-pass from `biquad.rs`, its
+/// corner kept between 1 Hz and 0.49 of the sample rate.
+fn loop_filter(highpass: bool, fc: f64, fs: f64) -> Coeffs {
+    let fc = fc.clamp(1.0, 0.49 * fs);
+    if highpass {
+        Coeffs::highpass(fs, fc, FRAC_1_SQRT_2)
+    } else {
+        Coeffs::lowpass(fs, fc, FRAC_1_SQRT_2)
     }
 }
 
@@ -546,8 +486,8 @@ mod tests {
         c.highcut_hz = Some(3000.0);
         c.lowcut_hz = Some(300.0);
         let mut d = prepared(Delay::new(&c), fs);
-        let lp = Biquad::lowpass(3000.0, fs);
-        let hp = Biquad::highpass(300.0, fs);
+        let lp = loop_filter(false, 3000.0, fs);
+        let hp = loop_filter(true, 300.0, fs);
         let y = testkit::run(&mut d, &impulse(5 * period, 0, 1.0, 1.0), 4096);
         for k in 1..=4usize {
             let echo = &y[0][k * period..(k + 1) * period];
@@ -557,7 +497,7 @@ mod tests {
                 "echo {k}"
             );
             for f in [100.0, 300.0, 1000.0, 3000.0, 8000.0] {
-                let h = lp.magnitude(f, fs) * hp.magnitude(f, fs);
+                let h = 10f64.powf((lp.magnitude_db(f, fs) + hp.magnitude_db(f, fs)) / 20.0);
                 let want = 20.0 * (fb.powi(k as i32 - 1) * h.powi(k as i32)).log10();
                 let got = 20.0 * dft_mag(echo, f, fs).log10();
                 if k == 3 {
