@@ -39,8 +39,14 @@ pub struct Meter {
 
 impl Meter {
     pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
-        let loudness =
-            EbuR128::new(channels as u32, rate, Mode::I | Mode::SAMPLE_PEAK).map_err(err)?;
+        Self::with_modes(channels, rate, Mode::empty())
+    }
+
+    /// A meter whose loudness measurement also keeps `extra` (e.g. momentary, short-term and
+    /// loudness range for [`analyze_program`]), in the same pass.
+    pub fn with_modes(channels: usize, rate: u32, extra: Mode) -> Result<Self, MeterError> {
+        let loudness = EbuR128::new(channels as u32, rate, Mode::I | Mode::SAMPLE_PEAK | extra)
+            .map_err(err)?;
         let true_peak = (0..channels)
             .map(|_| EbuR128::new(1, rate, Mode::TRUE_PEAK).map_err(err))
             .collect::<Result<_, _>>()?;
@@ -228,9 +234,8 @@ fn finite(x: Result<f64, ebur128::Error>) -> Option<f64> {
 /// Full loudness and stereo analysis of planar audio (1 or 2 channels).
 pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterError> {
     let ch = planes.len();
-    let levels = measure(planes, rate)?;
-    let mut e =
-        EbuR128::new(ch as u32, rate, Mode::I | Mode::LRA | Mode::M | Mode::S).map_err(err)?;
+    // One pass: loudness, range, momentary and short-term, sample and true peak.
+    let mut meter = Meter::with_modes(ch, rate, Mode::LRA | Mode::M | Mode::S)?;
     let n = planes.first().map_or(0, Vec::len);
     let step = (rate as usize).div_ceil(10);
     let mut momentary = Vec::with_capacity(n / step + 1);
@@ -239,7 +244,8 @@ pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterE
     while start < n {
         let end = (start + step).min(n);
         let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
-        e.add_frames_planar_f32(&slices).map_err(err)?;
+        meter.add(&slices)?;
+        let e = &meter.loudness;
         // Windows that have not filled yet read as silence.
         momentary.push(if end >= step * 4 {
             finite(e.loudness_momentary())
@@ -253,6 +259,8 @@ pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterE
         });
         start = end;
     }
+    let levels = meter.levels();
+    let lra = finite(meter.loudness.loudness_range());
     let max_of = |v: &[Option<f64>]| v.iter().flatten().copied().reduce(f64::max);
     let (sum_sq, sum): (Vec<f64>, Vec<f64>) = planes
         .iter()
@@ -299,7 +307,7 @@ pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterE
         (None, None)
     };
     Ok(Program {
-        lra: finite(e.loudness_range()),
+        lra,
         max_momentary: max_of(&momentary),
         max_shortterm: max_of(&shortterm),
         plr: levels.integrated_lufs.map(|i| levels.true_peak_dbtp - i),
