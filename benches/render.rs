@@ -46,7 +46,7 @@ fn render_kind(b: Bencher, kind: synth::Kind, stems: usize, seconds: f64, jobs: 
             "--jobs",
             &jobs.to_string(),
         ]);
-        assert_eq!(mixdown::app::run(cli), 0);
+        assert_eq!(mixdown::cmd::run(cli), 0);
     });
 }
 

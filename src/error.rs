@@ -1,10 +1,14 @@
-//! Top-level errors and their exit statuses.
+//! Top-level errors, their kinds, and the exit status each kind gives.
 
 use std::path::PathBuf;
 
-use crate::engine::render::RenderError;
+use crate::analysis::loudness::MeterError;
+use crate::analysis::plot_png::PngError;
+use crate::engine::RenderError;
 use crate::engine::source::SourceError;
 use crate::io::decode::DecodeError;
+use crate::io::stage::StageError;
+use crate::master::MasterError;
 use crate::session::SessionError;
 
 /// Exit statuses of the `mixdown` binary.
@@ -15,50 +19,93 @@ pub mod exit {
     pub const GATE: u8 = 3;
 }
 
+/// What kind of failure an error is; the kind alone decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The command line or the session file is wrong (exit 2).
+    Usage,
+    /// An input file (a stem, an impulse response, a file to analyse) cannot be used as it is:
+    /// missing, unsupported, corrupt, truncated (exit 2).
+    Input,
+    /// Something failed while working: reading or writing, a processor that blew up, a thread
+    /// pool that would not start (exit 1).
+    Runtime,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage | Kind::Input => exit::USAGE,
+            Kind::Runtime => exit::FAILURE,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Session(#[from] SessionError),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error(transparent)]
+    Master(#[from] MasterError),
+    /// A file to analyse (or a reference) cannot be decoded.
+    #[error("{}: {source}", path.display())]
+    Input { path: PathBuf, source: DecodeError },
+    /// A folder for the outputs cannot be made.
     #[error("{}: {source}", path.display())]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error(transparent)]
-    Wav(#[from] crate::io::wav::WavError),
-    #[error(transparent)]
-    Master(#[from] crate::master::MasterError),
-    #[error("{}: {source}", path.display())]
-    Input {
-        path: PathBuf,
-        source: crate::io::decode::DecodeError,
+    Stage(#[from] StageError),
+    #[error("cannot start {jobs} worker threads: {source}")]
+    Threads {
+        jobs: usize,
+        source: rayon::ThreadPoolBuildError,
     },
-    #[error("{0}")]
-    Other(String),
+    #[error("{what}: {source}")]
+    Measure { what: String, source: MeterError },
+    #[error("cannot draw a plot: {0}")]
+    Plot(PngError),
+    #[error("cannot serialize JSON: {0}")]
+    Json(serde_json::Error),
+}
+
+/// The kind of a failure to read an input file: unreadable files are I/O failures, everything
+/// else about their content is the input's fault.
+fn decode_kind(e: &DecodeError) -> Kind {
+    match e {
+        DecodeError::Io(_) => Kind::Runtime,
+        _ => Kind::Input,
+    }
 }
 
 impl AppError {
-    /// 2 for problems with the session or its input files, 1 for everything else.
-    pub fn exit_code(&self) -> u8 {
+    /// The kind of this failure: every error of every module is classified here, once.
+    pub fn kind(&self) -> Kind {
         match self {
-            AppError::Session(_) => exit::USAGE,
-            AppError::Input { source, .. } => match source {
-                DecodeError::Io(_) => exit::FAILURE,
-                _ => exit::USAGE,
-            },
+            AppError::Session(_) => Kind::Usage,
+            AppError::Input { source, .. } => decode_kind(source),
             AppError::Render(RenderError::Source { source, .. }) => match source {
-                SourceError::Decode(DecodeError::Io(_)) => exit::FAILURE,
-                SourceError::Decode(_) => exit::USAGE,
-                SourceError::Resample(_) => exit::FAILURE,
+                SourceError::Decode(d) => decode_kind(d),
+                SourceError::Resample(_) => Kind::Runtime,
             },
-            AppError::Render(RenderError::Build { .. }) => exit::USAGE,
+            AppError::Render(RenderError::Build { .. }) => Kind::Usage,
             AppError::Render(_)
-            | AppError::Write { .. }
-            | AppError::Wav(_)
             | AppError::Master(_)
-            | AppError::Other(_) => exit::FAILURE,
+            | AppError::Write { .. }
+            | AppError::Stage(_)
+            | AppError::Threads { .. }
+            | AppError::Measure { .. }
+            | AppError::Plot(_)
+            | AppError::Json(_) => Kind::Runtime,
         }
+    }
+
+    /// 2 for problems with the command line, the session or its input files, 1 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        self.kind().exit_code()
     }
 }

@@ -6,5 +6,5 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = mixdown::cli::Cli::parse();
-    ExitCode::from(mixdown::app::run(cli))
+    ExitCode::from(mixdown::cmd::run(cli))
 }

@@ -383,7 +383,7 @@ pub fn generate_realistic(
     let fader = -10.0 * (stems.max(1) as f64).log10() + 3.0;
     for i in 0..stems {
         let file = write_stem(dir, i, seconds, seed)?;
-        let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (i as u64 + 1) * 0x9E37_79B9);
+        let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ ((i as u64 + 1) * 0x9E37_79B9));
         let pan = ((i as f64 * 0.37) % 2.0) - 1.0;
         let hp = between(&mut r, 30.0, 150.0);
         let (p1f, p1g, p1q) = (

@@ -2,12 +2,11 @@
 //! assembled from the loudness program analysis, the long-term spectrum and the true-peak
 //! reconstruction, ready to print, serialize or plot.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::loudness::{Program, analyze_program};
 use super::plot::{self, PALETTE, Series};
+use super::plot_png::PngError;
 use super::report::{ProgramReport, db};
 use super::spectrum::{self, Band, BandDelta, Spectrum};
 
@@ -211,14 +210,12 @@ fn spectrum_series(name: &str, sp: &Spectrum, colours: (usize, usize)) -> Vec<Se
     out
 }
 
-/// Write the spectrum (against the reference, when there is one), loudness-over-time and
-/// waveform plots as SVG and PNG into `dir`. Returns the files written.
-pub fn write_plots(
-    dir: &Path,
+/// The spectrum (against the reference, when there is one), loudness-over-time and waveform
+/// plots, each as SVG and PNG: `(file name, bytes)` in a fixed order.
+pub fn plots(
     file: &Analyzed,
     reference: Option<&Analyzed>,
-) -> Result<Vec<std::path::PathBuf>, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+) -> Result<Vec<(String, Vec<u8>)>, PngError> {
     let name = &file.report.file;
     let mut series = spectrum_series("file", &file.spectrum, (0, 1));
     if let Some(r) = reference {
@@ -248,17 +245,10 @@ pub fn write_plots(
             ),
         ),
     ];
-    let mut written = Vec::new();
+    let mut out = Vec::new();
     for (stem, fig) in figures {
-        let svg = dir.join(format!("{stem}.svg"));
-        crate::io::wav::write_atomic(&svg, fig.to_svg().as_bytes()).map_err(|e| e.to_string())?;
-        written.push(svg);
-        let png = dir.join(format!("{stem}.png"));
-        let bytes = fig
-            .to_png()
-            .map_err(|e| format!("{}: {e}", png.display()))?;
-        crate::io::wav::write_atomic(&png, &bytes).map_err(|e| e.to_string())?;
-        written.push(png);
+        out.push((format!("{stem}.svg"), fig.to_svg().into_bytes()));
+        out.push((format!("{stem}.png"), fig.to_png()?));
     }
-    Ok(written)
+    Ok(out)
 }

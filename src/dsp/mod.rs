@@ -42,7 +42,7 @@ pub struct ProcessSpec {
 }
 
 /// The processor contract.
-pub trait Processor: Send + Sync {
+pub trait Processor: Send {
     /// Short name for messages, e.g. `"gain"`.
     fn name(&self) -> &'static str;
     /// Size internal state for `spec`. The only method that may allocate.

@@ -7,7 +7,41 @@ use crate::dsp::delay_line::DelayLine;
 use crate::dsp::{self, ProcessSpec, Processor, Resources};
 use crate::session::model::Fx;
 
-use super::render::RenderError;
+use super::error::RenderError;
+
+/// The current block of every track that keys a sidechain, copied out of the track as soon as
+/// it is rendered, so processors that read a key never share the track's state across threads.
+pub struct Keys {
+    blocks: Vec<Option<[Vec<f32>; 2]>>,
+}
+
+impl Keys {
+    /// Room for the blocks of the tracks flagged in `keyed` (index = track).
+    pub fn new(keyed: &[bool], max_block: usize) -> Self {
+        Keys {
+            blocks: keyed
+                .iter()
+                .map(|&k| k.then(|| [vec![0.0; max_block], vec![0.0; max_block]]))
+                .collect(),
+        }
+    }
+
+    /// Keep `block[..n]` as track `k`'s current key block (if `k` keys anything).
+    pub fn store(&mut self, k: usize, block: &[Vec<f32>; 2], n: usize) {
+        if let Some(Some([l, r])) = self.blocks.get_mut(k) {
+            l[..n].copy_from_slice(&block[0][..n]);
+            r[..n].copy_from_slice(&block[1][..n]);
+        }
+    }
+
+    /// Track `k`'s current block, when it keys something.
+    pub fn get(&self, k: usize) -> Option<[&[f32]; 2]> {
+        self.blocks
+            .get(k)
+            .and_then(Option::as_ref)
+            .map(|[l, r]| [&l[..], &r[..]])
+    }
+}
 
 struct Stage {
     fx: Box<dyn Processor>,
@@ -99,13 +133,18 @@ impl Chain {
         grew
     }
 
-    /// Run the chain on `buf[..n]`. `keys(k)` gives track `k`'s current block for sidechains.
-    /// Every stage's output is checked for NaN and infinity.
-    pub fn run<'k>(
+    /// Track indices whose signal keys a stage of this chain.
+    pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
+        self.stages.iter().filter_map(|s| s.key)
+    }
+
+    /// Run the chain on `buf[..n]`. `keys` holds the current block of every track that keys a
+    /// sidechain. Every stage's output is checked for NaN and infinity.
+    pub fn run(
         &mut self,
         buf: &mut [Vec<f32>; 2],
         n: usize,
-        keys: &dyn Fn(usize) -> Option<[&'k [f32]; 2]>,
+        keys: &Keys,
         frame: u64,
         rate: u32,
     ) -> Result<(), RenderError> {
@@ -116,7 +155,7 @@ impl Chain {
             if let Some(d) = &mut s.pre_delay {
                 d.process(&mut block);
             }
-            match s.key.and_then(keys) {
+            match s.key.and_then(|k| keys.get(k)) {
                 Some([kl, kr]) => {
                     let [bl, br] = &mut s.key_buf;
                     bl[..n].copy_from_slice(&kl[..n]);

@@ -1,9 +1,28 @@
 //! Running level meter for tracks and buses: sample peak and BS.1770-4 integrated loudness
-//! (the lean meter of `analysis::bs1770`, constant memory per block of audio).
+//! (the lean meter of `analysis::bs1770`, constant memory per block of audio), and the figures
+//! the report shows for each node.
 
 use crate::analysis::bs1770::IntegratedMeter;
+use crate::dsp::gain_to_db;
 
-use super::render::NodeStats;
+/// Levels measured on one track or bus while rendering.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeStats {
+    pub name: String,
+    /// Sample peak of the node's output (after its fader), dBFS.
+    pub peak_dbfs: f64,
+    /// Integrated loudness of the node's output (after its fader), LUFS; None when silent.
+    pub integrated_lufs: Option<f64>,
+    pub muted: bool,
+}
+
+/// Per-track extras: what the source stem held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StemStats {
+    /// None when the stem was not decoded (a muted track).
+    pub source_peak_dbfs: Option<f64>,
+    pub source_clipped: u64,
+}
 
 pub struct BlockMeter {
     loudness: IntegratedMeter,
@@ -33,10 +52,10 @@ impl BlockMeter {
 
     /// Figures after a linear `fader` gain: loudness and peak both shift by its dB value.
     pub fn stats(&self, name: &str, fader: f64, muted: bool) -> NodeStats {
-        let fader_db = 20.0 * fader.log10();
+        let fader_db = gain_to_db(fader);
         NodeStats {
             name: name.to_string(),
-            peak_dbfs: 20.0 * f64::from(self.peak).log10() + fader_db,
+            peak_dbfs: gain_to_db(f64::from(self.peak)) + fader_db,
             integrated_lufs: if muted {
                 None
             } else {

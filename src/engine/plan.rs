@@ -60,7 +60,7 @@ pub struct Plan {
 #[error("internal routing error: {0}")]
 pub struct PlanError(pub String);
 
-fn sidechain_keys(fx: &[crate::session::model::Fx]) -> impl Iterator<Item = usize> + '_ {
+pub fn sidechain_keys(fx: &[crate::session::model::Fx]) -> impl Iterator<Item = usize> + '_ {
     fx.iter().filter_map(|f| match &f.config {
         FxConfig::Compressor(c) => c.sidechain,
         _ => None,

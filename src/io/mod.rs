@@ -1,6 +1,9 @@
-//! Audio file input and output: decoding stems, resampling, writing tagged WAV files.
+//! Audio file input and output: decoding stems, resampling, quantizing with dither, writing
+//! tagged WAV files, and staging files so a set of them reaches the disk together or not at all.
 
 pub mod decode;
+pub mod dither;
 pub mod resample;
+pub mod stage;
 pub mod tags;
 pub mod wav;

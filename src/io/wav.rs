@@ -1,5 +1,5 @@
-//! Final quantization (with optional TPDF or noise-shaped dither), an own RIFF/WAVE writer that
-//! places the metadata chunks of [`crate::io::tags`] *before* `data`, and an atomic file write.
+//! The WAV writer: an own RIFF/WAVE encoder that quantizes (with the dither of
+//! [`crate::io::dither`]) and places the metadata chunks of [`crate::io::tags`] *before* `data`.
 //!
 //! [`encode`] turns planar float samples (nominal full scale ±1.0) into the complete bytes of a
 //! WAV file: `RIFF`/`WAVE`, `fmt ` (`WAVE_FORMAT_PCM` for 16/24-bit, `WAVE_FORMAT_IEEE_FLOAT`
@@ -7,16 +7,15 @@
 //! scales by 2^(bits-1) (the `i / 32768` convention hound and symphonia use when reading), so
 //! -1.0 is the most negative code and +1.0 is one LSB above the largest positive code. The dither
 //! comes from a seeded PCG32 generator (one stream per channel), so the same input and seed give
-//! the same bytes on every run and machine. [`write_atomic`] writes a temporary file beside the
-//! target and renames it into place, so a failed write never leaves a partial file.
+//! the same bytes on every run and machine. Files reach the disk through [`crate::io::stage`].
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub use crate::io::dither::Dither;
+use crate::io::dither::Quantizer;
 use crate::io::tags::{self, Tags};
 
 /// Sample format of the delivered file.
@@ -53,22 +52,6 @@ impl Encoding {
             Encoding::Float32 => None,
         }
     }
-}
-
-/// Dither applied before rounding to integer PCM (ignored for [`Encoding::Float32`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dither {
-    /// No dither: plain round-to-nearest (ties to even). Exact LSB multiples pass unchanged.
-    None,
-    /// TPDF dither: the sum of two independent uniform variates in [-0.5, 0.5) LSB (triangular,
-    /// peak ±1 LSB), fresh for every sample and independent per channel. Total error variance is
-    /// 1/4 LSB² (1/6 dither + 1/12 rounding) regardless of the signal. Digital silence is
-    /// dithered too (it becomes ±1 LSB noise), which is the correct behaviour of TPDF dither.
-    Tpdf,
-    /// TPDF dither inside an error-feedback noise shaper with Wannamaker's 3-tap F-weighted filter
-    /// (designed for 44.1 kHz): about 12–19 dB less noise below 5 kHz, about 8–11 dB more above
-    /// 15 kHz, about 6.6 dB more in total. Silence is dithered too.
-    Shaped,
 }
 
 /// A complete encoded WAV file and facts about its audio data.
@@ -140,7 +123,7 @@ impl Encoded {
     }
 }
 
-/// Errors of [`encode`] and [`write_atomic`].
+/// Errors of [`encode`].
 #[derive(Debug, thiserror::Error)]
 pub enum WavError {
     /// The input has no channels.
@@ -189,15 +172,6 @@ pub enum WavError {
         /// Size the complete file would have, bytes.
         bytes: u64,
     },
-    /// An I/O error while writing `path`.
-    #[error("cannot write {}: {source}", path.display())]
-    Io {
-        /// The file that was being written.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// Largest channel count [`encode`] accepts.
@@ -212,124 +186,6 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         let _ = write!(hex, "{b:02x}");
     }
     hex
-}
-
-/// SplitMix64 finalizer (Steele, Lea, Flood 2014; the seeding generator of xoshiro): a bijective
-/// 64-bit mixer used to derive well-separated PCG32 states from the user's seed and a channel.
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// PCG32 (PCG-XSH-RR 64/32, O'Neill 2014, <https://www.pcg-random.org>): a small, fast,
-/// statistically good generator with selectable streams; the reference `pcg32_srandom_r`
-/// seeding is reproduced exactly (checked against the reference demo output in the tests).
-#[derive(Debug, Clone)]
-struct Pcg32 {
-    state: u64,
-    inc: u64,
-}
-
-impl Pcg32 {
-    const MULTIPLIER: u64 = 6_364_136_223_846_793_005;
-
-    /// Seed with `seed` (initial state) on stream `stream` (`pcg32_srandom_r(seed, stream)`).
-    fn new(seed: u64, stream: u64) -> Self {
-        let mut rng = Pcg32 {
-            state: 0,
-            inc: (stream << 1) | 1,
-        };
-        rng.next_u32();
-        rng.state = rng.state.wrapping_add(seed);
-        rng.next_u32();
-        rng
-    }
-
-    fn next_u32(&mut self) -> u32 {
-        let old = self.state;
-        self.state = old.wrapping_mul(Self::MULTIPLIER).wrapping_add(self.inc);
-        // Truncations are the algorithm: take bits 27..59 of the xorshifted state and rotate
-        // by the top 5 bits.
-        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
-        let rot = (old >> 59) as u32;
-        xorshifted.rotate_right(rot)
-    }
-
-    /// Uniform variate in [0, 1) with 32-bit resolution.
-    fn uniform(&mut self) -> f64 {
-        f64::from(self.next_u32()) * (1.0 / 4_294_967_296.0)
-    }
-
-    /// TPDF variate in [-1, 1) LSB: sum of two independent uniforms in [-0.5, 0.5).
-    fn tpdf(&mut self) -> f64 {
-        (self.uniform() - 0.5) + (self.uniform() - 0.5)
-    }
-}
-
-/// Error-feedback coefficients of the noise shaper: Wannamaker's 3-tap "F-weighted" filter for
-/// 44.1 kHz, from R. A. Wannamaker, "Psychoacoustically Optimal Noise Shaping", J. Audio Eng.
-/// Soc. 40(7/8), 1992, pp. 611–620 (the three-coefficient F-weighted design). The noise
-/// transfer function is NTF(z) = 1 - 1.623 z⁻¹ + 0.982 z⁻² - 0.109 z⁻³: -12 dB at DC, a minimum
-/// of about -19 dB near 4 kHz, +11 dB at Nyquist.
-const SHAPER: [f64; 3] = [1.623, -0.982, 0.109];
-
-/// Bound of the fed-back error, LSB. Without clamping |error| <= 1.5 LSB (0.5 rounding + 1
-/// dither); only clamped samples at the rails produce more, and bounding them keeps the
-/// feedback loop stable (the shaped offset stays within 1.5 · Σ|h| ≈ 4.1 LSB).
-const MAX_FEEDBACK_ERROR: f64 = 1.5;
-
-/// Per-channel quantizer state.
-struct Quantizer {
-    dither: Dither,
-    rng: Pcg32,
-    /// Previous total errors e[n-1], e[n-2], e[n-3], LSB.
-    error: [f64; 3],
-    min: f64,
-    max: f64,
-    scale: f64,
-}
-
-impl Quantizer {
-    fn new(encoding_scale: f64, dither: Dither, seed: u64, channel: usize) -> Self {
-        Quantizer {
-            dither,
-            // Distinct stream *and* a mixed state per channel: PCG streams that share a state
-            // are related, so the state is decorrelated through SplitMix64 as well.
-            rng: Pcg32::new(
-                splitmix64(seed ^ splitmix64(channel as u64)),
-                channel as u64,
-            ),
-            error: [0.0; 3],
-            min: -encoding_scale,
-            max: encoding_scale - 1.0,
-            scale: encoding_scale,
-        }
-    }
-
-    /// Quantize one finite sample; returns the integer code and whether the signal clipped.
-    fn quantize(&mut self, x: f32) -> (i32, bool) {
-        let v = f64::from(x) * self.scale;
-        let plain = v.round_ties_even();
-        let clipped = plain < self.min || plain > self.max;
-        let q = match self.dither {
-            Dither::None => plain,
-            Dither::Tpdf => (v + self.rng.tpdf()).round_ties_even(),
-            Dither::Shaped => {
-                let [e1, e2, e3] = self.error;
-                let w = v - (SHAPER[0] * e1 + SHAPER[1] * e2 + SHAPER[2] * e3);
-                let q = (w + self.rng.tpdf())
-                    .round_ties_even()
-                    .clamp(self.min, self.max);
-                let e = (q - w).clamp(-MAX_FEEDBACK_ERROR, MAX_FEEDBACK_ERROR);
-                self.error = [e, e1, e2];
-                q
-            }
-        };
-        // In range after the clamp, so the cast is exact.
-        (q.clamp(self.min, self.max) as i32, clipped)
-    }
 }
 
 /// RIFF chunk size (file length - 8) and `data` payload size, bytes, for `frames` frames of
@@ -502,88 +358,10 @@ pub fn encode(
     })
 }
 
-/// Write `bytes` to `path` atomically: a temporary file is created in the same directory
-/// (`tempfile`, hidden name `.<file name>.<random>.tmp`, permissions 0666 minus the umask on
-/// Unix, like a plain new file), written, flushed with `sync_all`, then renamed over `path`.
-///
-/// On any failure the temporary file is removed, nothing is left at `path` or beside it, and an
-/// existing file at `path` is untouched (the rename is the only step that changes it). The
-/// directory of `path` must exist; it is not created.
-///
-/// # Errors
-/// [`WavError::Io`] naming `path` when `path` has no file name, the directory does not exist or
-/// is not writable, or writing, syncing or renaming fails.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WavError> {
-    stage(path, bytes)?.commit()
-}
-
-/// A complete, synced temporary file beside its destination, waiting to be renamed into place.
-/// Dropping it without [`Staged::commit`] deletes it, so a failed render leaves nothing behind.
-#[derive(Debug)]
-pub struct Staged {
-    tmp: tempfile::NamedTempFile,
-    path: PathBuf,
-}
-
-/// First half of [`write_atomic`]: write and sync `bytes` to a temporary file in `path`'s folder.
-/// Staging every output before committing any lets a multi-file render fail as a whole.
-pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, WavError> {
-    let io_err = |source: std::io::Error| WavError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let Some(file_name) = path.file_name() else {
-        return Err(io_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the path does not name a file",
-        )));
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let prefix = format!(".{}.", file_name.to_string_lossy());
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(&prefix).suffix(".tmp");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        // Passed to open(2) as the mode, so the umask applies as for File::create.
-        builder.permissions(std::fs::Permissions::from_mode(0o666));
-    }
-    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    tmp.write_all(bytes).map_err(io_err)?;
-    tmp.as_file().sync_all().map_err(io_err)?;
-    Ok(Staged {
-        tmp,
-        path: path.to_path_buf(),
-    })
-}
-
-impl Staged {
-    /// Second half of [`write_atomic`]: rename the temporary file onto the destination.
-    pub fn commit(self) -> Result<(), WavError> {
-        let path = self.path;
-        // On failure the PersistError owns the temporary file and deletes it when dropped.
-        self.tmp.persist(&path).map_err(|e| WavError::Io {
-            path: path.clone(),
-            source: e.error,
-        })?;
-        // Make the rename itself durable. The file is already complete and in place, so a
-        // failure here (for example a file system that cannot sync directories) is not an error.
-        #[cfg(unix)]
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty())
-            && let Ok(d) = std::fs::File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::dither::Pcg32;
     use std::io::Cursor;
 
     fn tags_full() -> Tags {
@@ -651,30 +429,6 @@ mod tests {
                 (k / full_scale) as f32
             })
             .collect()
-    }
-
-    #[test]
-    fn pcg32_matches_reference_demo() {
-        // pcg32-global-demo / pcg32-demo from pcg-c-basic: pcg32_srandom_r(&rng, 42u, 54u)
-        // prints 0xa15c02b7 0x7b47f409 0xba1d3330 0x83d2f293 0xbfa4784b 0xcbed606e.
-        let mut rng = Pcg32::new(42, 54);
-        let got: Vec<u32> = (0..6).map(|_| rng.next_u32()).collect();
-        assert_eq!(
-            got,
-            [
-                0xa15c02b7, 0x7b47f409, 0xba1d3330, 0x83d2f293, 0xbfa4784b, 0xcbed606e
-            ]
-        );
-    }
-
-    #[test]
-    fn splitmix64_matches_reference() {
-        // Reference splitmix64.c (Vigna) from state 0: the first outputs are the mixer applied
-        // to 0, 1·γ, 2·γ with γ = 0x9E3779B97F4A7C15.
-        let g = 0x9E37_79B9_7F4A_7C15_u64;
-        assert_eq!(splitmix64(0), 0xE220_A839_7B1D_CDAF);
-        assert_eq!(splitmix64(g), 0x6E78_9E6A_A1B9_65F4);
-        assert_eq!(splitmix64(g.wrapping_mul(2)), 0x06C4_5D18_8009_454F);
     }
 
     #[test]
@@ -1260,57 +1014,5 @@ mod tests {
         assert_eq!(u64::from(riff), 4 + 100 + 8 + u64::from(data));
         // Odd payload: the pad byte is part of the RIFF size.
         assert_eq!(riff_sizes(7, 3, 10).expect("small"), (4 + 10 + 8 + 22, 21));
-    }
-
-    fn dir_entries(dir: &Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .expect("read dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-
-    #[test]
-    fn write_atomic_writes_and_replaces_without_leftovers() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("song.wav");
-        write_atomic(&path, b"first").expect("write");
-        assert_eq!(std::fs::read(&path).expect("read"), b"first");
-        write_atomic(&path, b"second, longer").expect("overwrite");
-        assert_eq!(std::fs::read(&path).expect("read"), b"second, longer");
-        assert_eq!(dir_entries(dir.path()), ["song.wav"]);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-            assert_eq!(mode & 0o600, 0o600, "owner can read and write");
-        }
-    }
-
-    #[test]
-    fn write_atomic_into_missing_directory_fails_and_creates_nothing() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("missing").join("song.wav");
-        let err = write_atomic(&path, b"x").expect_err("must fail");
-        let msg = err.to_string();
-        assert!(msg.contains(&path.display().to_string()), "{msg}");
-        assert!(matches!(err, WavError::Io { path: ref p, .. } if *p == path));
-        assert!(dir_entries(dir.path()).is_empty());
-    }
-
-    #[test]
-    fn write_atomic_failure_leaves_existing_file_untouched() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        // The target is a non-empty directory: the rename fails after the temp file was
-        // written; the temp file must be cleaned up and the directory left as it was.
-        let target = dir.path().join("out.wav");
-        std::fs::create_dir(&target).expect("mkdir");
-        std::fs::write(target.join("keep"), b"k").expect("write");
-        let err = write_atomic(&target, b"data").expect_err("must fail");
-        assert!(matches!(err, WavError::Io { .. }));
-        assert_eq!(dir_entries(dir.path()), ["out.wav"]);
-        assert_eq!(dir_entries(&target), ["keep"]);
-        assert!(write_atomic(Path::new("/"), b"x").is_err(), "no file name");
     }
 }

@@ -1,8 +1,10 @@
-//! The stages after the mix: the loudness target stage (static gain + true-peak limiter), the
-//! output stage (resample, quantize with dither, verify the true peak of what is written), and
-//! the measurements of the finished master. Reference matching, when it lands, runs before the
-//! target stage.
+//! Everything after the mix bus, in order: the master fx chain ([`premaster`]), reference
+//! matching ([`reference`]), the loudness target stage ([`target`]: measure, plan a static gain
+//! and a limiter curve, apply), the output stage ([`deliver`]: resample, quantize with dither,
+//! verify what is written) and the measurements of the finished master.
 
+pub mod deliver;
+pub mod premaster;
 pub mod reference;
 pub mod target;
 
@@ -11,12 +13,12 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::analysis::loudness::{self, Levels, Program};
-use crate::engine::Mix;
-use crate::io::resample::resample_all;
-use crate::io::wav::{self, Dither, Encoded, Encoding};
-use crate::session::model::{Session, Target};
+use crate::analysis::loudness::{self, Levels, MeterError, Program};
+use crate::io::resample::{ResampleError, resample_all};
+use crate::io::wav::{Dither, Encoded, Encoding, WavError};
+use crate::session::model::Session;
 
+pub use premaster::Premaster;
 pub use target::{TargetError, TargetOutcome};
 
 /// Why mastering or delivery failed (I/O-free: the files are written by the caller).
@@ -26,10 +28,18 @@ pub enum MasterError {
     Target(#[from] TargetError),
     #[error(transparent)]
     Reference(#[from] reference::MatchError),
-    #[error("{path}: {message}")]
-    Output { path: PathBuf, message: String },
-    #[error("{0}")]
-    Meter(String),
+    #[error("{}: {source}", path.display())]
+    Encode { path: PathBuf, source: WavError },
+    #[error("{}: {source}", path.display())]
+    Measure { path: PathBuf, source: MeterError },
+    #[error("resampling the master from {from} Hz to {to} Hz: {source}")]
+    Resample {
+        from: u32,
+        to: u32,
+        source: ResampleError,
+    },
+    #[error(transparent)]
+    Meter(#[from] MeterError),
 }
 
 /// One delivery file, encoded in memory and measured.
@@ -72,10 +82,10 @@ pub struct Mastered {
 
 /// The master at one delivery rate: the premaster resampled to it, and the target stage's
 /// result there.
-struct AtRate<'a> {
-    rate: u32,
-    premaster: Cow<'a, [Vec<f32>]>,
-    target: Option<TargetOutcome>,
+pub(crate) struct AtRate<'a> {
+    pub(crate) rate: u32,
+    pub(crate) premaster: Cow<'a, [Vec<f32>]>,
+    pub(crate) target: Option<TargetOutcome>,
 }
 
 /// Run reference matching and the target stage, analyse the master, and make every output.
@@ -84,17 +94,17 @@ struct AtRate<'a> {
 /// first): loudness and true peak are then measured on the signal that will be written, so a
 /// lower output rate (which drops the top octave K-weighting counts) does not drift the
 /// loudness, and no inter-sample peak is left for resampling to create.
-pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
-    let rate = mix.sample_rate;
+pub fn master(session: &Session, pre: &Premaster) -> Result<Mastered, MasterError> {
+    let rate = pre.rate;
     let (matched, reference) = match &session.master.reference {
         Some(r) => {
             let (planes, report) =
-                reference::apply(&mix.planes, rate, r, session.master.target.is_some())?;
+                reference::apply(&pre.planes, rate, r, session.master.target.is_some())?;
             (Some(planes), Some(report))
         }
         None => (None, None),
     };
-    let premaster: &[Vec<f32>] = matched.as_deref().unwrap_or(&mix.planes);
+    let premaster: &[Vec<f32>] = matched.as_deref().unwrap_or(&pre.planes);
     let mut rates: Vec<u32> = Vec::new();
     for o in &session.outputs {
         if !rates.contains(&o.sample_rate) {
@@ -107,9 +117,13 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
         let pre: Cow<'_, [Vec<f32>]> = if r == rate {
             Cow::Borrowed(premaster)
         } else {
-            Cow::Owned(
-                resample_all(premaster, rate, r).map_err(|e| MasterError::Meter(e.to_string()))?,
-            )
+            Cow::Owned(resample_all(premaster, rate, r).map_err(|source| {
+                MasterError::Resample {
+                    from: rate,
+                    to: r,
+                    source,
+                }
+            })?)
         };
         let outcome = match &session.master.target {
             Some(t) => match target::apply(&pre, r, t.lufs, t.ceiling_dbtp) {
@@ -137,10 +151,7 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
         .as_ref()
         .map_or(&first.premaster, |o| &o.planes);
     let (program, deliveries) = rayon::join(
-        || {
-            loudness::analyze_program(first_master, first.rate)
-                .map_err(|e| MasterError::Meter(e.to_string()))
-        },
+        || loudness::analyze_program(first_master, first.rate).map_err(MasterError::from),
         || {
             session
                 .outputs
@@ -151,7 +162,7 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
                         .iter()
                         .find(|s| s.rate == o.sample_rate)
                         .unwrap_or(&stages[0]);
-                    deliver_one(session, st, i, o)
+                    deliver::deliver_one(session, st, i, o)
                 })
                 .collect::<Result<Vec<_>, _>>()
         },
@@ -178,80 +189,4 @@ pub fn master(session: &Session, mix: &Mix) -> Result<Mastered, MasterError> {
         planes,
         deliveries,
     })
-}
-
-/// Quantize and measure one output from the master at its rate; with a target, verify the
-/// delivered samples: if dither lifted the true peak over the ceiling, lower the limiter's
-/// ceiling by the overshoot; if the loudness drifted, aim the target stage by the difference;
-/// then redo this output.
-fn deliver_one(
-    session: &Session,
-    st: &AtRate<'_>,
-    index: usize,
-    o: &crate::session::model::Output,
-) -> Result<Delivery, MasterError> {
-    let err = |message: String| MasterError::Output {
-        path: o.path.clone(),
-        message,
-    };
-    let outcome = st.target.as_ref();
-    let target: Option<&Target> = session.master.target.as_ref().filter(|_| outcome.is_some());
-    let mastered: &[Vec<f32>] = outcome.map_or(&st.premaster, |t| &t.planes);
-    let mut redo: Option<Vec<Vec<f32>>> = None;
-    let mut ceiling_used = outcome.map(|t| t.ceiling_dbtp);
-    let mut aim = target.map(|t| t.lufs);
-    let mut redone = 0;
-    loop {
-        let source: &[Vec<f32>] = redo.as_deref().unwrap_or(mastered);
-        // Each output gets its own dither stream, derived from the session.
-        let seed = session.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let encoded = wav::encode(
-            source,
-            o.sample_rate,
-            o.encoding,
-            o.dither,
-            seed,
-            &session.tags,
-        )
-        .map_err(|e| err(e.to_string()))?;
-        let levels =
-            loudness::measure_encoded(&encoded, o.sample_rate).map_err(|e| err(e.to_string()))?;
-        let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
-        let true_peak_dbtp = levels.true_peak_dbtp.max(20.0 * f64::from(eight).log10());
-        if let (Some(t), Some(mut ceiling), Some(mut lufs)) = (target, ceiling_used, aim) {
-            let over = true_peak_dbtp - t.ceiling_dbtp;
-            // Only re-aim when the stage itself could reach the target: an unreachable target
-            // stays a failed gate, reported, not chased.
-            let reachable = outcome.is_some_and(|o| (o.achieved_lufs - t.lufs).abs() <= 0.1);
-            let miss = match levels.integrated_lufs {
-                Some(i) if reachable => i - t.lufs,
-                _ => 0.0,
-            };
-            if (over > 0.0 || miss.abs() > target::AIM_LU * 2.0) && redone < 4 {
-                if over > 0.0 {
-                    ceiling -= over + 0.01;
-                }
-                if miss.abs() > target::AIM_LU * 2.0 {
-                    lufs -= miss;
-                }
-                let again = target::apply(&st.premaster, st.rate, lufs, ceiling)?;
-                ceiling_used = Some(again.ceiling_dbtp);
-                aim = Some(lufs);
-                redo = Some(again.planes);
-                redone += 1;
-                continue;
-            }
-        }
-        return Ok(Delivery {
-            path: o.path.clone(),
-            encoded,
-            levels,
-            true_peak_dbtp,
-            sample_rate: o.sample_rate,
-            encoding: o.encoding,
-            dither: o.dither,
-            ceiling_used_dbtp: ceiling_used,
-            redone,
-        });
-    }
 }

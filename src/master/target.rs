@@ -123,101 +123,159 @@ pub fn true_peak_db(planes: &[Vec<f32>], rate: u32) -> Result<f64, TargetError> 
     Ok(db(f64::from(eight)).max(four))
 }
 
-/// Bring `planes` to `lufs` with true peaks at or below `ceiling_dbtp`.
+/// What the target stage measures on the premaster before deciding anything.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// Integrated loudness of the premaster, LUFS (ebur128).
+    pub input_lufs: f64,
+    /// Stereo-linked envelope that both true-peak meters stay under (the limiter's detector).
+    pub envelope: Vec<f32>,
+}
+
+/// Measure the premaster: its integrated loudness and the limiter's detector envelope.
+/// [`TargetError::Silent`] (naming `lufs`, the loudness asked for) when it has no loudness.
+pub fn measure(planes: &[Vec<f32>], rate: u32, lufs: f64) -> Result<Measurement, TargetError> {
+    let input_lufs = integrated(planes, rate)?.ok_or(TargetError::Silent(lufs))?;
+    let envelope = limiter::linked_envelope(&ceiling_envelopes(planes, rate));
+    Ok(Measurement {
+        input_lufs,
+        envelope,
+    })
+}
+
+/// The decision of the target stage: one static gain, and the limiter's gain curve at a
+/// ceiling.
+#[derive(Debug, Clone)]
+pub struct GainPlan {
+    /// The static gain, dB.
+    pub gain_db: f64,
+    /// The ceiling the limiter holds, dBTP.
+    pub ceiling_db: f64,
+    /// The limiter's gain per frame for this gain and ceiling.
+    pub curve: Vec<f32>,
+    /// Integrated loudness of the limited result, LUFS (mixdown's lean meter).
+    pub lufs: f64,
+}
+
+/// Search the static gain whose limited result meets `lufs` at `ceiling_db`, starting from
+/// `gain_db`; `iterations` counts the evaluations (shared by every search of one stage).
+///
+/// The loudness after the limiter grows monotonically with the gain, so the search brackets
+/// the target and uses the secant (Illinois) method, starting from the plain difference.
+pub fn plan(
+    planes: &[Vec<f32>],
+    rate: u32,
+    m: &Measurement,
+    lufs: f64,
+    gain_db: f64,
+    ceiling_db: f64,
+    iterations: &mut usize,
+) -> Result<GainPlan, TargetError> {
+    let sr = f64::from(rate);
+    let ceiling = 10f64.powf(ceiling_db / 20.0);
+    // One evaluation: the gain curve for a static gain, and the integrated loudness of the
+    // limited result, measured block by block without keeping the whole result.
+    let run = |g_db: f64| -> Result<(Vec<f32>, f64), TargetError> {
+        let g = 10f64.powf(g_db / 20.0);
+        let curve = limiter::gain_curve(&m.envelope, g, ceiling, sr);
+        let l = integrated_limited(planes, g, &curve, rate)?.ok_or(TargetError::Silent(lufs))?;
+        Ok((curve, l))
+    };
+    let (mut best_curve, mut best_l) = run(gain_db)?;
+    *iterations += 1;
+    let mut best_g = gain_db;
+    // The latest evaluation drives the search; the closest one is kept.
+    let (mut cur_g, mut cur_l) = (best_g, best_l);
+    // Bracket ends as (gain dB, loudness miss LU).
+    let mut lo: Option<(f64, f64)> = None;
+    let mut hi: Option<(f64, f64)> = None;
+    // Which end the last step replaced: -1 the low one, 1 the high one.
+    let mut side = 0i32;
+    // The evaluation before the latest, (gain dB, miss LU).
+    let mut prev: Option<(f64, f64)> = None;
+    while (cur_l - lufs).abs() > AIM_LU && *iterations < MAX_ITERATIONS {
+        let f = cur_l - lufs;
+        // Illinois: when the same end moves twice running, halve the other end's value so
+        // the bracket shrinks from both sides.
+        if f < 0.0 {
+            if side == -1
+                && let Some(h) = hi.as_mut()
+            {
+                h.1 /= 2.0;
+            }
+            lo = Some((cur_g, f));
+            side = -1;
+        } else {
+            if side == 1
+                && let Some(l) = lo.as_mut()
+            {
+                l.1 /= 2.0;
+            }
+            hi = Some((cur_g, f));
+            side = 1;
+        }
+        let next = match (lo, hi, prev) {
+            (Some((g0, f0)), Some((g1, f1)), _) => g0 - f0 * (g1 - g0) / (f1 - f0),
+            // Not bracketed yet, but two points: extrapolate along their secant (the
+            // limiter's slope), stepping at least the miss and at most four times it.
+            (_, _, Some((pg, pf))) if (f - pf).abs() > 1e-9 && cur_g != pg => {
+                let step = -f * (cur_g - pg) / (f - pf);
+                cur_g + step.abs().clamp(f.abs(), 4.0 * f.abs()) * -f.signum()
+            }
+            // One point: step by the miss (further when too quiet, because the limiter
+            // takes part of any gain back).
+            _ => cur_g - f * if f < 0.0 { 1.5 } else { 1.0 },
+        }
+        .min(MAX_GAIN_DB);
+        prev = Some((cur_g, f));
+        let (curve, l) = run(next)?;
+        *iterations += 1;
+        (cur_g, cur_l) = (next, l);
+        if (l - lufs).abs() < (best_l - lufs).abs() {
+            best_curve = curve;
+            best_l = l;
+            best_g = next;
+        }
+        if next >= MAX_GAIN_DB && l < lufs {
+            break; // unreachable: report what was achieved
+        }
+    }
+    Ok(GainPlan {
+        gain_db: best_g,
+        ceiling_db,
+        curve: best_curve,
+        lufs: best_l,
+    })
+}
+
+/// Apply a plan: the static gain and the limiter's gain curve.
+pub fn apply_plan(planes: &[Vec<f32>], p: &GainPlan) -> (Vec<Vec<f32>>, LimiterStats) {
+    limiter::apply(planes, 10f64.powf(p.gain_db / 20.0), &p.curve)
+}
+
+/// The whole target stage: bring `planes` to `lufs` with true peaks at or below
+/// `ceiling_dbtp`. Measure, plan, apply, and verify the ceiling on the result: the gain ramps
+/// can lift an inter-sample peak by a hair, so an overshoot lowers the limiter's ceiling by as
+/// much and plans again.
 pub fn apply(
     planes: &[Vec<f32>],
     rate: u32,
     lufs: f64,
     ceiling_dbtp: f64,
 ) -> Result<TargetOutcome, TargetError> {
-    let input = integrated(planes, rate)?.ok_or(TargetError::Silent(lufs))?;
-    let env = limiter::linked_envelope(&ceiling_envelopes(planes, rate));
-    let sr = f64::from(rate);
+    let m = measure(planes, rate, lufs)?;
     // Aim a hair under the ceiling: the gain ramps and the standard 4x meter's filter can lift a
     // reading by a few hundredths of a dB, and a first pass that already holds saves a second.
     let mut ceiling_db = ceiling_dbtp - CEILING_MARGIN_DB;
     let mut iterations = 0;
-    let mut gain_db = (lufs - input).min(MAX_GAIN_DB);
+    let mut gain_db = (lufs - m.input_lufs).min(MAX_GAIN_DB);
     loop {
-        // Find the static gain whose limited result meets the target: the loudness after the
-        // limiter grows monotonically with the gain, so bracket and use the secant (Illinois)
-        // method, starting from the plain difference.
-        let ceiling = 10f64.powf(ceiling_db / 20.0);
-        // One evaluation: the gain curve for a static gain, and the integrated loudness of the
-        // limited result, measured block by block without keeping the whole result.
-        let run = |g_db: f64| -> Result<(Vec<f32>, f64), TargetError> {
-            let g = 10f64.powf(g_db / 20.0);
-            let curve = limiter::gain_curve(&env, g, ceiling, sr);
-            let l =
-                integrated_limited(planes, g, &curve, rate)?.ok_or(TargetError::Silent(lufs))?;
-            Ok((curve, l))
-        };
-        let (mut best_curve, mut best_l) = run(gain_db)?;
-        iterations += 1;
-        let mut best_g = gain_db;
-        // The latest evaluation drives the search; the closest one is kept.
-        let (mut cur_g, mut cur_l) = (best_g, best_l);
-        // Bracket ends as (gain dB, loudness miss LU).
-        let mut lo: Option<(f64, f64)> = None;
-        let mut hi: Option<(f64, f64)> = None;
-        // Which end the last step replaced: -1 the low one, 1 the high one.
-        let mut side = 0i32;
-        // The evaluation before the latest, (gain dB, miss LU).
-        let mut prev: Option<(f64, f64)> = None;
-        while (cur_l - lufs).abs() > AIM_LU && iterations < MAX_ITERATIONS {
-            let f = cur_l - lufs;
-            // Illinois: when the same end moves twice running, halve the other end's value so
-            // the bracket shrinks from both sides.
-            if f < 0.0 {
-                if side == -1
-                    && let Some(h) = hi.as_mut()
-                {
-                    h.1 /= 2.0;
-                }
-                lo = Some((cur_g, f));
-                side = -1;
-            } else {
-                if side == 1
-                    && let Some(l) = lo.as_mut()
-                {
-                    l.1 /= 2.0;
-                }
-                hi = Some((cur_g, f));
-                side = 1;
-            }
-            let next = match (lo, hi, prev) {
-                (Some((g0, f0)), Some((g1, f1)), _) => g0 - f0 * (g1 - g0) / (f1 - f0),
-                // Not bracketed yet, but two points: extrapolate along their secant (the
-                // limiter's slope), stepping at least the miss and at most four times it.
-                (_, _, Some((pg, pf))) if (f - pf).abs() > 1e-9 && cur_g != pg => {
-                    let step = -f * (cur_g - pg) / (f - pf);
-                    cur_g + step.abs().clamp(f.abs(), 4.0 * f.abs()) * -f.signum()
-                }
-                // One point: step by the miss (further when too quiet, because the limiter
-                // takes part of any gain back).
-                _ => cur_g - f * if f < 0.0 { 1.5 } else { 1.0 },
-            }
-            .min(MAX_GAIN_DB);
-            prev = Some((cur_g, f));
-            let (curve, l) = run(next)?;
-            iterations += 1;
-            (cur_g, cur_l) = (next, l);
-            if (l - lufs).abs() < (best_l - lufs).abs() {
-                best_curve = curve;
-                best_l = l;
-                best_g = next;
-            }
-            if next >= MAX_GAIN_DB && l < lufs {
-                break; // unreachable: report what was achieved
-            }
-        }
-        gain_db = best_g;
-        let (best_out, best_stats) = limiter::apply(planes, 10f64.powf(best_g / 20.0), &best_curve);
+        let p = plan(planes, rate, &m, lufs, gain_db, ceiling_db, &mut iterations)?;
+        gain_db = p.gain_db;
+        let (out, stats) = apply_plan(planes, &p);
         // The reported loudness is ebur128's reading of the result itself.
-        let best_l = integrated(&best_out, rate)?.unwrap_or(best_l);
-        // Verify the ceiling on the result itself; the gain ramps can lift an inter-sample
-        // peak by a hair. Lower the ceiling by the overshoot and go again.
-        let tp_db = true_peak_db(&best_out, rate)?;
+        let achieved = integrated(&out, rate)?.unwrap_or(p.lufs);
+        let tp_db = true_peak_db(&out, rate)?;
         // (At most 1 dB in all: beyond that the overshoot is not the ramps' doing, and the
         // honest outcome is a failed gate, not a master pushed ever lower.)
         if tp_db > ceiling_dbtp
@@ -228,11 +286,11 @@ pub fn apply(
             continue;
         }
         return Ok(TargetOutcome {
-            planes: best_out,
-            input_lufs: input,
+            planes: out,
+            input_lufs: m.input_lufs,
             static_gain_db: gain_db,
-            achieved_lufs: best_l,
-            limiter: best_stats,
+            achieved_lufs: achieved,
+            limiter: stats,
             ceiling_dbtp: ceiling_db,
             true_peak_dbtp: tp_db,
             iterations,

@@ -1,0 +1,53 @@
+//! The commands: one file each, and what they share on the terminal ([`ui`]). [`run`] takes a
+//! parsed command line, runs the command, prints what failed and returns the exit status.
+
+pub mod analyze;
+pub mod check;
+pub mod render;
+pub mod ui;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::error::AppError;
+use crate::session::SessionError;
+
+/// Run a parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> u8 {
+    let (result, rendering) = match cli.command {
+        Command::Render(args) => (render::run(&args), true),
+        Command::Check(args) => (check::run(&args), false),
+        Command::Analyze(args) => (analyze::run(&args), false),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            print_error(&e);
+            if rendering && !matches!(e, AppError::Session(_)) {
+                eprintln!("mixdown: the render failed; no output was written");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn print_error(e: &AppError) {
+    let mut err = std::io::stderr().lock();
+    match e {
+        AppError::Session(SessionError::Invalid { path, diagnostics }) => {
+            for d in diagnostics {
+                let _ = writeln!(err, "error: {d}");
+            }
+            let n = diagnostics.len();
+            let _ = writeln!(
+                err,
+                "mixdown: {n} problem{} in {}; nothing was rendered",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+        }
+        other => {
+            let _ = writeln!(err, "error: {other}");
+        }
+    }
+}

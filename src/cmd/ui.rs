@@ -1,0 +1,34 @@
+//! What the commands share on the terminal: progress bars (only when stderr is a terminal),
+//! plurals and levels as text.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+pub use crate::report::shown;
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A progress bar on stderr, hidden when quiet or when stderr is not a terminal.
+pub fn progress_bar(quiet: bool, msg: &str) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {percent:>3}% {elapsed}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(msg.to_string());
+    pb
+}
+
+/// A level with its unit and one decimal, `-inf` for silence.
+pub fn fmt_db(x: Option<f64>, unit: &str) -> String {
+    match x {
+        Some(v) => format!("{v:.1} {unit}"),
+        None => format!("-inf {unit}"),
+    }
+}

@@ -1,0 +1,286 @@
+//! Building a render before it runs: impulse responses loaded, every track and bus chain built,
+//! sidechain keys and parallel paths aligned, the routing plan fixed, the song's length known
+//! and every stem that must render opened. Nothing here processes audio.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::dsp::config::{FxConfig, ReverbKind};
+use crate::dsp::{self, ProcessSpec, Resources};
+use crate::session::model::{Fx, Session, Tail, Track};
+
+use super::chain::{Chain, Keys};
+use super::error::RenderError;
+use super::meter::BlockMeter;
+use super::plan::{self, NodeTimes, Plan};
+use super::run::{BusState, EdgeDelays, Placement, TrackState};
+use super::source::{SourceError, StemSource};
+
+/// Frames per block.
+pub const BLOCK: usize = 4096;
+
+/// Hard cap on an automatic tail.
+pub const MAX_AUTO_TAIL_S: f64 = 30.0;
+
+/// Level below which an automatic tail counts as silent: -90 dBFS.
+pub const TAIL_FLOOR: f32 = 3.162_277_7e-5;
+
+/// A session ready to render: built chains, opened stems, the routing plan.
+pub struct Graph {
+    pub(super) spec: ProcessSpec,
+    pub(super) plan: Plan,
+    /// One entry per track; `None` for tracks that do not render (muted and keying nothing).
+    pub(super) tracks: Vec<Option<TrackState>>,
+    pub(super) buses: Vec<BusState>,
+    pub(super) bus_delays: Vec<EdgeDelays>,
+    pub(super) master_delays: EdgeDelays,
+    pub(super) keys: Keys,
+    /// Latency of each track's output relative to the stems, frames.
+    track_latency: Vec<usize>,
+    /// Frames up to the end of the last placed stem.
+    content_frames: u64,
+    resources: Resources,
+}
+
+impl Graph {
+    /// The processing format of every block.
+    pub fn spec(&self) -> &ProcessSpec {
+        &self.spec
+    }
+
+    /// Latency of the mix arriving at the master relative to the stems, frames.
+    pub fn mix_latency(&self) -> usize {
+        self.plan.mix_latency
+    }
+
+    /// Latency of track `k`'s output relative to the stems, frames (for sidechain keys).
+    pub fn track_latency(&self, k: usize) -> usize {
+        self.track_latency[k]
+    }
+
+    /// Longest ringing of any path into the master, frames.
+    pub fn ringing(&self) -> usize {
+        self.plan.tail
+    }
+
+    /// Frames up to the end of the last placed stem (muted ones included: muting does not
+    /// shorten a song).
+    pub fn content_frames(&self) -> u64 {
+        self.content_frames
+    }
+
+    /// Impulse responses, decoded and resampled to the session rate.
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    /// Frames of the rendered song after the last stem: a fixed tail, or the ringing of every
+    /// path (`extra_ringing` is what follows the mix, the master chain's) capped at
+    /// [`MAX_AUTO_TAIL_S`]; an automatic tail is cut again where it falls below [`TAIL_FLOOR`].
+    pub fn tail_frames(&self, tail: Tail, extra_ringing: usize) -> u64 {
+        let rate = self.spec.sample_rate;
+        match tail {
+            Tail::Seconds(s) => (s * rate).round() as u64,
+            Tail::Auto => {
+                ((self.plan.tail + extra_ringing) as u64).min((MAX_AUTO_TAIL_S * rate) as u64)
+            }
+        }
+    }
+}
+
+/// Length in session frames of a stem placed at its offset, from the header where possible.
+fn placed_len(track: &Track, rate: u32) -> Result<u64, SourceError> {
+    let frames = match track.stem.frames {
+        Some(f) => f,
+        None => crate::io::decode::scan(&track.file)?.frames,
+    };
+    let resampled = (frames * u64::from(rate)).div_ceil(u64::from(track.stem.sample_rate));
+    Ok(offset_frames(track.offset_s, rate) + resampled)
+}
+
+fn offset_frames(offset_s: f64, rate: u32) -> u64 {
+    (offset_s * f64::from(rate)).round() as u64
+}
+
+/// Every chain of the session: tracks', buses', the master's.
+fn all_chains(session: &Session) -> impl Iterator<Item = &Vec<Fx>> {
+    session
+        .tracks
+        .iter()
+        .map(|t| &t.fx)
+        .chain(session.buses.iter().map(|b| &b.fx))
+        .chain(std::iter::once(&session.master.fx))
+}
+
+/// Decode and resample every impulse response the session's reverbs name.
+fn load_resources(session: &Session, rate: u32) -> Result<Resources, RenderError> {
+    let mut wanted: Vec<(String, PathBuf)> = Vec::new();
+    for fx in all_chains(session) {
+        for f in fx {
+            if let FxConfig::Reverb(r) = &f.config
+                && let ReverbKind::Convolution { ir } = &r.kind
+                && !wanted.iter().any(|(_, p)| p == ir)
+            {
+                wanted.push((f.path.clone(), ir.clone()));
+            }
+        }
+    }
+    let loaded: Vec<(PathBuf, Arc<Vec<Vec<f32>>>)> = wanted
+        .par_iter()
+        .map(|(path, file)| {
+            let wrap = |source: SourceError| RenderError::ImpulseResponse {
+                path: path.clone(),
+                file: file.display().to_string(),
+                source,
+            };
+            let (info, planes) = crate::io::decode::decode_all(file).map_err(|e| wrap(e.into()))?;
+            let planes = crate::io::resample::resample_all(&planes, info.sample_rate, rate)
+                .map_err(|e| wrap(e.into()))?;
+            Ok((file.clone(), Arc::new(planes)))
+        })
+        .collect::<Result<_, RenderError>>()?;
+    Ok(Resources {
+        impulse_responses: loaded.into_iter().collect(),
+    })
+}
+
+/// Build a chain from a node's fx list.
+pub fn build_chain(fx: &[Fx], spec: &ProcessSpec, res: &Resources) -> Result<Chain, RenderError> {
+    Chain::build(fx, spec, res)
+}
+
+/// Build the render of `session`'s tracks and buses (the master's own chain is the master's).
+/// Runs on the current rayon pool (impulse responses and stems are opened in parallel).
+pub fn build(session: &Session) -> Result<Graph, RenderError> {
+    let rate = session.sample_rate;
+    let spec = ProcessSpec {
+        sample_rate: f64::from(rate),
+        max_block: BLOCK,
+        channels: 2,
+    };
+    let resources = load_resources(session, rate)?;
+    let mut track_chains: Vec<Chain> = session
+        .tracks
+        .iter()
+        .map(|t| build_chain(&t.fx, &spec, &resources))
+        .collect::<Result<_, _>>()?;
+    let mut bus_chains: Vec<Chain> = session
+        .buses
+        .iter()
+        .map(|b| build_chain(&b.fx, &spec, &resources))
+        .collect::<Result<_, _>>()?;
+
+    // Sidechain keys of tracks: keys render in earlier groups, so align group by group.
+    let mut track_latency: Vec<usize> = track_chains.iter().map(Chain::latency).collect();
+    for group in plan::track_levels(session) {
+        for t in group {
+            let lat = track_latency.clone();
+            track_chains[t].align_keys(0, &|k| lat[k]);
+            track_latency[t] = track_chains[t].latency();
+        }
+    }
+    // Buses depend on the routing plan, which depends on their latency: align until no
+    // program delay grows (they only grow, so this ends).
+    let plan = loop {
+        let times = NodeTimes {
+            track_latency: track_latency.clone(),
+            track_tail: track_chains.iter().map(Chain::tail).collect(),
+            bus_latency: bus_chains.iter().map(Chain::latency).collect(),
+            bus_tail: bus_chains.iter().map(Chain::tail).collect(),
+        };
+        let plan = Plan::new(session, &times)?;
+        let mut grew = false;
+        for (b, chain) in bus_chains.iter_mut().enumerate() {
+            grew |= chain.align_keys(plan.bus_in_latency[b], &|k| track_latency[k]);
+        }
+        if !grew {
+            break plan;
+        }
+    };
+
+    // Song length: the longest placed stem, muted or not (muting does not shorten a song).
+    let lens: Vec<u64> = session
+        .tracks
+        .par_iter()
+        .map(|t| {
+            placed_len(t, rate).map_err(|source| RenderError::Source {
+                track: t.name.clone(),
+                file: t.file_display.clone(),
+                source,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let content_frames = lens.iter().copied().max().unwrap_or(0);
+
+    // Which rendered tracks key a sidechain anywhere (their blocks are kept for the keyed
+    // processors; a key that does not render leaves its processor unkeyed).
+    let mut keyed = vec![false; session.tracks.len()];
+    for fx in all_chains(session) {
+        for k in plan::sidechain_keys(fx) {
+            keyed[k] = plan.track_active[k];
+        }
+    }
+
+    // Open every track that must render.
+    let tracks: Vec<Option<TrackState>> = session
+        .tracks
+        .par_iter()
+        .zip(track_chains.into_par_iter())
+        .enumerate()
+        .map(
+            |(i, (t, chain))| -> Result<Option<TrackState>, RenderError> {
+                if !plan.track_active[i] {
+                    return Ok(None);
+                }
+                let src = StemSource::open(&t.file, rate, offset_frames(t.offset_s, rate))
+                    .map_err(|source| RenderError::Source {
+                        track: t.name.clone(),
+                        file: t.file_display.clone(),
+                        source,
+                    })?;
+                Ok(Some(TrackState {
+                    idx: i,
+                    name: t.name.clone(),
+                    file: t.file_display.clone(),
+                    src,
+                    chain,
+                    polarity: if t.polarity_invert { -1.0 } else { 1.0 },
+                    placement: Placement::new(t.pan, t.width, t.stem.channels == 1),
+                    fader: dsp::db_to_gain(t.gain_db),
+                    buf: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+                    meter: BlockMeter::new(rate),
+                }))
+            },
+        )
+        .collect::<Result<_, _>>()?;
+    let buses: Vec<BusState> = session
+        .buses
+        .iter()
+        .zip(bus_chains)
+        .map(|(b, chain)| BusState {
+            name: b.name.clone(),
+            chain,
+            placement: Placement::new(b.pan, b.width, false),
+            fader: dsp::db_to_gain(b.gain_db),
+            input: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+            meter: BlockMeter::new(rate),
+            muted: b.muted,
+        })
+        .collect();
+    let bus_delays = plan.into_bus.iter().map(|e| EdgeDelays::new(e)).collect();
+    let master_delays = EdgeDelays::new(&plan.into_master);
+    Ok(Graph {
+        spec,
+        tracks,
+        buses,
+        bus_delays,
+        master_delays,
+        keys: Keys::new(&keyed, BLOCK),
+        track_latency,
+        content_frames,
+        resources,
+        plan,
+    })
+}

@@ -1,0 +1,318 @@
+//! The block-major render loop.
+//!
+//! Per block: every active track streams its stem, runs its chain and pans, in parallel (rayon,
+//! one buffer per track); then, serially and in a fixed order, inputs are summed into buses (in
+//! dependency order) and into the mix bus, which goes to a [`MixSink`] (the master). No float
+//! sum ever crosses threads, so the same session gives the same bits on any thread count.
+
+use rayon::prelude::*;
+
+use crate::dsp::delay_line::DelayLine;
+use crate::dsp::gain_to_db;
+use crate::session::model::Session;
+
+use super::build::{BLOCK, Graph};
+use super::chain::{Chain, Keys};
+use super::error::RenderError;
+use super::meter::{BlockMeter, NodeStats, StemStats};
+use super::plan::{Edge, Node};
+use super::source::StemSource;
+
+/// Where the mix bus goes, block by block.
+pub trait MixSink {
+    /// Take the mix bus block `mix[..n]`, which starts at render frame `frame` (frames from the
+    /// song's start plus the mix's latency). The sink may process it in place. `keys` holds the
+    /// current block of every track that keys a sidechain.
+    fn write(
+        &mut self,
+        mix: &mut [Vec<f32>; 2],
+        n: usize,
+        keys: &Keys,
+        frame: u64,
+    ) -> Result<(), RenderError>;
+}
+
+/// What was measured on the tracks and buses while rendering.
+#[derive(Debug, Clone)]
+pub struct MixStats {
+    pub tracks: Vec<NodeStats>,
+    pub stems: Vec<StemStats>,
+    pub buses: Vec<NodeStats>,
+}
+
+/// Width then pan for one node: M/S width, then the pan law.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Placement {
+    width: f32,
+    gain_l: f32,
+    gain_r: f32,
+}
+
+impl Placement {
+    /// Constant-power pan for a mono source (-3 dB each side at centre); balance for stereo.
+    pub(super) fn new(pan: f64, width: f64, mono: bool) -> Self {
+        use std::f64::consts::FRAC_PI_2;
+        let (gl, gr) = if mono {
+            let theta = (pan + 1.0) * FRAC_PI_2 / 2.0;
+            (theta.cos(), theta.sin())
+        } else {
+            // Balance: centre leaves both sides untouched; panning turns the far side down
+            // along a quarter cosine (-3 dB at half way, silent at the end).
+            (
+                (pan.max(0.0) * FRAC_PI_2).cos(),
+                ((-pan).max(0.0) * FRAC_PI_2).cos(),
+            )
+        };
+        Placement {
+            width: width as f32,
+            gain_l: gl as f32,
+            gain_r: gr as f32,
+        }
+    }
+
+    fn apply(&self, l: &mut [f32], r: &mut [f32]) {
+        if self.width != 1.0 {
+            for (a, b) in l.iter_mut().zip(r.iter_mut()) {
+                let m = 0.5 * (*a + *b);
+                let s = 0.5 * (*a - *b) * self.width;
+                *a = m + s;
+                *b = m - s;
+            }
+        }
+        if self.gain_l != 1.0 {
+            l.iter_mut().for_each(|x| *x *= self.gain_l);
+        }
+        if self.gain_r != 1.0 {
+            r.iter_mut().for_each(|x| *x *= self.gain_r);
+        }
+    }
+}
+
+pub(super) struct TrackState {
+    pub(super) idx: usize,
+    pub(super) name: String,
+    pub(super) file: String,
+    pub(super) src: StemSource,
+    pub(super) chain: Chain,
+    pub(super) polarity: f32,
+    pub(super) placement: Placement,
+    pub(super) fader: f64,
+    /// Post-fx, post-pan, pre-fader signal: every edge from this track is a gain of it.
+    pub(super) buf: [Vec<f32>; 2],
+    pub(super) meter: BlockMeter,
+}
+
+impl TrackState {
+    fn process(&mut self, n: usize, frame: u64, rate: u32, keys: &Keys) -> Result<(), RenderError> {
+        let [l, r] = &mut self.buf;
+        let mut out = [&mut l[..n], &mut r[..n]];
+        self.src
+            .read(&mut out)
+            .map_err(|source| RenderError::Source {
+                track: self.name.clone(),
+                file: self.file.clone(),
+                source,
+            })?;
+        if self.polarity < 0.0 {
+            for ch in out.iter_mut() {
+                ch.iter_mut().for_each(|x| *x = -*x);
+            }
+        }
+        self.chain.run(&mut self.buf, n, keys, frame, rate)?;
+        let [l, r] = &mut self.buf;
+        self.placement.apply(&mut l[..n], &mut r[..n]);
+        self.meter.add(&[&l[..n], &r[..n]]);
+        Ok(())
+    }
+}
+
+pub(super) struct BusState {
+    pub(super) name: String,
+    pub(super) chain: Chain,
+    pub(super) placement: Placement,
+    pub(super) fader: f64,
+    pub(super) input: [Vec<f32>; 2],
+    pub(super) meter: BlockMeter,
+    pub(super) muted: bool,
+}
+
+/// Per-edge latency compensation, allocated only where a delay is needed.
+pub(super) struct EdgeDelays {
+    lines: Vec<Option<DelayLine>>,
+}
+
+impl EdgeDelays {
+    pub(super) fn new(edges: &[Edge]) -> Self {
+        EdgeDelays {
+            lines: edges
+                .iter()
+                .map(|e| (e.delay > 0).then(|| DelayLine::new(2, e.delay)))
+                .collect(),
+        }
+    }
+}
+
+/// `dst += gain * delayed(src)` for every edge, in order.
+fn sum_edges<'s>(
+    dst: &mut [Vec<f32>; 2],
+    n: usize,
+    edges: &[Edge],
+    delays: &mut EdgeDelays,
+    scratch: &mut [Vec<f32>; 2],
+    source: &dyn Fn(Node) -> [&'s [f32]; 2],
+) {
+    dst[0][..n].fill(0.0);
+    dst[1][..n].fill(0.0);
+    for (e, line) in edges.iter().zip(&mut delays.lines) {
+        let src = source(e.from);
+        let (l, r): (&[f32], &[f32]) = match line {
+            Some(d) => {
+                scratch[0][..n].copy_from_slice(&src[0][..n]);
+                scratch[1][..n].copy_from_slice(&src[1][..n]);
+                let [sl, sr] = scratch;
+                d.process(&mut [&mut sl[..n], &mut sr[..n]]);
+                (&scratch[0][..n], &scratch[1][..n])
+            }
+            None => (&src[0][..n], &src[1][..n]),
+        };
+        let g = e.gain;
+        for (d, s) in dst[0][..n].iter_mut().zip(l) {
+            *d += g * *s;
+        }
+        for (d, s) in dst[1][..n].iter_mut().zip(r) {
+            *d += g * *s;
+        }
+    }
+}
+
+impl Graph {
+    /// Render `frames` frames of the mix bus into `sink`, block by block, on the current rayon
+    /// pool; returns what was measured on the tracks and buses.
+    pub fn run(
+        mut self,
+        session: &Session,
+        frames: u64,
+        sink: &mut dyn MixSink,
+    ) -> Result<MixStats, RenderError> {
+        let rate = session.sample_rate;
+        let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        let mut mix = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        let Graph {
+            plan,
+            tracks,
+            buses,
+            bus_delays,
+            master_delays,
+            keys,
+            ..
+        } = &mut self;
+        let mut frame: u64 = 0;
+        while frame < frames {
+            let n = BLOCK.min((frames - frame) as usize);
+            for group in &plan.track_groups {
+                let mut work: Vec<TrackState> =
+                    group.iter().filter_map(|&i| tracks[i].take()).collect();
+                let k: &Keys = keys;
+                work.par_iter_mut()
+                    .try_for_each(|t| t.process(n, frame, rate, k))?;
+                for t in work {
+                    let i = t.idx;
+                    keys.store(i, &t.buf, n);
+                    tracks[i] = Some(t);
+                }
+            }
+            for &b in &plan.bus_order {
+                let (before, rest) = buses.split_at_mut(b);
+                let (bus, after) = rest.split_first_mut().expect("bus index in range");
+                let source = |node: Node| -> [&[f32]; 2] {
+                    match node {
+                        Node::Track(i) => match &tracks[i] {
+                            Some(t) => [&t.buf[0][..], &t.buf[1][..]],
+                            None => [&[][..], &[][..]],
+                        },
+                        Node::Bus(j) if j < b => [&before[j].input[0][..], &before[j].input[1][..]],
+                        Node::Bus(j) => [
+                            &after[j - b - 1].input[0][..],
+                            &after[j - b - 1].input[1][..],
+                        ],
+                    }
+                };
+                sum_edges(
+                    &mut bus.input,
+                    n,
+                    &plan.into_bus[b],
+                    &mut bus_delays[b],
+                    &mut scratch,
+                    &source,
+                );
+                if bus.muted {
+                    continue;
+                }
+                bus.chain.run(&mut bus.input, n, keys, frame, rate)?;
+                let [l, r] = &mut bus.input;
+                bus.placement.apply(&mut l[..n], &mut r[..n]);
+            }
+            buses.par_iter_mut().filter(|b| !b.muted).for_each(|b| {
+                let [l, r] = &b.input;
+                b.meter.add(&[&l[..n], &r[..n]]);
+            });
+            let source = |node: Node| -> [&[f32]; 2] {
+                match node {
+                    Node::Track(i) => match &tracks[i] {
+                        Some(t) => [&t.buf[0][..], &t.buf[1][..]],
+                        None => [&[][..], &[][..]],
+                    },
+                    Node::Bus(j) => [&buses[j].input[0][..], &buses[j].input[1][..]],
+                }
+            };
+            sum_edges(
+                &mut mix,
+                n,
+                &plan.into_master,
+                master_delays,
+                &mut scratch,
+                &source,
+            );
+            sink.write(&mut mix, n, keys, frame)?;
+            frame += n as u64;
+        }
+        Ok(self.stats(session))
+    }
+
+    fn stats(&self, session: &Session) -> MixStats {
+        let mut tracks = Vec::new();
+        let mut stems = Vec::new();
+        for (i, t) in session.tracks.iter().enumerate() {
+            let st = self.tracks[i].as_ref();
+            tracks.push(match st {
+                Some(st) if !t.muted => st.meter.stats(&t.name, st.fader, false),
+                _ => NodeStats {
+                    name: t.name.clone(),
+                    peak_dbfs: f64::NEG_INFINITY,
+                    integrated_lufs: None,
+                    muted: true,
+                },
+            });
+            stems.push(match st {
+                Some(st) => StemStats {
+                    source_peak_dbfs: Some(gain_to_db(f64::from(st.src.source_peak))),
+                    source_clipped: st.src.source_clipped,
+                },
+                None => StemStats {
+                    source_peak_dbfs: None,
+                    source_clipped: 0,
+                },
+            });
+        }
+        let buses = self
+            .buses
+            .iter()
+            .map(|b| b.meter.stats(&b.name, b.fader, b.muted))
+            .collect();
+        MixStats {
+            tracks,
+            stems,
+            buses,
+        }
+    }
+}

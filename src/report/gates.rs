@@ -1,0 +1,101 @@
+//! Warnings and delivery gates: what a render must say about itself, and what fails it
+//! (exit status 3). With `--strict`, every warning is also a failed gate.
+
+use super::shown;
+use crate::engine::MixStats;
+use crate::master::{Mastered, Premaster};
+use crate::session::Session;
+
+/// Warnings and failed gates of one render.
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    pub warnings: Vec<String>,
+    pub gate_failures: Vec<String>,
+}
+
+/// Headroom the mix bus should leave for mastering, dBFS.
+const MIX_HEADROOM_DBFS: f64 = -3.0;
+/// Limiting beyond this (largest reduction, dB) is worth a warning.
+const HEAVY_LIMITING_DB: f64 = 4.0;
+
+/// Warnings and failed delivery gates (SPEC §5). With `strict`, every warning is also a gate.
+pub fn verdicts(
+    session: &Session,
+    stats: &MixStats,
+    pre: &Premaster,
+    mastered: &Mastered,
+    strict: bool,
+) -> Verdicts {
+    let mut warnings = Vec::new();
+    let mut gates = Vec::new();
+    for (t, st) in session.tracks.iter().zip(&stats.stems) {
+        if st.source_clipped > 0 {
+            warnings.push(format!(
+                "track \"{}\": the stem {} holds {} samples at full scale: it was clipped before mixdown saw it",
+                t.name, t.file_display, st.source_clipped
+            ));
+        }
+    }
+    let m = &pre.mix_levels;
+    let peak = m.sample_peak_dbfs.max(m.true_peak_dbtp);
+    if m.clipped_samples > 0 {
+        warnings.push(format!(
+            "the mix bus entering the master clips: {} samples at or over full scale (true peak {:+.1} dBTP); trim the mix by at least {:.1} dB (faders or a gain on the master)",
+            m.clipped_samples,
+            m.true_peak_dbtp,
+            peak - MIX_HEADROOM_DBFS
+        ));
+    } else if peak > MIX_HEADROOM_DBFS {
+        warnings.push(format!(
+            "the mix bus entering the master peaks at {peak:.1} dB (true peak {:.1} dBTP), above {MIX_HEADROOM_DBFS} dBFS: leave headroom for mastering; trim the mix by {:.1} dB",
+            m.true_peak_dbtp,
+            peak - MIX_HEADROOM_DBFS
+        ));
+    }
+    if let Some(why) = &mastered.target_skipped {
+        warnings.push(why.clone());
+    }
+    if let (Some(t), Some(o)) = (&session.master.target, &mastered.target)
+        && o.limiter.max_reduction_db > HEAVY_LIMITING_DB
+    {
+        warnings.push(format!(
+            "reaching {} LUFS took up to {:.1} dB of limiting ({:.1} dB on average over the song): the master is being squashed; lower the target, or add compression or level in the mix",
+            t.lufs, o.limiter.max_reduction_db, o.limiter.mean_reduction_db
+        ));
+    }
+    let target = session.master.target.as_ref();
+    for d in &mastered.deliveries {
+        let path = shown(&d.path);
+        if d.encoded.clipped_samples > 0 {
+            gates.push(format!(
+                "{path}: {} samples clipped at quantization (peak {:.2} dBFS); lower the mix or set a [master].target",
+                d.encoded.clipped_samples, d.levels.sample_peak_dbfs
+            ));
+        }
+        if let Some(t) = target {
+            match d.levels.integrated_lufs {
+                Some(i) if (i - t.lufs).abs() <= t.tolerance_lu => {}
+                Some(i) => gates.push(format!(
+                    "{path}: integrated loudness {i:.2} LUFS is {:.2} LU from the target {} LUFS (tolerance {} LU)",
+                    (i - t.lufs).abs(),
+                    t.lufs,
+                    t.tolerance_lu
+                )),
+                None => gates.push(format!("{path}: silent, so it cannot meet the target {} LUFS", t.lufs)),
+            }
+            if d.true_peak_dbtp > t.ceiling_dbtp {
+                gates.push(format!(
+                    "{path}: true peak {:.2} dBTP is over the ceiling {} dBTP",
+                    d.true_peak_dbtp, t.ceiling_dbtp
+                ));
+            }
+        }
+    }
+    if strict {
+        gates.extend(warnings.iter().map(|w| format!("--strict: {w}")));
+    }
+    Verdicts {
+        warnings,
+        gate_failures: gates,
+    }
+}
