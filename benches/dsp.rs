@@ -48,15 +48,7 @@ const SPEC: ProcessSpec = ProcessSpec {
 
 /// Deterministic uniform noise in -0.5..0.5.
 fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 40) as f64 / (1u64 << 24) as f64 - 0.5) as f32
-        })
-        .collect()
+    mixdown::testkit::white(n, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, 0.5)
 }
 
 /// The input, generated once: 10 s of stereo noise.

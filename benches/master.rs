@@ -16,14 +16,11 @@ fn song() -> &'static Vec<Vec<f32>> {
     SONG.get_or_init(|| {
         let n = RATE as usize * 180;
         let rate = RATE as f32;
-        let mut x: u64 = 7;
+        let mut noise = mixdown::testkit::Noise::new(7);
         let mut l = vec![0.0f32; n];
         let mut r = vec![0.0f32; n];
         for i in 0..n {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let w = ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+            let w = 0.5 * noise.uniform();
             let t = i as f32 / rate;
             let beat = (t * 2.0).fract();
             let kick = (-beat * 30.0).exp()

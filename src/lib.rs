@@ -16,3 +16,5 @@ pub mod io;
 pub mod master;
 pub mod report;
 pub mod session;
+#[doc(hidden)]
+pub mod testkit;

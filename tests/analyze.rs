@@ -62,15 +62,8 @@ fn analyze_reads_every_format_and_refuses_bad_files() {
 fn analyze_compares_with_a_reference_and_plots() {
     let sb = Sandbox::new();
     // The file has its bass 6 dB down against the reference (both noise with the same seed).
-    let mut x: u64 = 99;
-    let mut noise = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
     let n = 48000 * 6;
-    let white: Vec<f32> = (0..n).map(|_| noise()).collect();
+    let white = mixdown::testkit::white(n, 99, 0.5);
     // A one-pole split at ~150 Hz: low + high = white exactly.
     let a = (-2.0 * std::f32::consts::PI * 150.0 / 48000.0).exp();
     let mut lp = 0.0f32;

@@ -7,6 +7,7 @@ mod common;
 
 use common::*;
 use ebur128::{EbuR128, Mode};
+use mixdown::testkit::Noise;
 
 fn levels(path: &std::path::Path) -> (f64, f64, f64) {
     let (spec, p) = read_wav(path);
@@ -23,12 +24,9 @@ fn levels(path: &std::path::Path) -> (f64, f64, f64) {
 
 /// A bright, dense two-track mix with energy close to Nyquist (the hard case for true peak).
 fn bright_mix(sb: &Sandbox) {
-    let mut x: u64 = 12345;
+    let mut r = Noise::new(12345);
     sb.stem_f32("noise.wav", 48000, 2, 48000 * 8, move |_, n| {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let w = ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+        let w = 0.5 * r.uniform();
         let beat = (n % 24000) as f32 / 24000.0;
         0.6 * w * (-beat * 6.0).exp()
     });

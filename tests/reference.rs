@@ -8,27 +8,9 @@ use common::*;
 use mixdown::analysis::spectrum;
 use mixdown::master::reference;
 use mixdown::session::model::Reference;
+use mixdown::testkit::{Noise, Pinking};
 
 const RATE: u32 = 48000;
-
-/// Paul Kellet's pinking filter (-3 dB per octave).
-#[derive(Default)]
-struct Pinking([f32; 7]);
-
-impl Pinking {
-    fn next(&mut self, w: f32) -> f32 {
-        let b = &mut self.0;
-        b[0] = 0.99886 * b[0] + w * 0.055_518;
-        b[1] = 0.99332 * b[1] + w * 0.075_076;
-        b[2] = 0.969 * b[2] + w * 0.153_852;
-        b[3] = 0.8665 * b[3] + w * 0.310_486;
-        b[4] = 0.55 * b[4] + w * 0.532_952;
-        b[5] = -0.7616 * b[5] - w * 0.016_898;
-        let p = b[..6].iter().sum::<f32>() + b[6] + w * 0.5362;
-        b[6] = w * 0.115_926;
-        p * 0.05
-    }
-}
 
 /// Stereo pink noise, independent channels; `tilt` runs it through the pinking filter a second
 /// time (another -3 dB per octave). Peaks at 0.5.
@@ -36,16 +18,12 @@ fn pink(seed: u64, secs: f64, tilt: bool) -> Vec<Vec<f32>> {
     let n = (secs * f64::from(RATE)) as usize;
     (0..2u64)
         .map(|c| {
-            let mut x = seed.wrapping_mul(2654435761).wrapping_add(c + 1);
+            let mut r = Noise::new(seed.wrapping_mul(2654435761).wrapping_add(c + 1));
             let (mut p1, mut p2) = (Pinking::default(), Pinking::default());
             let out: Vec<f32> = (0..n)
                 .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let w = ((x >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
-                    let p = p1.next(w);
-                    if tilt { p2.next(p) * 20.0 } else { p }
+                    let p = p1.next(r.uniform());
+                    if tilt { p2.next(p) } else { p }
                 })
                 .collect();
             let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs()));

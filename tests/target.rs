@@ -1,4 +1,3 @@
-#![allow(clippy::excessive_precision)] // Kellet's pink-noise coefficients as published
 //! The target stage against its promise: integrated loudness within 0.1 LU of -14, -16 and
 //! -23 LUFS, and no true peak over the ceiling, on signals chosen to be hard in different ways.
 //! Loudness and true peak are checked with ebur128 (BS.1770-4, 4x true peak) and with mixdown's
@@ -7,18 +6,9 @@
 use ebur128::{EbuR128, Mode};
 use mixdown::dsp::truepeak::true_peak;
 use mixdown::master::target;
+use mixdown::testkit::{Noise, Pinking};
 
 const RATE: u32 = 48000;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-}
 
 fn secs(s: f64) -> usize {
     (s * f64::from(RATE)) as usize
@@ -35,21 +25,10 @@ fn sine(amp: f32) -> Vec<Vec<f32>> {
 fn pink(amp: f32, seed: u64) -> Vec<Vec<f32>> {
     (0..2)
         .map(|c| {
-            let mut r = Rng(seed + c);
-            let mut b = [0.0f32; 7];
+            let mut r = Noise::new(seed + c);
+            let mut p = Pinking::default();
             (0..secs(10.0))
-                .map(|_| {
-                    let w = r.next();
-                    b[0] = 0.99886 * b[0] + w * 0.0555179;
-                    b[1] = 0.99332 * b[1] + w * 0.0750759;
-                    b[2] = 0.96900 * b[2] + w * 0.1538520;
-                    b[3] = 0.86650 * b[3] + w * 0.3104856;
-                    b[4] = 0.55000 * b[4] + w * 0.5329522;
-                    b[5] = -0.7616 * b[5] - w * 0.0168980;
-                    let p = b[..6].iter().sum::<f32>() + b[6] + w * 0.5362;
-                    b[6] = w * 0.115926;
-                    amp * p * 0.11
-                })
+                .map(|_| amp * p.next(r.uniform()) * 0.11)
                 .collect()
         })
         .collect()
@@ -58,7 +37,7 @@ fn pink(amp: f32, seed: u64) -> Vec<Vec<f32>> {
 /// A dense synthetic mix: bass, chords, noise hats and kick drums.
 fn dense_mix(amp: f32) -> Vec<Vec<f32>> {
     let n = secs(12.0);
-    let mut r = Rng(99);
+    let mut r = Noise::new(99);
     let rate = RATE as f32;
     let mut l = vec![0.0f32; n];
     let mut rr = vec![0.0f32; n];
@@ -72,7 +51,7 @@ fn dense_mix(amp: f32) -> Vec<Vec<f32>> {
             .iter()
             .map(|f| 0.15 * (2.0 * std::f32::consts::PI * f * t).sin())
             .sum();
-        let hat = 0.2 * r.next() * (-((t * 4.0).fract()) * 60.0).exp();
+        let hat = 0.2 * r.uniform() * (-((t * 4.0).fract()) * 60.0).exp();
         l[i] = amp * (kick + bass + chord + hat);
         rr[i] = amp * (kick + bass + 0.8 * chord - hat);
     }

@@ -216,6 +216,7 @@ pub fn integrated_from_blocks(blocks: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testkit::white;
     use ebur128::{EbuR128, Mode};
 
     fn reference(planes: &[Vec<f32>], rate: u32) -> f64 {
@@ -238,18 +239,6 @@ mod tests {
         m.integrated().unwrap()
     }
 
-    fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * amp
-            })
-            .collect()
-    }
-
     /// EBU Tech 3341 cases 1 and 2 (1 kHz stereo sine at -23 and -33 dBFS).
     #[test]
     fn tech3341_cases_1_and_2() {
@@ -270,8 +259,8 @@ mod tests {
         for &rate in &[8000u32, 22050, 44100, 48000, 96000, 192000] {
             let n = rate as usize * 7 + 123;
             // Noise with a loud and a quiet section, so both gates matter.
-            let mut l = noise(n, 7, 0.3);
-            let r = noise(n, 11, 0.1);
+            let mut l = white(n, 7, 0.3);
+            let r = white(n, 11, 0.1);
             for x in &mut l[n / 3..n / 2] {
                 *x *= 0.01;
             }

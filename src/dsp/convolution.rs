@@ -494,21 +494,13 @@ impl Processor for ConvolutionReverb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsp::testkit;
+    use crate::testkit;
 
     const RATE: f64 = 48000.0;
 
     /// Deterministic uniform noise in -1..1.
     fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x >> 40) as f64 / (1u64 << 23) as f64 - 1.0) as f32
-            })
-            .collect()
+        testkit::white(n, seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, 1.0)
     }
 
     /// Direct (time-domain) linear convolution in f64, full length.

@@ -369,7 +369,7 @@ mod tests {
         let freqs = [100.0, 800.0, 5000.0];
         let mut x = Crossover::new(&freqs, fs, 2);
         assert_eq!((x.bands(), x.channels()), (4, 2));
-        let sig = crate::dsp::testkit::test_signal(fs, 0.5, 0.8);
+        let sig = crate::testkit::test_signal(fs, 0.5, 0.8);
         let mut a = x.buffers(sig[0].len());
         let mut b = x.buffers(sig[0].len());
         x.split(&sig, &mut a);

@@ -375,7 +375,7 @@ impl Ring {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsp::testkit;
+    use crate::testkit;
 
     fn delay_cfg(time_ms: f64, feedback: f64, mix: f64) -> DelayConfig {
         DelayConfig {

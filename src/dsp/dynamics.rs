@@ -545,7 +545,7 @@ impl Processor for Deesser {
 mod tests {
     use super::*;
     use crate::dsp::gain_to_db;
-    use crate::dsp::testkit::{assert_invariants, run, run_keyed, spec, test_signal};
+    use crate::testkit::{assert_invariants, run, run_keyed, spec, test_signal};
     use std::f64::consts::PI;
 
     const RATE: f64 = 48_000.0;
@@ -1156,7 +1156,7 @@ mod tests {
             500.0, 1000.0, 3000.0, 5000.0, 6500.0, 9000.0, 14000.0, 20000.0,
         ] {
             let mut d = prepared(Deesser::new(&cfg), RATE);
-            let got = crate::dsp::testkit::sine_gain_db(&mut d, RATE, f, 0.5);
+            let got = crate::testkit::sine_gain_db(&mut d, RATE, f, 0.5);
             let want = deesser_response_db(6500.0, RATE, g, f);
             println!("de-esser dip at {f} Hz: {got:.4} dB, analytic {want:.4} dB");
             assert!(

@@ -154,8 +154,8 @@ mod tests {
     use crate::dsp::biquad::test_util::{bins, spectrum};
     use crate::dsp::biquad::{cascade_magnitude_db, cascade_ring_frames};
     use crate::dsp::config::{BandKind, EqBand, EqConfig, PassShape, Phase, ShelfShape};
-    use crate::dsp::testkit::{assert_invariants, run, sine_gain_db, spec};
     use crate::dsp::{ProcessSpec, Processor};
+    use crate::testkit::{assert_invariants, run, sine_gain_db, spec};
 
     fn band(kind: BandKind, freq_hz: f64) -> EqBand {
         EqBand::new(kind, freq_hz)
@@ -314,7 +314,7 @@ mod tests {
     fn empty_eq_is_bit_transparent() {
         let mut p = Eq::new(&eq(vec![]));
         p.prepare(&spec(48000.0));
-        let x = crate::dsp::testkit::test_signal(48000.0, 0.2, 0.9);
+        let x = crate::testkit::test_signal(48000.0, 0.2, 0.9);
         assert_eq!(run(&mut p, &x, 64), x);
     }
 
@@ -367,7 +367,7 @@ mod tests {
             assert!(err < 0.1, "{fs} Hz: {err} dB");
             let mut p = Eq::new(cfg);
             p.prepare(&spec(fs));
-            let hot = crate::dsp::testkit::test_signal(fs, 1.0, 4.0);
+            let hot = crate::testkit::test_signal(fs, 1.0, 4.0);
             assert!(
                 run(&mut p, &hot, 512)
                     .iter()

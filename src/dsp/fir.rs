@@ -294,7 +294,7 @@ mod tests {
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::{BandKind, EqBand, EqConfig, PassShape, Phase, ShelfShape};
     use crate::dsp::eq;
-    use crate::dsp::testkit::{assert_invariants, run, spec, test_signal};
+    use crate::testkit::{assert_invariants, run, spec, test_signal};
 
     const RATES: [f64; 3] = [44100.0, 48000.0, 96000.0];
 

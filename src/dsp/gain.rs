@@ -51,9 +51,9 @@ mod tests {
 
     #[test]
     fn contract_invariants() {
-        crate::dsp::testkit::assert_invariants(&|| Box::new(Gain::new(-3.0)), 48000.0, 0.0);
+        crate::testkit::assert_invariants(&|| Box::new(Gain::new(-3.0)), 48000.0, 0.0);
         let mut g = Gain::new(-6.0);
-        let db = crate::dsp::testkit::sine_gain_db(&mut g, 48000.0, 1000.0, 0.5);
+        let db = crate::testkit::sine_gain_db(&mut g, 48000.0, 1000.0, 0.5);
         assert!((db + 6.0).abs() < 1e-4, "{db}");
     }
 }

@@ -19,8 +19,6 @@ pub mod limiter;
 pub mod multiband;
 pub mod reverb;
 pub mod saturation;
-#[cfg(test)]
-pub mod testkit;
 pub mod truepeak;
 pub mod width;
 

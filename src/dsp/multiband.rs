@@ -139,8 +139,8 @@ mod tests {
     use crate::dsp::config::{CompressorConfig, Detector, MultibandConfig};
     use crate::dsp::crossover::Crossover;
     use crate::dsp::dynamics::static_gain_db;
-    use crate::dsp::testkit::{assert_invariants, run, spec};
     use crate::dsp::{db_to_gain, gain_to_db};
+    use crate::testkit::{assert_invariants, run, spec};
 
     const RATES: [f64; 2] = [44100.0, 48000.0];
 
@@ -304,11 +304,10 @@ mod tests {
                 2
             ],
         );
-        let x = crate::dsp::testkit::test_signal(48000.0, 0.3, 0.9);
+        let x = crate::testkit::test_signal(48000.0, 0.3, 0.9);
         let plain = run(&mut prepared(&c, 48000.0), &x, 256);
         let silent = vec![vec![0.0f32; x[0].len()]; 2];
-        let keyed =
-            crate::dsp::testkit::run_keyed(&mut prepared(&c, 48000.0), &x, Some(&silent), 256);
+        let keyed = crate::testkit::run_keyed(&mut prepared(&c, 48000.0), &x, Some(&silent), 256);
         assert_eq!(plain, keyed);
     }
 

@@ -550,7 +550,7 @@ impl Processor for Reverb {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsp::testkit;
+    use crate::testkit;
 
     const RATE: f64 = 48000.0;
     const MODELS: [ReverbModel; 3] = [ReverbModel::Room, ReverbModel::Hall, ReverbModel::Plate];

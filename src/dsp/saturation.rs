@@ -1012,7 +1012,7 @@ impl ChannelState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsp::testkit;
+    use crate::testkit;
     use realfft::RealFftPlanner;
     use std::f64::consts::PI;
 

@@ -227,13 +227,10 @@ mod tests {
     #[test]
     fn standard_envelope_matches_ebur128() {
         use ebur128::{EbuR128, Mode};
-        let mut x: u64 = 5;
+        let mut noise = crate::testkit::Noise::new(5);
         let sig: Vec<f32> = (0..48000)
             .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let w = ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5;
+                let w = 0.5 * noise.uniform();
                 let beat = (i % 12000) as f32 / 12000.0;
                 0.8 * w * (-beat * 8.0).exp()
             })

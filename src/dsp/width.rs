@@ -119,7 +119,7 @@ mod tests {
     use crate::dsp::Processor;
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::WidthConfig;
-    use crate::dsp::testkit::{assert_invariants, run, spec, test_signal};
+    use crate::testkit::{assert_invariants, run, spec, test_signal};
 
     const FS: f64 = 48000.0;
 

@@ -4,6 +4,7 @@
 //! verify what is written) and the measurements of the finished master.
 
 pub mod deliver;
+pub mod matching;
 pub mod premaster;
 pub mod reference;
 pub mod target;

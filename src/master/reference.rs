@@ -3,7 +3,7 @@
 //!
 //! The loudest sections of both (the louder half of their 100 ms momentary-loudness blocks, so
 //! intros and breakdowns do not pull the comparison) are analysed in mid and side; the smoothed
-//! ratio of their long-term spectra on a log-frequency grid (analysis::spectrum::match_curve:
+//! ratio of their long-term spectra on a log-frequency grid ([`super::matching::match_curve`]:
 //! 1/3-octave smoothing, level-normalised, limited to ±12 dB, scaled by `amount`) becomes a
 //! linear-phase FIR for mid and one for side; width follows the side-to-mid energy ratio; and,
 //! when the session has no loudness target (which would set the level anyway), the level moves
@@ -14,10 +14,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::analysis::loudness;
-use crate::analysis::spectrum::{self, BandDelta, MatchCurve, Spectrum};
+use crate::analysis::spectrum::{self, BandDelta, Spectrum};
 use crate::dsp::fir::{self, Fir};
 use crate::dsp::{ProcessSpec, Processor};
 use crate::session::model::Reference;
+
+use super::matching::{self, MatchCurve};
 
 /// What reference matching did (for the report).
 #[derive(Debug, Clone, Serialize)]
@@ -120,7 +122,7 @@ pub fn apply(
 
     let mut curve = Vec::new();
     if r.eq {
-        let m: MatchCurve = spectrum::match_curve(&mix_sp, &ref_sp, r.amount);
+        let m: MatchCurve = matching::match_curve(&mix_sp, &ref_sp, r.amount);
         let taps = fir::taps_for(f64::from(rate));
         let mid_fir = Arc::new(fir::design_linear_phase(
             &|f| m.gain_db(f),
@@ -142,7 +144,7 @@ pub fn apply(
         if let Some(fs) = fs {
             side = fs;
         }
-        curve = spectrum::match_grid()
+        curve = matching::match_grid()
             .into_iter()
             .map(|hz| CurvePoint {
                 hz: (hz * 10.0).round() / 10.0,

@@ -1,11 +1,10 @@
-//! Shared checks for processors (tests only): run a processor over a signal in blocks of any
-//! size, and assert the invariants every processor must keep (ARCHITECTURE.md "Test
-//! invariants"): `reset` reproduces the first output, block sizes 1/64/4096 agree, silence in
+//! Shared checks for processors: run a processor over a signal in blocks of any
+//! size, and assert the invariants every processor must keep: `reset` reproduces the first output, block sizes 1/64/4096 agree, silence in
 //! gives silence out, loud input gives no NaN or infinity, and ringing decays into exact zeros or
 //! normal floats, never subnormals (which are slow on x86).
-#![allow(dead_code)]
 
-use super::{ProcessSpec, Processor};
+use super::signals::Noise;
+use crate::dsp::{ProcessSpec, Processor};
 
 /// The spec processors are prepared with in tests: stereo, blocks up to 4096 frames.
 pub fn spec(sample_rate: f64) -> ProcessSpec {
@@ -50,13 +49,8 @@ pub fn run_keyed(
 /// `seconds` long, peaking near `peak`.
 pub fn test_signal(rate: f64, seconds: f64, peak: f32) -> Vec<Vec<f32>> {
     let n = (rate * seconds) as usize;
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut noise = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-    };
+    let mut r = Noise::new(0x2545_F491_4F6C_DD1D);
+    let mut noise = || 0.5 * r.uniform();
     let mut l = vec![0.0f32; n];
     let mut r = vec![0.0f32; n];
     for i in 0..n {
