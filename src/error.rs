@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::analysis::loudness::MeterError;
-use crate::analysis::plot_png::PngError;
+use crate::analysis::plot::PngError;
 use crate::engine::RenderError;
 use crate::engine::source::SourceError;
 use crate::io::decode::DecodeError;

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::loudness::{Program, analyze_program};
+use super::plot::PngError;
 use super::plot::{self, PALETTE, Series};
-use super::plot_png::PngError;
 use super::report::{ProgramReport, db};
 use super::spectrum::{self, Band, BandDelta, Spectrum};
 

@@ -1,10 +1,9 @@
-//! Measurement and reporting: loudness and peaks, and the JSON report.
+//! Measurement and reporting: loudness and peaks (BS.1770-4), spectra, a file's analysis and
+//! its comparison with a reference, plots, and the figures reports show.
 
 pub mod bs1770;
 pub mod file;
-pub mod font;
 pub mod loudness;
 pub mod plot;
-pub mod plot_png;
 pub mod report;
 pub mod spectrum;

@@ -1,14 +1,14 @@
-//! PNG rendering of the plots, without system libraries: the [`Figure`] model of `plot` is
+//! PNG rendering of the plots, without system libraries: the [`Figure`] model is
 //! rasterized here into an RGB buffer (anti-aliased lines, filled envelopes, crisp gridlines and
-//! the public-domain bitmap fonts of `font`) and encoded with the pure-Rust `png` crate. The
+//! the public-domain bitmap fonts of [`super::font`]) and encoded with the pure-Rust `png` crate. The
 //! layout is the SVG's, so both files show the same plot.
 
-use crate::analysis::font::{BOLD, Font, SMALL};
-use crate::analysis::plot::{
-    self, BACKGROUND, CHAR_W, Colour, FRAME, Figure, GRID, MARGIN_LEFT, MINOR_GRID,
-    PLOT_BACKGROUND, Rect, SWATCH_W, Series, Swatch, TEXT, area_pixels, layout, line_pixels, px,
-    py, rule_pixel,
+use super::font::{BOLD, Font, SMALL};
+use super::layout::{
+    CHAR_W, MARGIN_LEFT, Rect, SWATCH_W, Swatch, area_pixels, layout, line_pixels, px, py,
+    rule_pixel,
 };
+use super::{BACKGROUND, Colour, FRAME, Figure, GRID, MINOR_GRID, PLOT_BACKGROUND, TEXT};
 
 /// PNG encoding failed (in practice only for an impossible image size).
 #[derive(Debug, thiserror::Error)]
@@ -320,34 +320,11 @@ fn draw(fig: &Figure, cv: &mut Canvas) {
     }
 }
 
-/// PNG of [`plot::spectrum_figure`].
-pub fn spectrum_png(series: &[Series], title: &str) -> Result<Vec<u8>, PngError> {
-    plot::spectrum_figure(series, title).to_png()
-}
-
-/// PNG of [`plot::loudness_figure`].
-pub fn loudness_png(
-    momentary: &[Option<f64>],
-    shortterm: &[Option<f64>],
-    integrated: Option<f64>,
-    title: &str,
-) -> Result<Vec<u8>, PngError> {
-    plot::loudness_figure(momentary, shortterm, integrated, title).to_png()
-}
-
-/// PNG of [`plot::waveform_figure`].
-pub fn waveform_png(
-    planes: &[Vec<f32>],
-    sample_rate: u32,
-    title: &str,
-) -> Result<Vec<u8>, PngError> {
-    plot::waveform_figure(planes, sample_rate, title).to_png()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::plot::PALETTE;
+    use crate::analysis::plot::{self, Series};
 
     /// Decode to (width, height, RGB bytes).
     fn decode(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
@@ -396,7 +373,7 @@ mod tests {
             .collect();
         let series = [Series::new("Mix", pts, PALETTE[1])];
         let fig = plot::spectrum_figure(&series, "Spectrum");
-        let img = decode(&spectrum_png(&series, "Spectrum").unwrap());
+        let img = decode(&plot::spectrum_figure(&series, "Spectrum").to_png().unwrap());
         assert_eq!(
             (img.0, img.1),
             (plot::WIDTH as usize, plot::HEIGHT as usize)
