@@ -174,7 +174,7 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
 
     // Sidechain keys of tracks: keys render in earlier groups, so align group by group.
     let mut track_latency: Vec<usize> = track_chains.iter().map(Chain::latency).collect();
-    for group in plan::track_levels(session) {
+    for group in plan::track_levels(session)? {
         for t in group {
             let lat = track_latency.clone();
             track_chains[t].align_keys(0, &|k| lat[k]);

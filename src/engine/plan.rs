@@ -5,6 +5,7 @@
 
 use crate::dsp::config::FxConfig;
 use crate::dsp::db_to_gain;
+use crate::session::graph;
 use crate::session::model::{Dest, Session};
 
 /// A signal source in the graph.
@@ -68,69 +69,36 @@ pub fn sidechain_keys(fx: &[crate::session::model::Fx]) -> impl Iterator<Item = 
 }
 
 /// Tracks grouped by sidechain depth: group 0 keys nothing, group n is keyed only by tracks in
-/// earlier groups. Validation rejects sidechain loops.
-pub fn track_levels(s: &Session) -> Vec<Vec<usize>> {
-    let nt = s.tracks.len();
-    let mut level = vec![usize::MAX; nt];
-    fn level_of(i: usize, s: &Session, level: &mut [usize], depth: usize) -> usize {
-        if level[i] != usize::MAX {
-            return level[i];
-        }
-        if depth > s.tracks.len() {
-            return 0; // a loop, which validation rejects: never recurse forever
-        }
-        let l = sidechain_keys(&s.tracks[i].fx)
-            .map(|k| level_of(k, s, level, depth + 1) + 1)
-            .max()
-            .unwrap_or(0);
-        level[i] = l;
-        l
-    }
-    for i in 0..nt {
-        level_of(i, s, &mut level, 0);
-    }
+/// earlier groups. Validation rejects sidechain loops; one here is an internal error.
+pub fn track_levels(s: &Session) -> Result<Vec<Vec<usize>>, PlanError> {
+    let deps: Vec<Vec<usize>> = s
+        .tracks
+        .iter()
+        .map(|t| sidechain_keys(&t.fx).collect())
+        .collect();
+    let level = graph::depths(&deps).ok_or_else(|| PlanError("the sidechains loop".into()))?;
     let levels = level.iter().copied().max().map_or(0, |m| m + 1);
     let mut groups = vec![Vec::new(); levels];
     for (i, &l) in level.iter().enumerate() {
         groups[l].push(i);
     }
-    groups
+    Ok(groups)
 }
 
 impl Plan {
     pub fn new(s: &Session, times: &NodeTimes) -> Result<Plan, PlanError> {
         let nb = s.buses.len();
 
-        // Bus order: Kahn's algorithm, lowest index first among ready buses.
-        let mut feeds: Vec<Vec<usize>> = vec![Vec::new(); nb];
+        // Bus order: every bus after the buses feeding it (by output or send).
+        let mut feeds: Vec<(usize, usize)> = Vec::new();
         for (i, b) in s.buses.iter().enumerate() {
             if let Dest::Bus(t) = b.output {
-                feeds[i].push(t);
+                feeds.push((i, t));
             }
-            feeds[i].extend(b.sends.iter().map(|x| x.bus));
+            feeds.extend(b.sends.iter().map(|x| (i, x.bus)));
         }
-        let mut indeg = vec![0usize; nb];
-        for f in &feeds {
-            for &t in f {
-                indeg[t] += 1;
-            }
-        }
-        let mut ready: std::collections::BTreeSet<usize> =
-            (0..nb).filter(|&i| indeg[i] == 0).collect();
-        let mut bus_order = Vec::with_capacity(nb);
-        while let Some(&b) = ready.iter().next() {
-            ready.remove(&b);
-            bus_order.push(b);
-            for &t in &feeds[b] {
-                indeg[t] -= 1;
-                if indeg[t] == 0 {
-                    ready.insert(t);
-                }
-            }
-        }
-        if bus_order.len() != nb {
-            return Err(PlanError("the bus graph has a cycle".into()));
-        }
+        let bus_order = graph::topological_order(nb, &feeds)
+            .ok_or_else(|| PlanError("the bus graph has a cycle".into()))?;
 
         // Which tracks must render: audible ones and sidechain keys of audible processing.
         let mut track_active: Vec<bool> = s.tracks.iter().map(|t| !t.muted).collect();
@@ -148,7 +116,7 @@ impl Plan {
             }
         }
 
-        let track_groups: Vec<Vec<usize>> = track_levels(s)
+        let track_groups: Vec<Vec<usize>> = track_levels(s)?
             .into_iter()
             .map(|g| {
                 g.into_iter()

@@ -3,7 +3,13 @@
 
 pub mod diag;
 mod fx;
+pub mod graph;
+mod master;
+mod metadata;
 pub mod model;
+mod nodes;
+mod outputs;
+pub mod paths;
 pub mod validate;
 mod walk;
 

@@ -1,0 +1,225 @@
+//! Tracks and buses: their keys, where they send, and the loops their routing must not make
+//! (buses feeding themselves, tracks keying each other's sidechains).
+
+use super::diag::Span;
+use super::fx::{Owner, SidechainRef};
+use super::graph;
+use super::model::{Bus, Dest, Send, Track};
+use super::validate::{Validator, labelled};
+use super::walk::{Tbl, as_table};
+
+pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str) -> Dest {
+    let Some(s) = t.str(&mut v.d, key) else {
+        return Dest::Master;
+    };
+    if s.v == "master" {
+        return Dest::Master;
+    }
+    match v.bus_names.iter().position(|b| *b == s.v) {
+        Some(i) => Dest::Bus(i),
+        None => {
+            let mut known = vec!["master".to_string()];
+            known.extend(v.bus_names.iter().cloned());
+            let help = v.name_hint(&s.v, &known, "destination");
+            v.d.bad_value_help(&s.span, &t.key_path(key), "no bus has this name", help);
+            Dest::Master
+        }
+    }
+}
+
+fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
+    let Some(items) = t.array(&mut v.d, "sends") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let path = format!("{}[{i}]", t.key_path("sends"));
+        let Some(st) = as_table(&mut v.d, item, path) else {
+            continue;
+        };
+        st.check_keys(&mut v.d, &["bus", "level_db", "pre_fader"]);
+        if !st.require(&mut v.d, "bus", "the bus this send feeds") {
+            continue;
+        }
+        let level_db = st.num_in(&mut v.d, "level_db", 0.0, -96.0, 12.0, "dB");
+        let pre_fader = st.bool_or(&mut v.d, "pre_fader", false);
+        let Some(s) = st.str(&mut v.d, "bus") else {
+            continue;
+        };
+        match v.bus_names.iter().position(|b| *b == s.v) {
+            Some(bus) => out.push((
+                Send {
+                    bus,
+                    level_db,
+                    pre_fader,
+                },
+                s.span.clone(),
+                st.key_path("bus"),
+            )),
+            None => {
+                let help = v.name_hint(&s.v, &v.bus_names.clone(), "bus");
+                let help = if s.v == "master" {
+                    "the master is fed by `output`; sends go to buses".to_string()
+                } else {
+                    help
+                };
+                v.d.bad_value_help(&s.span, &st.key_path("bus"), "no bus has this name", help);
+            }
+        }
+    }
+    out
+}
+
+pub(super) fn track(
+    v: &mut Validator<'_>,
+    t: &Tbl<'_, '_>,
+    i: usize,
+    sc: &mut Vec<SidechainRef>,
+) -> Option<Track> {
+    let t = &labelled(t, &v.track_names[i].clone());
+    t.check_keys(
+        &mut v.d,
+        &[
+            "name",
+            "file",
+            "gain_db",
+            "pan",
+            "width",
+            "offset_s",
+            "polarity_invert",
+            "mute",
+            "solo",
+            "output",
+            "sends",
+            "fx",
+        ],
+    );
+    let file = if t.require(
+        &mut v.d,
+        "file",
+        "the stem to play, relative to the session file",
+    ) {
+        t.str(&mut v.d, "file").and_then(|s| {
+            v.input_file(&s, &t.key_path("file"), true)
+                .map(|p| (p, s.v))
+        })
+    } else {
+        None
+    };
+    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
+    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
+    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
+    let offset_s = t.num_in(&mut v.d, "offset_s", 0.0, 0.0, 3600.0, "s");
+    let polarity_invert = t.bool_or(&mut v.d, "polarity_invert", false);
+    let mute = t.bool_or(&mut v.d, "mute", false);
+    t.bool_or(&mut v.d, "solo", false);
+    let output = dest(v, t, "output");
+    let sends = sends(v, t).into_iter().map(|(s, _, _)| s).collect();
+    let fx = v.fx_chain(t, Owner::Track(i), sc);
+    let (file, file_display) = file?;
+    let stem = v.stem_info(&file)?;
+    if stem.channels == 1 && t.has("width") && width != 1.0 {
+        v.d.bad_value_help(
+            &t.span_of("width"),
+            &t.key_path("width"),
+            "width needs a stereo stem, and this stem is mono",
+            "place a mono stem with pan, or remove width",
+        );
+    }
+    Some(Track {
+        name: v.track_names[i].clone(),
+        file,
+        file_display,
+        stem,
+        gain_db,
+        pan,
+        width,
+        offset_s,
+        polarity_invert,
+        muted: mute,
+        output,
+        sends,
+        fx,
+    })
+}
+
+pub(super) fn bus(
+    v: &mut Validator<'_>,
+    t: &Tbl<'_, '_>,
+    sc: &mut Vec<SidechainRef>,
+    edges: &mut Vec<(usize, usize, Span, String)>,
+    i: usize,
+) -> Option<Bus> {
+    let t = &labelled(t, &v.bus_names[i].clone());
+    t.check_keys(
+        &mut v.d,
+        &[
+            "name", "gain_db", "pan", "width", "mute", "output", "sends", "fx",
+        ],
+    );
+    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
+    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
+    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
+    let muted = t.bool_or(&mut v.d, "mute", false);
+    let output = dest(v, t, "output");
+    if let Dest::Bus(b) = output {
+        edges.push((i, b, t.span_of("output"), t.key_path("output")));
+    }
+    let mut out_sends = Vec::new();
+    for (s, span, path) in sends(v, t) {
+        edges.push((i, s.bus, span, path));
+        out_sends.push(s);
+    }
+    let fx = v.fx_chain(t, Owner::Bus, sc);
+    Some(Bus {
+        name: v.bus_names[i].clone(),
+        gain_db,
+        pan,
+        width,
+        muted,
+        output,
+        sends: out_sends,
+        fx,
+    })
+}
+
+/// Report every loop in the bus graph (outputs and sends), once, at the edge that closes it.
+pub(super) fn bus_cycles(v: &mut Validator<'_>, edges: &[(usize, usize, Span, String)]) {
+    let plain: Vec<(usize, usize)> = edges.iter().map(|e| (e.0, e.1)).collect();
+    for (cycle, ei) in graph::cycles(v.bus_names.len(), &plain) {
+        let mut names: Vec<String> = cycle
+            .iter()
+            .map(|&b| format!("bus \"{}\"", v.bus_names[b]))
+            .collect();
+        names.push(format!("bus \"{}\"", v.bus_names[cycle[0]]));
+        let (_, _, span, path) = &edges[ei];
+        v.d.bad_value_help(
+            span,
+            path,
+            format!("makes a routing loop: {}", names.join(" -> ")),
+            "a bus cannot feed itself, directly or through other buses; route one of them elsewhere",
+        );
+    }
+}
+
+/// A sidechain key must be rendered before the track it keys: no loops among tracks.
+pub(super) fn sidechain_cycles(v: &mut Validator<'_>, refs: &[(usize, SidechainRef)]) {
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); v.track_names.len()];
+    for (keyed, r) in refs {
+        deps[*keyed].push(r.key_track);
+    }
+    for (keyed, r) in refs {
+        // Does the key track (transitively) depend on the keyed track?
+        if graph::reaches(&deps, r.key_track, *keyed) {
+            v.d.bad_value_help(
+                &r.span,
+                &r.path,
+                format!(
+                    "sidechain loop: track \"{}\" is keyed, directly or indirectly, by track \"{}\"",
+                    v.track_names[r.key_track], v.track_names[*keyed]
+                ),
+                "two tracks cannot key each other",
+            );
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Paths as a session names them: made absolute against the session's folder without touching
+//! the file system, compared by identity; and the hash of a session's text.
+
+use std::path::{Component, Path, PathBuf};
+
+/// A 64-bit FNV-1a hash: the dither seed of a session is the hash of its text.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Make a path absolute and resolve `.` and `..` without touching the file system.
+pub fn normalize(base: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// Whether two paths name the same file (by identity when both exist, else by normalized path).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => {
+            let pa = a
+                .parent()
+                .and_then(|d| d.canonicalize().ok())
+                .map(|d| d.join(a.file_name().unwrap_or_default()));
+            let pb = b
+                .parent()
+                .and_then(|d| d.canonicalize().ok())
+                .map(|d| d.join(b.file_name().unwrap_or_default()));
+            match (pa, pb) {
+                (Some(x), Some(y)) => x == y,
+                _ => a == b,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalize_lexically() {
+        let p = normalize(Path::new("/a/b"), Path::new("../c/./d.wav"));
+        assert_eq!(p, PathBuf::from("/a/c/d.wav"));
+    }
+
+    #[test]
+    fn fnv_is_stable() {
+        assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}
