@@ -6,6 +6,8 @@
 //! The master and output figures use `ebur128` (with true peak); the tests hold this meter to
 //! it within 0.01 LU.
 
+use crate::dsp::db::{db_to_gain, db_to_power, power_to_db};
+
 /// One second-order section, transposed direct form II.
 #[derive(Debug, Clone, Copy)]
 struct Section {
@@ -19,7 +21,7 @@ fn k_weighting(rate: f64) -> [Section; 2] {
     use std::f64::consts::PI;
     let (f0, g, q) = (1681.974450955533, 3.999843853973347, 0.7071752369554196);
     let k = (PI * f0 / rate).tan();
-    let vh = 10f64.powf(g / 20.0);
+    let vh = db_to_gain(g);
     let vb = vh.powf(0.4996667741545416);
     let a0 = 1.0 + k / q + k * k;
     let shelf = Section {
@@ -117,11 +119,6 @@ impl IntegratedMeter {
     pub fn integrated(&self) -> Option<f64> {
         integrated_from_blocks(&self.blocks)
     }
-
-    /// Mean-square energies of the 400 ms gating blocks so far.
-    pub fn blocks(&self) -> &[f64] {
-        &self.blocks
-    }
 }
 
 /// K-weight `x` through the two sections (updating `st`) and return the sum of squares.
@@ -194,18 +191,18 @@ fn filter_energy_pair(
 
 /// Loudness of a mean-square energy, BS.1770-4 eq. 2.
 pub fn lufs(energy: f64) -> f64 {
-    -0.691 + 10.0 * energy.log10()
+    -0.691 + power_to_db(energy)
 }
 
 /// Two-stage gated mean of block energies (BS.1770-4 §2.8).
 pub fn integrated_from_blocks(blocks: &[f64]) -> Option<f64> {
-    let abs_gate = 10f64.powf((-70.0 + 0.691) / 10.0);
+    let abs_gate = db_to_power(-70.0 + 0.691);
     let gated: Vec<f64> = blocks.iter().copied().filter(|&z| z > abs_gate).collect();
     if gated.is_empty() {
         return None;
     }
     let mean = gated.iter().sum::<f64>() / gated.len() as f64;
-    let rel_gate = mean * 10f64.powf(-10.0 / 10.0);
+    let rel_gate = mean * db_to_power(-10.0);
     let kept: Vec<f64> = gated.into_iter().filter(|&z| z > rel_gate).collect();
     if kept.is_empty() {
         return None;

@@ -9,6 +9,7 @@ use super::plot::PngError;
 use super::plot::{self, PALETTE, Series};
 use super::report::{ProgramReport, db};
 use super::spectrum::{self, Band, BandDelta, Spectrum};
+use crate::dsp::db::{gain_to_db, power_to_db};
 
 /// A file's measurements (serialized as the `analyze --json` output).
 #[derive(Debug, Serialize)]
@@ -81,7 +82,7 @@ pub fn analyze(
         channels: planes.len(),
         duration_s: planes.first().map_or(0, Vec::len) as f64 / f64::from(rate),
         levels: ProgramReport::new(&p),
-        true_peak_reconstructed_dbtp: db(20.0 * f64::from(exact).log10()),
+        true_peak_reconstructed_dbtp: db(gain_to_db(f64::from(exact))),
         dc_offset: p
             .dc_offset
             .iter()
@@ -123,7 +124,7 @@ pub fn compare(file: &Analyzed, reference: Analyzed) -> Comparison {
         (2, 2) => {
             let ratio = spectrum::width_ratio(&file.spectrum, &reference.spectrum);
             // width_ratio is reference over file; report the file relative to the reference.
-            (ratio.is_finite() && ratio > 0.0).then(|| -10.0 * ratio.log10())
+            (ratio.is_finite() && ratio > 0.0).then(|| -power_to_db(ratio))
         }
         _ => None,
     };

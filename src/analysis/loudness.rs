@@ -3,6 +3,7 @@
 use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
 
+use crate::dsp::gain_to_db;
 use crate::io::wav::Encoded;
 
 /// Levels of a stereo (or mono) signal. Silence gives `None` loudness and `-inf` peaks.
@@ -94,10 +95,10 @@ impl Meter {
                 .loudness_global()
                 .ok()
                 .filter(|l| l.is_finite()),
-            sample_peak_dbfs: 20.0 * sp.log10(),
+            sample_peak_dbfs: gain_to_db(sp),
             // The true peak is never below the sample peak (the oversampler's passband ripple
             // can read a hair under a full-scale sample).
-            true_peak_dbtp: 20.0 * tp.max(sp).log10(),
+            true_peak_dbtp: gain_to_db(tp.max(sp)),
             clipped_samples: self.clipped,
         }
     }

@@ -236,7 +236,7 @@ pub const MIN_DB: f64 = -300.0;
 
 /// Amplitude to dB, floored at [`MIN_DB`].
 pub fn amplitude_to_db(a: f64) -> f64 {
-    (20.0 * a.log10()).max(MIN_DB)
+    super::gain_to_db(a).max(MIN_DB)
 }
 
 /// Cookbook shelf `alpha`: `sin(w0)/2 * sqrt((A + 1/A)(1/S - 1) + 2)` for slope `S`, or
@@ -486,7 +486,7 @@ mod tests {
     }
 
     fn db_power(p: f64) -> f64 {
-        (10.0 * p.log10()).max(MIN_DB)
+        crate::dsp::db::power_to_db(p).max(MIN_DB)
     }
 
     /// `f0` and octaves -3..=3 around it that lie in 1 Hz .. 0.49 Fs.

@@ -408,11 +408,6 @@ impl ConvolutionReverb {
             dry: Vec::new(),
         }
     }
-
-    /// The convolution engine (partition size, IR length).
-    pub fn convolver(&self) -> &Convolver {
-        &self.conv
-    }
 }
 
 impl Processor for ConvolutionReverb {

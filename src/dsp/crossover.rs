@@ -198,6 +198,7 @@ impl Crossover {
 mod tests {
     use super::Crossover;
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
+    use crate::dsp::gain_to_db;
 
     const RATES: [f64; 2] = [44100.0, 48000.0];
     /// 1..4 crossovers, neighbours at least 5x apart so each crossover's -6.02 dB is
@@ -242,10 +243,6 @@ mod tests {
             .collect()
     }
 
-    fn db(h: f64) -> f64 {
-        20.0 * h.log10()
-    }
-
     #[test]
     fn band_sum_is_flat() {
         let mut worst: f64 = 0.0;
@@ -256,7 +253,7 @@ mod tests {
                 let h = spectrum(&sum);
                 let x = Crossover::new(freqs, fs, 2);
                 for (k, f) in bins(LEN, fs, 20.0, 20000.0) {
-                    worst = worst.max(db(h[k].norm()).abs());
+                    worst = worst.max(gain_to_db(h[k].norm()).abs());
                     // And the phase is the all-passes' (the sum is exactly their product).
                     let d = (h[k] - x.sum_response(f)).norm();
                     assert!(
@@ -293,8 +290,8 @@ mod tests {
                                 want /= 1.0 + w4;
                             }
                         }
-                        if db(want) > -60.0 {
-                            worst = worst.max((db(h[k].norm()) - db(want)).abs());
+                        if gain_to_db(want) > -60.0 {
+                            worst = worst.max((gain_to_db(h[k].norm()) - gain_to_db(want)).abs());
                         }
                     }
                 }
@@ -315,7 +312,7 @@ mod tests {
                 let irs = band_irs(freqs, fs);
                 for (j, &fc) in freqs.iter().enumerate() {
                     for band in [j, j + 1] {
-                        let g = db(dft_at(&irs[band], fc, fs).norm());
+                        let g = gain_to_db(dft_at(&irs[band], fc, fs).norm());
                         worst = worst.max((g + 6.0206).abs());
                     }
                 }
@@ -345,16 +342,16 @@ mod tests {
                     } else {
                         continue;
                     };
-                    let drop = db(dft_at(&irs[k], far * fc, fs).norm())
-                        - db(dft_at(&irs[k], 2.0 * far * fc, fs).norm());
+                    let drop = gain_to_db(dft_at(&irs[k], far * fc, fs).norm())
+                        - gain_to_db(dft_at(&irs[k], 2.0 * far * fc, fs).norm());
                     assert!(
                         (drop - 24.0).abs() < 1.0,
                         "{freqs:?} band {k}: {drop} dB/oct"
                     );
                 }
                 let fc = freqs[0];
-                let drop = db(dft_at(&irs[1], fc / 4.0, fs).norm())
-                    - db(dft_at(&irs[1], fc / 8.0, fs).norm());
+                let drop = gain_to_db(dft_at(&irs[1], fc / 4.0, fs).norm())
+                    - gain_to_db(dft_at(&irs[1], fc / 8.0, fs).norm());
                 assert!(
                     (drop - 24.05).abs() < 0.1,
                     "{freqs:?} band 1: {drop} dB/oct"

@@ -14,6 +14,7 @@
 //! (after the gain computer, in the log domain) they recommend for smooth, artefact-free release.
 
 use super::config::{CompressorConfig, DeesserConfig, Detector, GateConfig};
+use super::db::{fast_db_to_gain, fast_gain_to_db};
 use super::{ProcessSpec, Processor, db_to_gain};
 
 /// Sample rate the coefficients assume until `prepare` gives the real one, in Hz.
@@ -76,20 +77,10 @@ fn one_pole(tau_ms: f64, rate: f64) -> f64 {
     }
 }
 
-/// dB per neper of amplitude: `20 / ln 10`. The per-sample conversions use `ln`/`exp`, which
-/// are about twice as fast as `log10`/`powf` and agree with them to a few ulps.
-const DB_PER_NEPER: f64 = 20.0 / std::f64::consts::LN_10;
-
 /// Amplitude to dBFS, floored at [`LEVEL_FLOOR`].
 #[inline]
 fn amp_to_db(a: f64) -> f64 {
-    DB_PER_NEPER * a.max(LEVEL_FLOOR).ln()
-}
-
-/// dB to a linear amplitude factor (the hot-path twin of [`db_to_gain`]).
-#[inline]
-fn db_to_amp(db: f64) -> f64 {
-    (db / DB_PER_NEPER).exp()
+    fast_gain_to_db(a.max(LEVEL_FLOOR))
 }
 
 /// Round to `f32`, flushing a subnormal result to zero.
@@ -246,7 +237,7 @@ impl Compressor {
             let wet = if self.reduction_db == 0.0 {
                 self.makeup
             } else {
-                db_to_amp(self.cfg.makeup_db - self.reduction_db)
+                fast_db_to_gain(self.cfg.makeup_db - self.reduction_db)
             };
             // With mix = 0 the factor is exactly 1 and the dry signal passes bit for bit.
             let factor = mix * wet + dry;
@@ -531,7 +522,7 @@ impl Processor for Deesser {
             };
             self.reduction_db = self.ballistics.step(self.reduction_db, target);
             if self.reduction_db > 0.0 {
-                let g1 = db_to_amp(-self.reduction_db) - 1.0;
+                let g1 = fast_db_to_gain(-self.reduction_db) - 1.0;
                 for (ch, st) in block.iter_mut().zip(&self.chans) {
                     // rest + g·band = x + (g - 1)·band.
                     ch[i] = out(f64::from(ch[i]) + g1 * st.band);

@@ -125,7 +125,7 @@ fn db_to_amplitude(db: f64) -> f64 {
     if db.is_nan() {
         0.0
     } else {
-        10f64.powf(db.min(200.0) / 20.0)
+        super::db_to_gain(db.min(200.0))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod biquad;
 pub mod config;
 pub mod convolution;
 pub mod crossover;
+pub mod db;
 pub mod delay;
 pub mod delay_line;
 pub mod dynamics;
@@ -27,6 +28,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use config::FxConfig;
+
+pub use db::{db_to_gain, gain_to_db};
 
 /// Fixed facts of a render that processors size themselves for.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,16 +142,4 @@ pub fn flush(x: f64) -> f64 {
 pub fn to_f32(y: f64) -> f32 {
     let y = y as f32;
     if y.is_subnormal() { 0.0 } else { y }
-}
-
-/// Decibels to a linear amplitude factor.
-#[inline]
-pub fn db_to_gain(db: f64) -> f64 {
-    10f64.powf(db / 20.0)
-}
-
-/// Linear amplitude to decibels (-inf for 0).
-#[inline]
-pub fn gain_to_db(g: f64) -> f64 {
-    20.0 * g.log10()
 }

@@ -116,9 +116,9 @@ impl Processor for Width {
 #[cfg(test)]
 mod tests {
     use super::Width;
-    use crate::dsp::Processor;
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::WidthConfig;
+    use crate::dsp::{Processor, gain_to_db};
     use crate::testkit::{assert_invariants, run, spec, test_signal};
 
     const FS: f64 = 48000.0;
@@ -144,10 +144,6 @@ mod tests {
             .map(|(&a, &b)| 0.5 * (f64::from(a) + f64::from(b)));
         let s = mid.map(|(&a, &b)| 0.5 * (f64::from(a) - f64::from(b)));
         (m.collect(), s.collect())
-    }
-
-    fn db(x: f64) -> f64 {
-        20.0 * x.log10()
     }
 
     #[test]
@@ -197,18 +193,18 @@ mod tests {
         let mut worst_mid: f64 = 0.0;
         for f in [40.0, 120.0, 300.0] {
             for a in [0.5, 1.0, 2.0] {
-                let target = db(a);
+                let target = gain_to_db(a);
                 // Pure side in: L = 1, R = -1 at frame 0.
                 let (m, s) = mid_side_ir(&mut width(a, Some(f)), 1.0, -1.0, len);
                 assert!(
                     m.iter().all(|&v| v == 0.0),
                     "side input leaked into the mid"
                 );
-                let lo = db(dft_at(&s, f / 4.0, FS).norm()) - target;
+                let lo = gain_to_db(dft_at(&s, f / 4.0, FS).norm()) - target;
                 worst_side_lo = worst_side_lo.max(lo);
                 let hs = spectrum(&s);
                 for (k, _) in bins(len, FS, 4.0 * f, 20000.0) {
-                    worst_side_hi = worst_side_hi.max((db(hs[k].norm()) - target).abs());
+                    worst_side_hi = worst_side_hi.max((gain_to_db(hs[k].norm()) - target).abs());
                 }
                 // Pure mid in.
                 let (m, s) = mid_side_ir(&mut width(a, Some(f)), 1.0, 1.0, len);
@@ -218,7 +214,7 @@ mod tests {
                 );
                 let hm = spectrum(&m);
                 for (k, _) in bins(len, FS, 20.0, 20000.0) {
-                    worst_mid = worst_mid.max(db(hm[k].norm()).abs());
+                    worst_mid = worst_mid.max(gain_to_db(hm[k].norm()).abs());
                 }
             }
         }
@@ -246,14 +242,14 @@ mod tests {
         let ir = |c: usize| -> Vec<f64> { y[c].iter().map(|&v| f64::from(v)).collect() };
         let (l, r) = (ir(0), ir(1));
         for k in [4.0, 8.0, 50.0] {
-            let left = db(dft_at(&l, k * f, FS).norm());
-            let right = db(dft_at(&r, k * f, FS).norm());
+            let left = gain_to_db(dft_at(&l, k * f, FS).norm());
+            let right = gain_to_db(dft_at(&r, k * f, FS).norm());
             assert!(left.abs() < 0.1, "left at {k}f: {left} dB");
             assert!(right - left < -40.0, "right leak at {k}f: {right} dB");
         }
         // Below f the source is centred (mono): -6 dB in each channel.
-        let left = db(dft_at(&l, f / 8.0, FS).norm());
-        let right = db(dft_at(&r, f / 8.0, FS).norm());
+        let left = gain_to_db(dft_at(&l, f / 8.0, FS).norm());
+        let right = gain_to_db(dft_at(&r, f / 8.0, FS).norm());
         assert!((left + 6.02).abs() < 0.1 && (right + 6.02).abs() < 0.1);
     }
 

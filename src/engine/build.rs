@@ -60,11 +60,6 @@ impl Graph {
         self.track_latency[k]
     }
 
-    /// Longest ringing of any path into the master, frames.
-    pub fn ringing(&self) -> usize {
-        self.plan.tail
-    }
-
     /// Frames up to the end of the last placed stem (muted ones included: muting does not
     /// shorten a song).
     pub fn content_frames(&self) -> u64 {

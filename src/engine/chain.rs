@@ -92,10 +92,6 @@ impl Chain {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
-    }
-
     /// Frames of delay from the chain's input to its output.
     pub fn latency(&self) -> usize {
         self.stages
@@ -131,11 +127,6 @@ impl Chain {
             at += s.fx.latency() + s.pre_delay.as_ref().map_or(0, DelayLine::delay);
         }
         grew
-    }
-
-    /// Track indices whose signal keys a stage of this chain.
-    pub fn keys(&self) -> impl Iterator<Item = usize> + '_ {
-        self.stages.iter().filter_map(|s| s.key)
     }
 
     /// Run the chain on `buf[..n]`. `keys` holds the current block of every track that keys a

@@ -25,15 +25,10 @@ pub struct StemSource {
     /// Silent frames still to emit before the stem starts.
     lead_in: u64,
     decoded_all: bool,
-    /// Frames of the stem (at the session rate) handed out so far.
-    emitted: u64,
-    ended: bool,
     /// Largest absolute sample of the decoded stem (before resampling).
     pub source_peak: f32,
     /// Decoded samples at or beyond full scale.
     pub source_clipped: u64,
-    /// Timeline position (session frames) where the stem started.
-    offset: u64,
 }
 
 impl StemSource {
@@ -56,22 +51,9 @@ impl StemSource {
             scratch: vec![Vec::new(); info.channels],
             lead_in: offset_frames,
             decoded_all: false,
-            emitted: 0,
-            ended: false,
             source_peak: 0.0,
             source_clipped: 0,
-            offset: offset_frames,
         })
-    }
-
-    /// True once every frame of the stem has been handed out.
-    pub fn ended(&self) -> bool {
-        self.ended
-    }
-
-    /// Timeline frame just after the stem's last frame (valid once ended).
-    pub fn end_frame(&self) -> u64 {
-        self.offset + self.emitted
     }
 
     fn ready(&mut self) -> &mut Fifo {
@@ -108,14 +90,12 @@ impl StemSource {
                     self.ready()
                         .pop_into(&mut [&mut l[pos..pos + k], &mut r[pos..pos + k]], k)
                 };
-                self.emitted += got as u64;
                 pos += got;
                 continue;
             }
             if self.decoded_all {
                 out[0][pos..].fill(0.0);
                 out[1][pos..].fill(0.0);
-                self.ended = true;
                 break;
             }
             self.decode_more()?;

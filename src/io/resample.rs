@@ -53,13 +53,6 @@ impl Fifo {
         }
     }
 
-    /// Append `frames` zero frames.
-    pub fn push_zeros(&mut self, frames: usize) {
-        for c in &mut self.chans {
-            c.resize(c.len() + frames, 0.0);
-        }
-    }
-
     /// Copy up to `out[c].len()` frames into `out` (first `n` of each), consuming them.
     pub fn pop_into(&mut self, out: &mut [&mut [f32]], n: usize) -> usize {
         let n = n.min(self.len());

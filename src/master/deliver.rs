@@ -3,6 +3,7 @@
 //! delivered true peak over the ceiling or a loudness drift re-aims the target stage.
 
 use crate::analysis::loudness;
+use crate::dsp::gain_to_db;
 use crate::io::wav;
 use crate::session::model::{Output, Session, Target};
 
@@ -48,7 +49,7 @@ pub(crate) fn deliver_one(
             }
         })?;
         let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
-        let true_peak_dbtp = levels.true_peak_dbtp.max(20.0 * f64::from(eight).log10());
+        let true_peak_dbtp = levels.true_peak_dbtp.max(gain_to_db(f64::from(eight)));
         if let (Some(t), Some(mut ceiling), Some(mut lufs)) = (target, ceiling_used, aim) {
             let over = true_peak_dbtp - t.ceiling_dbtp;
             // Only re-aim when the stage itself could reach the target: an unreachable target

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::analysis::loudness;
 use crate::analysis::spectrum::{self, BandDelta, Spectrum};
+use crate::dsp::db::{db_to_gain, power_to_db};
 use crate::dsp::fir::{self, Fir};
 use crate::dsp::{ProcessSpec, Processor};
 use crate::session::model::Reference;
@@ -159,8 +160,8 @@ pub fn apply(
         if info.channels == 2 {
             let ratio = spectrum::width_ratio(&mix_sp, &ref_sp);
             // An energy ratio: the side's amplitude moves by its square root, scaled by amount.
-            width_gain_db = 10.0 * ratio.log10() * r.amount;
-            let g = 10f64.powf(width_gain_db / 20.0) as f32;
+            width_gain_db = power_to_db(ratio) * r.amount;
+            let g = db_to_gain(width_gain_db) as f32;
             side.iter_mut().for_each(|s| *s *= g);
         } else {
             notes.push("width not matched: the reference is mono".into());
@@ -177,7 +178,7 @@ pub fn apply(
             _ => notes.push("loudness not matched: a signal is silent".into()),
         }
     }
-    let g = 10f64.powf(loudness_gain_db / 20.0) as f32;
+    let g = db_to_gain(loudness_gain_db) as f32;
     let out = vec![
         (0..n).map(|i| g * (mid[i] + side[i])).collect::<Vec<f32>>(),
         (0..n).map(|i| g * (mid[i] - side[i])).collect::<Vec<f32>>(),

@@ -9,6 +9,7 @@ use ebur128::{EbuR128, Mode};
 use crate::analysis::bs1770::IntegratedMeter;
 use crate::dsp::limiter::{self, LimiterStats};
 use crate::dsp::truepeak;
+use crate::dsp::{db_to_gain, gain_to_db};
 
 /// How close the iteration aims (the stage promises 0.1 LU; aiming tighter leaves margin for
 /// resampling and dither at the output).
@@ -101,10 +102,6 @@ fn ceiling_envelopes(planes: &[Vec<f32>], rate: u32) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn db(x: f64) -> f64 {
-    20.0 * x.log10()
-}
-
 /// The larger of two true-peak readings, dBTP: mixdown's band-limited reconstruction and
 /// ebur128's BS.1770-4 4x meter (whose filter can read a little higher on some material). A
 /// ceiling is kept only if both agree it is, since the people checking a master use the
@@ -120,7 +117,7 @@ pub fn true_peak_db(planes: &[Vec<f32>], rate: u32) -> Result<f64, TargetError> 
         || crate::analysis::loudness::measure(planes, rate).map(|l| l.true_peak_dbtp),
     );
     let four = four.map_err(|e| TargetError::Meter(e.to_string()))?;
-    Ok(db(f64::from(eight)).max(four))
+    Ok(gain_to_db(f64::from(eight)).max(four))
 }
 
 /// What the target stage measures on the premaster before deciding anything.
@@ -172,11 +169,11 @@ pub fn plan(
     iterations: &mut usize,
 ) -> Result<GainPlan, TargetError> {
     let sr = f64::from(rate);
-    let ceiling = 10f64.powf(ceiling_db / 20.0);
+    let ceiling = db_to_gain(ceiling_db);
     // One evaluation: the gain curve for a static gain, and the integrated loudness of the
     // limited result, measured block by block without keeping the whole result.
     let run = |g_db: f64| -> Result<(Vec<f32>, f64), TargetError> {
-        let g = 10f64.powf(g_db / 20.0);
+        let g = db_to_gain(g_db);
         let curve = limiter::gain_curve(&m.envelope, g, ceiling, sr);
         let l = integrated_limited(planes, g, &curve, rate)?.ok_or(TargetError::Silent(lufs))?;
         Ok((curve, l))
@@ -250,7 +247,7 @@ pub fn plan(
 
 /// Apply a plan: the static gain and the limiter's gain curve.
 pub fn apply_plan(planes: &[Vec<f32>], p: &GainPlan) -> (Vec<Vec<f32>>, LimiterStats) {
-    limiter::apply(planes, 10f64.powf(p.gain_db / 20.0), &p.curve)
+    limiter::apply(planes, db_to_gain(p.gain_db), &p.curve)
 }
 
 /// The whole target stage: bring `planes` to `lufs` with true peaks at or below

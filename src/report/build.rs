@@ -1,12 +1,14 @@
 //! Assembling the report from a finished render.
 
-use super::shown;
 use crate::engine::MixStats;
 use crate::io::wav::{Dither, Encoding};
 use crate::master::{Mastered, Premaster};
 use crate::session::Session;
 
-use super::*;
+use super::{
+    BusReport, MasterReport, MixReport, OutputReport, ProgramReport, RenderInfo, Report,
+    SessionInfo, TargetReport, TargetStageReport, TrackReport, Verdicts, db, shown,
+};
 
 /// The report of a render: `jobs` worker threads, `wall` seconds from start to finish.
 pub fn build(

@@ -110,16 +110,6 @@ pub struct Output {
     pub dither: Dither,
 }
 
-impl Output {
-    pub fn bit_depth(&self) -> u32 {
-        match self.encoding {
-            Encoding::Pcm16 => 16,
-            Encoding::Pcm24 => 24,
-            Encoding::Float32 => 32,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Session {
     /// Absolute path of the session file.

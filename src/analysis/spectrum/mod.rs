@@ -21,6 +21,8 @@ pub mod compare;
 use std::ops::Range;
 
 use realfft::RealFftPlanner;
+
+use crate::dsp::db::{db_to_power, power_to_db};
 use serde::Serialize;
 
 pub use compare::{
@@ -327,7 +329,7 @@ fn welch(planes: &[Vec<f32>], sample_rate: u32, ranges: Option<&[Range<usize>]>)
 
 pub(crate) fn power_db(p: f64) -> f64 {
     if p > 0.0 && p.is_finite() {
-        (10.0 * p.log10()).max(FLOOR_DB)
+        power_to_db(p).max(FLOOR_DB)
     } else {
         FLOOR_DB
     }
@@ -337,7 +339,7 @@ pub(crate) fn db_power(db: f64) -> f64 {
     if db <= FLOOR_DB || db.is_nan() {
         0.0
     } else {
-        10f64.powf(db / 10.0)
+        db_to_power(db)
     }
 }
 
