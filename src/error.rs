@@ -7,7 +7,7 @@ use crate::analysis::plot::PngError;
 use crate::engine::RenderError;
 use crate::engine::source::SourceError;
 use crate::io::decode::DecodeError;
-use crate::io::stage::StageError;
+use crate::io::stage::{CommitError, StageError};
 use crate::master::MasterError;
 use crate::session::SessionError;
 
@@ -60,6 +60,8 @@ pub enum AppError {
     },
     #[error(transparent)]
     Stage(#[from] StageError),
+    #[error(transparent)]
+    Commit(#[from] CommitError),
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
         jobs: usize,
@@ -97,6 +99,7 @@ impl AppError {
             | AppError::Master(_)
             | AppError::Write { .. }
             | AppError::Stage(_)
+            | AppError::Commit(_)
             | AppError::Threads { .. }
             | AppError::Measure { .. }
             | AppError::Plot(_)

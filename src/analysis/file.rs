@@ -211,8 +211,18 @@ fn spectrum_series(name: &str, sp: &Spectrum, colours: (usize, usize)) -> Vec<Se
     out
 }
 
+/// The files [`plots`] makes, in its order.
+pub const PLOT_FILES: [&str; 6] = [
+    "spectrum.svg",
+    "spectrum.png",
+    "loudness.svg",
+    "loudness.png",
+    "waveform.svg",
+    "waveform.png",
+];
+
 /// The spectrum (against the reference, when there is one), loudness-over-time and waveform
-/// plots, each as SVG and PNG: `(file name, bytes)` in a fixed order.
+/// plots, each as SVG and PNG: `(file name, bytes)` in the order of [`PLOT_FILES`].
 pub fn plots(
     file: &Analyzed,
     reference: Option<&Analyzed>,

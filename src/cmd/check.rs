@@ -11,11 +11,16 @@ pub fn run(args: &CheckArgs) -> Result<u8, AppError> {
     let opts = LoadOptions {
         full_scan: true,
         output_override: None,
+        report_override: None,
+        plot_dir: None,
         progress: Some(pb.clone()),
     };
     let loaded = session::load(&args.session, &opts);
     pb.finish_and_clear();
     let s = loaded?;
+    for w in crate::report::gates::session_warnings(&s) {
+        eprintln!("warning: {w}");
+    }
     if !args.quiet {
         eprintln!(
             "{}: ok: \"{}\", {} track{}, {} bus{}, {} output{}, {} Hz",

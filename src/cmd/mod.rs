@@ -23,8 +23,17 @@ pub fn run(cli: Cli) -> u8 {
         Ok(code) => code,
         Err(e) => {
             print_error(&e);
-            if rendering && !matches!(e, AppError::Session(_)) {
-                eprintln!("mixdown: the render failed; no output was written");
+            match &e {
+                AppError::Session(_) => {}
+                AppError::Commit(c) if !c.leftovers.is_empty() => eprintln!(
+                    "mixdown: the render failed while putting its files in place; every other file is as it was before"
+                ),
+                _ if rendering => {
+                    eprintln!(
+                        "mixdown: the render failed; no output was written and no existing file was changed"
+                    )
+                }
+                _ => {}
             }
             e.exit_code()
         }

@@ -1,17 +1,17 @@
 //! `mixdown render`: render, master, judge, and write every output, the report and the plots.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use crate::analysis::file;
 use crate::cli::RenderArgs;
 use crate::error::{AppError, exit};
-use crate::io::stage::{self, Staged};
+use crate::io::stage::Staging;
 use crate::master::{self, Mastered};
 use crate::report::{self, Report};
 use crate::session::{self, LoadOptions, Session};
 
-use super::analyze::{analyze_path, write_plots};
+use super::analyze::analyze_path;
 use super::ui::{fmt_db, progress_bar, shown};
 
 pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
@@ -19,6 +19,8 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let opts = LoadOptions {
         full_scan: false,
         output_override: args.output.clone(),
+        report_override: args.report.clone(),
+        plot_dir: args.plot.clone(),
         progress: None,
     };
     let session = session::load(&args.session, &opts)?;
@@ -40,30 +42,33 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
 
     let verdicts = report::verdicts(&session, &stats, &pre, &mastered, args.strict);
 
-    // Write: every output to a temporary file beside it, then rename them all.
-    let mut pending = Vec::new();
+    // Every file is staged first (outputs, plots, then the report) and the set is committed
+    // at the end, whole or not at all.
+    let mut files = Staging::new();
     for d in &mastered.deliveries {
-        pending.push(stage_file(&d.path, &d.encoded.bytes)?);
+        files.add(&d.path, &d.encoded.bytes)?;
     }
-    let report_path = args
-        .report
-        .clone()
-        .unwrap_or_else(|| default_report_path(&session.outputs[0].path));
+    if !session.plots.is_empty() {
+        for (path, bytes) in session
+            .plots
+            .iter()
+            .zip(plot_master(&session, &pre, &mastered)?)
+        {
+            files.add(path, &bytes)?;
+        }
+    }
     let wall = started.elapsed().as_secs_f64();
     let duration_s = pre.frames() as f64 / f64::from(session.sample_rate);
     let report = report::build(&session, &stats, &pre, &mastered, verdicts, jobs, wall);
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
-    pending.push(stage_file(&report_path, &json)?);
-    for staged in pending {
-        staged.commit()?;
-    }
-    // Plots last: a failed render writes nothing, plots included.
-    if let Some(dir) = &args.plot {
-        plot_master(&session, &pre, &mastered, dir, args.quiet)?;
-    }
+    files.add(&session.report, &json)?;
+    files.commit()?;
 
     if !args.quiet {
-        summary(&session, &report, &report_path, duration_s, wall);
+        summary(&session, &report, &session.report, duration_s, wall);
+        for p in &session.plots {
+            eprintln!("  plot {}", shown(p));
+        }
     }
     Ok(if report.gate_failures.is_empty() {
         exit::OK
@@ -73,14 +78,12 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
 }
 
 /// Plots of the master (at the session rate, after the target stage), with the reference's
-/// spectrum when the session matches one.
+/// spectrum when the session matches one: the bytes of each of `session.plots`, in order.
 fn plot_master(
     session: &Session,
     pre: &master::Premaster,
     mastered: &Mastered,
-    dir: &Path,
-    quiet: bool,
-) -> Result<(), AppError> {
+) -> Result<Vec<Vec<u8>>, AppError> {
     let planes = mastered.planes.as_ref().unwrap_or(&pre.planes).clone();
     let what = format!("master of {}", session.name);
     let a = file::analyze(&what, "master", planes, session.sample_rate)
@@ -89,32 +92,8 @@ fn plot_master(
         Some(r) => Some(analyze_path(&r.file)?),
         None => None,
     };
-    let written = write_plots(dir, &a, r.as_ref())?;
-    if !quiet {
-        for w in written {
-            eprintln!("wrote {}", shown(&w));
-        }
-    }
-    Ok(())
-}
-
-fn default_report_path(first_output: &Path) -> PathBuf {
-    let stem = first_output
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "mixdown".into());
-    first_output.with_file_name(format!("{stem}.report.json"))
-}
-
-/// Stage bytes beside their destination (creating its folder), to be committed later.
-fn stage_file(path: &Path, bytes: &[u8]) -> Result<Staged, AppError> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| AppError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    stage::stage(path, bytes).map_err(AppError::from)
+    let plots = file::plots(&a, r.as_ref()).map_err(AppError::Plot)?;
+    Ok(plots.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
 fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, wall: f64) {

@@ -245,6 +245,7 @@ mod tests {
             offset_s: 0.0,
             polarity_invert: false,
             muted: false,
+            solo: false,
             output,
             sends,
             fx: Vec::new(),
@@ -275,6 +276,8 @@ mod tests {
             buses,
             master: Master::default(),
             outputs: Vec::new(),
+            report: Default::default(),
+            plots: Vec::new(),
             tags: Default::default(),
             seed: 0,
         }

@@ -1,5 +1,7 @@
 //! Atomic file writes: every file is written to a temporary name beside its destination,
 //! synced, and renamed into place only when asked, so a failed write never leaves a partial file.
+//! A [`Staging`] set goes further: all of its files land, or none do (what was there before is
+//! put back), so a render's outputs, report and plots always belong together.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -94,6 +96,177 @@ impl Staged {
     }
 }
 
+/// Why a [`Staging`] set could not be committed, and what is on disk afterwards.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}{}", leftover_text(.leftovers))]
+pub struct CommitError {
+    /// The rename (or backup) that failed.
+    pub source: StageError,
+    /// Files of the set that could not be put back as they were (empty when the rollback
+    /// succeeded, which is the normal case: then nothing was written).
+    pub leftovers: Vec<PathBuf>,
+}
+
+fn leftover_text(leftovers: &[PathBuf]) -> String {
+    if leftovers.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = leftovers.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "; these files could not be restored and hold this render's version: {}",
+            list.join(", ")
+        )
+    }
+}
+
+/// Files written together: each is staged (complete and synced under a temporary name beside
+/// its destination) as it is added; [`Staging::commit`] then renames them all into place. If
+/// any step of the commit fails, the files already renamed are rolled back (a previous version
+/// is restored from a hard link, or copy, taken just before; a new file is removed) and the
+/// folders the set created are removed again, so the set lands whole or not at all. Dropping
+/// an uncommitted set deletes its temporary files and folders.
+#[derive(Debug, Default)]
+pub struct Staging {
+    files: Vec<Staged>,
+    /// Folders created for the set, outermost first.
+    created_dirs: Vec<PathBuf>,
+    committed: bool,
+}
+
+/// A destination as it was before the commit.
+enum Before {
+    Absent,
+    /// Kept under this name beside the destination.
+    Kept(PathBuf),
+}
+
+impl Staging {
+    pub fn new() -> Self {
+        Staging::default()
+    }
+
+    /// Stage `bytes` for `path`, creating its folder (and remembering what it created).
+    pub fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), StageError> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let mut missing = Vec::new();
+            let mut d = Some(dir);
+            while let Some(x) = d.filter(|x| !x.as_os_str().is_empty() && !x.exists()) {
+                missing.push(x.to_path_buf());
+                d = x.parent();
+            }
+            std::fs::create_dir_all(dir).map_err(|source| StageError {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            self.created_dirs.extend(missing.into_iter().rev());
+        }
+        self.files.push(stage(path, bytes)?);
+        Ok(())
+    }
+
+    /// Destinations of the staged files, in the order they were added.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|f| f.path.as_path())
+    }
+
+    /// Rename every staged file into place, all or nothing.
+    pub fn commit(mut self) -> Result<(), CommitError> {
+        let files = std::mem::take(&mut self.files);
+        let mut done: Vec<(PathBuf, Before)> = Vec::new();
+        let mut failure = None;
+        for f in files {
+            let path = f.path.clone();
+            let before = match keep_previous(&path) {
+                Ok(b) => b,
+                Err(source) => {
+                    failure = Some(source);
+                    break;
+                }
+            };
+            match f.commit() {
+                Ok(()) => done.push((path, before)),
+                Err(source) => {
+                    // This one did not land: what was there is still there; drop its backup.
+                    if let Before::Kept(b) = before {
+                        let _ = std::fs::remove_file(b);
+                    }
+                    failure = Some(source);
+                    break;
+                }
+            }
+        }
+        let Some(source) = failure else {
+            for (_, before) in done {
+                if let Before::Kept(b) = before {
+                    let _ = std::fs::remove_file(b);
+                }
+            }
+            self.committed = true;
+            return Ok(());
+        };
+        let mut leftovers = Vec::new();
+        for (path, before) in done.into_iter().rev() {
+            let restored = match before {
+                Before::Kept(b) => std::fs::rename(&b, &path).is_ok(),
+                Before::Absent => match std::fs::remove_file(&path) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+                },
+            };
+            if !restored {
+                leftovers.push(path);
+            }
+        }
+        Err(CommitError { source, leftovers })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Temporary files go with their `Staged`; remove the folders made for them.
+        self.files.clear();
+        if !self.committed {
+            for d in self.created_dirs.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+}
+
+/// Keep what is at `path` (a regular file) under a temporary name beside it, by hard link
+/// where the file system allows (no copy, and `path` never disappears), else by copy.
+fn keep_previous(path: &Path) -> Result<Before, StageError> {
+    let err = |source: std::io::Error| StageError {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Before::Absent),
+        Err(e) => return Err(err(e)),
+        Ok(m) if !m.is_file() => {
+            return Err(err(std::io::Error::other(
+                "something other than a file is in the way",
+            )));
+        }
+        Ok(_) => {}
+    }
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    for k in 0..1000u32 {
+        let backup = dir.join(format!(".{name}.{}-{k}.mixdown-old", std::process::id()));
+        if backup.exists() {
+            continue;
+        }
+        let kept =
+            std::fs::hard_link(path, &backup).or_else(|_| std::fs::copy(path, &backup).map(|_| ()));
+        return kept.map(|()| Before::Kept(backup)).map_err(err);
+    }
+    Err(err(std::io::Error::other("no free name for a backup")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +321,55 @@ mod tests {
         assert_eq!(dir_entries(dir.path()), ["out.wav"]);
         assert_eq!(dir_entries(&target), ["keep"]);
         assert!(write_atomic(Path::new("/"), b"x").is_err(), "no file name");
+    }
+
+    #[test]
+    fn a_set_lands_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.wav");
+        std::fs::write(&a, b"old a").expect("write");
+        let b = dir.path().join("sub/deeper/b.json");
+        let mut set = Staging::new();
+        set.add(&a, b"new a").expect("stage a");
+        set.add(&b, b"new b").expect("stage b");
+        set.commit().expect("commit");
+        assert_eq!(std::fs::read(&a).expect("a"), b"new a");
+        assert_eq!(std::fs::read(&b).expect("b"), b"new b");
+        assert_eq!(dir_entries(dir.path()), ["a.wav", "sub"]);
+    }
+
+    /// The second rename fails (a folder is in the way): the first file gets its old content
+    /// back, a new file is removed, and the folders the set made are gone.
+    #[test]
+    fn a_failed_commit_puts_everything_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a.wav");
+        std::fs::write(&a, b"old a").expect("write");
+        let n = dir.path().join("new/n.wav");
+        let blocked = dir.path().join("c.json");
+        let mut set = Staging::new();
+        set.add(&a, b"new a").expect("stage a");
+        set.add(&n, b"new n").expect("stage n");
+        set.add(&blocked, b"c").expect("stage c");
+        // Something puts a folder where the third file goes, after staging.
+        std::fs::create_dir(&blocked).expect("mkdir");
+        std::fs::write(blocked.join("keep"), b"k").expect("write");
+        let err = set.commit().expect_err("must fail");
+        assert!(err.leftovers.is_empty(), "{err}");
+        assert!(err.to_string().contains("c.json"), "{err}");
+        assert_eq!(std::fs::read(&a).expect("a"), b"old a");
+        assert!(!n.exists());
+        assert_eq!(dir_entries(dir.path()), ["a.wav", "c.json"]);
+        assert_eq!(dir_entries(&blocked), ["keep"]);
+    }
+
+    #[test]
+    fn an_uncommitted_set_leaves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut set = Staging::new();
+        set.add(&dir.path().join("x/y/z.wav"), b"z").expect("stage");
+        assert_eq!(set.paths().count(), 1);
+        drop(set);
+        assert!(dir_entries(dir.path()).is_empty());
     }
 }

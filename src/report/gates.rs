@@ -18,7 +18,30 @@ const MIX_HEADROOM_DBFS: f64 = -3.0;
 /// Limiting beyond this (largest reduction, dB) is worth a warning.
 const HEAVY_LIMITING_DB: f64 = 4.0;
 
-/// Warnings and failed delivery gates (SPEC §5). With `strict`, every warning is also a gate.
+/// What is worth a warning in the session itself, before anything renders (`check` prints
+/// these too).
+pub fn session_warnings(session: &Session) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let soloed: Vec<String> = session
+        .tracks
+        .iter()
+        .filter(|t| t.solo)
+        .map(|t| format!("\"{}\"", t.name))
+        .collect();
+    if !soloed.is_empty() {
+        let silenced = session.tracks.iter().filter(|t| !t.solo).count();
+        warnings.push(format!(
+            "solo is on for track{} {}: the {silenced} other track{} {} silent in this render; remove `solo = true` to render the whole mix",
+            if soloed.len() == 1 { "" } else { "s" },
+            soloed.join(", "),
+            if silenced == 1 { "" } else { "s" },
+            if silenced == 1 { "is" } else { "are" },
+        ));
+    }
+    warnings
+}
+
+/// Warnings and failed delivery gates. With `strict`, every warning is also a gate.
 pub fn verdicts(
     session: &Session,
     stats: &MixStats,
@@ -26,7 +49,7 @@ pub fn verdicts(
     mastered: &Mastered,
     strict: bool,
 ) -> Verdicts {
-    let mut warnings = Vec::new();
+    let mut warnings = session_warnings(session);
     let mut gates = Vec::new();
     for (t, st) in session.tracks.iter().zip(&stats.stems) {
         if st.source_clipped > 0 {

@@ -5,7 +5,7 @@ use crate::dsp::config::*;
 
 use super::diag::Span;
 use super::validate::Validator;
-use super::walk::{Tbl, Val, as_table, fmt_num};
+use super::walk::{Tbl, as_table, fmt_num, number};
 
 /// Where a chain lives, which decides the processors it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -625,7 +625,7 @@ impl Validator<'_> {
         let ny = self.nyquist();
         for (i, x) in xs.iter().enumerate() {
             let p = format!("{path}[{i}]");
-            match number_of(x) {
+            match number(x.get_ref()).filter(|f| f.is_finite()) {
                 Some(f) if f >= 20.0 && f < ny => {
                     if let Some(&prev) = crossovers.last()
                         && f <= prev * 1.25
@@ -702,23 +702,4 @@ fn with_type(keys: &[&'static str]) -> Vec<&'static str> {
     let mut v = vec!["type"];
     v.extend_from_slice(keys);
     v
-}
-
-fn number_of(v: &Val<'_>) -> Option<f64> {
-    use toml::de::DeValue;
-    match v.get_ref() {
-        DeValue::Integer(i) => i
-            .as_str()
-            .replace('_', "")
-            .parse::<i64>()
-            .ok()
-            .map(|x| x as f64),
-        DeValue::Float(f) => f
-            .as_str()
-            .replace('_', "")
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite()),
-        _ => None,
-    }
 }

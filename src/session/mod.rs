@@ -10,6 +10,7 @@ pub mod model;
 mod nodes;
 mod outputs;
 pub mod paths;
+mod seed;
 pub mod validate;
 mod walk;
 

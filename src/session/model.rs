@@ -56,6 +56,8 @@ pub struct Track {
     pub polarity_invert: bool,
     /// Muted by `mute`, or by another track's `solo`.
     pub muted: bool,
+    /// `solo = true`: every track that is not soloed is muted.
+    pub solo: bool,
     pub output: Dest,
     pub sends: Vec<Send>,
     pub fx: Vec<Fx>,
@@ -123,7 +125,12 @@ pub struct Session {
     pub buses: Vec<Bus>,
     pub master: Master,
     pub outputs: Vec<Output>,
+    /// Where the report goes (absolute).
+    pub report: PathBuf,
+    /// The plot files `--plot` writes (absolute; empty without `--plot`).
+    pub plots: Vec<PathBuf>,
     pub tags: Tags,
-    /// Dither seed derived from the session text: same session, same bytes.
+    /// Dither seed: a hash of everything in the session that shapes the audio (not of its
+    /// text), so comments and formatting never change the bytes.
     pub seed: u64,
 }

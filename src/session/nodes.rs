@@ -112,7 +112,7 @@ pub(super) fn track(
     let offset_s = t.num_in(&mut v.d, "offset_s", 0.0, 0.0, 3600.0, "s");
     let polarity_invert = t.bool_or(&mut v.d, "polarity_invert", false);
     let mute = t.bool_or(&mut v.d, "mute", false);
-    t.bool_or(&mut v.d, "solo", false);
+    let solo = t.bool_or(&mut v.d, "solo", false);
     let output = dest(v, t, "output");
     let sends = sends(v, t).into_iter().map(|(s, _, _)| s).collect();
     let fx = v.fx_chain(t, Owner::Track(i), sc);
@@ -137,6 +137,7 @@ pub(super) fn track(
         offset_s,
         polarity_invert,
         muted: mute,
+        solo,
         output,
         sends,
         fx,

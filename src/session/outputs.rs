@@ -1,7 +1,7 @@
 //! `[[output]]`: delivery files, their formats, and the check that no output overwrites an input
 //! or another output.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::io::wav::{Dither, Encoding};
 
@@ -16,7 +16,7 @@ pub(super) fn outputs(
     root: &Tbl<'_, '_>,
     session_file: &Path,
     opts: &LoadOptions,
-) -> Vec<Output> {
+) -> Vec<(Output, Span, String)> {
     let tbls = array_of_tables(&mut v.d, root, "output");
     let mut outs: Vec<(Output, Span, String)> = Vec::new();
     for t in &tbls {
@@ -77,6 +77,16 @@ pub(super) fn outputs(
             t.key_path("path"),
         ));
     }
+    if let Some(v0) = root.get("output")
+        && matches!(v0.get_ref(), toml::de::DeValue::Array(a) if a.is_empty())
+    {
+        v.d.bad_value_help(
+            &v0.span(),
+            "output",
+            "an empty list: the render would write nothing",
+            "give at least one [[output]] with a path, or remove `output` to write SESSION.wav beside the session",
+        );
+    }
     if outs.is_empty() && !root.has("output") {
         let stem = session_file.file_stem().unwrap_or_default();
         let mut path = session_file.with_file_name(stem);
@@ -99,39 +109,123 @@ pub(super) fn outputs(
             first.2 = format!("-o {}", o.display());
         }
     }
-    for i in 0..outs.len() {
-        let (o, span, path) = &outs[i];
-        let has_span = !path.starts_with("-o") && path != "output";
-        let problem = |msg: String| (msg, span.clone(), path.clone(), has_span);
-        let mut problems = Vec::new();
+    outs
+}
+
+/// A file a render will write, with where it was asked for (for messages).
+struct Written {
+    path: PathBuf,
+    /// Where the path was written in the session, if it was.
+    span: Option<Span>,
+    /// What names it in messages: `output[1].path`, `-o out.wav`, `--report r.json`.
+    label: String,
+}
+
+/// Everything a render writes: every output, the report and the plots. Each must be a file
+/// (not a folder) that is none of the session's inputs (stems, impulse responses, the
+/// reference, the session file itself, however the path is spelled: `..`, symlinks), and no
+/// two may be the same file. Returns the outputs, the report path and the plot paths.
+pub(super) fn writes(
+    v: &mut Validator<'_>,
+    outs: Vec<(Output, Span, String)>,
+    opts: &LoadOptions,
+) -> (Vec<Output>, PathBuf, Vec<PathBuf>) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut all: Vec<Written> = outs
+        .iter()
+        .map(|(o, span, label)| Written {
+            path: o.path.clone(),
+            span: (!label.starts_with("-o") && label != "output").then(|| span.clone()),
+            label: label.clone(),
+        })
+        .collect();
+    for (i, (o, ..)) in outs.iter().enumerate() {
         let ext_ok = o
             .path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
         if !ext_ok {
-            problems.push(problem(format!(
+            let msg = format!(
                 "{}: mixdown writes WAV files; the path must end in .wav",
                 o.path.display()
-            )));
-        }
-        if v.inputs.iter().any(|inp| same_file(inp, &o.path)) {
-            problems.push(problem(
-                "names an input of this session; a render never overwrites its inputs".to_string(),
-            ));
-        }
-        if let Some(j) = (0..i).find(|&j| same_file(&outs[j].0.path, &o.path)) {
-            problems.push(problem(format!(
-                "{}: output[{j}] writes the same file",
-                o.path.display()
-            )));
-        }
-        for (msg, span, path, has_span) in problems {
-            if has_span {
-                v.d.bad_value(&span, &path, msg);
-            } else {
-                v.d.push(None, &path, format!(": {msg}"), None);
-            }
+            );
+            report(v, &all[i], msg, None);
         }
     }
-    outs.into_iter().map(|(o, _, _)| o).collect()
+    let report_path = match (&opts.report_override, outs.first()) {
+        (Some(r), _) => {
+            let path = normalize(&cwd, r);
+            all.push(Written {
+                path: path.clone(),
+                span: None,
+                label: format!("--report {}", r.display()),
+            });
+            path
+        }
+        (None, Some((first, ..))) => {
+            let path = default_report_path(&first.path);
+            all.push(Written {
+                path: path.clone(),
+                span: None,
+                label: format!("the report {}", path.display()),
+            });
+            path
+        }
+        (None, None) => PathBuf::new(),
+    };
+    let mut plots = Vec::new();
+    if let Some(dir) = &opts.plot_dir {
+        let dir = normalize(&cwd, dir);
+        for name in crate::analysis::file::PLOT_FILES {
+            let path = dir.join(name);
+            all.push(Written {
+                path: path.clone(),
+                span: None,
+                label: format!("--plot {}", path.display()),
+            });
+            plots.push(path);
+        }
+    }
+    for i in 0..all.len() {
+        let w = &all[i];
+        if w.path.is_dir() {
+            let msg = format!("{} is a folder; name a file", w.path.display());
+            report(v, w, msg, None);
+        }
+        if v.inputs.iter().any(|inp| same_file(inp, &w.path)) {
+            report(
+                v,
+                w,
+                "names an input of this session; a render never overwrites its inputs".into(),
+                Some("write it somewhere else".into()),
+            );
+        }
+        if let Some(j) = (0..i).find(|&j| same_file(&all[j].path, &w.path)) {
+            let msg = format!(
+                "{}: {} writes the same file",
+                w.path.display(),
+                all[j].label
+            );
+            report(v, w, msg, None);
+        }
+    }
+    let outputs = outs.into_iter().map(|(o, ..)| o).collect();
+    (outputs, report_path, plots)
+}
+
+fn report(v: &mut Validator<'_>, w: &Written, msg: String, help: Option<String>) {
+    match (&w.span, help) {
+        (Some(span), Some(h)) => v.d.bad_value_help(span, &w.label, msg, h),
+        (Some(span), None) => v.d.bad_value(span, &w.label, msg),
+        (None, help) => v.d.push(None, &w.label, format!(": {msg}"), help),
+    }
+}
+
+/// Where the report goes by default: beside the first output, as `NAME.report.json`.
+pub fn default_report_path(first_output: &Path) -> PathBuf {
+    let stem = first_output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "mixdown".into());
+    first_output.with_file_name(format!("{stem}.report.json"))
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-/// A 64-bit FNV-1a hash: the dither seed of a session is the hash of its text.
+/// A 64-bit FNV-1a hash (the dither seed hashes a session's audio fingerprint with it).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)

@@ -18,8 +18,9 @@ use super::master::master;
 use super::metadata::metadata;
 use super::model::{Session, Tail};
 use super::nodes::{bus, bus_cycles, sidechain_cycles, track};
-use super::outputs::outputs;
-use super::paths::{fnv1a, normalize};
+use super::outputs::{outputs, writes};
+use super::paths::normalize;
+use super::seed::dither_seed;
 use super::walk::{Str, Tbl, as_table, fmt_num};
 
 /// What a load must do beyond parsing.
@@ -29,6 +30,10 @@ pub struct LoadOptions {
     pub full_scan: bool,
     /// `-o PATH`: replaces the first output's path (relative to the working directory).
     pub output_override: Option<PathBuf>,
+    /// `--report PATH`: where the report goes instead of beside the first output.
+    pub report_override: Option<PathBuf>,
+    /// `--plot DIR`: the folder the plots go to.
+    pub plot_dir: Option<PathBuf>,
     /// Advanced once per stem probed or decoded.
     pub progress: Option<indicatif::ProgressBar>,
 }
@@ -159,13 +164,25 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
 
     let track_tbls = array_of_tables(&mut v.d, &root, "track");
     let bus_tbls = array_of_tables(&mut v.d, &root, "bus");
-    if track_tbls.is_empty() && !root.has("track") {
-        v.d.push(
-            Some(&(0..0)),
-            "track",
-            ": the session has no tracks".into(),
-            Some("add at least one [[track]] with name and file".into()),
-        );
+    if track_tbls.is_empty() {
+        match root.get("track") {
+            None => v.d.push(
+                Some(&(0..0)),
+                "track",
+                ": the session has no tracks".into(),
+                Some("add at least one [[track]] with name and file".into()),
+            ),
+            Some(t) if matches!(t.get_ref(), toml::de::DeValue::Array(a) if a.is_empty()) => {
+                v.d.bad_value_help(
+                    &t.span(),
+                    "track",
+                    "an empty list: the session has no tracks",
+                    "add at least one [[track]] with name and file",
+                );
+            }
+            // Anything else was reported as the wrong type.
+            Some(_) => {}
+        }
     }
     // Names first: sends, outputs and sidechains refer to them.
     v.track_names = names(&mut v.d, &track_tbls, "track");
@@ -257,6 +274,7 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         .map(|m| master(&mut v, &m))
         .unwrap_or_default();
     let outputs = outputs(&mut v, &root, &abs_file, opts);
+    let (outputs, report, plots) = writes(&mut v, outputs, opts);
     let tags = root
         .table(&mut v.d, "metadata")
         .map(|m| metadata(&mut v, &m))
@@ -266,22 +284,12 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         return Err(v.d.into_sorted());
     }
     // Solo: any solo mutes every track that is not soloed.
-    let any_solo = track_tbls.iter().any(|t| {
-        matches!(
-            t.get("solo").map(|x| x.get_ref()),
-            Some(toml::de::DeValue::Boolean(true))
-        )
-    });
-    if any_solo {
-        for (tr, t) in tracks.iter_mut().zip(&track_tbls) {
-            let solo = matches!(
-                t.get("solo").map(|x| x.get_ref()),
-                Some(toml::de::DeValue::Boolean(true))
-            );
-            tr.muted |= !solo;
+    if tracks.iter().any(|t| t.solo) {
+        for tr in &mut tracks {
+            tr.muted |= !tr.solo;
         }
     }
-    Ok(Session {
+    let mut session = Session {
         file: abs_file,
         name,
         sample_rate: v.rate,
@@ -291,9 +299,13 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         buses,
         master,
         outputs,
+        report,
+        plots,
         tags,
-        seed: fnv1a(text.as_bytes()),
-    })
+        seed: 0,
+    };
+    session.seed = dither_seed(&session);
+    Ok(session)
 }
 
 fn most_common_rate(probes: &HashMap<PathBuf, Result<StemInfo, String>>, stems: &[PathBuf]) -> u32 {

@@ -66,9 +66,21 @@ pub fn join(parent: &str, key: &str) -> String {
     }
 }
 
+/// The value of a TOML integer in any base it may be written in (`42`, `+42`, `1_000`,
+/// `0x2A`, `0o52`, `0b101010`); `None` for other values or one outside i64.
 fn parse_int(v: &DeValue<'_>) -> Option<i64> {
     match v {
         DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
+        _ => None,
+    }
+}
+
+/// The value of a TOML number: an integer in any base, or a float (`inf` and `nan` read as
+/// non-finite). Every number in a session is read through this one function.
+pub fn number(v: &DeValue<'_>) -> Option<f64> {
+    match v {
+        DeValue::Integer(_) => parse_int(v).map(|i| i as f64),
+        DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
         _ => None,
     }
 }
@@ -127,14 +139,11 @@ impl<'a, 'i> Tbl<'a, 'i> {
     pub fn num(&self, d: &mut Diags<'_>, key: &str) -> Option<Num> {
         let v = self.get(key)?;
         let span = v.span();
-        let x = match v.get_ref() {
-            DeValue::Integer(_) => parse_int(v.get_ref()).map(|i| i as f64),
-            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
-            _ => {
-                self.wrong_type(d, key, v, "a number");
-                return None;
-            }
-        };
+        if !matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
+            self.wrong_type(d, key, v, "a number");
+            return None;
+        }
+        let x = number(v.get_ref());
         match x {
             Some(x) if x.is_finite() => Some(Num { v: x, span }),
             _ => {

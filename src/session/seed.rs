@@ -1,0 +1,129 @@
+//! The dither seed of a session: a hash of what in the resolved session shapes the audio,
+//! so the same mix gives the same bytes however its file is written (comments, spacing, key
+//! order, inline tables or `[[track.fx]]`, `-3` or `-3.0`, a default written out or left out),
+//! while any change to the sound (a level, a pan, a processor setting, a stem, an output's rate
+//! or dither) gives other dither.
+//!
+//! Left out because they do not shape the samples: names (of the song, tracks and buses; a
+//! track is known by its place), output paths, the report, metadata. Paths of inputs are taken
+//! relative to the session's folder, so a checkout anywhere gives the same bytes.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::model::{Fx, Session};
+use super::paths::fnv1a;
+
+/// The dither seed of `s` (each output derives its own stream from it).
+pub fn dither_seed(s: &Session) -> u64 {
+    fnv1a(fingerprint(s).as_bytes())
+}
+
+/// The text that is hashed: one line per element, in session order. `Debug` formatting of the
+/// resolved values is exact (shortest round-trip floats) and the same on every platform.
+fn fingerprint(s: &Session) -> String {
+    let dir = s.file.parent().unwrap_or(Path::new(""));
+    let rel = |p: &Path| -> String {
+        let r = p.strip_prefix(dir).unwrap_or(p);
+        r.components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    // Impulse-response paths live inside processor configs: make them relative too.
+    let dir_prefix = format!("{:?}", dir.join("x"));
+    let dir_prefix = dir_prefix.trim_end_matches("x\"").to_string();
+    let fx = |f: &[Fx]| -> String {
+        f.iter()
+            .map(|f| format!("{:?}", f.config).replace(&dir_prefix, "\""))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    let mut w = String::new();
+    let _ = writeln!(
+        w,
+        "mixdown dither seed v1\nrate {} tail {:?} tempo {:?}",
+        s.sample_rate, s.tail, s.tempo_bpm
+    );
+    for t in &s.tracks {
+        let _ = writeln!(
+            w,
+            "track {:?} {} {} {:?} {:?} gain {:?} pan {:?} width {:?} offset {:?} polarity {} muted {} to {:?} sends {:?} fx [{}]",
+            rel(&t.file),
+            t.stem.sample_rate,
+            t.stem.channels,
+            t.stem.frames,
+            t.stem.format,
+            t.gain_db,
+            t.pan,
+            t.width,
+            t.offset_s,
+            t.polarity_invert,
+            t.muted,
+            t.output,
+            t.sends,
+            fx(&t.fx)
+        );
+    }
+    for b in &s.buses {
+        let _ = writeln!(
+            w,
+            "bus gain {:?} pan {:?} width {:?} muted {} to {:?} sends {:?} fx [{}]",
+            b.gain_db,
+            b.pan,
+            b.width,
+            b.muted,
+            b.output,
+            b.sends,
+            fx(&b.fx)
+        );
+    }
+    let m = &s.master;
+    let _ = writeln!(w, "master fx [{}]", fx(&m.fx));
+    if let Some(r) = &m.reference {
+        let _ = writeln!(
+            w,
+            "reference {:?} amount {:?} eq {} loudness {} width {}",
+            rel(&r.file),
+            r.amount,
+            r.eq,
+            r.loudness,
+            r.width
+        );
+    }
+    if let Some(t) = &m.target {
+        // The preset's name is a label; its values are what count.
+        let _ = writeln!(
+            w,
+            "target {:?} ceiling {:?} tolerance {:?}",
+            t.lufs, t.ceiling_dbtp, t.tolerance_lu
+        );
+    }
+    for o in &s.outputs {
+        let _ = writeln!(
+            w,
+            "output {} {:?} {:?}",
+            o.sample_rate, o.encoding, o.dither
+        );
+    }
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impulse_response_paths_are_relative() {
+        let dir = Path::new("/some/where");
+        let cfg = crate::dsp::config::ReverbKind::Convolution {
+            ir: dir.join("ir/hall.wav"),
+        };
+        let prefix = format!("{:?}", dir.join("x"));
+        let prefix = prefix.trim_end_matches("x\"");
+        assert_eq!(
+            format!("{cfg:?}").replace(prefix, "\""),
+            "Convolution { ir: \"ir/hall.wav\" }"
+        );
+    }
+}
