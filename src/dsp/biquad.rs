@@ -361,6 +361,15 @@ impl State {
         y
     }
 
+    /// Set a state decayed below the flush threshold to exact zeros (both variables
+    /// together, see [`FLUSH_BELOW`]).
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.s1.abs().max(self.s2.abs()) < FLUSH_BELOW {
+            *self = State::default();
+        }
+    }
+
     /// Filter one sample through a cascade: `states` and `coeffs` pair up in order.
     #[inline]
     pub fn process_cascade(states: &mut [State], coeffs: &[Coeffs], x: f64) -> f64 {
@@ -374,6 +383,196 @@ impl State {
     pub fn reset(&mut self) {
         *self = State::default();
     }
+}
+
+/// A cascade of sections run over whole blocks of one or two channels.
+///
+/// The arithmetic is [`State::process_cascade`]'s, except that a state decayed below the flush
+/// threshold is cleared every [`FLUSH_PERIOD`] frames instead of at the sample it gets there
+/// (so a decaying tail may carry values below 1e-30 for up to that long). A
+/// section's recursion is a chain of dependent multiplies and adds, so filtering one sample
+/// through one section after another leaves the CPU waiting on each chain. Here the channels
+/// run side by side and the sections as a wavefront: at step `t` section `k` filters frame
+/// `t - k`, so every section and channel of a step is independent of the others. Cascades
+/// longer than [`WAVE`] sections run in groups; between sections samples stay f64.
+#[derive(Debug, Clone, Default)]
+pub struct Cascade {
+    coeffs: Vec<Coeffs>,
+    /// One state per section and channel: `states[section][channel]`.
+    states: Vec<[State; 2]>,
+    /// The block in f64 while it passes through the sections.
+    buf: Vec<[f64; 2]>,
+    /// Frames filtered since the last reset (where the next flush falls).
+    pos: u64,
+}
+
+/// Sections run as one wavefront.
+pub const WAVE: usize = 8;
+
+impl Cascade {
+    /// Silent filters for `coeffs`, for blocks up to `max_block` frames.
+    pub fn new(coeffs: Vec<Coeffs>, max_block: usize) -> Self {
+        let n = coeffs.len();
+        Cascade {
+            coeffs,
+            states: vec![[State::default(); 2]; n],
+            buf: vec![[0.0; 2]; max_block],
+            pos: 0,
+        }
+    }
+
+    /// The sections, in order.
+    pub fn coeffs(&self) -> &[Coeffs] {
+        &self.coeffs
+    }
+
+    /// Forget the past on every channel.
+    pub fn reset(&mut self) {
+        self.states.fill([State::default(); 2]);
+        self.pos = 0;
+    }
+
+    /// Filter one or two channels of equal length in place, each with its own state (a
+    /// second channel uses the second state of every section). Other counts pass through.
+    pub fn process(&mut self, chans: &mut [&mut [f32]]) {
+        match chans {
+            [l, r] => self.run::<2>(&mut [&mut **l, &mut **r]),
+            [m] => self.run::<1>(&mut [&mut **m]),
+            _ => {}
+        }
+    }
+
+    fn run<const C: usize>(&mut self, chans: &mut [&mut [f32]; C]) {
+        let n = chans[0].len();
+        if self.coeffs.is_empty() || n == 0 {
+            return;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() < n {
+            buf.resize(n, [0.0; 2]);
+        }
+        for (t, b) in buf[..n].iter_mut().enumerate() {
+            for c in 0..C {
+                b[c] = f64::from(chans[c][t]);
+            }
+        }
+        self.filter::<C>(&mut buf[..n]);
+        for (t, b) in buf[..n].iter().enumerate() {
+            for c in 0..C {
+                chans[c][t] = to_f32(b[c]);
+            }
+        }
+        self.buf = buf;
+    }
+
+    /// Filter f64 frames in place: the first `channels` (1 or 2) lanes of each frame.
+    pub fn process_f64(&mut self, buf: &mut [[f64; 2]], channels: usize) {
+        if channels >= 2 {
+            self.filter::<2>(buf);
+        } else if channels == 1 {
+            self.filter::<1>(buf);
+        }
+    }
+
+    /// Runs the sections over `buf` in segments that end on multiples of [`FLUSH_PERIOD`]
+    /// frames of the filter's own time, and flushes decayed states there: so where the
+    /// flushes fall never depends on how the signal was cut into blocks.
+    fn filter<const C: usize>(&mut self, buf: &mut [[f64; 2]]) {
+        let mut start = 0;
+        while start < buf.len() {
+            let left = FLUSH_PERIOD - (self.pos % FLUSH_PERIOD as u64) as usize;
+            let end = (start + left).min(buf.len());
+            let seg = &mut buf[start..end];
+            for (coeffs, states) in self.coeffs.chunks(WAVE).zip(self.states.chunks_mut(WAVE)) {
+                match coeffs.len() {
+                    1 => wave::<1, C>(coeffs, states, seg),
+                    2 => wave::<2, C>(coeffs, states, seg),
+                    3 => wave::<3, C>(coeffs, states, seg),
+                    4 => wave::<4, C>(coeffs, states, seg),
+                    5 => wave::<5, C>(coeffs, states, seg),
+                    6 => wave::<6, C>(coeffs, states, seg),
+                    7 => wave::<7, C>(coeffs, states, seg),
+                    _ => wave::<8, C>(coeffs, states, seg),
+                }
+            }
+            self.pos += (end - start) as u64;
+            if self.pos % FLUSH_PERIOD as u64 == 0 {
+                // A state decayed below the threshold becomes exact zeros (both variables
+                // together, see FLUSH_BELOW). Once per period, not per sample: a test per
+                // sample and section costs more than the filtering.
+                for s in self.states.iter_mut().flatten() {
+                    s.flush();
+                }
+            }
+            start = end;
+        }
+    }
+}
+
+/// Frames between the flushes of a [`Cascade`]'s decayed states.
+pub const FLUSH_PERIOD: usize = 256;
+
+/// `K` sections (`coeffs`, `states`) over the `C` channels of `buf`, in place, as a wavefront:
+/// at step `t`, section `j` filters frame `t - j`. A step writes frame `t - K + 1`, which was
+/// read at an earlier step, so working in place is safe.
+#[inline(always)]
+fn wave<const K: usize, const C: usize>(
+    coeffs: &[Coeffs],
+    states: &mut [[State; 2]],
+    buf: &mut [[f64; 2]],
+) {
+    let n = buf.len();
+    let c: [Coeffs; K] = std::array::from_fn(|j| coeffs[j]);
+    let mut st: [[State; 2]; K] = std::array::from_fn(|j| states[j]);
+    // z[j]: the sample waiting to enter section j (from section j - 1 at the previous step).
+    let mut z = [[0.0f64; 2]; K];
+    // One step; `CHECK` guards the frames outside 0..n at the ramps of the wavefront.
+    #[inline(always)]
+    fn step<const K: usize, const C: usize, const CHECK: bool>(
+        t: usize,
+        n: usize,
+        c: &[Coeffs; K],
+        st: &mut [[State; 2]; K],
+        z: &mut [[f64; 2]; K],
+        buf: &mut [[f64; 2]],
+    ) {
+        // Last section first, so each reads its input before the section before replaces it.
+        let mut j = K;
+        while j > 0 {
+            j -= 1;
+            if CHECK && (t < j || t - j >= n) {
+                continue;
+            }
+            let x = if j == 0 { buf[t] } else { z[j] };
+            let mut y = [0.0f64; 2];
+            // State::process's arithmetic without its per-sample flush (see below), written
+            // out here: through the method call the compiler keeps the states in memory.
+            let cj = &c[j];
+            for ch in 0..C {
+                let s = &mut st[j][ch];
+                let yy = cj.b0 * x[ch] + s.s1;
+                s.s1 = cj.b1 * x[ch] - cj.a1 * yy + s.s2;
+                s.s2 = cj.b2 * x[ch] - cj.a2 * yy;
+                y[ch] = yy;
+            }
+            if j + 1 == K {
+                buf[t - j] = y;
+            } else {
+                z[j + 1] = y;
+            }
+        }
+    }
+    let ramp = (K - 1).min(n);
+    for t in 0..ramp {
+        step::<K, C, true>(t, n, &c, &mut st, &mut z, buf);
+    }
+    for t in ramp..n {
+        step::<K, C, false>(t, n, &c, &mut st, &mut z, buf);
+    }
+    for t in n.max(ramp)..n + K - 1 {
+        step::<K, C, true>(t, n, &c, &mut st, &mut z, buf);
+    }
+    states[..K].copy_from_slice(&st);
 }
 
 /// Test helpers shared by the filter modules' tests.
@@ -421,8 +620,8 @@ pub(crate) mod test_util {
 mod tests {
     use super::test_util::spectrum;
     use super::{
-        Coeffs, MIN_DB, ShelfShape, State, butterworth_highpass, butterworth_lowpass,
-        butterworth_order, cascade_magnitude_db,
+        Cascade, Coeffs, MIN_DB, ShelfShape, State, WAVE, butterworth_highpass,
+        butterworth_lowpass, butterworth_order, cascade_magnitude_db, to_f32,
     };
     use std::f64::consts::{FRAC_1_SQRT_2, PI};
 
@@ -822,6 +1021,47 @@ mod tests {
                 Coeffs::lowpass1(44100.0, f0),
             ] {
                 assert!(c.pole_radius() < 1.0, "{f0} Hz: {c:?}");
+            }
+        }
+    }
+
+    /// The block cascade computes exactly what the per-sample cascade does (while nothing has
+    /// decayed to the flush threshold), for any block size and cascade length, mono or stereo.
+    #[test]
+    fn block_cascade_matches_the_sample_cascade() {
+        let fs = 48000.0;
+        let mut coeffs = butterworth_highpass(fs, 40.0, 8);
+        coeffs.push(Coeffs::peak(fs, 1000.0, 2.0, 6.0));
+        coeffs.extend(butterworth_lowpass(fs, 12000.0, 8));
+        coeffs.extend(butterworth_lowpass(fs, 15000.0, 8));
+        assert!(coeffs.len() > WAVE);
+        for n in [1usize, 2, 9, 12] {
+            let c = coeffs[..n.min(coeffs.len())].to_vec();
+            let x = [
+                crate::testkit::white(5000, 1, 0.5),
+                crate::testkit::white(5000, 2, 0.5),
+            ];
+            let mut want = x.clone();
+            let mut st = vec![State::default(); 2 * c.len()];
+            for (ch, s) in want.iter_mut().zip(st.chunks_exact_mut(c.len())) {
+                for v in ch.iter_mut() {
+                    *v = to_f32(State::process_cascade(s, &c, f64::from(*v)));
+                }
+            }
+            for block in [1usize, 7, 256, 4096] {
+                let mut cas = Cascade::new(c.clone(), block);
+                let mut got = x.clone();
+                let [l, r] = &mut got;
+                for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
+                    cas.process(&mut [a, b]);
+                }
+                assert_eq!(got, want, "{n} sections, block {block}");
+                let mut mono = Cascade::new(c.clone(), block);
+                let mut m = x[0].clone();
+                for a in m.chunks_mut(block) {
+                    mono.process(&mut [a]);
+                }
+                assert_eq!(m, want[0], "{n} sections, mono, block {block}");
             }
         }
     }

@@ -19,7 +19,7 @@ use std::f64::consts::FRAC_1_SQRT_2;
 
 use realfft::num_complex::Complex64;
 
-use super::biquad::{Coeffs, State, cascade_response, cascade_ring_frames, to_f32};
+use super::biquad::{Cascade, Coeffs, cascade_response, cascade_ring_frames, to_f32};
 
 /// LR4 low-pass at `f0` Hz (sample rate `fs` Hz): two Butterworth 2nd-order sections.
 pub fn lr4_lowpass(fs: f64, f0: f64) -> [Coeffs; 2] {
@@ -41,45 +41,50 @@ pub fn lr4_allpass(fs: f64, f0: f64) -> Coeffs {
 /// frequency validated at a higher rate cannot make a section unstable.
 const MAX_F_RATIO: f64 = 0.499;
 
-/// Per-channel filter memory.
-#[derive(Debug, Clone)]
-struct ChannelState {
-    lp: Vec<[State; 2]>,
-    hp: Vec<[State; 2]>,
-    /// Compensation all-passes, band by band: band `k` owns `n - 1 - k` of them.
-    ap: Vec<State>,
-}
-
-/// An N-band Linkwitz-Riley splitter for a fixed number of channels.
+/// An N-band Linkwitz-Riley splitter for one or two channels.
 #[derive(Debug, Clone)]
 pub struct Crossover {
     fs: f64,
     lp: Vec<[Coeffs; 2]>,
     hp: Vec<[Coeffs; 2]>,
     ap: Vec<Coeffs>,
-    state: Vec<ChannelState>,
+    channels: usize,
+    /// The filters with their memory: crossover `k`'s low- and high-pass, and band `k`'s
+    /// compensation all-passes (those of the crossovers above it).
+    lp_f: Vec<Cascade>,
+    hp_f: Vec<Cascade>,
+    ap_f: Vec<Cascade>,
+    /// The signal above the crossovers split so far, and the band being taken off, in f64.
+    rest: Vec<[f64; 2]>,
+    low: Vec<[f64; 2]>,
 }
 
 impl Crossover {
     /// A crossover at `crossovers_hz` (ascending, each below Nyquist; validation allows 1..=4)
-    /// for `channels` channels at `fs` Hz. Allocates; [`Crossover::split`] does not.
+    /// for `channels` channels (1 or 2; more are left alone) at `fs` Hz. Allocates;
+    /// [`Crossover::split`] does not once [`Crossover::buffers`] has sized it.
     pub fn new(crossovers_hz: &[f64], fs: f64, channels: usize) -> Self {
         let freqs: Vec<f64> = crossovers_hz
             .iter()
             .map(|f| f.clamp(1e-3, MAX_F_RATIO * fs))
             .collect();
+        let lp: Vec<[Coeffs; 2]> = freqs.iter().map(|&f| lr4_lowpass(fs, f)).collect();
+        let hp: Vec<[Coeffs; 2]> = freqs.iter().map(|&f| lr4_highpass(fs, f)).collect();
+        let ap: Vec<Coeffs> = freqs.iter().map(|&f| lr4_allpass(fs, f)).collect();
         let n = freqs.len();
-        let channel = ChannelState {
-            lp: vec![[State::default(); 2]; n],
-            hp: vec![[State::default(); 2]; n],
-            ap: vec![State::default(); n * n.saturating_sub(1) / 2],
-        };
         Crossover {
             fs,
-            lp: freqs.iter().map(|&f| lr4_lowpass(fs, f)).collect(),
-            hp: freqs.iter().map(|&f| lr4_highpass(fs, f)).collect(),
-            ap: freqs.iter().map(|&f| lr4_allpass(fs, f)).collect(),
-            state: vec![channel; channels],
+            lp_f: lp.iter().map(|c| Cascade::new(c.to_vec(), 0)).collect(),
+            hp_f: hp.iter().map(|c| Cascade::new(c.to_vec(), 0)).collect(),
+            ap_f: (0..n)
+                .map(|k| Cascade::new(ap[k + 1..].to_vec(), 0))
+                .collect(),
+            lp,
+            hp,
+            ap,
+            channels: channels.min(2),
+            rest: Vec::new(),
+            low: Vec::new(),
         }
     }
 
@@ -88,38 +93,44 @@ impl Crossover {
         self.lp.len() + 1
     }
 
-    /// Channels this crossover keeps state for.
+    /// Channels this crossover filters.
     pub fn channels(&self) -> usize {
-        self.state.len()
+        self.channels
     }
 
-    /// Zeroed output buffers for [`Crossover::split`]: `[band][channel][frame]`, `frames` long.
-    /// Call in `prepare` with the largest block.
-    pub fn buffers(&self, frames: usize) -> Vec<Vec<Vec<f32>>> {
+    /// Zeroed output buffers for [`Crossover::split`]: `[band][channel][frame]`, `frames` long;
+    /// sizes the crossover's own buffers too. Call in `prepare` with the largest block.
+    pub fn buffers(&mut self, frames: usize) -> Vec<Vec<Vec<f32>>> {
+        self.rest = vec![[0.0; 2]; frames];
+        self.low = vec![[0.0; 2]; frames];
         vec![vec![vec![0.0; frames]; self.channels()]; self.bands()]
     }
 
     /// Clear all filter memory (no allocation).
     pub fn reset(&mut self) {
-        for ch in &mut self.state {
-            ch.lp.iter_mut().flatten().for_each(State::reset);
-            ch.hp.iter_mut().flatten().for_each(State::reset);
-            ch.ap.iter_mut().for_each(State::reset);
+        for c in self
+            .lp_f
+            .iter_mut()
+            .chain(&mut self.hp_f)
+            .chain(&mut self.ap_f)
+        {
+            c.reset();
         }
     }
 
     /// Split `input` (planar, one slice per channel) into `bands[band][channel][..frames]`,
-    /// band 0 lowest; `frames` is the input length. Does not allocate.
+    /// band 0 lowest; `frames` is the input length.
     ///
     /// `bands` should come from [`Crossover::buffers`] with at least as many frames as the
     /// input; a processor's `block: &mut [&mut [f32]]` can be passed as `input` as it is.
     /// Anything that does not fit is skipped rather than panicking: only the frames, channels
     /// and bands present in every buffer are written (channels beyond those of
     /// [`Crossover::new`] are ignored). Summing the bands gives the input through the all-pass
-    /// of [`Crossover::sum_response`].
+    /// of [`Crossover::sum_response`]. The whole block runs through one filter after another
+    /// ([`Cascade`]), in f64 between them.
     pub fn split<I: AsRef<[f32]>>(&mut self, input: &[I], bands: &mut [Vec<Vec<f32>>]) {
         let nb = self.bands().min(bands.len());
-        let mut channels = self.state.len().min(input.len());
+        let mut channels = self.channels.min(input.len());
         let mut frames = input.iter().map(|c| c.as_ref().len()).min().unwrap_or(0);
         for band in &bands[..nb] {
             channels = channels.min(band.len());
@@ -127,29 +138,32 @@ impl Crossover {
                 frames = frames.min(ch.len());
             }
         }
-        let n = self.lp.len();
-        for (c, (x, st)) in input.iter().zip(&mut self.state).take(channels).enumerate() {
-            let ChannelState { lp, hp, ap } = st;
-            for (i, &xi) in x.as_ref()[..frames].iter().enumerate() {
-                let mut rest = f64::from(xi);
-                let mut aps = ap.iter_mut();
-                let pairs = lp.iter_mut().zip(hp.iter_mut());
-                for (k, (lp_state, hp_state)) in pairs.enumerate() {
-                    let low = State::process_cascade(lp_state, &self.lp[k], rest);
-                    rest = State::process_cascade(hp_state, &self.hp[k], rest);
-                    // Give band k the phase of the crossovers above it (see module docs).
-                    let y = self.ap[k + 1..]
-                        .iter()
-                        .zip(aps.by_ref())
-                        .fold(low, |y, (c, s)| s.process(c, y));
-                    if k < nb {
-                        bands[k][c][i] = to_f32(y);
-                    }
-                }
-                if n < nb {
-                    bands[n][c][i] = to_f32(rest);
-                }
+        if channels == 0 || frames == 0 {
+            return;
+        }
+        if self.rest.len() < frames {
+            self.rest.resize(frames, [0.0; 2]);
+            self.low.resize(frames, [0.0; 2]);
+        }
+        let (rest, low) = (&mut self.rest[..frames], &mut self.low[..frames]);
+        for (c, x) in input.iter().take(channels).enumerate() {
+            for (r, &v) in rest.iter_mut().zip(&x.as_ref()[..frames]) {
+                r[c] = f64::from(v);
             }
+        }
+        let n = self.lp.len();
+        for k in 0..n {
+            low.copy_from_slice(rest);
+            self.lp_f[k].process_f64(low, channels);
+            self.hp_f[k].process_f64(rest, channels);
+            // Give band k the phase of the crossovers above it (see module docs).
+            self.ap_f[k].process_f64(low, channels);
+            if k < nb {
+                write_band(low, &mut bands[k], channels);
+            }
+        }
+        if n < nb {
+            write_band(rest, &mut bands[n], channels);
         }
     }
 
@@ -191,6 +205,15 @@ impl Crossover {
             })
             .max()
             .unwrap_or(0)
+    }
+}
+
+/// One band's f64 frames to its f32 channel buffers.
+fn write_band(src: &[[f64; 2]], band: &mut [Vec<f32>], channels: usize) {
+    for (c, out) in band.iter_mut().take(channels).enumerate() {
+        for (o, v) in out.iter_mut().zip(src) {
+            *o = to_f32(v[c]);
+        }
     }
 }
 

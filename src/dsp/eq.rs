@@ -2,7 +2,7 @@
 //!
 //! Each band becomes one or more [`Coeffs`] sections (a Butterworth cascade for a high- or
 //! low-pass given as a slope, one section otherwise); every channel runs the whole cascade with
-//! its own f64 state, sample by sample, so no precision is lost between sections. Coefficients
+//! its own f64 state (a [`Cascade`]), so no precision is lost between sections. Coefficients
 //! depend on the sample rate and are computed in `prepare`. Settings are static, so no
 //! smoothing is needed. `phase = "linear"` is realised by a separate FIR stage designed from
 //! [`magnitude_db`]; this processor always filters minimum-phase.
@@ -10,8 +10,8 @@
 use realfft::num_complex::Complex64;
 
 use super::biquad::{
-    Coeffs, State, amplitude_to_db, butterworth_highpass, butterworth_lowpass, butterworth_order,
-    cascade_response, cascade_ring_frames, to_f32,
+    Cascade, Coeffs, amplitude_to_db, butterworth_highpass, butterworth_lowpass, butterworth_order,
+    cascade_response, cascade_ring_frames,
 };
 use super::config::{BandKind, EqBand, EqConfig, PassShape};
 use super::{ProcessSpec, Processor};
@@ -94,9 +94,7 @@ const MAX_TAIL_S: f64 = 30.0;
 #[derive(Debug, Clone)]
 pub struct Eq {
     cfg: EqConfig,
-    coeffs: Vec<Coeffs>,
-    /// `channels * coeffs.len()` states, channel-major.
-    states: Vec<State>,
+    cascade: Cascade,
     tail: usize,
 }
 
@@ -105,8 +103,7 @@ impl Eq {
     pub fn new(cfg: &EqConfig) -> Self {
         Eq {
             cfg: cfg.clone(),
-            coeffs: Vec::new(),
-            states: Vec::new(),
+            cascade: Cascade::default(),
             tail: 0,
         }
     }
@@ -118,28 +115,19 @@ impl Processor for Eq {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
-        self.coeffs = sections(&self.cfg, spec.sample_rate);
-        self.states = vec![State::default(); spec.channels * self.coeffs.len()];
+        let coeffs = sections(&self.cfg, spec.sample_rate);
         let cap = (MAX_TAIL_S * spec.sample_rate) as usize;
-        self.tail = cascade_ring_frames(&self.coeffs).min(cap);
+        self.tail = cascade_ring_frames(&coeffs).min(cap);
+        self.cascade = Cascade::new(coeffs, spec.max_block);
     }
 
     fn reset(&mut self) {
-        self.states.iter_mut().for_each(State::reset);
+        self.cascade.reset();
     }
 
-    /// Channels beyond those prepared for pass through unchanged.
+    /// One or two channels (more pass through unchanged).
     fn process(&mut self, block: &mut [&mut [f32]]) {
-        let n = self.coeffs.len();
-        if n == 0 {
-            return;
-        }
-        for (ch, states) in block.iter_mut().zip(self.states.chunks_exact_mut(n)) {
-            for x in ch.iter_mut() {
-                let y = State::process_cascade(states, &self.coeffs, f64::from(*x));
-                *x = to_f32(y);
-            }
-        }
+        self.cascade.process(block);
     }
 
     /// Frames for the impulse response to fall 120 dB (capped at 30 s).

@@ -67,7 +67,7 @@ impl Processor for Multiband {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
-        let x = Crossover::new(&self.crossovers_hz, spec.sample_rate, spec.channels);
+        let mut x = Crossover::new(&self.crossovers_hz, spec.sample_rate, spec.channels);
         self.bands = x.buffers(spec.max_block);
         self.sum = vec![vec![0.0; spec.max_block]; spec.channels];
         self.tail = x.ring_frames();
