@@ -496,7 +496,7 @@ impl Cascade {
                 }
             }
             self.pos += (end - start) as u64;
-            if self.pos % FLUSH_PERIOD as u64 == 0 {
+            if self.pos.is_multiple_of(FLUSH_PERIOD as u64) {
                 // A state decayed below the threshold becomes exact zeros (both variables
                 // together, see FLUSH_BELOW). Once per period, not per sample: a test per
                 // sample and section costs more than the filtering.

@@ -152,14 +152,15 @@ impl Crossover {
             }
         }
         let n = self.lp.len();
-        for k in 0..n {
+        let filters = self.lp_f.iter_mut().zip(&mut self.hp_f).zip(&mut self.ap_f);
+        for (k, ((lp, hp), ap)) in filters.enumerate() {
             low.copy_from_slice(rest);
-            self.lp_f[k].process_f64(low, channels);
-            self.hp_f[k].process_f64(rest, channels);
+            lp.process_f64(low, channels);
+            hp.process_f64(rest, channels);
             // Give band k the phase of the crossovers above it (see module docs).
-            self.ap_f[k].process_f64(low, channels);
-            if k < nb {
-                write_band(low, &mut bands[k], channels);
+            ap.process_f64(low, channels);
+            if let Some(band) = bands[..nb].get_mut(k) {
+                write_band(low, band, channels);
             }
         }
         if n < nb {
