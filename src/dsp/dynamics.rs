@@ -172,6 +172,8 @@ pub struct Compressor {
     reduction_db: f64,
     /// Per-channel mean square of the RMS detector.
     mean_square: Vec<f64>,
+    /// Per-frame gain reduction, then gain factor, of the block being processed.
+    factors: Vec<f64>,
 }
 
 impl Compressor {
@@ -187,6 +189,7 @@ impl Compressor {
             makeup: db_to_gain(cfg.makeup_db),
             reduction_db: 0.0,
             mean_square: Vec::new(),
+            factors: Vec::new(),
         };
         c.cfg.mix = cfg.mix.clamp(0.0, 1.0);
         c
@@ -198,16 +201,19 @@ impl Compressor {
         self.reduction_db
     }
 
-    /// Detector level (linear amplitude) of one frame whose channel samples are `xs`.
+    /// Detector level (linear amplitude) of frame `i` of `chans`: the largest of the
+    /// channels' levels (a missing sample reads as silence).
     #[inline]
-    fn detect(&mut self, xs: impl Iterator<Item = f32>) -> f64 {
+    fn detect<C: AsRef<[f32]>>(&mut self, chans: &[C], i: usize) -> f64 {
+        let at = |c: &C| f64::from(c.as_ref().get(i).copied().unwrap_or(0.0));
         match self.cfg.detector {
-            Detector::Peak => xs.fold(0.0, |m: f64, x| m.max(f64::from(x).abs())),
+            Detector::Peak => chans.iter().fold(0.0, |m: f64, c| m.max(at(c).abs())),
             Detector::Rms => {
                 let a = self.rms_coeff;
                 let mut m: f64 = 0.0;
-                for (s, x) in self.mean_square.iter_mut().zip(xs) {
-                    let x2 = f64::from(x) * f64::from(x);
+                for (s, c) in self.mean_square.iter_mut().zip(chans) {
+                    let x = at(c);
+                    let x2 = x * x;
                     *s = x2 + a * (*s - x2);
                     if *s < STATE_FLOOR {
                         *s = 0.0;
@@ -219,14 +225,26 @@ impl Compressor {
         }
     }
 
+    /// In three passes over the block: the smoothed gain reduction of every frame (the only
+    /// part that must go sample by sample), the gain factors (a polynomial `exp`, which the
+    /// compiler can vectorise), then the factors applied to each channel.
     fn run(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
         let n = frames(block);
-        let mix = self.cfg.mix;
-        let dry = 1.0 - mix;
-        for i in 0..n {
-            let level = match key {
-                Some(k) => self.detect(k.iter().map(|c| c.get(i).copied().unwrap_or(0.0))),
-                None => self.detect(block.iter().map(|c| c[i])),
+        let mut factors = std::mem::take(&mut self.factors);
+        if factors.len() < n {
+            factors.resize(n, 0.0);
+        }
+        let factors_n = &mut factors[..n];
+        // The common case, a stereo block and a peak detector, without the general loop.
+        let stereo_peak = match (key, &*block) {
+            (None, [l, r]) if self.cfg.detector == Detector::Peak => Some((&l[..n], &r[..n])),
+            _ => None,
+        };
+        for (i, f) in factors_n.iter_mut().enumerate() {
+            let level = match (stereo_peak, key) {
+                (Some((l, r)), _) => f64::from(l[i]).abs().max(f64::from(r[i]).abs()),
+                (None, Some(k)) => self.detect(k, i),
+                (None, None) => self.detect(block, i),
             };
             let target = if level < self.knee_start {
                 0.0
@@ -234,17 +252,26 @@ impl Compressor {
                 -static_gain_db(&self.cfg, amp_to_db(level))
             };
             self.reduction_db = self.ballistics.step(self.reduction_db, target);
-            let wet = if self.reduction_db == 0.0 {
-                self.makeup
+            *f = self.reduction_db;
+        }
+        let mix = self.cfg.mix;
+        let dry = 1.0 - mix;
+        let (makeup_db, makeup) = (self.cfg.makeup_db, self.makeup);
+        for f in factors_n.iter_mut() {
+            let wet = if *f == 0.0 {
+                makeup
             } else {
-                fast_db_to_gain(self.cfg.makeup_db - self.reduction_db)
+                fast_db_to_gain(makeup_db - *f)
             };
             // With mix = 0 the factor is exactly 1 and the dry signal passes bit for bit.
-            let factor = mix * wet + dry;
-            for ch in block.iter_mut() {
-                ch[i] = out(f64::from(ch[i]) * factor);
+            *f = mix * wet + dry;
+        }
+        for ch in block.iter_mut() {
+            for (x, &f) in ch[..n].iter_mut().zip(factors_n.iter()) {
+                *x = out(f64::from(*x) * f);
             }
         }
+        self.factors = factors;
     }
 }
 
@@ -259,6 +286,7 @@ impl Processor for Compressor {
         self.rms_coeff = one_pole(RMS_TIME_MS, spec.sample_rate);
         // Room for a stereo key even on a mono spec; key channels beyond this are not detected.
         self.mean_square = vec![0.0; spec.channels.max(2)];
+        self.factors = vec![0.0; spec.max_block];
         self.reset();
     }
 
