@@ -1,10 +1,16 @@
-//! A lean ITU-R BS.1770-4 integrated-loudness meter for the per-track and per-bus figures of
-//! the report, where a render may run dozens at once. K-weighting is the standard's two
+//! mixdown's own ITU-R BS.1770-4 loudness meters. K-weighting is the standard's two
 //! second-order sections (high shelf, then RLB high-pass) in f64, with the coefficients derived
-//! for any sample rate from the analog prototypes as libebur128 does; energies are kept per
+//! for any sample rate from the analog prototypes as libebur128 does; the tests hold it to
+//! `ebur128` within 0.01 LU.
+//!
+//! [`IntegratedMeter`] is the lean one, for the per-track and per-bus figures of the report
+//! (a render may run dozens at once) and the target stage's search: energies are kept per
 //! 100 ms sub-block, so each 400 ms gating block (75 % overlap) costs four additions.
-//! The master and output figures use `ebur128` (with true peak); the tests hold this meter to
-//! it within 0.01 LU.
+//! [`ProgramMeter`] is the full one behind `loudness::analyze_program` (the master report and
+//! `analyze`): from the same single K-weighting pass it gives integrated loudness, momentary
+//! and short-term loudness every 100 ms, their maxima over windows ending at every sample (EBU
+//! Tech 3341), the loudness range from short-term values every 100 ms (EBU Tech 3342) and the
+//! integrated loudness of the mono fold-down. True peak stays with `ebur128`.
 
 use crate::dsp::db::{db_to_gain, db_to_power, power_to_db};
 
@@ -42,6 +48,12 @@ fn k_weighting(rate: f64) -> [Section; 2] {
     [shelf, highpass]
 }
 
+/// Frames in one 100 ms step at `rate` (libebur128's rounding, so gating blocks line up with
+/// ebur128's): the hop of the gating blocks and of the momentary and short-term series.
+pub fn step_frames(rate: u32) -> usize {
+    ((rate as usize + 5) / 10).max(1)
+}
+
 /// Streaming integrated loudness (no true peak), constant work per sample.
 #[derive(Debug, Clone)]
 pub struct IntegratedMeter {
@@ -64,8 +76,7 @@ impl IntegratedMeter {
         IntegratedMeter {
             filters: k_weighting(f64::from(rate)),
             state: vec![[[0.0; 2]; 2]; channels],
-            // libebur128's rounding of 100 ms.
-            sub_len: ((rate as usize + 5) / 10).max(1),
+            sub_len: step_frames(rate),
             sub_pos: 0,
             sub_acc: 0.0,
             prev: [0.0; 3],
@@ -210,6 +221,344 @@ pub fn integrated_from_blocks(blocks: &[f64]) -> Option<f64> {
     Some(lufs(kept.iter().sum::<f64>() / kept.len() as f64))
 }
 
+/// Steps (100 ms) in the momentary window (400 ms, EBU Tech 3341 §2.2).
+const MOMENTARY_STEPS: usize = 4;
+/// Steps in the short-term window (3 s, EBU Tech 3341 §2.2).
+const SHORT_TERM_STEPS: usize = 30;
+
+/// Streaming program loudness: one K-weighting pass gives everything [`ProgramLoudness`]
+/// holds.
+///
+/// Windows ending at every sample, without re-summing them: the K-weighted energy of each
+/// frame of the current 100 ms step is kept, and when a step completes, the energy of its
+/// frames after each offset (its tail sums) replaces the oldest of 30 kept steps. A window of
+/// `w` steps ending at offset `p` of step `k` is then the tail of step `k − w` after `p`, the
+/// whole steps `k − w + 1 ..= k − 1` (summed once per step) and the frames of step `k` up to
+/// `p`: three sums of non-negative terms, so no cancellation, no drift over a long file, and
+/// digital silence reads exactly zero. Before the first window fills, the missing steps count
+/// as silence: such a window holds no more energy than the first full one, so the maxima are
+/// unchanged.
+#[derive(Debug, Clone)]
+pub struct ProgramMeter {
+    filters: [Section; 2],
+    /// Per channel, per section: two state words.
+    state: Vec<[[f64; 2]; 2]>,
+    step: usize,
+    /// Frames into the current step.
+    pos: usize,
+    /// Steps completed.
+    steps: usize,
+    /// K-weighted energy of each frame of the current step, channels summed.
+    energy: Vec<f64>,
+    /// Energy of the current step's frames so far.
+    acc: f64,
+    /// Of the mono fold-down ((L+R)/2 on both channels; stereo only), the current step so far.
+    mono_acc: f64,
+    /// Tail sums of the last 30 steps, `step` values each, slot `k % 30` for step `k`.
+    tails: Vec<f64>,
+    /// Energy of each of the last 30 steps (same slots).
+    step_energy: [f64; SHORT_TERM_STEPS],
+    /// Mono fold-down energy of the last 4 steps (slot `k % 4`).
+    mono_steps: [f64; MOMENTARY_STEPS],
+    /// Energy of the whole steps in the momentary and short-term windows ending in this step.
+    head_m: f64,
+    head_s: f64,
+    /// Largest `tail + acc` over the frames of this step so far (add the heads for a window).
+    step_max_m: f64,
+    step_max_s: f64,
+    /// Largest momentary and short-term window energy (sums, not means).
+    max_m: f64,
+    max_s: f64,
+    /// Mean-square momentary and short-term energy at the end of every complete step, `None`
+    /// until the window has filled.
+    momentary: Vec<Option<f64>>,
+    shortterm: Vec<Option<f64>>,
+    /// Momentary (gating-block) energies of the mono fold-down.
+    mono_blocks: Vec<f64>,
+}
+
+/// What [`ProgramMeter::finish`] measured. Loudness in LUFS, `None` where silent or where the
+/// signal is too short for the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramLoudness {
+    /// Gated integrated loudness (BS.1770-4 §2.8).
+    pub integrated: Option<f64>,
+    /// Momentary (400 ms) and short-term (3 s) loudness of the windows ending at the end of
+    /// every 100 ms step (the last one at the last frame, when the signal ends mid-step).
+    pub momentary: Vec<Option<f64>>,
+    pub shortterm: Vec<Option<f64>>,
+    /// Largest momentary and short-term loudness over the windows ending at every frame
+    /// (EBU Tech 3341 "Max M" and "Max S").
+    pub max_momentary: Option<f64>,
+    pub max_shortterm: Option<f64>,
+    /// Loudness range, LU (EBU Tech 3342), from the short-term loudness every 100 ms.
+    pub range: Option<f64>,
+    /// Integrated loudness of the mono fold-down; `None` unless the input is stereo.
+    pub mono_integrated: Option<f64>,
+}
+
+impl ProgramMeter {
+    pub fn new(channels: usize, rate: u32) -> Self {
+        let step = step_frames(rate);
+        ProgramMeter {
+            filters: k_weighting(f64::from(rate)),
+            state: vec![[[0.0; 2]; 2]; channels],
+            step,
+            pos: 0,
+            steps: 0,
+            energy: vec![0.0; step],
+            acc: 0.0,
+            mono_acc: 0.0,
+            tails: vec![0.0; step * SHORT_TERM_STEPS],
+            step_energy: [0.0; SHORT_TERM_STEPS],
+            mono_steps: [0.0; MOMENTARY_STEPS],
+            head_m: 0.0,
+            head_s: 0.0,
+            step_max_m: 0.0,
+            step_max_s: 0.0,
+            max_m: 0.0,
+            max_s: 0.0,
+            momentary: Vec::new(),
+            shortterm: Vec::new(),
+            mono_blocks: Vec::new(),
+        }
+    }
+
+    /// Feed planar frames (one slice per channel, equal lengths).
+    pub fn add(&mut self, planes: &[&[f32]]) {
+        let n = planes.first().map_or(0, |p| p.len());
+        let mut start = 0;
+        while start < n {
+            let take = (self.step - self.pos).min(n - start);
+            let (range, here) = (start..start + take, self.pos..self.pos + take);
+            let out = &mut self.energy[here.clone()];
+            match (planes, &mut self.state[..]) {
+                ([l, r], [sl, sr]) => {
+                    self.mono_acc +=
+                        weigh_pair(&self.filters, sl, sr, &l[range.clone()], &r[range], out);
+                }
+                _ => {
+                    out.fill(0.0);
+                    for (plane, st) in planes.iter().zip(self.state.iter_mut()) {
+                        weigh_add(&self.filters, st, &plane[range.clone()], out);
+                    }
+                }
+            }
+            self.scan(here);
+            start += take;
+            if self.pos == self.step {
+                self.close_step();
+            }
+        }
+    }
+
+    /// Advance the windows over the frames `here` of the current step (energies already in
+    /// `self.energy`): running sum and the largest window sums ending at each frame.
+    fn scan(&mut self, here: std::ops::Range<usize>) {
+        let (tail_m, tail_s) = (
+            self.tails_of(MOMENTARY_STEPS),
+            self.tails_of(SHORT_TERM_STEPS),
+        );
+        let (mut acc, mut mm, mut ms) = (self.acc, self.step_max_m, self.step_max_s);
+        for p in here.clone() {
+            acc += self.energy[p];
+            mm = mm.max(tail_m[p] + acc);
+            ms = ms.max(tail_s[p] + acc);
+        }
+        (self.acc, self.step_max_m, self.step_max_s) = (acc, mm, ms);
+        self.pos = here.end;
+    }
+
+    /// Tail sums of the step `back` steps before the current one (zeros while it lies before
+    /// the signal, which then counts as silence).
+    fn tails_of(&self, back: usize) -> &[f64] {
+        let slot = (self.steps + SHORT_TERM_STEPS - back) % SHORT_TERM_STEPS;
+        &self.tails[slot * self.step..][..self.step]
+    }
+
+    /// Mean-square energy of a window of `steps` steps holding `sum`.
+    fn mean(&self, sum: f64, steps: usize) -> f64 {
+        sum / (steps * self.step) as f64
+    }
+
+    /// The current step is complete: record its windows, keep its tail sums, move on.
+    fn close_step(&mut self) {
+        let k = self.steps;
+        let (m, s) = (self.head_m + self.acc, self.head_s + self.acc);
+        self.take_maxima();
+        let (m, s) = (
+            self.mean(m, MOMENTARY_STEPS),
+            self.mean(s, SHORT_TERM_STEPS),
+        );
+        self.momentary.push((k + 1 >= MOMENTARY_STEPS).then_some(m));
+        self.shortterm
+            .push((k + 1 >= SHORT_TERM_STEPS).then_some(s));
+        let slot = k % SHORT_TERM_STEPS;
+        let tail = &mut self.tails[slot * self.step..][..self.step];
+        let mut after = 0.0;
+        for (t, &e) in tail.iter_mut().zip(&self.energy).rev() {
+            *t = after;
+            after += e;
+        }
+        self.step_energy[slot] = self.acc;
+        self.mono_steps[k % MOMENTARY_STEPS] = self.mono_acc;
+        if k + 1 >= MOMENTARY_STEPS {
+            let block = self.mean(self.mono_steps.iter().sum(), MOMENTARY_STEPS);
+            self.mono_blocks.push(block);
+        }
+        self.steps += 1;
+        // The whole steps of the next step's windows: the 3 and 29 just before it.
+        let k = self.steps;
+        let whole = |w: usize| -> f64 {
+            (1..w)
+                .map(|back| self.step_energy[(k + SHORT_TERM_STEPS - back) % SHORT_TERM_STEPS])
+                .sum()
+        };
+        self.head_m = whole(MOMENTARY_STEPS);
+        self.head_s = whole(SHORT_TERM_STEPS);
+        self.pos = 0;
+        self.acc = 0.0;
+        self.mono_acc = 0.0;
+    }
+
+    fn take_maxima(&mut self) {
+        self.max_m = self.max_m.max(self.head_m + self.step_max_m);
+        self.max_s = self.max_s.max(self.head_s + self.step_max_s);
+        self.step_max_m = 0.0;
+        self.step_max_s = 0.0;
+    }
+
+    /// Everything measured. A last, incomplete step adds one more momentary and short-term
+    /// value (the windows ending at the last frame), but no gating block and no value to the
+    /// loudness range, whose inputs stay on the 100 ms grid.
+    pub fn finish(mut self) -> ProgramLoudness {
+        let frames = self.steps * self.step + self.pos;
+        let gating: Vec<f64> = self.momentary.iter().flatten().copied().collect();
+        let range = loudness_range(&self.shortterm.iter().flatten().copied().collect::<Vec<_>>());
+        if self.pos > 0 {
+            let (k, last) = (self.steps, self.pos - 1);
+            let m = self.tails_of(MOMENTARY_STEPS)[last] + self.head_m + self.acc;
+            let s = self.tails_of(SHORT_TERM_STEPS)[last] + self.head_s + self.acc;
+            let (m, s) = (
+                self.mean(m, MOMENTARY_STEPS),
+                self.mean(s, SHORT_TERM_STEPS),
+            );
+            self.take_maxima();
+            self.momentary.push((k >= MOMENTARY_STEPS).then_some(m));
+            self.shortterm.push((k >= SHORT_TERM_STEPS).then_some(s));
+        }
+        let loudness = |e: &Option<f64>| e.filter(|&e| e > 0.0).map(lufs);
+        let max = |sum: f64, steps: usize| {
+            (frames >= steps * self.step && sum > 0.0).then(|| lufs(self.mean(sum, steps)))
+        };
+        ProgramLoudness {
+            integrated: integrated_from_blocks(&gating),
+            momentary: self.momentary.iter().map(loudness).collect(),
+            shortterm: self.shortterm.iter().map(loudness).collect(),
+            max_momentary: max(self.max_m, MOMENTARY_STEPS),
+            max_shortterm: max(self.max_s, SHORT_TERM_STEPS),
+            range,
+            mono_integrated: if self.state.len() == 2 {
+                integrated_from_blocks(&self.mono_blocks)
+            } else {
+                None
+            },
+        }
+    }
+}
+
+/// K-weight two channels through the two sections (updating their states), writing each
+/// frame's energy `yl² + yr²` to `out`; returns the energy of the mono fold-down, whose
+/// channels are both (L+R)/2, so `2·((yl + yr)/2)²` per frame (K-weighting is linear).
+fn weigh_pair(
+    f: &[Section; 2],
+    sa: &mut [[f64; 2]; 2],
+    sb: &mut [[f64; 2]; 2],
+    xa: &[f32],
+    xb: &[f32],
+    out: &mut [f64],
+) -> f64 {
+    let [s1, s2] = f;
+    let ([mut az1, mut az2], [mut aw1, mut aw2]) = (sa[0], sa[1]);
+    let ([mut bz1, mut bz2], [mut bw1, mut bw2]) = (sb[0], sb[1]);
+    let mut mono = 0.0;
+    for ((&va, &vb), o) in xa.iter().zip(xb).zip(out.iter_mut()) {
+        let (va, vb) = (f64::from(va), f64::from(vb));
+        let ya = s1.b[0] * va + az1;
+        let yb = s1.b[0] * vb + bz1;
+        az1 = s1.b[1] * va - s1.a[0] * ya + az2;
+        bz1 = s1.b[1] * vb - s1.a[0] * yb + bz2;
+        az2 = s1.b[2] * va - s1.a[1] * ya;
+        bz2 = s1.b[2] * vb - s1.a[1] * yb;
+        let oa = s2.b[0] * ya + aw1;
+        let ob = s2.b[0] * yb + bw1;
+        aw1 = s2.b[1] * ya - s2.a[0] * oa + aw2;
+        bw1 = s2.b[1] * yb - s2.a[0] * ob + bw2;
+        aw2 = s2.b[2] * ya - s2.a[1] * oa;
+        bw2 = s2.b[2] * yb - s2.a[1] * ob;
+        *o = oa * oa + ob * ob;
+        let sum = oa + ob;
+        mono += 0.5 * sum * sum;
+    }
+    for z in [
+        &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
+    ] {
+        if z.abs() < 1e-30 {
+            *z = 0.0;
+        }
+    }
+    *sa = [[az1, az2], [aw1, aw2]];
+    *sb = [[bz1, bz2], [bw1, bw2]];
+    mono
+}
+
+/// K-weight one channel (updating `st`), adding each frame's energy to `out`.
+fn weigh_add(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32], out: &mut [f64]) {
+    let [s1, s2] = f;
+    let [mut z1, mut z2] = st[0];
+    let [mut w1, mut w2] = st[1];
+    for (&v, o) in x.iter().zip(out.iter_mut()) {
+        let v = f64::from(v);
+        let y = s1.b[0] * v + z1;
+        z1 = s1.b[1] * v - s1.a[0] * y + z2;
+        z2 = s1.b[2] * v - s1.a[1] * y;
+        let q = s2.b[0] * y + w1;
+        w1 = s2.b[1] * y - s2.a[0] * q + w2;
+        w2 = s2.b[2] * y - s2.a[1] * q;
+        *o += q * q;
+    }
+    for z in [&mut z1, &mut z2, &mut w1, &mut w2] {
+        if z.abs() < 1e-30 {
+            *z = 0.0;
+        }
+    }
+    st[0] = [z1, z2];
+    st[1] = [w1, w2];
+}
+
+/// Loudness range in LU from mean-square short-term energies, as EBU Tech 3342 (2016) §3.1
+/// and its MATLAB reference (§5) define it, with libebur128's percentile: absolute gate at
+/// −70 LUFS and relative gate 20 LU below the mean energy of what passed (both keep values at
+/// or above the gate); of the `n` kept values sorted ascending, percentile `p` is the one at
+/// index `round((n − 1)·p)` (0-based, halves up): LRA = P95 − P10. `None` when nothing passes.
+pub fn loudness_range(shortterm: &[f64]) -> Option<f64> {
+    let abs_gate = db_to_power(-70.0 + 0.691);
+    let mut kept: Vec<f64> = shortterm
+        .iter()
+        .copied()
+        .filter(|&z| z >= abs_gate)
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let rel_gate = kept.iter().sum::<f64>() / kept.len() as f64 * db_to_power(-20.0);
+    kept.retain(|&z| z >= rel_gate);
+    kept.sort_by(f64::total_cmp);
+    let last = (kept.len() - 1) as f64;
+    let at = |p: f64| lufs(kept[(last * p + 0.5) as usize]);
+    Some(at(0.95) - at(0.10))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +630,190 @@ mod tests {
         let mut m = IntegratedMeter::new(1, 48000);
         m.add(&[&[0.5; 1000]]);
         assert_eq!(m.integrated(), None, "shorter than one 400 ms block");
+    }
+
+    fn program(planes: &[Vec<f32>], rate: u32, block: usize) -> ProgramLoudness {
+        let mut m = ProgramMeter::new(planes.len(), rate);
+        let n = planes[0].len();
+        let mut i = 0;
+        while i < n {
+            let e = (i + block).min(n);
+            let s: Vec<&[f32]> = planes.iter().map(|p| &p[i..e]).collect();
+            m.add(&s);
+            i = e;
+        }
+        m.finish()
+    }
+
+    /// Noise bursts of uneven lengths at uneven places (and a quiet bed), so the loudest
+    /// windows end off the 100 ms grid; `n` frames.
+    fn bursts(n: usize, rate: u32, seed: u64) -> Vec<f32> {
+        let mut x = white(n, seed, 0.001);
+        let burst = white(n, seed + 1, 0.5);
+        for (start_s, len_s) in [(0.37, 0.173), (1.91, 2.77), (5.33, 0.41), (7.02, 3.31)] {
+            let a = (start_s * f64::from(rate)) as usize;
+            let b = (a + (len_s * f64::from(rate)) as usize).min(n);
+            x[a..b].copy_from_slice(&burst[a..b]);
+        }
+        x
+    }
+
+    /// Every window a meter could show, summed from a running total of per-frame energies
+    /// (each channel through the two sections on its own, nothing shared with the meter's
+    /// bookkeeping): the loudness of the `len`-frame window ending at each frame.
+    fn all_windows(planes: &[Vec<f32>], rate: u32, len: usize) -> Vec<f64> {
+        let f = k_weighting(f64::from(rate));
+        let mut energy = vec![0.0; planes[0].len()];
+        for p in planes {
+            let mut y: Vec<f64> = p.iter().map(|&v| f64::from(v)).collect();
+            for s in &f {
+                let mut z = [0.0; 2];
+                for v in y.iter_mut() {
+                    let out = s.b[0] * *v + z[0];
+                    z = [
+                        s.b[1] * *v - s.a[0] * out + z[1],
+                        s.b[2] * *v - s.a[1] * out,
+                    ];
+                    *v = out;
+                }
+            }
+            for (e, v) in energy.iter_mut().zip(&y) {
+                *e += v * v;
+            }
+        }
+        let mut total = vec![0.0];
+        for e in &energy {
+            total.push(total.last().unwrap() + e);
+        }
+        (len..=energy.len())
+            .map(|end| lufs((total[end] - total[end - len]) / len as f64))
+            .collect()
+    }
+
+    #[test]
+    fn maxima_and_series_are_the_windows_ending_at_every_frame() {
+        let rate = 8000;
+        let step = step_frames(rate);
+        // 11.03 s: the last 100 ms step is incomplete.
+        let n = 11 * rate as usize + 240;
+        for channels in [1, 2] {
+            let planes: Vec<Vec<f32>> = (0..channels).map(|c| bursts(n, rate, 5 + c)).collect();
+            let m = all_windows(&planes, rate, 4 * step);
+            let s = all_windows(&planes, rate, 30 * step);
+            let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            // Window `i` of `all_windows` ends at frame `len + i`; the series' value for step
+            // `k` is the window ending at the end of the step (or at the last frame).
+            let at = |v: &[f64], len: usize, k: usize| {
+                let end = ((k + 1) * step).min(n);
+                (end >= len).then(|| v[end - len])
+            };
+            for block in [1, 333, n] {
+                let p = program(&planes, rate, block);
+                let what = format!("{channels} channel(s), blocks of {block}");
+                let (got_m, got_s) = (p.max_momentary.unwrap(), p.max_shortterm.unwrap());
+                assert!((got_m - max(&m)).abs() < 1e-6, "{what}: max M {got_m}");
+                assert!((got_s - max(&s)).abs() < 1e-6, "{what}: max S {got_s}");
+                assert_eq!(p.momentary.len(), n.div_ceil(step), "{what}");
+                for k in 0..p.momentary.len() {
+                    for (series, all, len) in
+                        [(&p.momentary, &m, 4 * step), (&p.shortterm, &s, 30 * step)]
+                    {
+                        match (series[k], at(all, len, k)) {
+                            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-6, "{what}: {k}"),
+                            (a, b) => assert_eq!(a, b, "{what}: step {k}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn series_integrated_and_mono_fold_agree_with_ebur128() {
+        for &rate in &[8000u32, 44100, 48000, 96000] {
+            let n = rate as usize * 7 + 123;
+            let mut l = white(n, 7, 0.3);
+            let r = white(n, 11, 0.1);
+            for x in &mut l[n / 3..n / 2] {
+                *x *= 0.01;
+            }
+            let planes = vec![l, r];
+            let p = program(&planes, rate, 4096);
+            let step = step_frames(rate);
+            let mut e = EbuR128::new(2, rate, Mode::I | Mode::S).unwrap();
+            for k in 0..n / step {
+                let s: Vec<&[f32]> = planes.iter().map(|c| &c[k * step..][..step]).collect();
+                e.add_frames_planar_f32(&s).unwrap();
+                for (ours, theirs, steps) in [
+                    (p.momentary[k], e.loudness_momentary().unwrap(), 4),
+                    (p.shortterm[k], e.loudness_shortterm().unwrap(), 30),
+                ] {
+                    match ours {
+                        Some(v) => assert!((v - theirs).abs() < 0.01, "{rate} Hz step {k}"),
+                        None => assert!(k + 1 < steps, "{rate} Hz step {k}"),
+                    }
+                }
+            }
+            let i = p.integrated.unwrap();
+            assert!(
+                (i - reference(&planes, rate)).abs() < 0.01,
+                "{rate} Hz: I {i}"
+            );
+            let mono: Vec<f32> = planes[0]
+                .iter()
+                .zip(&planes[1])
+                .map(|(&a, &b)| 0.5 * (a + b))
+                .collect();
+            let want = reference(&[mono.clone(), mono], rate);
+            let got = p.mono_integrated.unwrap();
+            assert!((got - want).abs() < 0.01, "{rate} Hz: mono {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn silence_and_unfilled_windows_read_none() {
+        let p = program(&[vec![0.0; 48000], vec![0.0; 48000]], 48000, 4800);
+        assert_eq!(p.integrated, None);
+        assert_eq!(
+            (p.max_momentary, p.max_shortterm, p.range),
+            (None, None, None)
+        );
+        assert_eq!(p.mono_integrated, None);
+        assert!(p.momentary.iter().chain(&p.shortterm).all(Option::is_none));
+        // 2 s of noise: momentary from the fourth step on, no short-term window, no range.
+        let p = program(&[white(96000, 3, 0.5)], 48000, 4096);
+        assert!(p.momentary[..3].iter().all(Option::is_none));
+        assert!(p.momentary[3..].iter().all(Option::is_some));
+        assert!(p.max_momentary.is_some() && p.max_shortterm.is_none());
+        assert!(p.shortterm.iter().all(Option::is_none) && p.range.is_none());
+        assert_eq!(p.mono_integrated, None, "mono input has no fold-down");
+        // Shorter than one momentary window.
+        let p = program(&[white(14000, 3, 0.5)], 48000, 4096);
+        assert_eq!((p.max_momentary, p.integrated), (None, None));
+        assert_eq!(p.momentary, vec![None; 3]);
+    }
+
+    /// The loudness range of hand-made short-term values: the gates of EBU Tech 3342 §3.1 and
+    /// its percentile (element round((n − 1)·p) of the sorted values, halves up).
+    #[test]
+    fn loudness_range_gates_and_percentiles() {
+        let energy = |l: f64| db_to_power(l + 0.691);
+        let lra =
+            |levels: &[f64]| loudness_range(&levels.iter().map(|&l| energy(l)).collect::<Vec<_>>());
+        // -40..-20 LUFS in 1 LU steps; three values at -65 (above the absolute gate, below
+        // the relative one: 20 LU under the power mean, about -47) and two under -70.
+        let mut v: Vec<f64> = (0..=20).rev().map(|i| -40.0 + f64::from(i)).collect();
+        v.extend([-65.0, -65.0, -65.0, -75.0, -80.0]);
+        // n = 21: P10 is element 2 (-38), P95 element 19 (-21).
+        assert!((lra(&v).unwrap() - 17.0).abs() < 1e-9, "{:?}", lra(&v));
+        // n = 12: (n − 1)·0.1 = 1.1 → 1, (n − 1)·0.95 = 10.45 → 10.
+        let v: Vec<f64> = (0..12).map(|i| -30.0 + f64::from(i)).collect();
+        assert!((lra(&v).unwrap() - 9.0).abs() < 1e-9);
+        // n = 11: (n − 1)·0.95 = 9.5 rounds up to 10; (n − 1)·0.1 = 1.
+        let v: Vec<f64> = (0..11).map(|i| -30.0 + f64::from(i)).collect();
+        assert!((lra(&v).unwrap() - 9.0).abs() < 1e-9);
+        assert_eq!(lra(&[-71.0, -90.0]), None);
+        assert_eq!(lra(&[]), None);
+        assert_eq!(lra(&[-23.0]), Some(0.0));
     }
 }

@@ -1,8 +1,11 @@
-//! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128 via ebur128).
+//! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128): the
+//! delivered outputs' levels via ebur128, and the full program analysis of the master report
+//! and `analyze` on mixdown's own meter (`bs1770::ProgramMeter`) with ebur128's true peak.
 
 use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
 
+use super::bs1770::ProgramMeter;
 use crate::dsp::gain_to_db;
 use crate::io::wav::Encoded;
 
@@ -30,47 +33,27 @@ fn err(e: ebur128::Error) -> MeterError {
 /// Frames fed to the meters at a time.
 const CHUNK: usize = 1 << 16;
 
-/// Streaming meter: integrated loudness and sample peak over all channels, plus one true-peak
-/// meter per channel so the 4x-oversampling filters of the channels run in parallel.
-pub struct Meter {
-    loudness: EbuR128,
-    true_peak: Vec<EbuR128>,
+/// Sample peak, BS.1770-4 true peak and clipped samples, with one ebur128 true-peak meter per
+/// channel so the 4x-oversampling filters of the channels run in parallel.
+struct Peaks {
+    meters: Vec<EbuR128>,
     clipped: u64,
 }
 
-impl Meter {
-    pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
-        Self::with_modes(channels, rate, Mode::empty())
-    }
-
-    /// A meter whose loudness measurement also keeps `extra` (e.g. momentary, short-term and
-    /// loudness range for [`analyze_program`]), in the same pass.
-    pub fn with_modes(channels: usize, rate: u32, extra: Mode) -> Result<Self, MeterError> {
-        let loudness = EbuR128::new(channels as u32, rate, Mode::I | Mode::SAMPLE_PEAK | extra)
-            .map_err(err)?;
-        let true_peak = (0..channels)
+impl Peaks {
+    fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
+        let meters = (0..channels)
             .map(|_| EbuR128::new(1, rate, Mode::TRUE_PEAK).map_err(err))
             .collect::<Result<_, _>>()?;
-        Ok(Meter {
-            loudness,
-            true_peak,
-            clipped: 0,
-        })
+        Ok(Peaks { meters, clipped: 0 })
     }
 
     /// Feed planar frames (one slice per channel, equal lengths).
-    pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
-        let (a, b) = rayon::join(
-            || self.loudness.add_frames_planar_f32(planes).map_err(err),
-            || {
-                self.true_peak
-                    .par_iter_mut()
-                    .zip(planes.par_iter())
-                    .try_for_each(|(m, p)| m.add_frames_planar_f32(&[p]).map_err(err))
-            },
-        );
-        a?;
-        b?;
+    fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
+        self.meters
+            .par_iter_mut()
+            .zip(planes.par_iter())
+            .try_for_each(|(m, p)| m.add_frames_planar_f32(&[p]).map_err(err))?;
         self.clipped += planes
             .iter()
             .flat_map(|p| p.iter())
@@ -79,28 +62,73 @@ impl Meter {
         Ok(())
     }
 
-    pub fn levels(&self) -> Levels {
-        let channels = self.true_peak.len() as u32;
-        let sp = (0..channels)
-            .map(|c| self.loudness.sample_peak(c).unwrap_or(0.0))
+    /// Feed whole planes, [`CHUNK`] frames at a time.
+    fn add_all(&mut self, planes: &[Vec<f32>]) -> Result<(), MeterError> {
+        let n = planes.first().map_or(0, Vec::len);
+        let mut start = 0;
+        while start < n {
+            let end = (start + CHUNK).min(n);
+            let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
+            self.add(&slices)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// The levels, with `integrated_lufs` measured elsewhere.
+    fn levels(&self, integrated_lufs: Option<f64>) -> Levels {
+        let sp = self
+            .meters
+            .iter()
+            .map(|m| m.sample_peak(0).unwrap_or(0.0))
             .fold(0.0, f64::max);
         let tp = self
-            .true_peak
+            .meters
             .iter()
             .map(|m| m.true_peak(0).unwrap_or(0.0))
             .fold(0.0, f64::max);
         Levels {
-            integrated_lufs: self
-                .loudness
-                .loudness_global()
-                .ok()
-                .filter(|l| l.is_finite()),
+            integrated_lufs,
             sample_peak_dbfs: gain_to_db(sp),
             // The true peak is never below the sample peak (the oversampler's passband ripple
             // can read a hair under a full-scale sample).
             true_peak_dbtp: gain_to_db(tp.max(sp)),
             clipped_samples: self.clipped,
         }
+    }
+}
+
+/// Streaming meter: integrated loudness over all channels, plus sample and true peak.
+pub struct Meter {
+    loudness: EbuR128,
+    peaks: Peaks,
+}
+
+impl Meter {
+    pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
+        Ok(Meter {
+            loudness: EbuR128::new(channels as u32, rate, Mode::I).map_err(err)?,
+            peaks: Peaks::new(channels, rate)?,
+        })
+    }
+
+    /// Feed planar frames (one slice per channel, equal lengths).
+    pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
+        let (a, b) = rayon::join(
+            || self.loudness.add_frames_planar_f32(planes).map_err(err),
+            || self.peaks.add(planes),
+        );
+        a?;
+        b
+    }
+
+    pub fn levels(&self) -> Levels {
+        self.peaks.levels(
+            self.loudness
+                .loudness_global()
+                .ok()
+                .filter(|l| l.is_finite()),
+        )
     }
 }
 
@@ -206,11 +234,12 @@ mod tests {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Program {
     pub levels: Levels,
-    /// EBU Tech 3342 loudness range, LU.
+    /// EBU Tech 3342 loudness range from short-term loudness every 100 ms, LU; None when no
+    /// 3 s window passes the gates (silence, or shorter than 3 s).
     pub lra: Option<f64>,
-    /// Largest momentary (400 ms) loudness, LUFS.
+    /// Largest momentary (400 ms) loudness over the windows ending at every sample, LUFS.
     pub max_momentary: Option<f64>,
-    /// Largest short-term (3 s) loudness, LUFS.
+    /// Largest short-term (3 s) loudness over the windows ending at every sample, LUFS.
     pub max_shortterm: Option<f64>,
     /// Peak-to-loudness ratio: true peak minus integrated loudness, dB.
     pub plr: Option<f64>,
@@ -223,82 +252,41 @@ pub struct Program {
     pub correlation: Option<f64>,
     /// Loudness lost when the stereo signal is folded to mono ((L+R)/2 on both sides), LU.
     pub mono_fold_loss: Option<f64>,
-    /// Momentary and short-term loudness every 100 ms (None where silent).
+    /// Momentary and short-term loudness of the windows ending every 100 ms
+    /// (`bs1770::step_frames`; the last one at the last sample), None where silent or before
+    /// the window has filled.
     pub momentary: Vec<Option<f64>>,
     pub shortterm: Vec<Option<f64>>,
 }
 
-fn finite(x: Result<f64, ebur128::Error>) -> Option<f64> {
-    x.ok().filter(|v| v.is_finite())
-}
-
-/// Full loudness and stereo analysis of planar audio (1 or 2 channels).
+/// Full loudness and stereo analysis of planar audio (1 or 2 channels): one K-weighting pass
+/// (`bs1770::ProgramMeter`) for every loudness figure, beside ebur128's true peak.
 pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterError> {
     let ch = planes.len();
-    // One pass: loudness, range, momentary and short-term, sample and true peak.
-    let mut meter = Meter::with_modes(ch, rate, Mode::LRA | Mode::M | Mode::S)?;
     let n = planes.first().map_or(0, Vec::len);
-    let step = (rate as usize).div_ceil(10);
-    let mut momentary = Vec::with_capacity(n / step + 1);
-    let mut shortterm = Vec::with_capacity(n / step + 1);
-    let mut start = 0;
-    while start < n {
-        let end = (start + step).min(n);
-        let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
-        meter.add(&slices)?;
-        let e = &meter.loudness;
-        // Windows that have not filled yet read as silence.
-        momentary.push(if end >= step * 4 {
-            finite(e.loudness_momentary())
-        } else {
-            None
-        });
-        shortterm.push(if end >= step * 30 {
-            finite(e.loudness_shortterm())
-        } else {
-            None
-        });
-        start = end;
-    }
-    let levels = meter.levels();
-    let lra = finite(meter.loudness.loudness_range());
-    let max_of = |v: &[Option<f64>]| v.iter().flatten().copied().reduce(f64::max);
-    let (sum_sq, sum): (Vec<f64>, Vec<f64>) = planes
-        .iter()
-        .map(|p| {
-            p.iter().fold((0.0, 0.0), |(q, s), &x| {
-                let x = f64::from(x);
-                (q + x * x, s + x)
-            })
-        })
-        .unzip();
+    let ((loud, sums), peaks) = rayon::join(
+        || {
+            let mut m = ProgramMeter::new(ch, rate);
+            let slices: Vec<&[f32]> = planes.iter().map(|p| &p[..]).collect();
+            m.add(&slices);
+            (m.finish(), Sums::of(planes))
+        },
+        || -> Result<Peaks, MeterError> {
+            let mut p = Peaks::new(ch, rate)?;
+            p.add_all(planes)?;
+            Ok(p)
+        },
+    );
+    let levels = peaks?.levels(loud.integrated);
     let total = (n * ch) as f64;
-    let rms = (sum_sq.iter().sum::<f64>() / total.max(1.0)).sqrt();
+    let rms = (sums.squares.iter().sum::<f64>() / total.max(1.0)).sqrt();
     let peak = 10f64.powf(levels.sample_peak_dbfs / 20.0);
     let crest_db = (rms > 0.0).then(|| 20.0 * (peak / rms).log10());
-    let dc_offset = sum.iter().map(|s| s / (n.max(1) as f64)).collect();
+    let dc_offset = sums.values.iter().map(|s| s / (n.max(1) as f64)).collect();
     let (correlation, mono_fold_loss) = if ch == 2 {
-        let lr: f64 = planes[0]
-            .iter()
-            .zip(&planes[1])
-            .map(|(&l, &r)| f64::from(l) * f64::from(r))
-            .sum();
-        let denom = (sum_sq[0] * sum_sq[1]).sqrt();
-        let corr = (denom > 0.0).then(|| lr / denom);
-        let mono: Vec<f32> = planes[0]
-            .iter()
-            .zip(&planes[1])
-            .map(|(&l, &r)| 0.5 * (l + r))
-            .collect();
-        let mut m = EbuR128::new(2, rate, Mode::I).map_err(err)?;
-        let mut s = 0;
-        while s < n {
-            let end = (s + CHUNK).min(n);
-            m.add_frames_planar_f32(&[&mono[s..end], &mono[s..end]])
-                .map_err(err)?;
-            s = end;
-        }
-        let loss = match (levels.integrated_lufs, finite(m.loudness_global())) {
+        let denom = (sums.squares[0] * sums.squares[1]).sqrt();
+        let corr = (denom > 0.0).then(|| sums.cross / denom);
+        let loss = match (levels.integrated_lufs, loud.mono_integrated) {
             (Some(st), Some(mo)) => Some(st - mo),
             (Some(_), None) => Some(f64::INFINITY),
             _ => None,
@@ -308,16 +296,50 @@ pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterE
         (None, None)
     };
     Ok(Program {
-        lra,
-        max_momentary: max_of(&momentary),
-        max_shortterm: max_of(&shortterm),
+        lra: loud.range,
+        max_momentary: loud.max_momentary,
+        max_shortterm: loud.max_shortterm,
         plr: levels.integrated_lufs.map(|i| levels.true_peak_dbtp - i),
         crest_db,
         dc_offset,
         correlation,
         mono_fold_loss,
-        momentary,
-        shortterm,
+        momentary: loud.momentary,
+        shortterm: loud.shortterm,
         levels,
     })
+}
+
+/// Per-channel sums of squares and of values, and the sum of left times right (stereo), in f64.
+struct Sums {
+    squares: Vec<f64>,
+    values: Vec<f64>,
+    cross: f64,
+}
+
+impl Sums {
+    fn of(planes: &[Vec<f32>]) -> Self {
+        let (squares, values) = planes
+            .iter()
+            .map(|p| {
+                p.iter().fold((0.0, 0.0), |(q, s), &x| {
+                    let x = f64::from(x);
+                    (q + x * x, s + x)
+                })
+            })
+            .unzip();
+        let cross = match planes {
+            [l, r] => l
+                .iter()
+                .zip(r)
+                .map(|(&l, &r)| f64::from(l) * f64::from(r))
+                .sum(),
+            _ => 0.0,
+        };
+        Sums {
+            squares,
+            values,
+            cross,
+        }
+    }
 }

@@ -199,10 +199,10 @@ pub fn loudest_sections(momentary: &[Option<f64>], fraction: f64) -> Vec<usize> 
 }
 
 /// Sample ranges measured by momentary-loudness blocks: block `i` (as produced by
-/// `loudness::analyze_program`, one value per `ceil(rate / 10)` samples) is the 400 ms window
-/// ending at the end of 100 ms step `i`. Overlapping windows are merged; ascending.
+/// `loudness::analyze_program`, one value per `bs1770::step_frames(rate)` samples) is the
+/// 400 ms window ending at the end of 100 ms step `i`. Overlapping windows are merged; ascending.
 pub fn momentary_ranges(blocks: &[usize], sample_rate: u32) -> Vec<Range<usize>> {
-    let step = (sample_rate as usize).div_ceil(10);
+    let step = super::bs1770::step_frames(sample_rate);
     let mut sorted = blocks.to_vec();
     sorted.sort_unstable();
     let mut out: Vec<Range<usize>> = Vec::new();
