@@ -202,16 +202,18 @@ impl Coeffs {
 
     /// Largest pole radius (below 1 for a stable section).
     pub fn pole_radius(&self) -> f64 {
-        // Roots of z^2 + a1 z + a2: a complex pair has |p|^2 = a2; real roots are
-        // (-a1 +- sqrt(a1^2 - 4 a2)) / 2.
-        let disc = self.a1 * self.a1 - 4.0 * self.a2;
-        if disc < 0.0 {
-            self.a2.sqrt()
+        root_radius(self.a1, self.a2)
+    }
+
+    /// Largest zero radius: 1 for a zero on the unit circle (a notch's, or a pass filter's at
+    /// DC or Nyquist), below 1 for the minimum-phase zeros of peaks and shelves.
+    pub fn zero_radius(&self) -> f64 {
+        if self.b0 != 0.0 {
+            root_radius(self.b1 / self.b0, self.b2 / self.b0)
+        } else if self.b1 != 0.0 {
+            (self.b2 / self.b1).abs()
         } else {
-            let r = disc.sqrt();
-            (0.5 * (-self.a1 + r))
-                .abs()
-                .max((0.5 * (-self.a1 - r)).abs())
+            0.0
         }
     }
 
@@ -228,6 +230,18 @@ impl Coeffs {
             // Saturating float-to-int cast; +2 for the zeros' memory.
             ((1e-6f64).ln() / r.ln()).ceil() as usize + 2
         }
+    }
+}
+
+/// Largest root radius of `z^2 + c1 z + c2`: a complex pair has `|p|^2 = c2`; real roots are
+/// `(-c1 +- sqrt(c1^2 - 4 c2)) / 2`.
+fn root_radius(c1: f64, c2: f64) -> f64 {
+    let disc = c1 * c1 - 4.0 * c2;
+    if disc < 0.0 {
+        c2.sqrt()
+    } else {
+        let r = disc.sqrt();
+        (0.5 * (-c1 + r)).abs().max((0.5 * (-c1 - r)).abs())
     }
 }
 

@@ -15,6 +15,14 @@
 //! length, and reports the exact latency so the engine can align it. [`LinearPhaseEq`] designs
 //! one from the analytic magnitude of the minimum-phase EQ ([`eq::sections`]), so both phase
 //! modes have the same magnitude (SPEC section 7: within 0.2 dB above 40 Hz).
+//!
+//! [`design_eq`] sizes that filter from the bands: the zero-phase impulse response of a band
+//! decays like its slowest pole or zero, `r^n` (a +12 dB Q 10 peak at 40 Hz has `r` = 0.99987 at
+//! 48 kHz, a 0.16 s time constant; a broad shelf 2 ms), and whatever lies beyond the filter's
+//! ends is lost. So it starts from four time constants, designs, measures the result against
+//! the Cookbook curve on a grid fine enough for the narrowest band, and doubles the length
+//! until it is within [`EQ_DESIGN_TOL_DB`] or reaches [`eq_max_taps`]. [`eq_misses`] names the
+//! bands the capped filter still misses, for the session's warnings.
 
 use std::f64::consts::PI;
 use std::sync::Arc;
@@ -22,20 +30,20 @@ use std::sync::Arc;
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex64;
 
-use super::biquad::cascade_magnitude_db;
-use super::config::EqConfig;
+use super::biquad::{Coeffs, amplitude_to_db, cascade_magnitude_db};
+use super::config::{BandKind, EqConfig, PassShape, ShelfShape};
 use super::convolution::Convolver;
 use super::eq;
 use super::{ProcessSpec, Processor};
 
-/// Shortest span the linear-phase EQ's filter covers, in seconds; [`taps_for`] rounds the length
-/// up to a power of two minus one. The span, not the window, bounds the accuracy: the zero-phase
-/// impulse response of a narrow low band rings for a long time (a +6 dB Q 4 peak at 40 Hz decays
-/// with a 45 ms time constant, a 48 dB/oct Butterworth high-pass at 30 Hz with 27 ms), and
-/// whatever lies beyond the filter's ends is lost. Measured at 48 kHz against the analytic curve
-/// (40 Hz..20 kHz, curve above -60 dB), the worst realistic band, a +12 dB Q 4 peak at 30 or
-/// 40 Hz, is off by 0.35 dB with a 0.34 s span (16383 taps), 0.10 dB with 0.51 s and 0.026 dB
-/// with 0.68 s (32767 taps).
+/// Span of the filter [`taps_for`] gives for a curve known only by its samples (reference
+/// matching), in seconds; [`taps_for`] rounds the length up to a power of two minus one. The
+/// span, not the window, bounds the accuracy: the zero-phase impulse response of a curve with a
+/// narrow low feature rings for a long time, and whatever lies beyond the filter's ends is lost.
+/// Measured at 48 kHz against the analytic curve (40 Hz..20 kHz, curve above -60 dB), a +12 dB
+/// Q 4 peak at 30 or 40 Hz is off by 0.35 dB with a 0.34 s span (16383 taps), 0.10 dB with
+/// 0.51 s and 0.026 dB with 0.68 s (32767 taps); matching curves are smoother than that. The
+/// linear-phase EQ, whose curve is analytic, is sized from its bands instead ([`design_eq`]).
 pub const MIN_SPAN_S: f64 = 0.65;
 
 /// Longest filter [`taps_for`] returns (2^20 - 1 frames, 5.5 s at 192 kHz): a guard against a
@@ -142,13 +150,271 @@ fn tukey(j: usize, half: usize) -> f64 {
     }
 }
 
-/// Filter length for the linear-phase EQ at `sample_rate` Hz: the smallest `2^k - 1` frames
-/// spanning at least [`MIN_SPAN_S`] (32767 at 44.1 and 48 kHz, 65535 at 88.2 and 96 kHz), odd
-/// as type I requires. One less than a power of two fills the convolver's power-of-two
-/// partitions exactly.
+/// Filter length for a sampled curve (reference matching) at `sample_rate` Hz: the smallest
+/// `2^k - 1` frames spanning at least [`MIN_SPAN_S`] (32767 at 44.1 and 48 kHz, 65535 at 88.2
+/// and 96 kHz), odd as type I requires. One less than a power of two fills the convolver's
+/// power-of-two partitions exactly.
 pub fn taps_for(sample_rate: f64) -> usize {
-    let span = (sample_rate * MIN_SPAN_S).max(2.0).min(MAX_TAPS as f64);
+    span_taps(sample_rate, MIN_SPAN_S)
+}
+
+/// The smallest `2^k - 1` frames spanning `seconds` at `sample_rate` Hz (at least 1, at most
+/// [`MAX_TAPS`]; a nonsensical rate gives a short filter rather than a panic).
+fn span_taps(sample_rate: f64, seconds: f64) -> usize {
+    let span = (sample_rate * seconds).max(2.0).min(MAX_TAPS as f64);
     (span.ceil() as usize).next_power_of_two() - 1
+}
+
+/// The linear-phase EQ's accuracy bar (SPEC section 7): within 0.2 dB of the Cookbook
+/// response from [`EQ_BAR_LOW_HZ`] up to 20 kHz (or 0.45 of the sample rate, if lower).
+pub const EQ_BAR_DB: f64 = 0.2;
+
+/// Where the bar starts, Hz. Below it the filter's length would have to grow without bound to
+/// resolve a kink at DC (a 6 dB/oct high-pass) or a band at a few Hz.
+pub const EQ_BAR_LOW_HZ: f64 = 40.0;
+
+/// Where the bar ends, Hz, at rates from 44.4 kHz up.
+const EQ_BAR_HIGH_HZ: f64 = 20000.0;
+
+/// Where the bar ends below 44.4 kHz, as a share of the sample rate (0.9 of Nyquist).
+const EQ_BAR_HIGH_SHARE: f64 = 0.45;
+
+/// Frequencies where the Cookbook curve is below this (dB) are left out of the bar, as in the
+/// tests: a 48 dB/oct high-pass 1.3 octaves below its corner, a notch's bottom. There a dB
+/// figure measures only how far down the stop band is, which no finite filter follows to -inf.
+pub const EQ_BAR_FLOOR_DB: f64 = -60.0;
+
+/// What [`design_eq`] aims for, dB: half the bar, so that the grid's sampling and the f32
+/// coefficients (both far below 0.01 dB) never push a design that met the aim over the bar.
+pub const EQ_DESIGN_TOL_DB: f64 = 0.1;
+
+/// Longest linear-phase EQ filter, seconds: [`eq_max_taps`] is the smallest `2^k - 1` frames
+/// spanning it (131071 at 44.1 and 48 kHz, 262143 at 88.2 and 96 kHz, 524287 at 176.4 and
+/// 192 kHz). Why 2.5 s: the filter's latency is half its length (1.4..1.5 s at 44.1..48 kHz),
+/// which every parallel path is delayed by, and its pre-ringing before each note is as long; a
+/// band that needs more rings for seconds either way (a +12 dB Q 40 peak at 50 Hz decays with
+/// a 0.51 s time constant), and the minimum-phase EQ follows it exactly, without pre-ringing.
+/// Within the cap: peaks at 40 Hz Q 10 (+-12 dB) and 50 Hz Q 40 (+-6 dB). Beyond it, in
+/// realistic use, only very narrow low bands and notches' bottoms, which [`eq_misses`] names.
+pub const EQ_MAX_SPAN_S: f64 = 2.5;
+
+/// Shortest linear-phase EQ filter [`design_eq`] tries, frames.
+const EQ_MIN_TAPS: usize = 63;
+
+/// The cap on the linear-phase EQ's length at `sample_rate` Hz (see [`EQ_MAX_SPAN_S`]).
+pub fn eq_max_taps(sample_rate: f64) -> usize {
+    span_taps(sample_rate, EQ_MAX_SPAN_S)
+}
+
+/// The FIR of a linear-phase EQ, sized for its bands by [`design_eq`].
+#[derive(Debug, Clone)]
+pub struct EqFir {
+    /// Symmetric, odd-length coefficients (see [`design_linear_phase`]).
+    pub coeffs: Vec<f32>,
+    /// Largest |FIR - Cookbook| in dB over the bar's range (see [`EQ_BAR_FLOOR_DB`]).
+    pub worst_db: f64,
+    /// Where that is, Hz.
+    pub worst_hz: f64,
+    /// The bands asked for more than [`eq_max_taps`].
+    pub capped: bool,
+}
+
+/// Design the linear-phase FIR of `cfg` at `fs` Hz, as short as meets [`EQ_DESIGN_TOL_DB`]:
+/// the smallest `2^k - 1` frames from four of the bands' longest time constant upwards (at
+/// least [`EQ_MIN_TAPS`]) that does, or [`eq_max_taps`] if none does. Every candidate is
+/// measured, not estimated: lengths double, so the work is at most about twice that of the
+/// final design. The time constant only skips candidates that are surely too short: over
+/// high-passes of 6..48 dB/oct at 30..100 Hz, peaks and shelves, starting from 63 taps gave
+/// the same lengths, in up to twice the time. Allocates (call it when preparing).
+pub fn design_eq(cfg: &EqConfig, fs: f64) -> EqFir {
+    let sections = eq::sections(cfg, fs);
+    let curve = |f: f64| cascade_magnitude_db(&sections, f, fs);
+    let cap = eq_max_taps(fs);
+    let start = (4.0 * time_constant(&sections)).min(cap as f64);
+    let mut taps = (start as usize + 1)
+        .max(EQ_MIN_TAPS + 1)
+        .next_power_of_two()
+        .min(cap + 1)
+        - 1;
+    let resolution = grid_resolution(cfg);
+    loop {
+        let coeffs = design_linear_phase(&curve, fs, taps);
+        let (worst_db, worst_hz) = deviation(&coeffs, &sections, fs, resolution);
+        let capped = taps >= cap;
+        if worst_db <= EQ_DESIGN_TOL_DB || capped {
+            return EqFir {
+                coeffs,
+                worst_db,
+                worst_hz,
+                capped: capped && worst_db > EQ_DESIGN_TOL_DB,
+            };
+        }
+        taps = (2 * taps + 1).min(cap);
+    }
+}
+
+/// The slowest decay, in frames, among the poles and the zeros off the unit circle of
+/// `sections`: `-1 / ln r`. The zero-phase impulse response of `|H|` decays like that, because
+/// `|H|` has singularities at both (a zero on the circle, a notch's, is a kink instead, which
+/// no length resolves; the measuring in [`design_eq`] covers it).
+fn time_constant(sections: &[Coeffs]) -> f64 {
+    sections
+        .iter()
+        .flat_map(|c| [c.pole_radius(), c.zero_radius()])
+        .filter(|&r| r > 0.0 && r < 1.0 - 1e-6)
+        .map(|r| -1.0 / r.ln())
+        .fold(0.0, f64::max)
+}
+
+/// Grid spacing (Hz) fine enough to catch the narrowest band's extreme: an eighth of its
+/// bandwidth `f0 / Q` (Q at least 1; Butterworth and shelf slopes count as Q 1), and no more
+/// than an eighth of [`EQ_BAR_LOW_HZ`].
+fn grid_resolution(cfg: &EqConfig) -> f64 {
+    let narrowest = cfg
+        .bands
+        .iter()
+        .map(|b| {
+            let q = match b.kind {
+                BandKind::Peak | BandKind::Notch | BandKind::Bandpass => b.q,
+                BandKind::Highpass | BandKind::Lowpass => match b.pass {
+                    PassShape::Q(q) => q,
+                    PassShape::Slope(_) => 1.0,
+                },
+                BandKind::Lowshelf | BandKind::Highshelf => match b.shelf {
+                    ShelfShape::Q(q) => q,
+                    ShelfShape::Slope(_) => 1.0,
+                },
+            };
+            b.freq_hz / q.max(1.0)
+        })
+        .fold(EQ_BAR_LOW_HZ, f64::min);
+    narrowest / 8.0
+}
+
+/// Largest FFT the measuring grid uses (2^22 points: 0.011 Hz at 48 kHz).
+const MAX_GRID: usize = 1 << 22;
+
+/// Largest |FIR - Cookbook| in dB, and where (Hz), over the bar's range, on a grid no coarser
+/// than `resolution` Hz nor than a quarter of the filter's own resolution.
+fn deviation(coeffs: &[f32], sections: &[Coeffs], fs: f64, resolution: f64) -> (f64, f64) {
+    let half = coeffs.len() / 2;
+    // Filters are at most MAX_TAPS long, so 4 * len never exceeds MAX_GRID.
+    let n = ((fs / resolution).ceil() as usize)
+        .max(4 * coeffs.len())
+        .next_power_of_two()
+        .min(MAX_GRID);
+    // The zero-phase response: the filter with its delay removed, wrapped around frame 0, has a
+    // real spectrum, the amplitude response.
+    let mut z = vec![0.0f64; n];
+    for j in 0..=half {
+        z[j] = f64::from(coeffs[half + j]);
+        if j > 0 {
+            z[n - j] = f64::from(coeffs[half - j]);
+        }
+    }
+    let mut planner = RealFftPlanner::<f64>::new();
+    let fft = planner.plan_fft_forward(n);
+    let mut spec = fft.make_output_vec();
+    if fft.process(&mut z, &mut spec).is_err() {
+        // Cannot happen: the buffers come from the plan. Report a miss rather than a pass.
+        return (f64::INFINITY, 0.0);
+    }
+    let hi = EQ_BAR_HIGH_HZ.min(EQ_BAR_HIGH_SHARE * fs);
+    let df = fs / n as f64;
+    let lo_bin = (EQ_BAR_LOW_HZ / df).ceil() as usize;
+    let hi_bin = ((hi / df).floor() as usize).min(n / 2);
+    let mut worst = (0.0, 0.0);
+    for (k, h) in spec.iter().enumerate().take(hi_bin + 1).skip(lo_bin) {
+        let f = k as f64 * df;
+        let want = cascade_magnitude_db(sections, f, fs);
+        if want > EQ_BAR_FLOOR_DB {
+            let err = (amplitude_to_db(h.norm()) - want).abs();
+            if err > worst.0 {
+                worst = (err, f);
+            }
+        }
+    }
+    worst
+}
+
+/// The amplitude response of a symmetric FIR at `f` Hz (delay removed): `c[h] + 2 sum c[h + j]
+/// cos(2 pi f j / fs)`, signed (negative where the filter flips polarity).
+pub fn zero_phase_response(coeffs: &[f32], f: f64, fs: f64) -> f64 {
+    let half = coeffs.len() / 2;
+    let w = 2.0 * PI * f / fs;
+    coeffs[half..]
+        .iter()
+        .enumerate()
+        .map(|(j, &c)| {
+            let c = f64::from(c);
+            if j == 0 {
+                c
+            } else {
+                2.0 * c * (w * j as f64).cos()
+            }
+        })
+        .sum()
+}
+
+/// A band the linear-phase EQ's filter does not meet within [`EQ_BAR_DB`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandMiss {
+    /// Index of the band in [`EqConfig::bands`].
+    pub band: usize,
+    /// Where it is measured, Hz: the band's centre (or corner), or the worst frequency when the
+    /// miss lies away from every band's centre.
+    pub freq_hz: f64,
+    /// The Cookbook EQ's magnitude there, dB (floored at
+    /// [`MIN_DB`](super::biquad::MIN_DB), which a notch's centre is).
+    pub cookbook_db: f64,
+    /// The designed filter's magnitude there, dB.
+    pub fir_db: f64,
+}
+
+impl BandMiss {
+    /// How far off the filter is, dB (positive: short of a boost or of a cut's depth).
+    pub fn miss_db(&self) -> f64 {
+        (self.fir_db - self.cookbook_db).abs()
+    }
+
+    /// The Cookbook curve is below [`EQ_BAR_FLOOR_DB`] there (a notch's centre, where it is
+    /// silent).
+    pub fn cookbook_silent(&self) -> bool {
+        self.cookbook_db < EQ_BAR_FLOOR_DB
+    }
+}
+
+/// The bands of `cfg` that `fir` (designed by [`design_eq`] at `fs` Hz) misses by more than
+/// [`EQ_BAR_DB`], measured from its coefficients at each band's centre within the bar's range;
+/// if the worst deviation lies away from every centre, the band nearest to it (in octaves) is
+/// named with the figures there. Empty when the filter meets the bar.
+pub fn eq_misses(cfg: &EqConfig, fs: f64, fir: &EqFir) -> Vec<BandMiss> {
+    let sections = eq::sections(cfg, fs);
+    let at = |band: usize, f: f64| BandMiss {
+        band,
+        freq_hz: f,
+        cookbook_db: cascade_magnitude_db(&sections, f, fs),
+        fir_db: amplitude_to_db(zero_phase_response(&fir.coeffs, f, fs).abs()),
+    };
+    let hi = EQ_BAR_HIGH_HZ.min(EQ_BAR_HIGH_SHARE * fs);
+    let mut misses: Vec<BandMiss> = cfg
+        .bands
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| (EQ_BAR_LOW_HZ..=hi).contains(&b.freq_hz))
+        .map(|(i, b)| at(i, b.freq_hz))
+        .filter(|m| m.miss_db() > EQ_BAR_DB)
+        .collect();
+    if misses.is_empty()
+        && fir.worst_db > EQ_BAR_DB
+        && let Some(nearest) = (0..cfg.bands.len()).min_by(|&a, &b| {
+            let d = |i: usize| (cfg.bands[i].freq_hz / fir.worst_hz).log2().abs();
+            d(a).total_cmp(&d(b))
+        })
+    {
+        misses.push(at(nearest, fir.worst_hz));
+    }
+    misses
 }
 
 /// A fixed FIR filter applied to every channel alike, by uniformly partitioned FFT convolution
@@ -214,12 +480,14 @@ impl Processor for Fir {
 }
 
 /// The `eq` processor with `phase = "linear"`: the magnitude of the minimum-phase EQ (every
-/// band's analytic response, [`eq::sections`]) with linear phase, as one FIR of
-/// [`taps_for`]`(rate)` coefficients designed in `prepare`.
+/// band's analytic response, [`eq::sections`]) with linear phase, as one FIR designed in
+/// `prepare` by [`design_eq`], as long as the bands need and no longer.
 ///
-/// Latency is `(taps - 1) / 2 + 8191` frames (0.51 s at 48 kHz, 0.56 s at 44.1 kHz, 0.43 s at
-/// 96 kHz): long, but the engine compensates it, and it buys accuracy in the low bass (see
-/// [`MIN_SPAN_S`]). An EQ without bands passes the signal through exactly, with no latency.
+/// Latency is `(taps - 1) / 2 + partition - 1` frames: 766 frames (16 ms at 48 kHz) for a pair
+/// of broad shelves (511 taps), 40958 (0.85 s) for a +12 dB Q 10 peak at 40 Hz (65535 taps),
+/// at most 73726 (1.5 s) at 48 kHz, when a band asks for the cap ([`EQ_MAX_SPAN_S`]). The
+/// engine compensates it. An EQ without bands passes the signal through exactly, with no
+/// latency.
 pub struct LinearPhaseEq {
     cfg: EqConfig,
     /// `None` before `prepare` and for an EQ without bands.
@@ -252,13 +520,7 @@ impl Processor for LinearPhaseEq {
             self.fir = None;
             return;
         }
-        let fs = spec.sample_rate;
-        let sections = eq::sections(&self.cfg, fs);
-        let coeffs = design_linear_phase(
-            &|f| cascade_magnitude_db(&sections, f, fs),
-            fs,
-            taps_for(fs),
-        );
+        let coeffs = design_eq(&self.cfg, spec.sample_rate).coeffs;
         let mut fir = Fir::new(Arc::new(coeffs));
         fir.prepare(spec);
         self.fir = Some(fir);
@@ -289,10 +551,15 @@ impl Processor for LinearPhaseEq {
 mod tests {
     use std::sync::Arc;
 
-    use super::{Fir, LinearPhaseEq, design_linear_phase, taps_for};
+    use super::{
+        EQ_BAR_DB, EQ_DESIGN_TOL_DB, EQ_MAX_SPAN_S, Fir, LinearPhaseEq, design_eq,
+        design_linear_phase, eq_max_taps, eq_misses, taps_for,
+    };
     use crate::dsp::Processor;
+    use crate::dsp::biquad::Coeffs;
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::{BandKind, EqBand, EqConfig, PassShape, Phase, ShelfShape};
+    use crate::dsp::convolution::Convolver;
     use crate::dsp::eq;
     use crate::testkit::{assert_invariants, run, spec, test_signal};
 
@@ -404,16 +671,23 @@ mod tests {
         y[0].iter().map(|&v| f64::from(v)).collect()
     }
 
-    /// The impulse response with the latency removed: the output from `latency - half` to
-    /// `latency + half` placed zero-phase (frame `latency + n` at index `n mod len`) in a
-    /// buffer of `len` frames, so its spectrum is the filter's amplitude, real if the phase is
-    /// linear. Also checks that nothing comes out before or after that span.
-    fn zero_phase_ir(p: &mut LinearPhaseEq, len: usize) -> Vec<f64> {
+    /// A prepared processor's whole impulse response (latency, half the filter and 2000 frames
+    /// more), checked to be silent before and after the filter's span.
+    fn checked_ir(p: &mut LinearPhaseEq) -> Vec<f64> {
         let lat = p.latency();
         let half = (p.taps() - 1) / 2;
         let ir = impulse_response(p, lat + half + 2000);
         assert!(ir[..lat - half].iter().all(|&v| v.abs() < 1e-9), "pre-ring");
         assert!(ir[lat + half + 1..].iter().all(|&v| v.abs() < 1e-9), "tail");
+        ir
+    }
+
+    /// The impulse response `ir` of a filter of `taps` with the latency `lat` removed: the
+    /// output from `lat - half` to `lat + half` placed zero-phase (frame `lat + n` at index
+    /// `n mod len`) in a buffer of `len` frames, so its spectrum is the filter's amplitude, real
+    /// if the phase is linear.
+    fn zero_phase_ir(ir: &[f64], lat: usize, taps: usize, len: usize) -> Vec<f64> {
+        let half = (taps - 1) / 2;
         let mut z = vec![0.0f64; len];
         for j in 0..=half {
             z[j] = ir[lat + j];
@@ -425,14 +699,35 @@ mod tests {
     }
 
     /// Largest |measured - analytic| in dB from 40 Hz to min(20 kHz, 0.45 fs), over bins where
-    /// the analytic curve is above `floor_db`; with the frequency where it occurs.
+    /// the analytic curve is above `floor_db`; with the frequency where it occurs. The grid is
+    /// 0.5 Hz or finer, so no band of these settings (the narrowest is 7.5 Hz wide) slips
+    /// between bins, however short the filter.
     fn worst_deviation(cfg: &EqConfig, fs: f64, floor_db: f64) -> (f64, f64) {
         let mut p = prepared(cfg, fs);
-        let len = (4 * p.taps()).next_power_of_two();
-        let h = spectrum(&zero_phase_ir(&mut p, len));
+        let sections = eq::sections(cfg, fs);
+        let ir = checked_ir(&mut p);
+        measured_deviation(&ir, &p, fs, 0.5, floor_db, &|f| {
+            crate::dsp::biquad::cascade_magnitude_db(&sections, f, fs)
+        })
+    }
+
+    /// Largest |measured - `cookbook_db`| over the grid of [`worst_deviation`], `grid_hz` Hz or
+    /// finer, measured on the impulse response `ir` of the prepared processor `p`.
+    fn measured_deviation(
+        ir: &[f64],
+        p: &LinearPhaseEq,
+        fs: f64,
+        grid_hz: f64,
+        floor_db: f64,
+        cookbook_db: &dyn Fn(f64) -> f64,
+    ) -> (f64, f64) {
+        let len = (4 * p.taps())
+            .max((fs / grid_hz) as usize)
+            .next_power_of_two();
+        let h = spectrum(&zero_phase_ir(ir, p.latency(), p.taps(), len));
         bins(len, fs, 40.0, 20000f64.min(0.45 * fs))
             .filter_map(|(k, f)| {
-                let want = eq::magnitude_db(cfg, f, fs);
+                let want = cookbook_db(f);
                 (want > floor_db).then(|| ((20.0 * h[k].norm().log10() - want).abs(), f))
             })
             .fold((0.0, 0.0), |a, b| if b.0 > a.0 { b } else { a })
@@ -451,11 +746,8 @@ mod tests {
                 }
             }
             println!(
-                "{fs} Hz, {} taps: worst deviation {:.4} dB at {:.1} Hz ({})",
-                taps_for(fs),
-                worst.0,
-                worst.1,
-                worst.2
+                "{fs} Hz: worst deviation {:.4} dB at {:.1} Hz ({})",
+                worst.0, worst.1, worst.2
             );
             overall = overall.max(worst.0);
         }
@@ -476,9 +768,243 @@ mod tests {
         }
     }
 
-    /// A notch is the exception: its zero on the unit circle makes |H| a V (a kink), which no
-    /// finite linear-phase FIR can follow to the bottom without inverting the polarity above
-    /// the notch. Away from the bottom it is followed; the depth reached is printed.
+    /// The measured magnitude (dB) at `f` Hz of a whole impulse response.
+    fn measured_db(ir: &[f64], f: f64, fs: f64) -> f64 {
+        20.0 * dft_at(ir, f, fs).norm().log10()
+    }
+
+    /// `|H|` in dB of Cookbook sections built straight from the biquad constructors (the
+    /// oracle: `Coeffs::response`, itself checked against the analog prototypes).
+    fn cookbook_db(sections: &[Coeffs], f: f64, fs: f64) -> f64 {
+        let h = sections
+            .iter()
+            .fold(realfft::num_complex::Complex64::new(1.0, 0.0), |h, c| {
+                h * c.response(f, fs)
+            });
+        20.0 * h.norm().log10()
+    }
+
+    /// The narrow low peaks of the issue (Q 10 at 40 Hz, Q 40 at 50 Hz) and broad shelves,
+    /// with their Cookbook sections at `fs`.
+    fn issue_cases(fs: f64) -> Vec<(&'static str, EqConfig, Vec<Coeffs>)> {
+        let mut out: Vec<(&'static str, EqConfig, Vec<Coeffs>)> = Vec::new();
+        for (name, f0, q, g) in [
+            ("peak 40 Hz Q 10 +12 dB", 40.0, 10.0, 12.0),
+            ("peak 40 Hz Q 10 -12 dB", 40.0, 10.0, -12.0),
+            ("peak 50 Hz Q 40 +6 dB", 50.0, 40.0, 6.0),
+            ("peak 50 Hz Q 40 -6 dB", 50.0, 40.0, -6.0),
+        ] {
+            out.push((
+                name,
+                eq_cfg(vec![peak(f0, g, q)]),
+                vec![Coeffs::peak(fs, f0, q, g)],
+            ));
+        }
+        out.push((
+            "shelves 110 Hz +3 dB, 10 kHz +1.5 dB",
+            eq_cfg(vec![
+                EqBand {
+                    gain_db: 3.0,
+                    shelf: ShelfShape::Slope(0.7),
+                    ..band(BandKind::Lowshelf, 110.0)
+                },
+                EqBand {
+                    gain_db: 1.5,
+                    shelf: ShelfShape::Q(0.8),
+                    ..band(BandKind::Highshelf, 10000.0)
+                },
+            ]),
+            vec![
+                Coeffs::low_shelf(fs, 110.0, 3.0, ShelfShape::Slope(0.7)),
+                Coeffs::high_shelf(fs, 10000.0, 1.5, ShelfShape::Q(0.8)),
+            ],
+        ));
+        out
+    }
+
+    /// The issue's narrow low peaks and a pair of broad shelves meet the Cookbook within
+    /// 0.2 dB at their centres and across 40 Hz..20 kHz (0.1 Hz grid) at `fs`; the shelves
+    /// with a short filter.
+    fn issue_cases_meet_the_cookbook(fs: f64) {
+        for (name, cfg, sections) in issue_cases(fs) {
+            let mut p = prepared(&cfg, fs);
+            let ir = checked_ir(&mut p);
+            let (err, f) =
+                measured_deviation(&ir, &p, fs, 0.1, -60.0, &|f| cookbook_db(&sections, f, fs));
+            let centre_err = cfg
+                .bands
+                .iter()
+                .map(|b| {
+                    (measured_db(&ir, b.freq_hz, fs) - cookbook_db(&sections, b.freq_hz, fs)).abs()
+                })
+                .fold(0.0, f64::max);
+            println!(
+                "{fs} Hz, {name}: {} taps ({:.3} s latency), within {err:.3} dB (worst at \
+                 {f:.1} Hz), {centre_err:.3} dB at the centres",
+                p.taps(),
+                p.latency() as f64 / fs
+            );
+            assert!(
+                err < EQ_BAR_DB && centre_err < EQ_BAR_DB,
+                "{name} at {fs} Hz: {err} dB off at {f} Hz, {centre_err} dB at the centre"
+            );
+            assert!(
+                eq_misses(&cfg, fs, &design_eq(&cfg, fs)).is_empty(),
+                "{name}"
+            );
+            if name.starts_with("shelves") {
+                // 2^k - 1 spanning at most about 21 ms: a tiny share of the old 0.68 s.
+                assert!(p.taps() as f64 / fs < 0.022, "{} taps", p.taps());
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_low_peaks_and_broad_shelves_meet_the_cookbook_at_44_1_khz() {
+        issue_cases_meet_the_cookbook(44100.0);
+    }
+
+    #[test]
+    fn narrow_low_peaks_and_broad_shelves_meet_the_cookbook_at_48_khz() {
+        issue_cases_meet_the_cookbook(48000.0);
+    }
+
+    #[test]
+    fn narrow_low_peaks_and_broad_shelves_meet_the_cookbook_at_96_khz() {
+        issue_cases_meet_the_cookbook(96000.0);
+    }
+
+    /// Largest |FIR - Cookbook| in dB over 40 Hz..min(20 kHz, 0.45 fs) where the Cookbook is
+    /// above -60 dB, from the coefficients (0.1 Hz grid or finer).
+    fn coeff_deviation(c: &[f32], sections: &[Coeffs], fs: f64) -> f64 {
+        let half = c.len() / 2;
+        let len = (4 * c.len()).max((fs / 0.1) as usize).next_power_of_two();
+        let mut z = vec![0.0f64; len];
+        for j in 0..=half {
+            z[j] = f64::from(c[half + j]);
+            if j > 0 {
+                z[len - j] = f64::from(c[half - j]);
+            }
+        }
+        let h = spectrum(&z);
+        bins(len, fs, 40.0, 20000f64.min(0.45 * fs))
+            .filter_map(|(k, f)| {
+                let want = cookbook_db(sections, f, fs);
+                (want > -60.0).then(|| (20.0 * h[k].norm().log10() - want).abs())
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// No longer than needed: the next shorter candidate (half the length) misses the design
+    /// aim, unless the filter is already the shortest tried.
+    #[test]
+    fn length_is_no_longer_than_needed() {
+        for fs in [48000.0, 96000.0] {
+            for (name, cfg, sections) in issue_cases(fs) {
+                let taps = design_eq(&cfg, fs).coeffs.len();
+                if taps <= super::EQ_MIN_TAPS {
+                    continue;
+                }
+                let shorter =
+                    design_linear_phase(&|f| cookbook_db(&sections, f, fs), fs, (taps - 1) / 2);
+                let err = coeff_deviation(&shorter, &sections, fs);
+                assert!(
+                    err > EQ_DESIGN_TOL_DB,
+                    "{name} at {fs} Hz: {} taps would do ({err} dB)",
+                    (taps - 1) / 2
+                );
+            }
+        }
+    }
+
+    /// A notch's bottom is beyond any finite filter: the filter is the longest allowed, follows
+    /// the notch within 0.2 dB where it is above -12 dB (nearer the bottom, the window's
+    /// smoothing of the kink shows), and `eq_misses` names the band with the depth the filter
+    /// actually reaches at its centre (about -33 dB).
+    #[test]
+    fn notch_bottom_is_reported_with_the_depth_reached() {
+        for fs in RATES {
+            let cfg = eq_cfg(vec![EqBand {
+                q: 8.0,
+                ..band(BandKind::Notch, 60.0)
+            }]);
+            let sections = [Coeffs::notch(fs, 60.0, 8.0)];
+            let mut p = prepared(&cfg, fs);
+            assert_eq!(p.taps(), eq_max_taps(fs));
+            let ir = checked_ir(&mut p);
+            let (err, f) =
+                measured_deviation(&ir, &p, fs, 0.1, -12.0, &|f| cookbook_db(&sections, f, fs));
+            let depth = measured_db(&ir, 60.0, fs);
+            let misses = eq_misses(&cfg, fs, &design_eq(&cfg, fs));
+            println!(
+                "{fs} Hz: notch 60 Hz Q 8: {} taps, depth {depth:.1} dB, within {err:.3} dB \
+                 (worst at {f:.1} Hz) where the Cookbook is above -12 dB; reported {misses:?}",
+                p.taps()
+            );
+            assert!(
+                err < EQ_BAR_DB && depth < -25.0,
+                "{err} dB at {f} Hz, depth {depth}"
+            );
+            assert_eq!(misses.len(), 1);
+            let m = &misses[0];
+            assert!(m.band == 0 && m.freq_hz == 60.0 && m.cookbook_silent());
+            assert!((m.fir_db - depth).abs() < 0.05, "{} vs {depth}", m.fir_db);
+        }
+    }
+
+    /// A band too narrow for the cap (+12 dB Q 40 at 50 Hz, behind a broad shelf) is named by
+    /// its index, with the miss the filter actually has at its centre.
+    #[test]
+    fn too_narrow_a_band_is_reported_with_its_miss() {
+        for fs in RATES {
+            let cfg = eq_cfg(vec![
+                EqBand {
+                    gain_db: 2.0,
+                    ..band(BandKind::Highshelf, 8000.0)
+                },
+                peak(50.0, 12.0, 40.0),
+            ]);
+            let sections = [
+                Coeffs::high_shelf(fs, 8000.0, 2.0, ShelfShape::Slope(1.0)),
+                Coeffs::peak(fs, 50.0, 40.0, 12.0),
+            ];
+            let design = design_eq(&cfg, fs);
+            assert!(design.capped && design.coeffs.len() == eq_max_taps(fs));
+            let misses = eq_misses(&cfg, fs, &design);
+            let mut p = prepared(&cfg, fs);
+            let measured = measured_db(&checked_ir(&mut p), 50.0, fs);
+            let want = cookbook_db(&sections, 50.0, fs);
+            println!("{fs} Hz: +12 dB Q 40 at 50 Hz: {measured:.2} dB for {want:.2}: {misses:?}");
+            assert_eq!(misses.len(), 1);
+            let m = &misses[0];
+            assert!(m.band == 1 && m.freq_hz == 50.0);
+            assert!((m.cookbook_db - want).abs() < 1e-9);
+            assert!(
+                (m.fir_db - measured).abs() < 0.01,
+                "{} vs {measured}",
+                m.fir_db
+            );
+            assert!(m.miss_db() > EQ_BAR_DB);
+        }
+    }
+
+    /// The cap: the smallest 2^k - 1 frames spanning 2.5 s.
+    #[test]
+    fn the_cap_spans_2_5_seconds() {
+        for (fs, want) in [
+            (44100.0, 131071),
+            (48000.0, 131071),
+            (96000.0, 262143),
+            (192000.0, 524287),
+        ] {
+            let n = eq_max_taps(fs);
+            assert_eq!(n, want, "{fs}");
+            assert!(n as f64 / fs >= EQ_MAX_SPAN_S && (n / 2) as f64 / fs < EQ_MAX_SPAN_S);
+        }
+    }
+
+    /// The old check of the notch at 3150 Hz Q 10 and 60 Hz Q 4: followed away from the bottom
+    /// (the curve above -30 and -6 dB) and deep at the centre.
     #[test]
     fn notch_depth_is_limited_by_the_length() {
         for (f0, q, floor) in [(3150.0, 10.0, -30.0), (60.0, 4.0, -6.0)] {
@@ -489,10 +1015,7 @@ mod tests {
             let fs = 48000.0;
             let (err, f) = worst_deviation(&cfg, fs, floor);
             let mut p = prepared(&cfg, fs);
-            let depth = 20.0
-                * dft_at(&impulse_response(&mut p, 100_000), f0, fs)
-                    .norm()
-                    .log10();
+            let depth = measured_db(&checked_ir(&mut p), f0, fs);
             println!(
                 "notch {f0} Hz Q {q}: depth {depth:.1} dB; within {err:.4} dB (worst at {f:.1} Hz) \
                  where the curve is above {floor} dB"
@@ -507,8 +1030,10 @@ mod tests {
         for fs in RATES {
             let mut p = prepared(&cfg, fs);
             let taps = p.taps();
-            assert_eq!(taps, taps_for(fs));
-            assert_eq!(p.latency(), (taps - 1) / 2 + 8191);
+            assert_eq!(
+                p.latency(),
+                (taps - 1) / 2 + Convolver::auto_partition(taps) - 1
+            );
             let lat = p.latency();
             let half = (taps - 1) / 2;
             let ir = impulse_response(&mut p, lat + half + 100);
