@@ -399,3 +399,78 @@ fn the_demo_session_renders() {
     assert_eq!(r["tracks"].as_array().unwrap().len(), 5);
     assert!(r["mix"]["sample_peak_dbfs"].as_f64().unwrap() < -1.0);
 }
+
+/// A linear-phase EQ band its filter cannot follow within 0.2 dB is a warning, not an error:
+/// `check` prints it with the band's key path and the miss, a render reports it (and succeeds),
+/// `--strict` fails on it. Broad bands say nothing.
+#[test]
+fn linear_phase_bands_beyond_the_filter_are_warnings() {
+    let sb = Sandbox::new();
+    sb.stem_f32("a.wav", 48000, 1, 24000, |_, n| {
+        0.1 * (n as f32 * 0.05).sin()
+    });
+    sb.write(
+        "song.toml",
+        r#"
+[session]
+tail = 0.5
+
+[[track]]
+name = "a"
+file = "a.wav"
+fx = [{ type = "eq", phase = "linear", bands = [{ kind = "lowshelf", freq_hz = 100.0, gain_db = 2.0 }] }]
+
+[master]
+fx = [{ type = "eq", phase = "linear", bands = [
+  { kind = "highshelf", freq_hz = 8000.0, gain_db = 2.0 },
+  { kind = "peak", freq_hz = 50.0, gain_db = 12.0, q = 40.0 },
+  { kind = "notch", freq_hz = 60.0 },
+] }]
+
+[[output]]
+path = "out.wav"
+"#,
+    );
+    let out = sb.run(&["check", "song.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(warnings.len(), 2, "{err}");
+    let peak = warnings[0];
+    assert!(
+        peak.contains("song.toml:13:3: master.fx[0].bands[1]"),
+        "{peak}"
+    );
+    // The miss at 50 Hz, from the 131071-tap filter's response: 0.35 dB at 48 kHz.
+    let miss: f64 = peak
+        .split("misses this band by ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|x| x.parse().ok())
+        .expect(peak);
+    assert!(
+        miss > 0.2 && miss < 1.0 && peak.contains("at 50 Hz"),
+        "{peak}"
+    );
+    let notch = warnings[1];
+    assert!(notch.contains("master.fx[0].bands[2]") && notch.contains("reaches only -"));
+    assert!(!err.contains("track[0]"), "{err}");
+
+    let out = sb.run(&["render", "song.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&sb.path("out.report.json"));
+    let reported: Vec<&str> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .filter(|w| w.contains("linear-phase"))
+        .collect();
+    assert_eq!(reported.len(), 2, "{reported:?}");
+    assert!(
+        reported[0].contains("master.fx[0].bands[1]")
+            && reported[0].contains(&format!("{miss:.2} dB"))
+    );
+    let out = sb.run(&["render", "song.toml", "--strict", "-q"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+}

@@ -280,6 +280,7 @@ mod tests {
             plots: Vec::new(),
             tags: Default::default(),
             seed: 0,
+            warnings: Vec::new(),
         }
     }
 

@@ -21,7 +21,8 @@ const HEAVY_LIMITING_DB: f64 = 4.0;
 /// What is worth a warning in the session itself, before anything renders (`check` prints
 /// these too).
 pub fn session_warnings(session: &Session) -> Vec<String> {
-    let mut warnings = Vec::new();
+    // What validation found (linear-phase EQ bands beyond their filter), in file order.
+    let mut warnings: Vec<String> = session.warnings.iter().map(|w| w.one_line()).collect();
     let soloed: Vec<String> = session
         .tracks
         .iter()

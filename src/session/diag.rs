@@ -26,6 +26,13 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
+impl Diagnostic {
+    /// The diagnostic on one line (the help, if any, after a semicolon), for the report.
+    pub fn one_line(&self) -> String {
+        self.to_string().replace("\n  help: ", "; ")
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
@@ -88,11 +95,13 @@ impl<'a> Source<'a> {
     }
 }
 
-/// Collects diagnostics while a session file is validated.
+/// Collects diagnostics while a session file is validated: errors, which stop a render, and
+/// warnings, which do not (a render reports them, `--strict` fails on them).
 #[derive(Debug)]
 pub struct Diags<'a> {
     pub src: Source<'a>,
     pub list: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Diags<'a> {
@@ -100,24 +109,43 @@ impl<'a> Diags<'a> {
         Diags {
             src,
             list: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
-    /// Record a problem at `span`. `path` is the key path; `message` starts with what follows the
-    /// path (" = 30000: must be below ..." or ": missing ...").
-    pub fn push(&mut self, span: Option<&Span>, path: &str, message: String, help: Option<String>) {
+    fn located(
+        &self,
+        span: Option<&Span>,
+        path: &str,
+        message: String,
+        help: Option<String>,
+    ) -> Diagnostic {
         let (line, column) = match span {
             Some(s) => self.src.line_col(s.start),
             None => (0, 0),
         };
-        self.list.push(Diagnostic {
+        Diagnostic {
             file: self.src.file.to_path_buf(),
             line,
             column,
             path: path.to_string(),
             message,
             help,
-        });
+        }
+    }
+
+    /// Record a problem at `span`. `path` is the key path; `message` starts with what follows the
+    /// path (" = 30000: must be below ..." or ": missing ...").
+    pub fn push(&mut self, span: Option<&Span>, path: &str, message: String, help: Option<String>) {
+        let d = self.located(span, path, message, help);
+        self.list.push(d);
+    }
+
+    /// Record a warning at `span`, worded like [`Diags::push`]: the session is valid, but the
+    /// render will not do exactly what it says.
+    pub fn warn(&mut self, span: Option<&Span>, path: &str, message: String, help: Option<String>) {
+        let d = self.located(span, path, message, help);
+        self.warnings.push(d);
     }
 
     /// `path = <value as written>: problem`.
@@ -149,11 +177,19 @@ impl<'a> Diags<'a> {
 
     /// Diagnostics in file order (then in the order they were found).
     pub fn into_sorted(self) -> Vec<Diagnostic> {
-        let mut list = self.list;
-        list.sort_by_key(|d| (d.line == 0, d.line, d.column));
-        list.dedup();
-        list
+        sorted(self.list)
     }
+
+    /// The warnings, in file order; the errors stay.
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        sorted(std::mem::take(&mut self.warnings))
+    }
+}
+
+fn sorted(mut list: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    list.sort_by_key(|d| (d.line == 0, d.line, d.column));
+    list.dedup();
+    list
 }
 
 /// Levenshtein distance, for "did you mean" hints on misspelt keys and names.

@@ -168,15 +168,68 @@ impl Validator<'_> {
             );
         }
         let mut bands = Vec::new();
+        let mut located = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let path = format!("{}[{i}]", t.key_path("bands"));
             if let Some(bt) = as_table(&mut self.d, item, path)
                 && let Some(b) = self.eq_band(&bt)
             {
                 bands.push(b);
+                located.push((bt.span.clone(), bt.path.clone()));
             }
         }
-        Some(EqConfig { bands, phase })
+        let cfg = EqConfig { bands, phase };
+        if phase == Phase::Linear && !cfg.bands.is_empty() && cfg.bands.len() == items.len() {
+            self.linear_phase_misses(&cfg, &located);
+        }
+        Some(cfg)
+    }
+
+    /// Warn about every band of a linear-phase EQ that its filter, designed here exactly as the
+    /// render will, misses by more than the bar (SPEC section 7: 0.2 dB): too narrow a band for
+    /// the longest filter allowed, or a notch's bottom. `located` holds each band's span and path.
+    fn linear_phase_misses(&mut self, cfg: &EqConfig, located: &[(Span, String)]) {
+        use crate::dsp::fir;
+        let fs = f64::from(self.rate);
+        let design = fir::design_eq(cfg, fs);
+        let taps = design.coeffs.len();
+        let length = if design.capped {
+            format!("{taps} taps, the most allowed at {}", self.rate_text())
+        } else {
+            format!("{taps} taps")
+        };
+        for m in fir::eq_misses(cfg, fs, &design) {
+            let (span, path) = &located[m.band];
+            let hz = fmt_num((m.freq_hz * 10.0).round() / 10.0);
+            let (message, help) = if m.cookbook_silent() {
+                (
+                    format!(
+                        ": the linear-phase filter ({length}) reaches only {:.1} dB at {hz} Hz, \
+                         where the Cookbook notch is silent",
+                        m.fir_db
+                    ),
+                    "no finite linear-phase filter follows a notch to the bottom; \
+                     phase = \"minimum\" gives the full depth"
+                        .to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        ": the linear-phase filter ({length}) misses this band by {:.2} dB \
+                         at {hz} Hz ({:+.2} dB where the Cookbook gives {:+.2} dB; the bar is \
+                         {} dB)",
+                        m.miss_db(),
+                        m.fir_db,
+                        m.cookbook_db,
+                        fir::EQ_BAR_DB
+                    ),
+                    "widen the band (lower q), or use phase = \"minimum\", which follows the \
+                     Cookbook exactly"
+                        .to_string(),
+                )
+            };
+            self.d.warn(Some(span), path, message, Some(help));
+        }
     }
 
     fn eq_band(&mut self, t: &Tbl<'_, '_>) -> Option<EqBand> {

@@ -133,4 +133,8 @@ pub struct Session {
     /// Dither seed: a hash of everything in the session that shapes the audio (not of its
     /// text), so comments and formatting never change the bytes.
     pub seed: u64,
+    /// What validation found that does not stop a render but changes what it does (a
+    /// linear-phase EQ band its filter cannot follow), in file order. `check` prints them, a
+    /// render reports them.
+    pub warnings: Vec<super::Diagnostic>,
 }

@@ -283,6 +283,7 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
     if !v.d.is_empty() {
         return Err(v.d.into_sorted());
     }
+    let warnings = v.d.take_warnings();
     // Solo: any solo mutes every track that is not soloed.
     if tracks.iter().any(|t| t.solo) {
         for tr in &mut tracks {
@@ -303,6 +304,7 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         plots,
         tags,
         seed: 0,
+        warnings,
     };
     session.seed = dither_seed(&session);
     Ok(session)
