@@ -145,23 +145,181 @@ pub fn envelope(x: &[f32]) -> Vec<f32> {
     env
 }
 
-/// Per-sample envelope as a BS.1770-4 Annex 2 meter sees it: the 48-tap Hann-windowed sinc
-/// interpolator of libebur128 (4x below 96 kHz, 2x below 192 kHz, none above), the meter most
-/// loudness tools are built on. Its short filter over-reads some material (by 0.3 dB on a
-/// synthetic kick drum here) and under-reads content near Nyquist; the limiter keeps both this
-/// and the exact reconstruction under the ceiling, so the master passes either meter. Aligned
-/// with `x` to within a sample (the limiter's spread covers the rest).
-pub fn standard_envelope(x: &[f32], sample_rate: u32) -> Vec<f32> {
-    const TAPS: usize = 48;
-    let factor = if sample_rate < 96_000 {
+/// A polyphase interpolator as a meter runs it: phase `p` estimates the waveform at time
+/// `i + position` as `sum_k taps[k] * x[i + offset - k]` (taps newest first, summed in that
+/// order, in f32).
+#[derive(Debug, Clone)]
+struct Phase {
+    offset: isize,
+    taps: Vec<f32>,
+}
+
+/// The interpolators of the true-peak meters people check masters with, each exactly as its
+/// meter computes it. A master's ceiling is held under every one of them and under the exact
+/// reconstruction of [`envelope`].
+#[derive(Debug, Clone)]
+pub struct Meters {
+    phases: Vec<Phase>,
+    /// Frames of `x` the phases read before and after the frame they interpolate.
+    before: usize,
+    after: usize,
+}
+
+/// Oversampling a BS.1770-4 meter uses at `rate`: 4x below 96 kHz, 2x below 192 kHz, none above.
+fn standard_factor(rate: u32) -> usize {
+    if rate < 96_000 {
         4
-    } else if sample_rate < 192_000 {
+    } else if rate < 192_000 {
         2
     } else {
-        return x.iter().map(|v| v.abs()).collect();
-    };
-    let active = TAPS / factor;
-    // h[k * factor + p] weights x[n - k] for output phase p.
+        1
+    }
+}
+
+/// ITU-R BS.1770-4 Annex 2, the example 48-tap interpolator for 4x, as four 12-tap phases
+/// (phase 0 and 3, 1 and 2 are mirror images; they estimate the points 1/8, 3/8, 5/8 and 7/8
+/// of a sample period after the sample six taps back).
+const ANNEX2: [[f32; 12]; 4] = [
+    [
+        0.001_708_984_4,
+        0.010_986_328,
+        -0.019_653_32,
+        0.033_203_125,
+        -0.059_448_242,
+        0.137_329_1,
+        0.972_167_97,
+        -0.102_294_92,
+        0.047_607_422,
+        -0.026_611_328,
+        0.014_892_578,
+        -0.008_300_781,
+    ],
+    [
+        -0.029_174_805,
+        0.029_296_875,
+        -0.051_757_813,
+        0.089_111_33,
+        -0.166_503_9,
+        0.465_087_9,
+        0.779_785_16,
+        -0.200_317_38,
+        0.101_562_5,
+        -0.058_227_54,
+        0.033_081_055,
+        -0.018_920_898,
+    ],
+    [
+        -0.018_920_898,
+        0.033_081_055,
+        -0.058_227_54,
+        0.101_562_5,
+        -0.200_317_38,
+        0.779_785_16,
+        0.465_087_9,
+        -0.166_503_9,
+        0.089_111_33,
+        -0.051_757_813,
+        0.029_296_875,
+        -0.029_174_805,
+    ],
+    [
+        -0.008_300_781,
+        0.014_892_578,
+        -0.026_611_328,
+        0.047_607_422,
+        -0.102_294_92,
+        0.972_167_97,
+        0.137_329_1,
+        -0.059_448_242,
+        0.033_203_125,
+        -0.019_653_32,
+        0.010_986_328,
+        0.001_708_984_4,
+    ],
+];
+
+/// Zeroth-order modified Bessel function of the first kind (power series), for the Kaiser window.
+fn bessel_i0(x: f64) -> f64 {
+    let mut sum = 1.0;
+    let mut term = 1.0;
+    let q = x * x / 4.0;
+    for k in 1..200 {
+        term *= q / (k * k) as f64;
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+impl Meters {
+    /// The meters at `rate` Hz:
+    /// - libebur128's 48-tap Hann-windowed sinc (4x below 96 kHz, 2x below 192 kHz), what
+    ///   ebur128, ffmpeg-based tools and most loudness libraries report;
+    /// - the example interpolator of ITU-R BS.1770-4 Annex 2 (4x; every other phase at 2x;
+    ///   none from 192 kHz);
+    /// - a Kaiser-windowed sinc 4x interpolator as scientific Python's `resample_poly(x, 4, 1)`
+    ///   builds it (81 taps, cutoff at the input's Nyquist frequency, Kaiser beta 5): a common
+    ///   check in scripts and notebooks.
+    pub fn new(rate: u32) -> Self {
+        let mut phases = libebur128_phases(rate);
+        phases.extend(annex2_phases(rate));
+        phases.extend(kaiser_phases(rate));
+        Meters::from_phases(phases)
+    }
+
+    fn from_phases(phases: Vec<Phase>) -> Self {
+        let after = phases.iter().map(|p| p.offset.max(0)).max().unwrap_or(0) as usize;
+        let before = phases
+            .iter()
+            .map(|p| (p.taps.len() as isize - 1 - p.offset).max(0))
+            .max()
+            .unwrap_or(0) as usize;
+        Meters {
+            phases,
+            before,
+            after,
+        }
+    }
+
+    /// Frames each side of a frame that the meters read.
+    pub fn reach(&self) -> usize {
+        self.before.max(self.after)
+    }
+
+    /// `out[j] = max(out[j], |x[lead + j]|, every meter's interpolated values from frame
+    /// lead + j to the next)`. `window` must hold [`Meters::reach`] frames before `lead` and
+    /// after `lead + out.len()` (zeros where the signal has none). `y` is scratch.
+    pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        let n = out.len();
+        for (o, x) in out.iter_mut().zip(&window[lead..lead + n]) {
+            *o = o.max(x.abs());
+        }
+        y.resize(n, 0.0);
+        for ph in &self.phases {
+            y.fill(0.0);
+            for (k, &w) in ph.taps.iter().enumerate() {
+                let from = (lead as isize + ph.offset - k as isize) as usize;
+                for (yy, &x) in y.iter_mut().zip(&window[from..from + n]) {
+                    *yy += w * x;
+                }
+            }
+            for (o, yy) in out.iter_mut().zip(y.iter()) {
+                *o = o.max(yy.abs());
+            }
+        }
+    }
+}
+
+/// libebur128's interpolator: `h[j] = hann(j) * sinc((j - 24) / factor)`, `j = 0..48`; phase `p`
+/// (time `i + p/factor`) weights `x[i + 6 - k]` by `h[k * factor + p]`.
+fn libebur128_phases(rate: u32) -> Vec<Phase> {
+    const TAPS: usize = 48;
+    let factor = standard_factor(rate);
+    if factor == 1 {
+        return Vec::new();
+    }
     let h: Vec<f32> = (0..TAPS)
         .map(|j| {
             let j = j as f64;
@@ -175,32 +333,194 @@ pub fn standard_envelope(x: &[f32], sample_rate: u32) -> Vec<f32> {
             }) as f32
         })
         .collect();
-    let delay = TAPS / 2 / factor;
-    let n = x.len();
-    let at = |i: isize| {
-        if i >= 0 && (i as usize) < n {
-            x[i as usize]
-        } else {
-            0.0
-        }
-    };
-    (0..n)
-        .map(|i| {
-            let newest = (i + delay) as isize;
-            let mut m = x[i].abs();
-            for p in 0..factor {
-                let y: f32 = (0..active)
-                    .map(|k| h[k * factor + p] * at(newest - k as isize))
-                    .sum();
-                m = m.max(y.abs());
-            }
-            m
+    let delay = (TAPS / 2 / factor) as isize;
+    (0..factor)
+        .map(|p| Phase {
+            offset: delay,
+            taps: (0..TAPS / factor).map(|k| h[k * factor + p]).collect(),
         })
         .collect()
 }
 
-/// Per-sample envelope that both the exact reconstruction and a standard BS.1770-4 meter stay
-/// under: the larger of [`envelope`] and [`standard_envelope`].
+/// BS.1770-4 Annex 2: phase `p` weights `x[i + 6 - k]` by its `k`-th tap; at 2x every other
+/// phase.
+fn annex2_phases(rate: u32) -> Vec<Phase> {
+    let factor = standard_factor(rate);
+    if factor == 1 {
+        return Vec::new();
+    }
+    (0..4)
+        .step_by(4 / factor)
+        .map(|p| Phase {
+            offset: 6,
+            taps: ANNEX2[p].to_vec(),
+        })
+        .collect()
+}
+
+/// `resample_poly(x, 4, 1)`: `h = 4 * firwin(81, 1/4, window=("kaiser", 5))`, output
+/// `4i + p = sum_j h[4(i - j) + p + 40] x[j]`. firwin scales its taps to unit gain at DC (their
+/// sum is 1), so the 4x filter's taps sum to 4. Used below 96 kHz.
+fn kaiser_phases(rate: u32) -> Vec<Phase> {
+    if standard_factor(rate) != 4 {
+        return Vec::new();
+    }
+    const KN: usize = 81;
+    let beta = 5.0;
+    let centre = (KN - 1) as f64 / 2.0;
+    let raw: Vec<f64> = (0..KN)
+        .map(|n| {
+            let m = n as f64 - centre;
+            let r = m / centre;
+            let w = bessel_i0(beta * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(beta);
+            let sinc = if m == 0.0 {
+                1.0
+            } else {
+                let a = std::f64::consts::PI * m / 4.0;
+                a.sin() / a
+            };
+            w * sinc
+        })
+        .collect();
+    let sum: f64 = raw.iter().sum();
+    let h: Vec<f64> = raw.iter().map(|v| 4.0 * v / sum).collect();
+    (0..4isize)
+        .map(|p| {
+            // Taps of phase p: x[i - d] for 0 <= 4d + p + 40 < 81, newest (most negative d)
+            // first.
+            let ds: Vec<isize> = (-20..=20)
+                .filter(|d| (0..KN as isize).contains(&(4 * d + p + 40)))
+                .collect();
+            Phase {
+                offset: -ds[0],
+                taps: ds
+                    .iter()
+                    .map(|&d| h[(4 * d + p + 40) as usize] as f32)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// ffmpeg's `ebur128` filter measures true peak by resampling to 192 kHz with libswresample's
+/// default filter: a Kaiser-windowed sinc (beta 9) of 33 taps (`filter_size` 32 over a cutoff
+/// of 0.97 of the input's Nyquist frequency), each phase normalised to unit DC gain. Its
+/// output points fall at fractions of a sample that depend on the rate ratio; [`SwrMeter`]
+/// reads the same filter's reconstruction at [`SWR_PHASES`] points per sample and refines each
+/// local maximum with a parabola, which covers any point it would land on.
+#[derive(Debug, Clone)]
+pub struct SwrMeter {
+    /// `taps[p][i]` weights `x[n - SWR_CENTRE + i]` for the point `n + p / SWR_PHASES`.
+    taps: Vec<Vec<f32>>,
+}
+
+/// Points per sample at which [`SwrMeter`] evaluates the reconstruction.
+pub const SWR_PHASES: usize = 8;
+const SWR_TAPS: usize = 33;
+const SWR_CENTRE: usize = 16;
+
+impl SwrMeter {
+    /// ffmpeg's meter at `rate` Hz; `None` from 192 kHz (it does not resample there).
+    pub fn new(rate: u32) -> Option<Self> {
+        if rate >= 192_000 {
+            return None;
+        }
+        let factor = 0.97;
+        let beta = 9.0;
+        let taps = (0..SWR_PHASES)
+            .map(|p| {
+                let phase = p as f64 / SWR_PHASES as f64;
+                let raw: Vec<f64> = (0..SWR_TAPS)
+                    .map(|i| {
+                        let x = std::f64::consts::PI
+                            * ((i as f64 - SWR_CENTRE as f64) - phase)
+                            * factor;
+                        let sinc = if x == 0.0 { 1.0 } else { x.sin() / x };
+                        let w = 2.0 * x / (factor * SWR_TAPS as f64 * std::f64::consts::PI);
+                        sinc * bessel_i0(beta * (1.0 - w * w).max(0.0).sqrt())
+                    })
+                    .collect();
+                let norm: f64 = raw.iter().sum();
+                raw.iter().map(|v| (v / norm) as f32).collect()
+            })
+            .collect();
+        Some(SwrMeter { taps })
+    }
+
+    /// Frames each side of a frame that the meter reads (one more frame each side for the
+    /// parabolas at the edges).
+    pub fn reach(&self) -> usize {
+        SWR_TAPS - SWR_CENTRE + 1
+    }
+
+    /// `out[j] = max(out[j], the reconstruction's largest magnitude from frame lead + j to the
+    /// next)`; `window` must hold [`SwrMeter::reach`] frames before `lead` and after
+    /// `lead + out.len()`. `y` is scratch.
+    pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        let n = out.len();
+        // y[(j + 1) * P + p]: the point frame lead + j + p/P, for j = -1 ..= n.
+        let p_n = SWR_PHASES;
+        y.clear();
+        y.resize((n + 2) * p_n, 0.0);
+        let mut acc = vec![0.0f32; n + 2];
+        for (p, taps) in self.taps.iter().enumerate() {
+            acc.fill(0.0);
+            for (i, &w) in taps.iter().enumerate() {
+                // Point lead + j' (j' = j - 1 = -1 ..= n) reads x[lead + j' - CENTRE + i].
+                let from = lead + i - 1 - SWR_CENTRE;
+                for (a, &x) in acc.iter_mut().zip(&window[from..from + n + 2]) {
+                    *a += w * x;
+                }
+            }
+            for (j, a) in acc.iter().enumerate() {
+                y[j * p_n + p] = *a;
+            }
+        }
+        for (j, o) in out.iter_mut().enumerate() {
+            let base = (j + 1) * p_n;
+            let mut m = *o;
+            for k in base..base + p_n {
+                let (a, b, c) = (f64::from(y[k - 1]), f64::from(y[k]), f64::from(y[k + 1]));
+                m = m.max(b.abs() as f32);
+                if b.abs() >= a.abs() && b.abs() >= c.abs() {
+                    m = m.max(parabolic_peak(a, b, c) as f32);
+                }
+            }
+            *o = m;
+        }
+    }
+}
+
+/// Per-sample envelope of `x` as the standard meters see it ([`Meters`] and [`SwrMeter`]): the
+/// largest of their interpolated values between each frame and the next, and of the sample.
+pub fn standard_envelope(x: &[f32], sample_rate: u32) -> Vec<f32> {
+    let meters = Meters::new(sample_rate);
+    let swr = SwrMeter::new(sample_rate);
+    let r = meters.reach().max(swr.as_ref().map_or(0, SwrMeter::reach));
+    let mut window = vec![0.0f32; r];
+    window.extend_from_slice(x);
+    window.resize(r + x.len() + r, 0.0);
+    let mut out = vec![0.0f32; x.len()];
+    let mut y = Vec::new();
+    meters.max_into(&window, r, &mut out, &mut y);
+    if let Some(swr) = swr {
+        mirror_start(&mut window, r);
+        swr.max_into(&window, r, &mut out, &mut y);
+    }
+    out
+}
+
+/// libswresample starts a stream by mirroring its first samples before it (`x[-n] = x[n]`),
+/// where the other meters see silence; ffmpeg's true peak at the very start of a file is read
+/// from that. `window[lead]` is the signal's first frame.
+pub fn mirror_start(window: &mut [f32], lead: usize) {
+    for n in 1..=lead {
+        window[lead - n] = window.get(lead + n).copied().unwrap_or(0.0);
+    }
+}
+
+/// Per-sample envelope that both the exact reconstruction and the standard meters stay under:
+/// the larger of [`envelope`] and [`standard_envelope`].
 pub fn ceiling_envelope(x: &[f32], sample_rate: u32) -> Vec<f32> {
     let (exact, standard) = rayon::join(|| envelope(x), || standard_envelope(x, sample_rate));
     exact
@@ -239,9 +559,14 @@ mod tests {
             let mut e = EbuR128::new(1, rate, Mode::TRUE_PEAK).unwrap();
             e.add_frames_f32(&sig).unwrap();
             let reference = e.true_peak(0).unwrap() as f32;
-            let ours = standard_envelope(&sig, rate)
-                .into_iter()
-                .fold(0.0f32, f32::max);
+            let meters = Meters::from_phases(libebur128_phases(rate));
+            let r = meters.reach();
+            let mut window = vec![0.0f32; r];
+            window.extend_from_slice(&sig);
+            window.resize(r + sig.len() + r, 0.0);
+            let mut out = vec![0.0f32; sig.len()];
+            meters.max_into(&window, r, &mut out, &mut Vec::new());
+            let ours = out.into_iter().fold(0.0f32, f32::max);
             assert!(
                 (ours - reference).abs() < 1e-4,
                 "{rate}: {ours} vs {reference}"

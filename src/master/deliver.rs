@@ -48,8 +48,18 @@ pub(crate) fn deliver_one(
                 source,
             }
         })?;
-        let eight = crate::dsp::truepeak::true_peak(&encoded.planar_f32());
-        let true_peak_dbtp = levels.true_peak_dbtp.max(gain_to_db(f64::from(eight)));
+        // Every meter's reading of the delivered samples: the exact reconstruction and the
+        // standard meters (BS.1770 Annex 2, libebur128, Kaiser 4x, ffmpeg's 192 kHz).
+        let delivered = encoded.planar_f32();
+        let meters = delivered
+            .iter()
+            .map(|p| {
+                crate::dsp::truepeak::ceiling_envelope(p, o.sample_rate)
+                    .into_iter()
+                    .fold(0.0f32, f32::max)
+            })
+            .fold(0.0f32, f32::max);
+        let true_peak_dbtp = levels.true_peak_dbtp.max(gain_to_db(f64::from(meters)));
         if let (Some(t), Some(mut ceiling), Some(mut lufs)) = (target, ceiling_used, aim) {
             let over = true_peak_dbtp - t.ceiling_dbtp;
             // Only re-aim when the stage itself could reach the target: an unreachable target
