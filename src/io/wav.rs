@@ -677,8 +677,11 @@ mod tests {
         assert_eq!(props.sample_rate(), 48_000);
         assert_eq!(props.channels(), 2);
 
-        // A UTF-8 title survives in ID3; INFO carries the Latin-1 approximation.
-        tags.title = Some("Nacht – Fahrt ü".into());
+        // Accents, CJK and an emoji survive in both chunks (INFO as UTF-8, ID3 as UTF-16).
+        let (title, artist, album) = ("Café Noché – 夜のドライブ 🚗", "Zoë & 東京 🎧", "Été 夜");
+        tags.title = Some(title.into());
+        tags.artist = Some(artist.into());
+        tags.album = Some(album.into());
         tags.upc = Some("4006381333931".into());
         let enc = encode(
             &[vec![0.0; 3]],
@@ -691,8 +694,15 @@ mod tests {
         .expect("encode");
         let wav = WavFile::read_from(&mut Cursor::new(&enc.bytes), ParseOptions::new())
             .expect("lofty reads");
+        let info = wav.riff_info().expect("INFO");
+        assert_eq!(info.get("INAM"), Some(title));
+        assert_eq!(info.get("IART"), Some(artist));
+        assert_eq!(info.get("IPRD"), Some(album));
+        assert_eq!(info.get("ICMT"), Some("mastered by mixdown"));
         let id3 = wav.id3v2().expect("ID3");
-        assert_eq!(id3.title().as_deref(), Some("Nacht – Fahrt ü"));
+        assert_eq!(id3.title().as_deref(), Some(title));
+        assert_eq!(id3.artist().as_deref(), Some(artist));
+        assert_eq!(id3.album().as_deref(), Some(album));
         assert_eq!(id3.get_user_text("BARCODE"), Some("4006381333931"));
         let (_, got) = hound_read(&enc);
         assert_eq!(got[0].len(), 3);
