@@ -1,16 +1,16 @@
 //! PNG rendering of the plots: the SVG of [`Figure::to_svg`] rasterized by resvg (parsed by
-//! usvg, drawn by tiny-skia, all pure Rust) and encoded as 8-bit RGB by the `png` crate, so the
-//! PNG shows exactly what the SVG shows, anti-aliased.
+//! usvg, drawn anti-aliased by tiny-skia, all pure Rust) and encoded as 8-bit RGB by the `png`
+//! crate, so the PNG shows what the SVG shows.
 //!
 //! Text is laid out with the fonts bundled in `assets/fonts` and nothing else: DejaVu Sans and
 //! DejaVu Sans Bold (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`), cut down to
 //! Latin (Basic, Latin-1, Extended-A/B and Additional), Greek, Cyrillic, combining accents,
 //! punctuation, super/subscripts, currency, letterlike symbols, arrows and mathematical
-//! operators. System fonts are never read, so every machine draws the same pixels and the same
-//! figure gives the same bytes on every run. A character outside those ranges (CJK, emoji, most
-//! other scripts) has no glyph in either font and no fallback font exists, so it is drawn as the
-//! font's `.notdef` glyph, an empty box ("tofu"), one per character, with the box's advance;
-//! the SVG written beside it names the font families and leaves such text to the viewer's fonts.
+//! operators. System fonts are never read, so the text does not depend on the fonts a machine
+//! has, and the same figure gives the same bytes on every run. A character outside those
+//! ranges (CJK, emoji, most other scripts) has no glyph in either font and there is no fallback
+//! font, so it is drawn as the font's `.notdef` glyph, an empty box ("tofu"), one per
+//! character; the SVG written beside it keeps the text and leaves it to the viewer's fonts.
 
 use std::sync::{Arc, OnceLock};
 
