@@ -13,7 +13,9 @@
 //! 8-bit code page). Current readers decode it as UTF-8: ffmpeg passes the bytes on as UTF-8
 //! metadata, libsndfile prints them as they are, exiftool treats valid UTF-8 as UTF-8 and lofty
 //! rejects anything else; Latin-1 bytes above 0x7F showed up there as `?` or U+FFFD. So the
-//! values are written as UTF-8, which is also plain ASCII for ASCII text.
+//! values are written as UTF-8, which is also plain ASCII for ASCII text. When any of them is
+//! not ASCII, [`cset_chunk`] adds the RIFF `CSET` chunk declaring code page 65001 (UTF-8), the
+//! one thing exiftool looks at (it reads INFO as Latin-1 otherwise).
 
 use id3::frame::{Comment, ExtendedText};
 use id3::{Frame, TagLike, Version};
@@ -116,29 +118,59 @@ fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], payload: &[u8]) -> Option<()> {
 /// and the UPC/EAN are never written here. Returns `None` when none of these fields is set (or,
 /// theoretically, when the chunk would exceed the 4 GiB RIFF size limit).
 pub fn info_chunk(tags: &Tags) -> Option<Vec<u8>> {
-    let track = tags.track.map(|t| t.to_string());
-    let year = year_text(tags.year);
-    let fields: [(&[u8; 4], Option<&str>); 8] = [
-        (b"INAM", text(&tags.title)),
-        (b"IART", text(&tags.artist)),
-        (b"IPRD", text(&tags.album)),
-        (b"ITRK", track.as_deref()),
-        (b"ICRD", year.as_deref()),
-        (b"IGNR", text(&tags.genre)),
-        (b"ICMT", text(&tags.comment)),
-        (b"ICOP", text(&tags.copyright)),
-    ];
+    let fields = info_fields(tags);
+    if fields.is_empty() {
+        return None;
+    }
     let mut payload = b"INFO".to_vec();
     for (id, value) in fields {
-        if let Some(value) = value {
-            push_chunk(&mut payload, id, &info_value(value))?;
-        }
-    }
-    if payload.len() == 4 {
-        return None;
+        push_chunk(&mut payload, id, &info_value(&value))?;
     }
     let mut chunk = Vec::with_capacity(payload.len() + 8);
     push_chunk(&mut chunk, b"LIST", &payload)?;
+    Some(chunk)
+}
+
+/// The INFO sub-chunk ids and values that are set and non-empty, in [`info_chunk`]'s order.
+fn info_fields(tags: &Tags) -> Vec<(&'static [u8; 4], String)> {
+    let fields: [(&[u8; 4], Option<String>); 8] = [
+        (b"INAM", text(&tags.title).map(str::to_owned)),
+        (b"IART", text(&tags.artist).map(str::to_owned)),
+        (b"IPRD", text(&tags.album).map(str::to_owned)),
+        (b"ITRK", tags.track.map(|t| t.to_string())),
+        (b"ICRD", year_text(tags.year)),
+        (b"IGNR", text(&tags.genre).map(str::to_owned)),
+        (b"ICMT", text(&tags.comment).map(str::to_owned)),
+        (b"ICOP", text(&tags.copyright).map(str::to_owned)),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(id, value)| Some((id, value?)))
+        .collect()
+}
+
+/// Windows code page identifier of UTF-8, the value RIFF `CSET` gives for it.
+const CODE_PAGE_UTF8: u16 = 65001;
+
+/// Whole RIFF `CSET` chunk (RIFF specification 1991, "CSET (Character Set) Chunk"): `b"CSET"`,
+/// size 8, then four u16 LE: code page 65001 (UTF-8), country, language and dialect 0 (not
+/// given, which the specification reads as its defaults, USA and US English). It declares the
+/// INFO text to be UTF-8; without it the specification assumes ISO 8859-1, and exiftool
+/// decodes INFO as Latin-1 (showing "CafÃ©" for "Café"), while ffmpeg, libsndfile and lofty
+/// ignore the chunk and read UTF-8 anyway. To go before the `LIST`/`INFO` chunk.
+///
+/// Returns `None` when every INFO value is ASCII (then every code page reads it the same, and
+/// files with ASCII metadata keep their bytes) or when there is no INFO chunk.
+pub fn cset_chunk(tags: &Tags) -> Option<Vec<u8>> {
+    if info_fields(tags).iter().all(|(_, v)| v.is_ascii()) {
+        return None;
+    }
+    let mut payload = Vec::with_capacity(8);
+    for field in [CODE_PAGE_UTF8, 0, 0, 0] {
+        payload.extend_from_slice(&field.to_le_bytes());
+    }
+    let mut chunk = Vec::with_capacity(16);
+    push_chunk(&mut chunk, b"CSET", &payload)?;
     Some(chunk)
 }
 
@@ -335,6 +367,27 @@ mod tests {
             8 + 4 + (8 + 42) + (8 + 20) + (8 + 10) + (8 + 4)
         );
         assert_eq!(le32(&chunk[4..8]), chunk.len() - 8);
+    }
+
+    #[test]
+    fn cset_declares_utf8_only_for_non_ascii_info() {
+        // ASCII everywhere, or non-ASCII only where INFO does not go: no CSET.
+        assert_eq!(cset_chunk(&full()), None);
+        assert_eq!(cset_chunk(&Tags::default()), None);
+        // "CSET", size 8, code page 65001 = 0xFDE9 little-endian, country/language/dialect 0.
+        let want: &[u8] = b"CSET\x08\0\0\0\xE9\xFD\0\0\0\0\0\0";
+        for tags in [
+            Tags {
+                copyright: Some("2026 Zoë".into()),
+                ..full()
+            },
+            Tags {
+                genre: Some("夜".into()),
+                ..Tags::default()
+            },
+        ] {
+            assert_eq!(cset_chunk(&tags).as_deref(), Some(want));
+        }
     }
 
     #[test]
