@@ -252,9 +252,9 @@ file = "a.wav"
 [[output]]
 path = "o.wav"
 [metadata]
-title = "Nacht – Fahrt"
-artist = "The Example"
-album = "Examples"
+title = "Café Noché – 夜のドライブ 🚗"
+artist = "Zoë & 東京 🎧"
+album = "Été 夜"
 track = 3
 year = 2026
 genre = "Synthwave"
@@ -272,9 +272,9 @@ copyright = "2026 Example"
         .iter()
         .find(|t| t.tag_type() == lofty::tag::TagType::Id3v2)
         .expect("an ID3v2 tag");
-    assert_eq!(id3.title().as_deref(), Some("Nacht – Fahrt"));
-    assert_eq!(id3.artist().as_deref(), Some("The Example"));
-    assert_eq!(id3.album().as_deref(), Some("Examples"));
+    assert_eq!(id3.title().as_deref(), Some("Café Noché – 夜のドライブ 🚗"));
+    assert_eq!(id3.artist().as_deref(), Some("Zoë & 東京 🎧"));
+    assert_eq!(id3.album().as_deref(), Some("Été 夜"));
     assert_eq!(id3.track(), Some(3));
     assert_eq!(id3.genre().as_deref(), Some("Synthwave"));
     assert_eq!(id3.get_string(ItemKey::Isrc), Some("USABC2600003"));
@@ -284,8 +284,14 @@ copyright = "2026 Example"
         .iter()
         .find(|t| t.tag_type() == lofty::tag::TagType::RiffInfo)
         .expect("a RIFF INFO tag");
-    assert_eq!(info.artist().as_deref(), Some("The Example"));
-    assert_eq!(info.album().as_deref(), Some("Examples"));
+    // INFO holds the same text as UTF-8.
+    assert_eq!(
+        info.title().as_deref(),
+        Some("Café Noché – 夜のドライブ 🚗")
+    );
+    assert_eq!(info.artist().as_deref(), Some("Zoë & 東京 🎧"));
+    assert_eq!(info.album().as_deref(), Some("Été 夜"));
+    assert_eq!(info.comment().as_deref(), Some("hello"));
     // Both tag chunks come before the audio, and every chunk has an even size.
     let bytes = std::fs::read(sb.path("o.wav")).unwrap();
     let mut pos = 12;
@@ -297,7 +303,8 @@ copyright = "2026 Example"
         order.push(id);
         pos += 8 + size;
     }
-    assert_eq!(order, ["fmt ", "LIST", "id3 ", "data"]);
+    // CSET declares the (non-ASCII) INFO text UTF-8 for readers that default to Latin-1.
+    assert_eq!(order, ["fmt ", "CSET", "LIST", "id3 ", "data"]);
     // hound (a streaming reader) still reads the audio.
     let (spec, p) = read_wav(&sb.path("o.wav"));
     assert_eq!((spec.channels, p[0].len()), (2, 4410));

@@ -1,13 +1,21 @@
 //! Delivery metadata and the bytes of the two WAV metadata chunks that carry it.
 //!
-//! [`info_chunk`] builds a RIFF `LIST`/`INFO` chunk (the classic WAV tag list, nominally
-//! ASCII/Latin-1) and [`id3_chunk`] builds an `id3 ` chunk holding an ID3v2.3 tag (full Unicode,
-//! plus the ISRC in `TSRC` and the UPC/EAN in `TXXX:BARCODE`, which RIFF INFO has no field for).
+//! [`info_chunk`] builds a RIFF `LIST`/`INFO` chunk (the classic WAV tag list, text as UTF-8)
+//! and [`id3_chunk`] builds an `id3 ` chunk holding an ID3v2.3 tag (full Unicode, plus the ISRC
+//! in `TSRC` and the UPC/EAN in `TXXX:BARCODE`, which RIFF INFO has no field for).
 //! Both are pure functions returning the complete chunk (8-byte header included), ready to be
 //! placed before `data` by the WAV writer in `crate::io::wav`. Every chunk and sub-chunk they
 //! produce has an even length *by construction*: the pad byte is a NUL counted in the size, never
 //! the uncounted RIFF pad byte, because hound 3.5.1 (and other readers) fail on an uncounted pad
 //! byte before `data`.
+//!
+//! RIFF INFO has no field naming its character set (the 1991 RIFF specification assumed an
+//! 8-bit code page). Current readers decode it as UTF-8: ffmpeg passes the bytes on as UTF-8
+//! metadata, libsndfile prints them as they are, exiftool treats valid UTF-8 as UTF-8 and lofty
+//! rejects anything else; Latin-1 bytes above 0x7F showed up there as `?` or U+FFFD. So the
+//! values are written as UTF-8, which is also plain ASCII for ASCII text. When any of them is
+//! not ASCII, [`cset_chunk`] adds the RIFF `CSET` chunk declaring code page 65001 (UTF-8), the
+//! one thing exiftool looks at (it reads INFO as Latin-1 otherwise).
 
 use id3::frame::{Comment, ExtendedText};
 use id3::{Frame, TagLike, Version};
@@ -74,16 +82,13 @@ fn year_text(year: Option<i32>) -> Option<String> {
         .map(|y| format!("{y:04}"))
 }
 
-/// Encode a value for RIFF INFO: one byte per character (ISO 8859-1 / Latin-1), characters
-/// outside Latin-1 and embedded NULs replaced by `?`, then the terminating NUL, then one more
-/// NUL when needed so the length is even.
+/// Encode a value for RIFF INFO: its UTF-8 bytes with embedded NULs replaced by `?` (a NUL
+/// would end the string early for every reader), then the terminating NUL, then one more NUL
+/// when needed so the length is even.
 fn info_value(value: &str) -> Vec<u8> {
     let mut bytes: Vec<u8> = value
-        .chars()
-        .map(|c| match u8::try_from(u32::from(c)) {
-            Ok(0) | Err(_) => b'?',
-            Ok(b) => b,
-        })
+        .bytes()
+        .map(|b| if b == 0 { b'?' } else { b })
         .collect();
     bytes.push(0);
     if bytes.len() % 2 == 1 {
@@ -107,35 +112,65 @@ fn push_chunk(out: &mut Vec<u8>, id: &[u8; 4], payload: &[u8]) -> Option<()> {
 /// track, `ICRD` year, `IGNR` genre, `ICMT` comment, `ICOP` copyright, in that order, only those
 /// present and non-empty.
 ///
-/// Values are NUL-terminated Latin-1 (ISO 8859-1) bytes; characters outside Latin-1 (and
-/// embedded NULs) become `?` (the full text is in the ID3 chunk). Every sub-chunk, and so the
-/// whole chunk, has even length: an odd value gets a second NUL counted in its size. The ISRC
+/// Values are NUL-terminated UTF-8 (embedded NULs become `?`; a NUL byte never occurs inside
+/// the UTF-8 encoding of any other character). Every sub-chunk, and so the whole chunk, has
+/// even length: an odd value gets a second NUL counted in its size. The ISRC
 /// and the UPC/EAN are never written here. Returns `None` when none of these fields is set (or,
 /// theoretically, when the chunk would exceed the 4 GiB RIFF size limit).
 pub fn info_chunk(tags: &Tags) -> Option<Vec<u8>> {
-    let track = tags.track.map(|t| t.to_string());
-    let year = year_text(tags.year);
-    let fields: [(&[u8; 4], Option<&str>); 8] = [
-        (b"INAM", text(&tags.title)),
-        (b"IART", text(&tags.artist)),
-        (b"IPRD", text(&tags.album)),
-        (b"ITRK", track.as_deref()),
-        (b"ICRD", year.as_deref()),
-        (b"IGNR", text(&tags.genre)),
-        (b"ICMT", text(&tags.comment)),
-        (b"ICOP", text(&tags.copyright)),
-    ];
+    let fields = info_fields(tags);
+    if fields.is_empty() {
+        return None;
+    }
     let mut payload = b"INFO".to_vec();
     for (id, value) in fields {
-        if let Some(value) = value {
-            push_chunk(&mut payload, id, &info_value(value))?;
-        }
-    }
-    if payload.len() == 4 {
-        return None;
+        push_chunk(&mut payload, id, &info_value(&value))?;
     }
     let mut chunk = Vec::with_capacity(payload.len() + 8);
     push_chunk(&mut chunk, b"LIST", &payload)?;
+    Some(chunk)
+}
+
+/// The INFO sub-chunk ids and values that are set and non-empty, in [`info_chunk`]'s order.
+fn info_fields(tags: &Tags) -> Vec<(&'static [u8; 4], String)> {
+    let fields: [(&[u8; 4], Option<String>); 8] = [
+        (b"INAM", text(&tags.title).map(str::to_owned)),
+        (b"IART", text(&tags.artist).map(str::to_owned)),
+        (b"IPRD", text(&tags.album).map(str::to_owned)),
+        (b"ITRK", tags.track.map(|t| t.to_string())),
+        (b"ICRD", year_text(tags.year)),
+        (b"IGNR", text(&tags.genre).map(str::to_owned)),
+        (b"ICMT", text(&tags.comment).map(str::to_owned)),
+        (b"ICOP", text(&tags.copyright).map(str::to_owned)),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(id, value)| Some((id, value?)))
+        .collect()
+}
+
+/// Windows code page identifier of UTF-8, the value RIFF `CSET` gives for it.
+const CODE_PAGE_UTF8: u16 = 65001;
+
+/// Whole RIFF `CSET` chunk (RIFF specification 1991, "CSET (Character Set) Chunk"): `b"CSET"`,
+/// size 8, then four u16 LE: code page 65001 (UTF-8), country, language and dialect 0 (not
+/// given, which the specification reads as its defaults, USA and US English). It declares the
+/// INFO text to be UTF-8; without it the specification assumes ISO 8859-1, and exiftool
+/// decodes INFO as Latin-1 (showing "CafÃ©" for "Café"), while ffmpeg, libsndfile and lofty
+/// ignore the chunk and read UTF-8 anyway. To go before the `LIST`/`INFO` chunk.
+///
+/// Returns `None` when every INFO value is ASCII (then every code page reads it the same, and
+/// files with ASCII metadata keep their bytes) or when there is no INFO chunk.
+pub fn cset_chunk(tags: &Tags) -> Option<Vec<u8>> {
+    if info_fields(tags).iter().all(|(_, v)| v.is_ascii()) {
+        return None;
+    }
+    let mut payload = Vec::with_capacity(8);
+    for field in [CODE_PAGE_UTF8, 0, 0, 0] {
+        payload.extend_from_slice(&field.to_le_bytes());
+    }
+    let mut chunk = Vec::with_capacity(16);
+    push_chunk(&mut chunk, b"CSET", &payload)?;
     Some(chunk)
 }
 
@@ -300,16 +335,59 @@ mod tests {
     }
 
     #[test]
-    fn info_is_latin1_with_replacement() {
+    fn info_is_utf8_nul_terminated_and_padded() {
         let t = Tags {
-            title: Some("Nacht – Fahrt ü".into()),
-            artist: Some("a\0b".into()),
+            title: Some("Café Noché – 夜のドライブ 🚗".into()),
+            artist: Some("Zoë & 東京 🎧".into()),
+            album: Some("Été 夜".into()),
+            comment: Some("a\0b".into()),
             ..Tags::default()
         };
-        let items = parse_info(&info_chunk(&t).expect("info"));
-        // U+2013 EN DASH is outside Latin-1 -> '?'; U+00FC is the Latin-1 byte 0xFC.
-        assert_eq!(items[0].1, b"Nacht ? Fahrt \xFC\0");
-        assert_eq!(items[1].1, b"a?b\0");
+        let chunk = info_chunk(&t).expect("info");
+        let items = parse_info(&chunk);
+        // UTF-8 bytes spelled out by hand: é = C3 A9, – (U+2013) = E2 80 93, 夜 = E5 A4 9C,
+        // の = E3 81 AE, ド = E3 83 89, ラ = E3 83 A9, イ = E3 82 A4, ブ = E3 83 96,
+        // 🚗 (U+1F697) = F0 9F 9A 97. 40 bytes + NUL = 41, odd: one more NUL, size 42.
+        let title: &[u8] = b"Caf\xC3\xA9 Noch\xC3\xA9 \xE2\x80\x93 \
+            \xE5\xA4\x9C\xE3\x81\xAE\xE3\x83\x89\xE3\x83\xA9\xE3\x82\xA4\xE3\x83\x96 \
+            \xF0\x9F\x9A\x97\0\0";
+        assert_eq!(items[0], ("INAM".to_owned(), title.to_vec()));
+        // ë = C3 AB, 東 = E6 9D B1, 京 = E4 BA AC, 🎧 (U+1F3A7) = F0 9F 8E A7: 18 bytes + NUL
+        // = 19, padded to 20.
+        let artist: &[u8] = b"Zo\xC3\xAB & \xE6\x9D\xB1\xE4\xBA\xAC \xF0\x9F\x8E\xA7\0\0";
+        assert_eq!(items[1], ("IART".to_owned(), artist.to_vec()));
+        // É = C3 89: 9 bytes + NUL = 10, even, no pad.
+        let album: &[u8] = b"\xC3\x89t\xC3\xA9 \xE5\xA4\x9C\0";
+        assert_eq!(items[2], ("IPRD".to_owned(), album.to_vec()));
+        // An embedded NUL would end the string early for every reader: it becomes '?'.
+        assert_eq!(items[3], ("ICMT".to_owned(), b"a?b\0".to_vec()));
+        // LIST size = "INFO" + four sub-chunks of 8-byte header + (42, 20, 10, 4) bytes.
+        assert_eq!(
+            chunk.len(),
+            8 + 4 + (8 + 42) + (8 + 20) + (8 + 10) + (8 + 4)
+        );
+        assert_eq!(le32(&chunk[4..8]), chunk.len() - 8);
+    }
+
+    #[test]
+    fn cset_declares_utf8_only_for_non_ascii_info() {
+        // ASCII everywhere, or non-ASCII only where INFO does not go: no CSET.
+        assert_eq!(cset_chunk(&full()), None);
+        assert_eq!(cset_chunk(&Tags::default()), None);
+        // "CSET", size 8, code page 65001 = 0xFDE9 little-endian, country/language/dialect 0.
+        let want: &[u8] = b"CSET\x08\0\0\0\xE9\xFD\0\0\0\0\0\0";
+        for tags in [
+            Tags {
+                copyright: Some("2026 Zoë".into()),
+                ..full()
+            },
+            Tags {
+                genre: Some("夜".into()),
+                ..Tags::default()
+            },
+        ] {
+            assert_eq!(cset_chunk(&tags).as_deref(), Some(want));
+        }
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //!
 //! [`encode`] turns planar float samples (nominal full scale ±1.0) into the complete bytes of a
 //! WAV file: `RIFF`/`WAVE`, `fmt ` (`WAVE_FORMAT_PCM` for 16/24-bit, `WAVE_FORMAT_IEEE_FLOAT`
-//! plus a `fact` chunk for 32-bit float), `LIST`/`INFO`, `id3 `, `data`. Integer quantization
-//! scales by 2^(bits-1) (the `i / 32768` convention hound and symphonia use when reading), so
-//! -1.0 is the most negative code and +1.0 is one LSB above the largest positive code. The dither
+//! plus a `fact` chunk for 32-bit float), `CSET` (only for non-ASCII INFO text), `LIST`/`INFO`,
+//! `id3 `, `data`. Integer quantization scales by 2^(bits-1) (the `i / 32768` convention hound
+//! and symphonia use when reading), so -1.0 is the most negative code and +1.0 is one LSB above
+//! the largest positive code. The dither
 //! comes from a seeded PCG32 generator (one stream per channel), so the same input and seed give
 //! the same bytes on every run and machine. Files reach the disk through [`crate::io::stage`].
 
@@ -225,7 +226,8 @@ fn push_u32(out: &mut Vec<u8>, v: u32) {
 /// Integer PCM: `x · 2^(bits-1)` plus dither (LSB), rounded to nearest (ties to even), clamped to
 /// [-2^(bits-1), 2^(bits-1) - 1], all in f64. Chunk order: `fmt ` (16-byte PCMWAVEFORMAT with
 /// format 1 for PCM; 18-byte WAVEFORMATEX with format 3 and cbSize 0 for float), `fact` (float
-/// only: frames per channel), `LIST` (INFO), `id3 `, `data`; the `data` payload is followed by
+/// only: frames per channel), `CSET` (code page UTF-8, only when an INFO value is not ASCII),
+/// `LIST` (INFO), `id3 `, `data`; the `data` payload is followed by
 /// a pad byte when its length is odd (24-bit mono with an odd frame count), as RIFF requires.
 ///
 /// # Errors
@@ -292,6 +294,9 @@ pub fn encode(
         push_u32(&mut head, 4);
         // Samples per channel; data_len <= u32::MAX is checked below, so frames fits too.
         push_u32(&mut head, u32::try_from(frames).unwrap_or(u32::MAX));
+    }
+    if let Some(cset) = tags::cset_chunk(tags) {
+        head.extend_from_slice(&cset);
     }
     if let Some(info) = tags::info_chunk(tags) {
         head.extend_from_slice(&info);
@@ -677,8 +682,11 @@ mod tests {
         assert_eq!(props.sample_rate(), 48_000);
         assert_eq!(props.channels(), 2);
 
-        // A UTF-8 title survives in ID3; INFO carries the Latin-1 approximation.
-        tags.title = Some("Nacht – Fahrt ü".into());
+        // Accents, CJK and an emoji survive in both chunks (INFO as UTF-8, ID3 as UTF-16).
+        let (title, artist, album) = ("Café Noché – 夜のドライブ 🚗", "Zoë & 東京 🎧", "Été 夜");
+        tags.title = Some(title.into());
+        tags.artist = Some(artist.into());
+        tags.album = Some(album.into());
         tags.upc = Some("4006381333931".into());
         let enc = encode(
             &[vec![0.0; 3]],
@@ -689,10 +697,20 @@ mod tests {
             &tags,
         )
         .expect("encode");
+        // Non-ASCII INFO text: a CSET chunk declares it UTF-8, before LIST.
+        let ids: Vec<[u8; 4]> = chunks(&enc.bytes).iter().map(|c| c.0).collect();
+        assert_eq!(ids, [*b"fmt ", *b"CSET", *b"LIST", *b"id3 ", *b"data"]);
         let wav = WavFile::read_from(&mut Cursor::new(&enc.bytes), ParseOptions::new())
             .expect("lofty reads");
+        let info = wav.riff_info().expect("INFO");
+        assert_eq!(info.get("INAM"), Some(title));
+        assert_eq!(info.get("IART"), Some(artist));
+        assert_eq!(info.get("IPRD"), Some(album));
+        assert_eq!(info.get("ICMT"), Some("mastered by mixdown"));
         let id3 = wav.id3v2().expect("ID3");
-        assert_eq!(id3.title().as_deref(), Some("Nacht – Fahrt ü"));
+        assert_eq!(id3.title().as_deref(), Some(title));
+        assert_eq!(id3.artist().as_deref(), Some(artist));
+        assert_eq!(id3.album().as_deref(), Some(album));
         assert_eq!(id3.get_user_text("BARCODE"), Some("4006381333931"));
         let (_, got) = hound_read(&enc);
         assert_eq!(got[0].len(), 3);

@@ -11,7 +11,6 @@
 //! hour of loudness stays a small file without hiding a peak.
 
 pub mod figures;
-mod font;
 mod layout;
 pub mod png;
 mod svg;

@@ -1,330 +1,117 @@
-//! PNG rendering of the plots, without system libraries: the [`Figure`] model is
-//! rasterized here into an RGB buffer (anti-aliased lines, filled envelopes, crisp gridlines and
-//! the public-domain bitmap fonts of [`super::font`]) and encoded with the pure-Rust `png` crate. The
-//! layout is the SVG's, so both files show the same plot.
+//! PNG rendering of the plots: the SVG of [`Figure::to_svg`] rasterized by resvg (parsed by
+//! usvg, drawn anti-aliased by tiny-skia, all pure Rust) and encoded as 8-bit RGB by the `png`
+//! crate, so the PNG shows what the SVG shows.
+//!
+//! Text is laid out with the fonts bundled in `assets/fonts` and nothing else: DejaVu Sans and
+//! DejaVu Sans Bold (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`), cut down to
+//! Latin (Basic, Latin-1, Extended-A/B and Additional), Greek, Cyrillic, combining accents,
+//! punctuation, super/subscripts, currency, letterlike symbols, arrows and mathematical
+//! operators. System fonts are never read, so the text does not depend on the fonts a machine
+//! has, and the same figure gives the same bytes on every run. A character outside those
+//! ranges (CJK, emoji, most other scripts) has no glyph in either font and there is no fallback
+//! font, so it is drawn as the font's `.notdef` glyph, an empty box ("tofu"), one per
+//! character; the SVG written beside it keeps the text and leaves it to the viewer's fonts.
 
-use super::font::{BOLD, Font, SMALL};
-use super::layout::{
-    CHAR_W, MARGIN_LEFT, Rect, SWATCH_W, Swatch, area_pixels, layout, line_pixels, px, py,
-    rule_pixel,
-};
-use super::{BACKGROUND, Colour, FRAME, Figure, GRID, MINOR_GRID, PLOT_BACKGROUND, TEXT};
+use std::sync::{Arc, OnceLock};
 
-/// PNG encoding failed (in practice only for an impossible image size).
+use resvg::tiny_skia::{self, Pixmap, Transform};
+use resvg::usvg::{self, fontdb};
+
+use super::{BACKGROUND, Figure};
+
+/// Why a plot could not be rendered as PNG.
 #[derive(Debug, thiserror::Error)]
-#[error("PNG encoding failed: {0}")]
-pub struct PngError(#[from] png::EncodingError);
+pub enum PngError {
+    /// The figure's own SVG did not parse (a bug in the SVG writer, never the user's input).
+    #[error("the plot's SVG does not parse: {0}")]
+    Svg(#[from] usvg::Error),
+    /// tiny-skia refused the canvas size (pixels).
+    #[error("cannot allocate a {width} x {height} pixel canvas")]
+    Canvas { width: u32, height: u32 },
+    /// PNG encoding failed.
+    #[error("PNG encoding failed: {0}")]
+    Encode(#[from] png::EncodingError),
+}
 
 /// Largest width or height rendered, pixels; larger figures are cut to it.
 pub const MAX_SIDE: u32 = 8192;
 
-// The layout reserves CHAR_W per character of label text; the bitmap font must fit in it, so
-// nothing drawn here overlaps what the SVG keeps apart.
-const _: () = assert!(SMALL.width as f64 <= CHAR_W);
+/// The family the bundled fonts declare, named first in the SVG's `font-family`.
+const FAMILY: &str = "DejaVu Sans";
+const REGULAR: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf");
 
-/// Width of data lines, pixels (1.5 as in the SVG).
-const LINE_WIDTH: f64 = 1.5;
-
-struct Canvas {
-    w: usize,
-    h: usize,
-    rgb: Vec<u8>,
-    /// Coverage of the line being drawn, composited once per line so joints do not darken.
-    mask: Vec<f32>,
+/// The bundled fonts, parsed once per process. Every generic family (`sans-serif`, and `serif`,
+/// which usvg falls back to when no named family matches) maps to them.
+fn fonts() -> Arc<fontdb::Database> {
+    static FONTS: OnceLock<Arc<fontdb::Database>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| {
+            let mut db = fontdb::Database::new();
+            for data in [REGULAR, BOLD] {
+                db.load_font_source(fontdb::Source::Binary(Arc::new(data)));
+            }
+            for generic in [
+                fontdb::Database::set_sans_serif_family,
+                fontdb::Database::set_serif_family,
+            ] {
+                generic(&mut db, FAMILY);
+            }
+            Arc::new(db)
+        })
+        .clone()
 }
 
-#[derive(Clone, Copy)]
-enum Anchor {
-    Start,
-    Middle,
-    End,
-}
-
-impl Canvas {
-    fn new(w: usize, h: usize, bg: Colour) -> Self {
-        let mut rgb = Vec::with_capacity(w * h * 3);
-        for _ in 0..w * h {
-            rgb.extend_from_slice(&[bg.r, bg.g, bg.b]);
-        }
-        Canvas {
-            w,
-            h,
-            rgb,
-            mask: vec![0.0; w * h],
-        }
-    }
-
-    fn blend(&mut self, x: i64, y: i64, c: Colour, alpha: f64) {
-        if x < 0 || y < 0 || x >= self.w as i64 || y >= self.h as i64 || alpha <= 0.0 {
-            return;
-        }
-        let a = alpha.min(1.0);
-        let i = (y as usize * self.w + x as usize) * 3;
-        for (k, v) in [c.r, c.g, c.b].into_iter().enumerate() {
-            let old = f64::from(self.rgb[i + k]);
-            self.rgb[i + k] = (old + (f64::from(v) - old) * a).round() as u8;
-        }
-    }
-
-    /// Fill the pixels whose centres lie in `[x0, x1) × [y0, y1)`, at least one pixel each way.
-    fn fill(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, c: Colour, alpha: f64) {
-        let (xa, xb) = (
-            x0.round() as i64,
-            (x1.round() as i64).max(x0.round() as i64 + 1),
-        );
-        let (ya, yb) = (
-            y0.round() as i64,
-            (y1.round() as i64).max(y0.round() as i64 + 1),
-        );
-        for y in ya.max(0)..yb.min(self.h as i64) {
-            for x in xa.max(0)..xb.min(self.w as i64) {
-                self.blend(x, y, c, alpha);
-            }
-        }
-    }
-
-    /// A crisp one-pixel horizontal or vertical line through pixel row/column `at`.
-    fn hline(&mut self, y: f64, x0: f64, x1: f64, c: Colour) {
-        self.fill(x0, y.floor(), x1, y.floor() + 1.0, c, 1.0);
-    }
-
-    fn vline(&mut self, x: f64, y0: f64, y1: f64, c: Colour) {
-        self.fill(x.floor(), y0, x.floor() + 1.0, y1, c, 1.0);
-    }
-
-    /// Anti-aliased polyline: coverage of a capsule of half-width `hw` around each segment
-    /// (distance from the pixel centre), the maximum over segments, then one composite.
-    fn polyline(&mut self, pts: &[(f64, f64)], width: f64, c: Colour, clip: &Rect) {
-        if pts.is_empty() {
-            return;
-        }
-        let hw = width / 2.0;
-        let (mut bx0, mut by0, mut bx1, mut by1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
-        let segs: Vec<((f64, f64), (f64, f64))> = if pts.len() == 1 {
-            vec![(pts[0], pts[0])]
-        } else {
-            pts.windows(2).map(|w| (w[0], w[1])).collect()
-        };
-        for (a, b) in segs {
-            let x0 = ((a.0.min(b.0) - hw - 1.0).floor() as i64).max(clip.x.floor() as i64);
-            let x1 = ((a.0.max(b.0) + hw + 1.0).ceil() as i64).min(clip.right().ceil() as i64);
-            let y0 = ((a.1.min(b.1) - hw - 1.0).floor() as i64).max(clip.y.floor() as i64);
-            let y1 = ((a.1.max(b.1) + hw + 1.0).ceil() as i64).min(clip.bottom().ceil() as i64);
-            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-            let len2 = dx * dx + dy * dy;
-            for y in y0.max(0)..y1.min(self.h as i64) {
-                for x in x0.max(0)..x1.min(self.w as i64) {
-                    let (cx, cy) = (x as f64 + 0.5, y as f64 + 0.5);
-                    let t = if len2 > 0.0 {
-                        (((cx - a.0) * dx + (cy - a.1) * dy) / len2).clamp(0.0, 1.0)
-                    } else {
-                        0.0
-                    };
-                    let (ex, ey) = (cx - (a.0 + t * dx), cy - (a.1 + t * dy));
-                    let cov = (hw + 0.5 - (ex * ex + ey * ey).sqrt()).clamp(0.0, 1.0) as f32;
-                    let m = &mut self.mask[y as usize * self.w + x as usize];
-                    *m = m.max(cov);
-                }
-            }
-            bx0 = bx0.min(x0);
-            by0 = by0.min(y0);
-            bx1 = bx1.max(x1);
-            by1 = by1.max(y1);
-        }
-        for y in by0.max(0)..by1.min(self.h as i64) {
-            for x in bx0.max(0)..bx1.min(self.w as i64) {
-                let i = y as usize * self.w + x as usize;
-                let m = std::mem::take(&mut self.mask[i]);
-                if m > 0.0 {
-                    self.blend(x, y, c, f64::from(m));
-                }
-            }
-        }
-    }
-
-    /// A dashed horizontal line, 2 px thick, dashes of 6 px with gaps of 3.
-    fn dashed(&mut self, y: f64, x0: f64, x1: f64, c: Colour) {
-        let mut x = x0;
-        while x < x1 {
-            self.fill(x, y - 1.0, (x + 6.0).min(x1), y + 1.0, c, 1.0);
-            x += 9.0;
-        }
-    }
-
-    fn glyphs(&mut self, font: &Font, text: &str, mut put: impl FnMut(&mut Self, usize, usize)) {
-        for (i, ch) in text.chars().enumerate() {
-            for (row, bits) in font.glyph(ch).into_iter().enumerate() {
-                for col in 0..font.width.min(16) {
-                    if bits & (0x8000 >> col) != 0 {
-                        put(self, i * font.width + col, row);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Text with its baseline at `baseline`, anchored at `x`.
-    fn text(&mut self, font: &Font, x: f64, baseline: f64, text: &str, c: Colour, a: Anchor) {
-        let w = font.text_width(text) as f64;
-        let left = match a {
-            Anchor::Start => x,
-            Anchor::Middle => x - w / 2.0,
-            Anchor::End => x - w,
-        }
-        .round() as i64;
-        let top = (baseline.round() as i64) - font.ascent as i64;
-        self.glyphs(font, text, |cv, gx, gy| {
-            cv.blend(left + gx as i64, top + gy as i64, c, 1.0)
-        });
-    }
-
-    /// Text turned a quarter left (reading upward), centred on `(cx, cy)`.
-    fn text_up(&mut self, font: &Font, cx: f64, cy: f64, text: &str, c: Colour) {
-        let w = font.text_width(text) as i64;
-        let left = cx.round() as i64 - font.height as i64 / 2;
-        let bottom = cy.round() as i64 + w / 2;
-        self.glyphs(font, text, |cv, gx, gy| {
-            cv.blend(left + gy as i64, bottom - gx as i64, c, 1.0)
-        });
+/// usvg options: the bundled fonts only, and no file access (relative `href`s have no base).
+fn options() -> usvg::Options<'static> {
+    usvg::Options {
+        font_family: FAMILY.to_owned(),
+        fontdb: fonts(),
+        ..usvg::Options::default()
     }
 }
 
 impl Figure {
     /// The figure as PNG bytes (8-bit RGB), `width × height` pixels (each cut to
-    /// [`MAX_SIDE`], at least 1).
+    /// [`MAX_SIDE`], at least 1): [`Figure::to_svg`] rasterized. A figure without area (zero
+    /// width or height) is a blank background pixel.
     pub fn to_png(&self) -> Result<Vec<u8>, PngError> {
-        let w = self.width.clamp(1, MAX_SIDE) as usize;
-        let h = self.height.clamp(1, MAX_SIDE) as usize;
-        let mut cv = Canvas::new(w, h, BACKGROUND);
-        draw(self, &mut cv);
+        let (width, height) = (
+            self.width.clamp(1, MAX_SIDE),
+            self.height.clamp(1, MAX_SIDE),
+        );
+        let mut pixmap = Pixmap::new(width, height).ok_or(PngError::Canvas { width, height })?;
+        // Opaque from the start, so premultiplied RGBA is plain RGB and alpha can be dropped.
+        let bg = BACKGROUND;
+        pixmap.fill(tiny_skia::Color::from_rgba8(bg.r, bg.g, bg.b, 255));
+        if self.width > 0 && self.height > 0 {
+            let tree = usvg::Tree::from_str(&self.to_svg(), &options())?;
+            resvg::render(&tree, Transform::identity(), &mut pixmap.as_mut());
+        }
+        let rgb: Vec<u8> = pixmap
+            .data()
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
         let mut out = Vec::new();
         {
-            let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
+            let mut enc = png::Encoder::new(&mut out, width, height);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
             enc.set_compression(png::Compression::Balanced);
             let mut writer = enc.write_header()?;
-            writer.write_image_data(&cv.rgb)?;
+            writer.write_image_data(&rgb)?;
             writer.finish()?;
         }
         Ok(out)
     }
 }
 
-fn draw(fig: &Figure, cv: &mut Canvas) {
-    let l = layout(fig);
-    cv.text(
-        &BOLD,
-        MARGIN_LEFT,
-        l.title_baseline,
-        &fig.title,
-        TEXT,
-        Anchor::Start,
-    );
-    for item in &l.legend {
-        let (x, y) = (item.x, item.y);
-        let full = Rect {
-            x: 0.0,
-            y: 0.0,
-            w: cv.w as f64,
-            h: cv.h as f64,
-        };
-        match item.swatch {
-            Swatch::Line => cv.polyline(&[(x, y), (x + SWATCH_W, y)], 2.5, item.colour, &full),
-            Swatch::Dashed => cv.dashed(y, x, x + SWATCH_W, item.colour),
-            Swatch::Area => cv.fill(x, y - 5.0, x + SWATCH_W, y + 5.0, item.colour, 1.0),
-        }
-        cv.text(
-            &SMALL,
-            x + SWATCH_W + 6.0,
-            y + 4.0,
-            &item.name,
-            TEXT,
-            Anchor::Start,
-        );
-    }
-    let last = fig.panels.len().saturating_sub(1);
-    for (i, (p, r)) in fig.panels.iter().zip(&l.panels).enumerate() {
-        cv.fill(r.x, r.y, r.right(), r.bottom(), PLOT_BACKGROUND, 1.0);
-        if let Some(label) = &p.label {
-            cv.text(&SMALL, r.x, r.y - 5.0, label, TEXT, Anchor::Start);
-            // Bold by overprinting one pixel to the right, as the SVG label is bold.
-            cv.text(&SMALL, r.x + 1.0, r.y - 5.0, label, TEXT, Anchor::Start);
-        }
-        let inside = |f: f64| (0.0..=1.0).contains(&f);
-        for (values, colour) in [
-            (p.x.minor.clone(), MINOR_GRID),
-            (p.x.ticks.iter().map(|t| t.value).collect(), GRID),
-        ] {
-            for v in values.into_iter().filter(|&v| inside(p.x.fraction(v))) {
-                cv.vline(px(&p.x, r, v), r.y, r.bottom(), colour);
-            }
-        }
-        for (values, colour) in [
-            (p.y.minor.clone(), MINOR_GRID),
-            (p.y.ticks.iter().map(|t| t.value).collect(), GRID),
-        ] {
-            for v in values.into_iter().filter(|&v| inside(p.y.fraction(v))) {
-                cv.hline(py(&p.y, r, v), r.x, r.right(), colour);
-            }
-        }
-        for a in &p.areas {
-            let cols = area_pixels(p, r, a);
-            for (k, &(x, top, bottom)) in cols.iter().enumerate() {
-                let next = cols.get(k + 1).map_or(x + 1.0, |c| c.0);
-                cv.fill(
-                    x,
-                    top,
-                    next.max(x + 1.0),
-                    bottom,
-                    a.colour,
-                    a.opacity.clamp(0.0, 1.0),
-                );
-            }
-        }
-        for rule in &p.rules {
-            if let Some(y) = rule_pixel(p, r, rule) {
-                cv.dashed(y, r.x, r.right(), rule.colour);
-            }
-        }
-        for s in &p.lines {
-            for sub in line_pixels(p, r, s) {
-                cv.polyline(&sub, LINE_WIDTH, s.colour, r);
-            }
-        }
-        // Frame.
-        cv.hline(r.y, r.x, r.right() + 1.0, FRAME);
-        cv.hline(r.bottom(), r.x, r.right() + 1.0, FRAME);
-        cv.vline(r.x, r.y, r.bottom(), FRAME);
-        cv.vline(r.right(), r.y, r.bottom(), FRAME);
-        for t in p.x.ticks.iter().filter(|t| inside(p.x.fraction(t.value))) {
-            let x = px(&p.x, r, t.value);
-            cv.text(&SMALL, x, r.bottom() + 16.0, &t.label, TEXT, Anchor::Middle);
-        }
-        for t in p.y.ticks.iter().filter(|t| inside(p.y.fraction(t.value))) {
-            let y = py(&p.y, r, t.value);
-            cv.text(&SMALL, r.x - 6.0, y + 4.0, &t.label, TEXT, Anchor::End);
-        }
-        if i == last {
-            let x = r.x + r.w / 2.0;
-            cv.text(
-                &SMALL,
-                x,
-                r.bottom() + 38.0,
-                &p.x.label,
-                TEXT,
-                Anchor::Middle,
-            );
-        }
-        cv.text_up(&SMALL, 18.0, r.y + r.h / 2.0, &p.y.label, TEXT);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::plot::PALETTE;
-    use crate::analysis::plot::{self, Series};
+    use crate::analysis::plot::layout::layout;
+    use crate::analysis::plot::{self, Colour, PALETTE, PLOT_BACKGROUND, Series, TEXT};
 
     /// Decode to (width, height, RGB bytes).
     fn decode(bytes: &[u8]) -> (usize, usize, Vec<u8>) {
@@ -434,5 +221,98 @@ mod tests {
             let img = decode(&fig.to_png().unwrap());
             assert_eq!(img.0, fig.width.clamp(1, MAX_SIDE) as usize);
         }
+    }
+
+    /// Rows holding the title (baseline at 24 px, 16 px bold) and nothing else when the figure
+    /// has no legend.
+    const TITLE_ROWS: std::ops::Range<usize> = 0..32;
+
+    /// Which pixels of `rows` carry ink: at least half way from the background to the text
+    /// colour.
+    fn ink(img: &(usize, usize, Vec<u8>), rows: std::ops::Range<usize>) -> Vec<bool> {
+        let half = distance(BACKGROUND, TEXT) / 2;
+        rows.flat_map(|y| (0..img.0).map(move |x| (x, y)))
+            .map(|(x, y)| distance(pixel(img, x, y), BACKGROUND) >= half)
+            .collect()
+    }
+
+    /// The title's ink, row by row, of a figure without legend titled `title`.
+    fn title_ink(title: &str) -> (usize, Vec<bool>) {
+        let img = decode(&plot::spectrum_figure(&[], title).to_png().unwrap());
+        (img.0, ink(&img, TITLE_ROWS))
+    }
+
+    /// The glyph ids usvg chose for the title of `fig` (0 is `.notdef`).
+    fn title_glyphs(fig: &Figure) -> Vec<u32> {
+        let tree = usvg::Tree::from_str(&fig.to_svg(), &options()).unwrap();
+        let text = tree
+            .root()
+            .children()
+            .iter()
+            .find_map(|n| match n {
+                usvg::Node::Text(t) if t.chunks().iter().any(|c| c.text() == fig.title) => Some(t),
+                _ => None,
+            })
+            .expect("the title is a text element");
+        text.layouted()
+            .iter()
+            .flat_map(|span| span.positioned_glyphs.iter().map(|g| g.id.0))
+            .collect()
+    }
+
+    #[test]
+    fn accented_title_draws_its_glyphs() {
+        // Every letter has a glyph of its own in the bundled bold font, none is `.notdef`.
+        let fig = plot::spectrum_figure(&[], "Café déjà vu");
+        let glyphs = title_glyphs(&fig);
+        assert_eq!(glyphs.len(), "Café déjà vu".chars().count());
+        assert!(glyphs.iter().all(|&g| g != 0), "{glyphs:?}");
+        let unaccented = title_glyphs(&plot::spectrum_figure(&[], "Cafe deja vu"));
+        assert_ne!(glyphs[3], unaccented[3], "é is not drawn as e");
+
+        // In the pixels: é and à are e and a (same advance, same place) with a mark above the
+        // x-height. So the accented title covers every inked pixel of the plain one (the
+        // bitmap font's '?' for é did not), and adds ink only above the lowercase letters.
+        let (w, plain) = title_ink("Cafe deja vu");
+        let (_, accented) = title_ink("Café déjà vu");
+        let count = |f: &dyn Fn(usize) -> bool| (0..plain.len()).filter(|&i| f(i)).count();
+        let plain_ink = count(&|i| plain[i]);
+        let lost = count(&|i| plain[i] && !accented[i]);
+        let added: Vec<usize> = (0..plain.len())
+            .filter(|&i| accented[i] && !plain[i])
+            .collect();
+        assert!(
+            plain_ink > 300,
+            "{plain_ink} inked pixels in the plain title"
+        );
+        assert!(lost * 50 <= plain_ink, "{lost} of {plain_ink} pixels lost");
+        // Three marks, each about 4 px wide and 3 px high at 16 px (the acute of é spans
+        // 1250..1638 font units of 2048), so at least 4 inked pixels each.
+        assert!(
+            added.len() >= 12,
+            "{} pixels added by the accents",
+            added.len()
+        );
+        // DejaVu Sans Bold's x-height is 1120/2048 em, 8.75 px at 16 px: the lowercase letters
+        // start at row 24 - 8.75 = 15.25, so the marks end by row 15.
+        let lowest = added.iter().map(|i| i / w).max().unwrap_or(0);
+        assert!(lowest <= 15, "accent ink down to row {lowest}");
+    }
+
+    #[test]
+    fn missing_glyphs_are_drawn_as_boxes() {
+        // CJK and emoji are not in the bundled Latin/Greek/Cyrillic fonts and there is no
+        // fallback font: each character is shaped as `.notdef` and drawn as its box outline,
+        // so the title still shows that text was there, one box per character.
+        let title = "Mix 夜 🚗";
+        let glyphs = title_glyphs(&plot::spectrum_figure(&[], title));
+        let notdef: Vec<bool> = glyphs.iter().map(|&g| g == 0).collect();
+        assert_eq!(notdef, [false, false, false, false, true, false, true]);
+        let (w, boxes) = title_ink(title);
+        let (_, latin) = title_ink("Mix");
+        let right = |ink: &[bool]| (0..ink.len()).filter(|&i| ink[i]).map(|i| i % w).max();
+        let (rb, rl) = (right(&boxes).unwrap(), right(&latin).unwrap());
+        // Two boxes after "Mix ": ink continues well to the right of the Latin text.
+        assert!(rb > rl + 15, "ink ends at {rb}, Latin text at {rl}");
     }
 }

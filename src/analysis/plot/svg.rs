@@ -138,7 +138,7 @@ fn panel(s: &mut String, ids: &mut Ids, i: usize, last: bool, p: &Panel, r: &Rec
     data(s, ids, i, p, r);
     let _ = writeln!(
         s,
-        r#"<rect class="frame" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="{}"/>"#,
+        r#"<rect class="frame" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="none" stroke="{}" shape-rendering="crispEdges"/>"#,
         r.x,
         r.y,
         r.w,
@@ -151,7 +151,8 @@ fn panel(s: &mut String, ids: &mut Ids, i: usize, last: bool, p: &Panel, r: &Rec
 
 /// Gridlines: minor first so the major ones sit on top.
 fn grid(s: &mut String, p: &Panel, r: &Rect) {
-    s.push_str("<g class=\"grid\" stroke-width=\"1\">\n");
+    // Crisp edges: a 1 px line between pixel rows would otherwise be a 2 px grey smear.
+    s.push_str("<g class=\"grid\" stroke-width=\"1\" shape-rendering=\"crispEdges\">\n");
     let line = |s: &mut String, vertical: bool, v: f64, colour: Colour| {
         let (axis, pos) = if vertical {
             (&p.x, px(&p.x, r, v))
