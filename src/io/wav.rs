@@ -173,6 +173,12 @@ pub enum WavError {
         /// Size the complete file would have, bytes.
         bytes: u64,
     },
+    /// A streaming writer was given more or fewer frames than its header announced.
+    #[error("the WAV header announced {announced} frames but {given} were written")]
+    FrameCount { announced: u64, given: u64 },
+    /// Writing the file failed.
+    #[error(transparent)]
+    Io(std::io::Error),
 }
 
 /// Largest channel count [`encode`] accepts.
@@ -242,16 +248,7 @@ pub fn encode(
     tags: &Tags,
 ) -> Result<Encoded, WavError> {
     let channels = planar.len();
-    if channels == 0 {
-        return Err(WavError::NoChannels);
-    }
-    if channels > MAX_CHANNELS {
-        return Err(WavError::TooManyChannels {
-            channels,
-            max: MAX_CHANNELS,
-        });
-    }
-    let frames = planar[0].len();
+    let frames = planar.first().map_or(0, Vec::len);
     if let Some((channel, ch)) = planar.iter().enumerate().find(|(_, c)| c.len() != frames) {
         return Err(WavError::ChannelLengthMismatch {
             channel,
@@ -259,108 +256,272 @@ pub fn encode(
             found: ch.len(),
         });
     }
-    for (channel, ch) in planar.iter().enumerate() {
-        if let Some((frame, &value)) = ch.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            return Err(WavError::NonFinite {
-                channel,
-                frame,
-                value,
-            });
-        }
-    }
-
-    let bps = encoding.bytes_per_sample();
-    // channels <= 8 and bps <= 4, so these fit u16.
-    let block_align = (channels * bps) as u16;
-    let byte_rate = sample_rate
-        .checked_mul(u32::from(block_align))
-        .filter(|_| sample_rate > 0)
-        .ok_or(WavError::InvalidSampleRate { sample_rate })?;
-
-    // Header chunks (everything between "WAVE" and the data chunk header), each of even length.
-    let mut head = Vec::with_capacity(64);
-    head.extend_from_slice(b"fmt ");
-    let is_float = encoding == Encoding::Float32;
-    push_u32(&mut head, if is_float { 18 } else { 16 });
-    push_u16(&mut head, if is_float { 3 } else { 1 });
-    push_u16(&mut head, channels as u16);
-    push_u32(&mut head, sample_rate);
-    push_u32(&mut head, byte_rate);
-    push_u16(&mut head, block_align);
-    push_u16(&mut head, encoding.bits_per_sample());
-    if is_float {
-        push_u16(&mut head, 0); // cbSize: no extension
-        head.extend_from_slice(b"fact");
-        push_u32(&mut head, 4);
-        // Samples per channel; data_len <= u32::MAX is checked below, so frames fits too.
-        push_u32(&mut head, u32::try_from(frames).unwrap_or(u32::MAX));
-    }
-    if let Some(cset) = tags::cset_chunk(tags) {
-        head.extend_from_slice(&cset);
-    }
-    if let Some(info) = tags::info_chunk(tags) {
-        head.extend_from_slice(&info);
-    }
-    if let Some(id3) = tags::id3_chunk(tags) {
-        head.extend_from_slice(&id3);
-    }
-
-    let (riff_size, data_len) =
-        riff_sizes(frames as u64, u64::from(block_align), head.len() as u64)?;
-    let pad = data_len % 2 == 1;
-    let total = usize::try_from(u64::from(riff_size) + 8).map_err(|_| WavError::TooLarge {
-        bytes: u64::from(riff_size) + 8,
-    })?;
-
-    let mut bytes = Vec::with_capacity(total);
-    bytes.extend_from_slice(b"RIFF");
-    push_u32(&mut bytes, riff_size);
-    bytes.extend_from_slice(b"WAVE");
-    bytes.extend_from_slice(&head);
-    bytes.extend_from_slice(b"data");
-    push_u32(&mut bytes, data_len);
-    let data_start = bytes.len();
-
-    let mut clipped_samples = 0_u64;
-    match encoding.full_scale() {
-        None => {
-            for f in 0..frames {
-                for ch in planar {
-                    let x = ch[f];
-                    if x.abs() > 1.0 {
-                        clipped_samples += 1;
-                    }
-                    bytes.extend_from_slice(&x.to_le_bytes());
-                }
-            }
-        }
-        Some(scale) => {
-            let mut quantizers: Vec<Quantizer> = (0..channels)
-                .map(|c| Quantizer::new(scale, dither, seed, c))
-                .collect();
-            for f in 0..frames {
-                for (ch, qz) in planar.iter().zip(quantizers.iter_mut()) {
-                    let (q, clipped) = qz.quantize(ch[f]);
-                    clipped_samples += u64::from(clipped);
-                    bytes.extend_from_slice(&q.to_le_bytes()[..bps]);
-                }
-            }
-        }
-    }
-    let data_range = data_start..bytes.len();
-    if pad {
-        bytes.push(0);
-    }
-    let data_sha256 = sha256_hex(&bytes[data_range.clone()]);
+    let format = Format {
+        channels,
+        sample_rate,
+        encoding,
+        dither,
+        seed,
+    };
+    let mut w = Writer::new(Vec::new(), &format, tags, frames as u64)?;
+    let data_start = w.data_start;
+    let refs: Vec<&[f32]> = planar.iter().map(|p| &p[..]).collect();
+    w.write(&refs, None)?;
+    let (bytes, info) = w.finish()?;
     Ok(Encoded {
-        bytes,
-        data_range,
-        data_sha256,
-        clipped_samples,
+        data_range: data_start..data_start + info.data_len,
+        data_sha256: info.data_sha256,
+        clipped_samples: info.clipped_samples,
         frames,
         channels,
         encoding,
+        bytes,
     })
+}
+
+/// Everything about a delivery file's samples except the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    /// 1..=[`MAX_CHANNELS`].
+    pub channels: usize,
+    /// Hz, > 0.
+    pub sample_rate: u32,
+    pub encoding: Encoding,
+    /// Applied for 16/24-bit, ignored for float.
+    pub dither: Dither,
+    /// Seeds the dither (channel `c` uses PCG32 stream `c`).
+    pub seed: u64,
+}
+
+/// What [`Writer::finish`] knows about the data it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// Lowercase hex SHA-256 of the `data` payload (no pad byte).
+    pub data_sha256: String,
+    /// Bytes of the `data` payload.
+    pub data_len: usize,
+    /// As [`Encoded::clipped_samples`].
+    pub clipped_samples: u64,
+    pub frames: u64,
+}
+
+/// A WAV file written frame block by frame block: the header (with the sizes of `frames`
+/// frames, announced up front) first, then the samples, quantized and dithered exactly as
+/// [`encode`] does (which is this writer into memory), hashed as they go.
+pub struct Writer<W: std::io::Write> {
+    out: W,
+    format: Format,
+    quantizers: Vec<Quantizer>,
+    frames: u64,
+    written: u64,
+    clipped: u64,
+    sha: Sha256,
+    data_len: usize,
+    /// Where the `data` payload starts in the file, bytes.
+    pub data_start: usize,
+    buf: Vec<u8>,
+}
+
+impl<W: std::io::Write> Writer<W> {
+    /// Write the header of a file of `frames` frames in `format`, with `tags`.
+    pub fn new(mut out: W, format: &Format, tags: &Tags, frames: u64) -> Result<Self, WavError> {
+        let Format {
+            channels,
+            sample_rate,
+            encoding,
+            dither,
+            seed,
+        } = *format;
+        if channels == 0 {
+            return Err(WavError::NoChannels);
+        }
+        if channels > MAX_CHANNELS {
+            return Err(WavError::TooManyChannels {
+                channels,
+                max: MAX_CHANNELS,
+            });
+        }
+        let bps = encoding.bytes_per_sample();
+        // channels <= 8 and bps <= 4, so these fit u16.
+        let block_align = (channels * bps) as u16;
+        let byte_rate = sample_rate
+            .checked_mul(u32::from(block_align))
+            .filter(|_| sample_rate > 0)
+            .ok_or(WavError::InvalidSampleRate { sample_rate })?;
+
+        // Header chunks (everything between "WAVE" and the data chunk header), each of even
+        // length.
+        let mut head = Vec::with_capacity(64);
+        head.extend_from_slice(b"fmt ");
+        let is_float = encoding == Encoding::Float32;
+        push_u32(&mut head, if is_float { 18 } else { 16 });
+        push_u16(&mut head, if is_float { 3 } else { 1 });
+        push_u16(&mut head, channels as u16);
+        push_u32(&mut head, sample_rate);
+        push_u32(&mut head, byte_rate);
+        push_u16(&mut head, block_align);
+        push_u16(&mut head, encoding.bits_per_sample());
+        if is_float {
+            push_u16(&mut head, 0); // cbSize: no extension
+            head.extend_from_slice(b"fact");
+            push_u32(&mut head, 4);
+            // Samples per channel; data_len <= u32::MAX is checked below, so frames fits too.
+            push_u32(&mut head, u32::try_from(frames).unwrap_or(u32::MAX));
+        }
+        if let Some(cset) = tags::cset_chunk(tags) {
+            head.extend_from_slice(&cset);
+        }
+        if let Some(info) = tags::info_chunk(tags) {
+            head.extend_from_slice(&info);
+        }
+        if let Some(id3) = tags::id3_chunk(tags) {
+            head.extend_from_slice(&id3);
+        }
+        let (riff_size, data_len) = riff_sizes(frames, u64::from(block_align), head.len() as u64)?;
+        let mut bytes = Vec::with_capacity(head.len() + 20);
+        bytes.extend_from_slice(b"RIFF");
+        push_u32(&mut bytes, riff_size);
+        bytes.extend_from_slice(b"WAVE");
+        bytes.extend_from_slice(&head);
+        bytes.extend_from_slice(b"data");
+        push_u32(&mut bytes, data_len);
+        out.write_all(&bytes).map_err(WavError::Io)?;
+        let quantizers = match encoding.full_scale() {
+            None => Vec::new(),
+            Some(scale) => (0..channels)
+                .map(|c| Quantizer::new(scale, dither, seed, c))
+                .collect(),
+        };
+        Ok(Writer {
+            out,
+            format: *format,
+            quantizers,
+            frames,
+            written: 0,
+            clipped: 0,
+            sha: Sha256::new(),
+            data_len: 0,
+            data_start: bytes.len(),
+            buf: Vec::new(),
+        })
+    }
+
+    /// Quantize and write the next frames (one slice per channel, equal lengths, finite).
+    /// With `delivered`, also return the values the file now holds (`i / 2^(bits-1)` for
+    /// integer PCM, the floats for float), one `Vec` per channel.
+    pub fn write(
+        &mut self,
+        planar: &[&[f32]],
+        mut delivered: Option<&mut [Vec<f32>]>,
+    ) -> Result<(), WavError> {
+        let channels = self.format.channels;
+        let n = planar.first().map_or(0, |p| p.len());
+        if planar.len() != channels {
+            return Err(WavError::TooManyChannels {
+                channels: planar.len(),
+                max: channels,
+            });
+        }
+        if let Some((channel, ch)) = planar.iter().enumerate().find(|(_, c)| c.len() != n) {
+            return Err(WavError::ChannelLengthMismatch {
+                channel,
+                expected: n,
+                found: ch.len(),
+            });
+        }
+        for (channel, ch) in planar.iter().enumerate() {
+            if let Some((i, &value)) = ch.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                return Err(WavError::NonFinite {
+                    channel,
+                    frame: self.written as usize + i,
+                    value,
+                });
+            }
+        }
+        if self.written + n as u64 > self.frames {
+            return Err(WavError::FrameCount {
+                announced: self.frames,
+                given: self.written + n as u64,
+            });
+        }
+        if let Some(d) = delivered.as_deref_mut() {
+            for c in d.iter_mut() {
+                c.clear();
+            }
+        }
+        let bps = self.format.encoding.bytes_per_sample();
+        self.buf.clear();
+        self.buf.reserve(n * channels * bps);
+        match self.format.encoding.full_scale() {
+            None => {
+                for f in 0..n {
+                    for (c, ch) in planar.iter().enumerate() {
+                        let x = ch[f];
+                        if x.abs() > 1.0 {
+                            self.clipped += 1;
+                        }
+                        self.buf.extend_from_slice(&x.to_le_bytes());
+                        if let Some(d) = delivered.as_deref_mut() {
+                            d[c].push(x);
+                        }
+                    }
+                }
+            }
+            Some(scale) => {
+                let inv = (1.0 / scale) as f32;
+                for f in 0..n {
+                    for (c, (ch, qz)) in planar.iter().zip(self.quantizers.iter_mut()).enumerate()
+                    {
+                        let (q, clipped) = qz.quantize(ch[f]);
+                        self.clipped += u64::from(clipped);
+                        self.buf.extend_from_slice(&q.to_le_bytes()[..bps]);
+                        if let Some(d) = delivered.as_deref_mut() {
+                            d[c].push(q as f32 * inv);
+                        }
+                    }
+                }
+            }
+        }
+        self.sha.update(&self.buf);
+        self.data_len += self.buf.len();
+        self.out.write_all(&self.buf).map_err(WavError::Io)?;
+        self.written += n as u64;
+        Ok(())
+    }
+
+    /// Frames written so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// End the file (the pad byte after an odd-sized `data` payload); every announced frame
+    /// must have been written. Returns the writer's output and what was written.
+    pub fn finish(mut self) -> Result<(W, Written), WavError> {
+        if self.written != self.frames {
+            return Err(WavError::FrameCount {
+                announced: self.frames,
+                given: self.written,
+            });
+        }
+        if self.data_len % 2 == 1 {
+            self.out.write_all(&[0]).map_err(WavError::Io)?;
+        }
+        self.out.flush().map_err(WavError::Io)?;
+        let digest = self.sha.finalize();
+        let mut hex = String::with_capacity(64);
+        for b in digest {
+            let _ = write!(hex, "{b:02x}");
+        }
+        Ok((
+            self.out,
+            Written {
+                data_sha256: hex,
+                data_len: self.data_len,
+                clipped_samples: self.clipped,
+                frames: self.written,
+            },
+        ))
+    }
 }
 
 #[cfg(test)]
