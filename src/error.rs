@@ -48,6 +48,8 @@ pub enum AppError {
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
+    Premaster(#[from] crate::master::premaster::PremasterError),
+    #[error(transparent)]
     Master(#[from] MasterError),
     /// A file to analyse (or a reference) cannot be decoded.
     #[error("{}: {source}", path.display())]
@@ -95,7 +97,19 @@ impl AppError {
                 SourceError::Resample(_) => Kind::Runtime,
             },
             AppError::Render(RenderError::Build { .. }) => Kind::Usage,
+            AppError::Premaster(crate::master::premaster::PremasterError::Render(r)) => {
+                // The same classification as a render error.
+                match r {
+                    RenderError::Source { source, .. } => match source {
+                        SourceError::Decode(d) => decode_kind(d),
+                        SourceError::Resample(_) => Kind::Runtime,
+                    },
+                    RenderError::Build { .. } => Kind::Usage,
+                    _ => Kind::Runtime,
+                }
+            }
             AppError::Render(_)
+            | AppError::Premaster(_)
             | AppError::Master(_)
             | AppError::Write { .. }
             | AppError::Stage(_)

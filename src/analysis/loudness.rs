@@ -62,19 +62,6 @@ impl Peaks {
         Ok(())
     }
 
-    /// Feed whole planes, [`CHUNK`] frames at a time.
-    fn add_all(&mut self, planes: &[Vec<f32>]) -> Result<(), MeterError> {
-        let n = planes.first().map_or(0, Vec::len);
-        let mut start = 0;
-        while start < n {
-            let end = (start + CHUNK).min(n);
-            let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
-            self.add(&slices)?;
-            start = end;
-        }
-        Ok(())
-    }
-
     /// The levels, with `integrated_lufs` measured elsewhere.
     fn levels(&self, integrated_lufs: Option<f64>) -> Levels {
         let sp = self
@@ -259,55 +246,96 @@ pub struct Program {
     pub shortterm: Vec<Option<f64>>,
 }
 
-/// Full loudness and stereo analysis of planar audio (1 or 2 channels): one K-weighting pass
-/// (`bs1770::ProgramMeter`) for every loudness figure, beside ebur128's true peak.
-pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterError> {
-    let ch = planes.len();
-    let n = planes.first().map_or(0, Vec::len);
-    let ((loud, sums), peaks) = rayon::join(
-        || {
-            let mut m = ProgramMeter::new(ch, rate);
-            let slices: Vec<&[f32]> = planes.iter().map(|p| &p[..]).collect();
-            m.add(&slices);
-            (m.finish(), Sums::of(planes))
-        },
-        || -> Result<Peaks, MeterError> {
-            let mut p = Peaks::new(ch, rate)?;
-            p.add_all(planes)?;
-            Ok(p)
-        },
-    );
-    let levels = peaks?.levels(loud.integrated);
-    let total = (n * ch) as f64;
-    let rms = (sums.squares.iter().sum::<f64>() / total.max(1.0)).sqrt();
-    let peak = 10f64.powf(levels.sample_peak_dbfs / 20.0);
-    let crest_db = (rms > 0.0).then(|| 20.0 * (peak / rms).log10());
-    let dc_offset = sums.values.iter().map(|s| s / (n.max(1) as f64)).collect();
-    let (correlation, mono_fold_loss) = if ch == 2 {
-        let denom = (sums.squares[0] * sums.squares[1]).sqrt();
-        let corr = (denom > 0.0).then(|| sums.cross / denom);
-        let loss = match (levels.integrated_lufs, loud.mono_integrated) {
-            (Some(st), Some(mo)) => Some(st - mo),
-            (Some(_), None) => Some(f64::INFINITY),
-            _ => None,
+/// Everything [`Program`] holds, measured as a stream: feed blocks, then [`finish`].
+///
+/// [`finish`]: ProgramAnalyzer::finish
+pub struct ProgramAnalyzer {
+    loudness: ProgramMeter,
+    peaks: Peaks,
+    sums: Sums,
+    frames: usize,
+}
+
+impl ProgramAnalyzer {
+    pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
+        Ok(ProgramAnalyzer {
+            loudness: ProgramMeter::new(channels, rate),
+            peaks: Peaks::new(channels, rate)?,
+            sums: Sums::new(channels),
+            frames: 0,
+        })
+    }
+
+    /// Feed planar frames (one slice per channel, equal lengths).
+    pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
+        let ((), peaks) = rayon::join(
+            || {
+                self.loudness.add(planes);
+                self.sums.add(planes);
+            },
+            || self.peaks.add(planes),
+        );
+        peaks?;
+        self.frames += planes.first().map_or(0, |p| p.len());
+        Ok(())
+    }
+
+    pub fn finish(self) -> Program {
+        let ProgramAnalyzer {
+            loudness,
+            peaks,
+            sums,
+            frames: n,
+        } = self;
+        let loud = loudness.finish();
+        let ch = sums.squares.len();
+        let levels = peaks.levels(loud.integrated);
+        let total = (n * ch) as f64;
+        let rms = (sums.squares.iter().sum::<f64>() / total.max(1.0)).sqrt();
+        let peak = 10f64.powf(levels.sample_peak_dbfs / 20.0);
+        let crest_db = (rms > 0.0).then(|| 20.0 * (peak / rms).log10());
+        let dc_offset = sums.values.iter().map(|s| s / (n.max(1) as f64)).collect();
+        let (correlation, mono_fold_loss) = if ch == 2 {
+            let denom = (sums.squares[0] * sums.squares[1]).sqrt();
+            let corr = (denom > 0.0).then(|| sums.cross / denom);
+            let loss = match (levels.integrated_lufs, loud.mono_integrated) {
+                (Some(st), Some(mo)) => Some(st - mo),
+                (Some(_), None) => Some(f64::INFINITY),
+                _ => None,
+            };
+            (corr, loss)
+        } else {
+            (None, None)
         };
-        (corr, loss)
-    } else {
-        (None, None)
-    };
-    Ok(Program {
-        lra: loud.range,
-        max_momentary: loud.max_momentary,
-        max_shortterm: loud.max_shortterm,
-        plr: levels.integrated_lufs.map(|i| levels.true_peak_dbtp - i),
-        crest_db,
-        dc_offset,
-        correlation,
-        mono_fold_loss,
-        momentary: loud.momentary,
-        shortterm: loud.shortterm,
-        levels,
-    })
+        Program {
+            lra: loud.range,
+            max_momentary: loud.max_momentary,
+            max_shortterm: loud.max_shortterm,
+            plr: levels.integrated_lufs.map(|i| levels.true_peak_dbtp - i),
+            crest_db,
+            dc_offset,
+            correlation,
+            mono_fold_loss,
+            momentary: loud.momentary,
+            shortterm: loud.shortterm,
+            levels,
+        }
+    }
+}
+
+/// Full loudness and stereo analysis of planar audio (1 or 2 channels): [`ProgramAnalyzer`]
+/// over the whole signal.
+pub fn analyze_program(planes: &[Vec<f32>], rate: u32) -> Result<Program, MeterError> {
+    let mut a = ProgramAnalyzer::new(planes.len(), rate)?;
+    let n = planes.first().map_or(0, Vec::len);
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let slices: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
+        a.add(&slices)?;
+        start = end;
+    }
+    Ok(a.finish())
 }
 
 /// Per-channel sums of squares and of values, and the sum of left times right (stereo), in f64.
@@ -318,28 +346,28 @@ struct Sums {
 }
 
 impl Sums {
-    fn of(planes: &[Vec<f32>]) -> Self {
-        let (squares, values) = planes
-            .iter()
-            .map(|p| {
-                p.iter().fold((0.0, 0.0), |(q, s), &x| {
-                    let x = f64::from(x);
-                    (q + x * x, s + x)
-                })
-            })
-            .unzip();
-        let cross = match planes {
-            [l, r] => l
-                .iter()
-                .zip(r)
-                .map(|(&l, &r)| f64::from(l) * f64::from(r))
-                .sum(),
-            _ => 0.0,
-        };
+    fn new(channels: usize) -> Self {
         Sums {
-            squares,
-            values,
-            cross,
+            squares: vec![0.0; channels],
+            values: vec![0.0; channels],
+            cross: 0.0,
+        }
+    }
+
+    /// Continue the sums over more frames (in order, so the totals do not depend on the
+    /// blocks).
+    fn add(&mut self, planes: &[&[f32]]) {
+        for ((q, s), p) in self.squares.iter_mut().zip(&mut self.values).zip(planes) {
+            for &x in p.iter() {
+                let x = f64::from(x);
+                *q += x * x;
+                *s += x;
+            }
+        }
+        if let [l, r] = planes {
+            for (&l, &r) in l.iter().zip(r.iter()) {
+                self.cross += f64::from(l) * f64::from(r);
+            }
         }
     }
 }

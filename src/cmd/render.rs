@@ -33,27 +33,29 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         .build()
         .map_err(|source| AppError::Threads { jobs, source })?;
 
-    let (stats, pre, mastered) = pool.install(|| -> Result<_, AppError> {
+    // Every file is staged first (outputs, plots, then the report) and the set is committed
+    // at the end, whole or not at all.
+    let mut files = Staging::new();
+    for o in &session.outputs {
+        files.make_dir(&o.path)?;
+    }
+    let plotting = !session.plots.is_empty();
+    let (stats, pre, mut mastered) = pool.install(|| -> Result<_, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let (stats, pre) = master::premaster::render(&session, &pb)?;
-        let mastered = master::master(&session, &pre)?;
+        let mastered = master::master(&session, &pre, plotting)?;
         Ok((stats, pre, mastered))
     })?;
 
     let verdicts = report::verdicts(&session, &stats, &pre, &mastered, args.strict);
 
-    // Every file is staged first (outputs, plots, then the report) and the set is committed
-    // at the end, whole or not at all.
-    let mut files = Staging::new();
-    for d in &mastered.deliveries {
-        files.add(&d.path, &d.encoded.bytes)?;
+    for d in &mut mastered.deliveries {
+        if let Some(staged) = d.staged.take() {
+            files.push(staged);
+        }
     }
-    if !session.plots.is_empty() {
-        for (path, bytes) in session
-            .plots
-            .iter()
-            .zip(plot_master(&session, &pre, &mastered)?)
-        {
+    if plotting {
+        for (path, bytes) in session.plots.iter().zip(plot_master(&session, &mastered)?) {
             files.add(path, &bytes)?;
         }
     }
@@ -79,14 +81,10 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
 
 /// Plots of the master (at the session rate, after the target stage), with the reference's
 /// spectrum when the session matches one: the bytes of each of `session.plots`, in order.
-fn plot_master(
-    session: &Session,
-    pre: &master::Premaster,
-    mastered: &Mastered,
-) -> Result<Vec<Vec<u8>>, AppError> {
-    let planes = mastered.planes.as_ref().unwrap_or(&pre.planes).clone();
+fn plot_master(session: &Session, mastered: &Mastered) -> Result<Vec<Vec<u8>>, AppError> {
+    let planes = mastered.planes.clone().unwrap_or_default();
     let what = format!("master of {}", session.name);
-    let a = file::analyze(&what, "master", planes, session.sample_rate)
+    let a = file::analyze(&what, "master", planes, mastered.master_rate)
         .map_err(|source| AppError::Measure { what, source })?;
     let r = match &session.master.reference {
         Some(r) => Some(analyze_path(&r.file)?),

@@ -137,6 +137,103 @@ pub fn apply(planes: &[Vec<f32>], gain: f64, curve: &[f32]) -> (Vec<Vec<f32>>, L
     (out, stats(curve))
 }
 
+/// Look-ahead in frames at `sample_rate` Hz.
+pub fn lookahead_frames(sample_rate: f64) -> usize {
+    ((LOOKAHEAD_MS * 1e-3 * sample_rate).round() as usize).max(1)
+}
+
+/// The gain curve of [`gain_curve`], made one frame at a time from a stream of the detector's
+/// windowed maxima: `peaks[i]` is the largest envelope value over frames
+/// `i - SPREAD ..= i + lookahead - 1 + SPREAD` (cut to the signal). Requiring the gain at each
+/// frame and then taking the sliding minimum over that window (what [`gain_curve`] does) is the
+/// same as requiring it of the window's largest peak, since the requirement falls as the peak
+/// rises; so the windowed maxima can be computed once and reused for every gain tried. The
+/// values are bit-identical to [`gain_curve`]'s. Also gathers [`LimiterStats`].
+#[derive(Debug, Clone)]
+pub struct Curve {
+    gain: f64,
+    ceiling: f64,
+    rel: f64,
+    w: usize,
+    /// Release follower (f64: the recursion must not drift).
+    g: f64,
+    /// The last `w` followed values, for the moving average; `pre` stands in before the start.
+    ring: Vec<f32>,
+    pre: Option<f64>,
+    sum: f64,
+    frames: u64,
+    min: f32,
+    sum_db: f64,
+}
+
+impl Curve {
+    /// A curve for the static `gain` (linear) under the `ceiling` (linear) at `sample_rate`.
+    pub fn new(gain: f64, ceiling: f64, sample_rate: f64) -> Self {
+        let w = lookahead_frames(sample_rate);
+        Curve {
+            gain,
+            ceiling,
+            rel: 1.0 - (-1.0 / (RELEASE_MS * 1e-3 * sample_rate)).exp(),
+            w,
+            g: 1.0,
+            ring: vec![1.0; w],
+            pre: None,
+            sum: 0.0,
+            frames: 0,
+            min: 1.0,
+            sum_db: 0.0,
+        }
+    }
+
+    /// The curve for the next windowed maxima `peaks`, into `out` (same length).
+    pub fn next(&mut self, peaks: &[f32], out: &mut [f32]) {
+        let w = self.w;
+        for (&e, o) in peaks.iter().zip(out.iter_mut()) {
+            let peak = self.gain * f64::from(e);
+            let required = if peak > self.ceiling {
+                (self.ceiling / peak) as f32
+            } else {
+                1.0
+            };
+            self.g = (self.g + (1.0 - self.g) * self.rel).min(f64::from(required));
+            let h = self.g as f32;
+            let pre = *self.pre.get_or_insert_with(|| {
+                let p = f64::from(h);
+                self.sum = w as f64 * p;
+                p
+            });
+            let slot = (self.frames % w as u64) as usize;
+            let leaving = if self.frames >= w as u64 {
+                f64::from(self.ring[slot])
+            } else {
+                pre
+            };
+            self.sum += f64::from(h) - leaving;
+            self.ring[slot] = h;
+            let c = (self.sum / w as f64) as f32;
+            *o = c;
+            self.frames += 1;
+            if c < 1.0 {
+                self.min = self.min.min(c);
+                self.sum_db += -20.0 * f64::from(c).log10();
+            }
+        }
+    }
+
+    /// What the limiter did over the frames so far.
+    pub fn stats(&self) -> LimiterStats {
+        LimiterStats {
+            // `+ 0.0` turns an untouched -0 dB into 0.
+            max_reduction_db: -20.0 * f64::from(self.min).log10() + 0.0,
+            mean_reduction_db: if self.frames == 0 {
+                0.0
+            } else {
+                self.sum_db / self.frames as f64 + 0.0
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +273,46 @@ mod tests {
         let r = (RELEASE_MS * 1e-3 * rate) as usize;
         let back = c[30000 + r + w];
         assert!((back - (0.5 + 0.5 * 0.632)).abs() < 0.03, "{back}");
+    }
+
+    /// The streamed curve, fed the windowed maxima in pieces, is the whole-signal curve.
+    #[test]
+    fn streamed_curve_equals_the_whole_one() {
+        let rate = 48000.0;
+        let n = 30_000;
+        // Loud in the middle third, so the gains below limit some parts and not others.
+        let env: Vec<f32> = crate::testkit::white(n, 9, 1.0)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                0.3 + v.abs()
+                    * if (n / 3..2 * n / 3).contains(&i) {
+                        1.0
+                    } else {
+                        0.4
+                    }
+            })
+            .collect();
+        let w = lookahead_frames(rate);
+        let peaks: Vec<f32> = (0..n)
+            .map(|i| {
+                env[i.saturating_sub(SPREAD)..(i + w + SPREAD).min(n)]
+                    .iter()
+                    .fold(0.0f32, |a, &b| a.max(b))
+            })
+            .collect();
+        for (gain, ceiling) in [(1.0, 0.9), (2.5, 0.89), (0.5, 1.0)] {
+            let want = gain_curve(&env, gain, ceiling, rate);
+            let mut c = Curve::new(gain, ceiling, rate);
+            let mut got = vec![0.0f32; n];
+            for (p, o) in peaks.chunks(777).zip(got.chunks_mut(777)) {
+                c.next(p, o);
+            }
+            assert_eq!(got, want, "gain {gain}");
+            let s = stats(&want);
+            let t = c.stats();
+            assert!((s.max_reduction_db - t.max_reduction_db).abs() < 1e-12);
+            assert!((s.mean_reduction_db - t.mean_reduction_db).abs() < 1e-9);
+        }
     }
 }

@@ -21,8 +21,9 @@ pub const FACTOR: usize = 8;
 const BLOCK: usize = 16384;
 /// Samples on each side of a block that are interpolated but not reported (edge ringing of
 /// the periodic block decays as 1/distance: at 1024 samples it is below 0.001 dB).
-const MARGIN: usize = 1024;
-const CORE: usize = BLOCK - 2 * MARGIN;
+pub const MARGIN: usize = 1024;
+/// Frames each FFT block reports.
+pub const CORE: usize = BLOCK - 2 * MARGIN;
 
 /// FFT plans, made once per process and shared by every thread (plans are immutable).
 struct Plans {
@@ -42,7 +43,7 @@ fn plans() -> &'static Plans {
 }
 
 /// Working buffers of one block (one set per rayon job, reused across its blocks).
-struct Scratch {
+pub struct Scratch {
     seg: Vec<f64>,
     spec: Vec<realfft::num_complex::Complex<f64>>,
     up: Vec<realfft::num_complex::Complex<f64>>,
@@ -51,8 +52,14 @@ struct Scratch {
     inv_scratch: Vec<realfft::num_complex::Complex<f64>>,
 }
 
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Scratch {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let p = plans();
         Scratch {
             seg: p.forward.make_input_vec(),
@@ -79,7 +86,7 @@ fn parabolic_peak(a: f64, b: f64, c: f64) -> f64 {
 }
 
 /// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
-fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch) {
+pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch) {
     let plans = plans();
     let n = x.len();
     for (k, s) in sc.seg.iter_mut().enumerate() {

@@ -43,6 +43,22 @@ pub struct Staged {
 /// First half of [`write_atomic`]: write and sync `bytes` to a temporary file in `path`'s folder.
 /// Staging every output before committing any lets a multi-file render fail as a whole.
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, StageError> {
+    let mut tmp = temp_beside(path)?;
+    let io_err = |source: std::io::Error| StageError {
+        path: path.to_path_buf(),
+        source,
+    };
+    tmp.write_all(bytes).map_err(io_err)?;
+    tmp.as_file().sync_all().map_err(io_err)?;
+    Ok(Staged {
+        tmp,
+        path: path.to_path_buf(),
+    })
+}
+
+/// A new temporary file in `path`'s folder, named after it (`.NAME.RANDOM.tmp`), with the
+/// permissions a plain new file would get.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StageError> {
     let io_err = |source: std::io::Error| StageError {
         path: path.to_path_buf(),
         source,
@@ -66,13 +82,53 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, StageError> {
         // Passed to open(2) as the mode, so the umask applies as for File::create.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).map_err(io_err)?;
-    tmp.write_all(bytes).map_err(io_err)?;
-    tmp.as_file().sync_all().map_err(io_err)?;
-    Ok(Staged {
-        tmp,
+    builder.tempfile_in(dir).map_err(io_err)
+}
+
+/// A file being written under a temporary name beside its destination (buffered); finish it
+/// into a [`Staged`] file, or drop it to delete it.
+#[derive(Debug)]
+pub struct StagedWriter {
+    out: std::io::BufWriter<tempfile::NamedTempFile>,
+    path: PathBuf,
+}
+
+/// Start writing a file for `path` (its folder must exist): see [`stage`].
+pub fn stage_writer(path: &Path) -> Result<StagedWriter, StageError> {
+    let tmp = temp_beside(path)?;
+    Ok(StagedWriter {
+        out: std::io::BufWriter::with_capacity(1 << 20, tmp),
         path: path.to_path_buf(),
     })
+}
+
+impl std::io::Write for StagedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl StagedWriter {
+    /// The destination.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flush and sync the file: it is complete, waiting to be renamed into place.
+    pub fn finish(self) -> Result<Staged, StageError> {
+        let path = self.path;
+        let io_err = |source: std::io::Error| StageError {
+            path: path.clone(),
+            source,
+        };
+        let tmp = self.out.into_inner().map_err(|e| io_err(e.into_error()))?;
+        tmp.as_file().sync_all().map_err(io_err)?;
+        Ok(Staged { tmp, path })
+    }
 }
 
 impl Staged {
@@ -147,6 +203,19 @@ impl Staging {
 
     /// Stage `bytes` for `path`, creating its folder (and remembering what it created).
     pub fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), StageError> {
+        self.make_dir(path)?;
+        self.files.push(stage(path, bytes)?);
+        Ok(())
+    }
+
+    /// Add a file staged elsewhere (its folder made with [`Staging::make_dir`]).
+    pub fn push(&mut self, file: Staged) {
+        self.files.push(file);
+    }
+
+    /// Create `path`'s folder if it is missing, remembering what was created so a failed set
+    /// removes it again.
+    pub fn make_dir(&mut self, path: &Path) -> Result<(), StageError> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let mut missing = Vec::new();
             let mut d = Some(dir);
@@ -160,7 +229,6 @@ impl Staging {
             })?;
             self.created_dirs.extend(missing.into_iter().rev());
         }
-        self.files.push(stage(path, bytes)?);
         Ok(())
     }
 

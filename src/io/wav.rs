@@ -470,8 +470,7 @@ impl<W: std::io::Write> Writer<W> {
             Some(scale) => {
                 let inv = (1.0 / scale) as f32;
                 for f in 0..n {
-                    for (c, (ch, qz)) in planar.iter().zip(self.quantizers.iter_mut()).enumerate()
-                    {
+                    for (c, (ch, qz)) in planar.iter().zip(self.quantizers.iter_mut()).enumerate() {
                         let (q, clipped) = qz.quantize(ch[f]);
                         self.clipped += u64::from(clipped);
                         self.buf.extend_from_slice(&q.to_le_bytes()[..bps]);

@@ -1,28 +1,33 @@
 //! Everything after the mix bus, in order: the master fx chain ([`premaster`]), reference
-//! matching ([`reference`]), the loudness target stage ([`target`]: measure, plan a static gain
-//! and a limiter curve, apply), the output stage ([`deliver`]: resample, quantize with dither,
-//! verify what is written) and the measurements of the finished master.
+//! matching ([`reference`], [`matching`]), the loudness target stage ([`target`]: measure, plan
+//! a static gain and a limiter curve, apply), the output stage ([`deliver`]: resample,
+//! quantize with dither, write and verify what is written) and the measurements of the
+//! finished master. Long signals live in [`store`]s on disk, so memory does not grow with the
+//! song's length.
 
 pub mod deliver;
+pub mod detect;
 pub mod matching;
 pub mod premaster;
 pub mod reference;
+pub mod store;
 pub mod target;
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 
-use crate::analysis::loudness::{self, Levels, MeterError, Program};
-use crate::io::resample::{ResampleError, resample_all};
-use crate::io::wav::{Dither, Encoded, Encoding, WavError};
+use crate::analysis::loudness::{Levels, MeterError, Program};
+use crate::io::resample::{ResampleError, StreamResampler};
+use crate::io::stage::{StageError, Staged};
+use crate::io::wav::{Dither, Encoding, WavError, Written};
 use crate::session::model::Session;
 
 pub use premaster::Premaster;
+use store::{Store, StoreError};
 pub use target::{TargetError, TargetOutcome};
 
-/// Why mastering or delivery failed (I/O-free: the files are written by the caller).
+/// Why mastering or delivery failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
     #[error(transparent)]
@@ -31,8 +36,8 @@ pub enum MasterError {
     Reference(#[from] reference::MatchError),
     #[error("{}: {source}", path.display())]
     Encode { path: PathBuf, source: WavError },
-    #[error("{}: {source}", path.display())]
-    Measure { path: PathBuf, source: MeterError },
+    #[error(transparent)]
+    Stage(#[from] StageError),
     #[error("resampling the master from {from} Hz to {to} Hz: {source}")]
     Resample {
         from: u32,
@@ -41,17 +46,22 @@ pub enum MasterError {
     },
     #[error(transparent)]
     Meter(#[from] MeterError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
-/// One delivery file, encoded in memory and measured.
+/// One delivery file, written to a temporary file beside its destination and measured.
 #[derive(Debug)]
 pub struct Delivery {
     pub path: PathBuf,
-    pub encoded: Encoded,
+    /// The complete file, waiting to be renamed into place (taken by the caller).
+    pub staged: Option<Staged>,
+    /// What was written: the audio data's SHA-256, clipped samples, frames.
+    pub encoded: Written,
     /// Levels of the delivered (quantized, dithered) samples: integrated loudness, sample peak,
-    /// BS.1770-4 4x true peak.
+    /// the largest true-peak reading.
     pub levels: Levels,
-    /// The larger of the 4x and 8x true-peak readings of the delivered samples, dBTP.
+    /// The largest reading of every true-peak meter of the delivered samples, dBTP.
     pub true_peak_dbtp: f64,
     pub sample_rate: u32,
     pub encoding: Encoding,
@@ -59,7 +69,7 @@ pub struct Delivery {
     /// The limiter ceiling this output's master was made with (lower than the target's when the
     /// first delivery overshot), dBTP.
     pub ceiling_used_dbtp: Option<f64>,
-    /// How many times the output stage was redone to keep the ceiling.
+    /// How many times the output stage was redone to keep the ceiling or the loudness.
     pub redone: usize,
 }
 
@@ -69,43 +79,105 @@ pub struct Mastered {
     /// What reference matching did, when the session asks for it.
     pub reference: Option<reference::MatchReport>,
     pub target: Option<TargetOutcome>,
-    /// Why the target stage could not run (a silent master), if it could not.
+    /// Why the target stage could not run (a silent or too short master), if it could not.
     pub target_skipped: Option<String>,
     /// Analysis of the master at the first output's rate, after the target stage.
     pub program: Program,
-    /// The rate `program` and `planes` are at: the first output's.
+    /// The rate `program` (and `planes`) are at: the first output's.
     pub master_rate: u32,
-    /// The master at the first output's rate, after reference matching and the target stage;
-    /// `None` when it is the mix as rendered (same rate, nothing applied).
+    /// The master at the first output's rate, after the target stage, when asked for (plots).
     pub planes: Option<Vec<Vec<f32>>>,
     pub deliveries: Vec<Delivery>,
 }
 
-/// The master at one delivery rate: the premaster resampled to it, and the target stage's
-/// result there.
-pub(crate) struct AtRate<'a> {
-    pub(crate) rate: u32,
-    pub(crate) premaster: Cow<'a, [Vec<f32>]>,
-    pub(crate) target: Option<TargetOutcome>,
+/// A store the master borrowed or made.
+enum Src<'a> {
+    Borrowed(&'a Store),
+    Owned(Store),
 }
 
-/// Run reference matching and the target stage, analyse the master, and make every output.
+impl Src<'_> {
+    fn get(&self) -> &Store {
+        match self {
+            Src::Borrowed(s) => s,
+            Src::Owned(s) => s,
+        }
+    }
+}
+
+/// The master at one delivery rate: the premaster resampled to it, and the target stage's
+/// measurement and plan there.
+pub(crate) struct AtRate<'a> {
+    pub(crate) rate: u32,
+    pre: Src<'a>,
+    pub(crate) measurement: Option<target::Measurement>,
+    pub(crate) plan: Option<target::GainPlan>,
+    pub(crate) iterations: usize,
+}
+
+impl AtRate<'_> {
+    pub(crate) fn pre(&self) -> &Store {
+        self.pre.get()
+    }
+}
+
+/// Resample a store, streaming.
+fn resample_store(src: &Store, from: u32, to: u32) -> Result<Store, MasterError> {
+    let err = |source| MasterError::Resample { from, to, source };
+    let mut r = StreamResampler::new(from, to, src.channels()).map_err(err)?;
+    let mut out = Store::new("premaster at an output rate", src.channels())?;
+    let mut buf = vec![Vec::new(); src.channels()];
+    let take = |r: &mut StreamResampler, out: &mut Store| -> Result<(), MasterError> {
+        let fifo = r.output();
+        let n = fifo.len();
+        if n > 0 {
+            let planes = fifo.planes();
+            out.push(&planes)?;
+            fifo.consume(n);
+        }
+        Ok(())
+    };
+    let mut start = 0;
+    while start < src.len() {
+        let n = (1 << 15).min(src.len() - start);
+        src.read(start as isize, n, &mut buf)?;
+        r.push(&buf, n).map_err(err)?;
+        take(&mut r, &mut out)?;
+        start += n;
+    }
+    r.finish().map_err(err)?;
+    take(&mut r, &mut out)?;
+    out.seal()?;
+    Ok(out)
+}
+
+/// Run reference matching and the target stage, analyse the master, and write every output
+/// (each to a temporary file beside it; their folders must exist). With `keep_planes`, the
+/// master at the first output's rate is also kept in memory (for plots).
 ///
 /// The target stage runs at the rate of delivery, once per distinct output rate (first output
 /// first): loudness and true peak are then measured on the signal that will be written, so a
 /// lower output rate (which drops the top octave K-weighting counts) does not drift the
 /// loudness, and no inter-sample peak is left for resampling to create.
-pub fn master(session: &Session, pre: &Premaster) -> Result<Mastered, MasterError> {
+pub fn master(
+    session: &Session,
+    pre: &Premaster,
+    keep_planes: bool,
+) -> Result<Mastered, MasterError> {
     let rate = pre.rate;
     let (matched, reference) = match &session.master.reference {
         Some(r) => {
+            let planes = pre.store.load()?;
             let (planes, report) =
-                reference::apply(&pre.planes, rate, r, session.master.target.is_some())?;
-            (Some(planes), Some(report))
+                reference::apply(&planes, rate, r, session.master.target.is_some())?;
+            (
+                Some(Store::from_planes("matched premaster", &planes)?),
+                Some(report),
+            )
         }
         None => (None, None),
     };
-    let premaster: &[Vec<f32>] = matched.as_deref().unwrap_or(&pre.planes);
+    let premaster: &Store = matched.as_ref().unwrap_or(&pre.store);
     let mut rates: Vec<u32> = Vec::new();
     for o in &session.outputs {
         if !rates.contains(&o.sample_rate) {
@@ -115,78 +187,73 @@ pub fn master(session: &Session, pre: &Premaster) -> Result<Mastered, MasterErro
     let mut target_skipped = None;
     let mut stages: Vec<AtRate<'_>> = Vec::with_capacity(rates.len());
     for &r in &rates {
-        let pre: Cow<'_, [Vec<f32>]> = if r == rate {
-            Cow::Borrowed(premaster)
+        let src = if r == rate {
+            Src::Borrowed(premaster)
         } else {
-            Cow::Owned(resample_all(premaster, rate, r).map_err(|source| {
-                MasterError::Resample {
-                    from: rate,
-                    to: r,
-                    source,
-                }
-            })?)
+            Src::Owned(resample_store(premaster, rate, r)?)
         };
-        let outcome = match &session.master.target {
-            Some(t) => match target::apply(&pre, r, t.lufs, t.ceiling_dbtp) {
-                Ok(o) => Some(o),
+        let mut at = AtRate {
+            rate: r,
+            pre: src,
+            measurement: None,
+            plan: None,
+            iterations: 0,
+        };
+        if let Some(t) = &session.master.target {
+            match target::measure(at.pre(), r, t.lufs) {
+                Ok(m) => {
+                    let gain = target::first_gain(&m, t.lufs);
+                    let ceiling = t.ceiling_dbtp - target::CEILING_MARGIN_DB;
+                    let mut iterations = 0;
+                    let p = target::plan(at.pre(), &m, t.lufs, gain, ceiling, &mut iterations)?;
+                    at.iterations = iterations;
+                    at.plan = Some(p);
+                    at.measurement = Some(m);
+                }
                 Err(TargetError::Silent(_)) => {
                     target_skipped = Some(format!(
                         "the master is silent, so it cannot be brought to {} LUFS; it was written as mixed",
                         t.lufs
                     ));
-                    None
+                }
+                Err(e @ TargetError::TooShort { .. }) => {
+                    target_skipped = Some(format!(
+                        "{e}, so it cannot be brought to {} LUFS; it was written as mixed",
+                        t.lufs
+                    ));
                 }
                 Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
-        stages.push(AtRate {
-            rate: r,
-            premaster: pre,
-            target: outcome,
-        });
+            }
+        }
+        stages.push(at);
     }
-    let first = &stages[0];
-    let first_master: &[Vec<f32>] = first
-        .target
-        .as_ref()
-        .map_or(&first.premaster, |o| &o.planes);
-    let (program, deliveries) = rayon::join(
-        || loudness::analyze_program(first_master, first.rate).map_err(MasterError::from),
-        || {
-            session
-                .outputs
-                .par_iter()
-                .enumerate()
-                .map(|(i, o)| {
-                    let st = stages
-                        .iter()
-                        .find(|s| s.rate == o.sample_rate)
-                        .unwrap_or(&stages[0]);
-                    deliver::deliver_one(session, st, i, o)
-                })
-                .collect::<Result<Vec<_>, _>>()
-        },
-    );
-    let program = program?;
-    let deliveries = deliveries?;
-    let master_rate = stages[0].rate;
-    let first = stages.swap_remove(0);
-    drop(stages);
-    let (mut first_target, first_owned) = match first.premaster {
-        Cow::Owned(p) => (first.target, Some(p)),
-        Cow::Borrowed(_) => (first.target, None),
-    };
-    let planes = match first_target.as_mut() {
-        Some(t) => Some(std::mem::take(&mut t.planes)),
-        None => first_owned.or(matched),
-    };
+    let results: Vec<deliver::Delivered> = session
+        .outputs
+        .par_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            let st = stages
+                .iter()
+                .find(|s| s.rate == o.sample_rate)
+                .unwrap_or(&stages[0]);
+            deliver::deliver_one(session, st, i, o, i == 0, i == 0 && keep_planes)
+        })
+        .collect::<Result<_, _>>()?;
+    let mut deliveries = Vec::with_capacity(results.len());
+    let mut first = None;
+    for r in results {
+        if r.program.is_some() {
+            first = Some((r.program, r.planes, r.outcome));
+        }
+        deliveries.push(r.delivery);
+    }
+    let (program, planes, outcome) = first.expect("the first output is analysed");
     Ok(Mastered {
         reference,
-        target: first_target,
+        target: outcome,
         target_skipped,
-        program,
-        master_rate,
+        program: program.expect("the first output is analysed"),
+        master_rate: stages[0].rate,
         planes,
         deliveries,
     })

@@ -1,8 +1,9 @@
 //! The premaster: the mix bus through the master's own fx chain, at the session rate, with the
 //! mix bus's levels measured on the way in. [`render`] builds the engine's graph, aligns the
 //! master chain's sidechain keys with it, and is the engine's sink: it drops the frames the
-//! latency of the mix and of the master chain put in front of the song, and cuts an automatic
-//! tail where the ringing falls below -90 dBFS.
+//! latency of the mix and of the master chain put in front of the song, writes the rest to a
+//! [`Store`] on disk (so memory does not grow with the song), and cuts an automatic tail where
+//! the ringing falls below -90 dBFS.
 
 use indicatif::ProgressBar;
 
@@ -11,11 +12,13 @@ use crate::engine::build::TAIL_FLOOR;
 use crate::engine::{self, Chain, Keys, MixSink, MixStats, RenderError};
 use crate::session::model::{Session, Tail};
 
+use super::store::{Store, StoreError};
+
 /// The master before reference matching and the target stage.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Premaster {
     /// Left and right after the master fx chain, at the session rate, latency removed.
-    pub planes: Vec<Vec<f32>>,
+    pub store: Store,
     pub rate: u32,
     /// Levels of the mix bus as it enters the master fx chain.
     pub mix_levels: Levels,
@@ -26,8 +29,17 @@ pub struct Premaster {
 impl Premaster {
     /// Length in frames.
     pub fn frames(&self) -> usize {
-        self.planes.first().map_or(0, Vec::len)
+        self.store.len()
     }
+}
+
+/// Why the premaster could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PremasterError {
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The engine's sink: meter the mix bus, run the master chain, keep the result.
@@ -36,7 +48,11 @@ struct Sink<'p> {
     meter: Meter,
     /// Frames at the start that only hold latency.
     latency: u64,
-    out: Vec<Vec<f32>>,
+    out: Store,
+    /// Frames written, and one past the last frame at or above the tail floor.
+    written: u64,
+    loud_end: u64,
+    failed: Option<StoreError>,
     rate: u32,
     progress: &'p ProgressBar,
 }
@@ -53,8 +69,17 @@ impl MixSink for Sink<'_> {
         self.chain.run(mix, n, keys, frame, self.rate)?;
         // Drop the first `latency` frames: the master starts when its latest path starts.
         let skip = self.latency.saturating_sub(frame).min(n as u64) as usize;
-        self.out[0].extend_from_slice(&mix[0][skip..n]);
-        self.out[1].extend_from_slice(&mix[1][skip..n]);
+        let (l, r) = (&mix[0][skip..n], &mix[1][skip..n]);
+        if let Some(last) = (0..l.len())
+            .rev()
+            .find(|&i| l[i].abs() >= TAIL_FLOOR || r[i].abs() >= TAIL_FLOOR)
+        {
+            self.loud_end = self.written + last as u64 + 1;
+        }
+        if let Err(e) = self.out.push(&[l, r]) {
+            self.failed.get_or_insert(e);
+        }
+        self.written += l.len() as u64;
         self.progress.inc((n - skip) as u64);
         Ok(())
     }
@@ -65,7 +90,7 @@ impl MixSink for Sink<'_> {
 pub fn render(
     session: &Session,
     progress: &ProgressBar,
-) -> Result<(MixStats, Premaster), RenderError> {
+) -> Result<(MixStats, Premaster), PremasterError> {
     let rate = session.sample_rate;
     let graph = engine::build(session)?;
     let mut chain = Chain::build(&session.master.fx, graph.spec(), graph.resources())?;
@@ -76,32 +101,31 @@ pub fn render(
     let latency = (graph.mix_latency() + chain.latency()) as u64;
     let mut sink = Sink {
         chain,
-        meter: Meter::new(2, rate)?,
+        meter: Meter::new(2, rate).map_err(RenderError::from)?,
         latency,
-        out: (0..2).map(|_| Vec::with_capacity(total as usize)).collect(),
+        out: Store::new("premaster", 2)?,
+        written: 0,
+        loud_end: 0,
+        failed: None,
         rate,
         progress,
     };
     let stats = graph.run(session, total + latency, &mut sink)?;
+    if let Some(e) = sink.failed {
+        return Err(e.into());
+    }
     let mut out = sink.out;
     // An automatic tail ends where the ringing falls below -90 dBFS.
     if session.tail == Tail::Auto {
-        let content = content_frames as usize;
-        let mut end = out[0].len();
-        while end > content
-            && out[0][end - 1].abs() < TAIL_FLOOR
-            && out[1][end - 1].abs() < TAIL_FLOOR
-        {
-            end -= 1;
-        }
-        out[0].truncate(end);
-        out[1].truncate(end);
+        let end = sink.loud_end.max(content_frames).min(sink.written);
+        out.truncate(end as usize)?;
     }
+    out.seal()?;
     progress.finish_and_clear();
     Ok((
         stats,
         Premaster {
-            planes: out,
+            store: out,
             rate,
             mix_levels: sink.meter.levels(),
             content_frames,

@@ -1,30 +1,42 @@
-//! The target stage, always last in the master: measure integrated loudness (BS.1770-4 via
-//! ebur128), apply ONE static gain, then the look-ahead true-peak limiter at the ceiling;
-//! re-measure and correct the static gain until the integrated loudness is within 0.1 LU of the
-//! target (the limiter takes some loudness back as it works harder). The gain never rides the
-//! programme dynamically, the way ffmpeg's loudnorm falls back to when its linear mode fails.
-
-use ebur128::{EbuR128, Mode};
+//! The target stage, always last in the master: measure the integrated loudness (BS.1770-4),
+//! apply ONE static gain, then the look-ahead true-peak limiter at the ceiling; search the
+//! static gain whose limited result is within 0.02 LU of the target (the limiter takes some
+//! loudness back as it works harder). The gain never rides the programme dynamically, the way
+//! ffmpeg's loudnorm falls back to when its linear mode fails.
+//!
+//! The stage works on a [`Store`], never on the whole signal in memory, in three steps:
+//! [`measure`] (one pass: the loudness, and the limiter's detector reduced to the windowed
+//! maxima [`limiter::Curve`] needs, spilled to disk), [`plan`] (the gain search: each trial is
+//! one pass that makes the gain curve and meters the result without keeping it), and
+//! [`Mastering`], which streams the result out block by block for the output stage. The true
+//! peak of what is delivered is checked there; [`apply`] does the whole stage in memory and
+//! checks the result itself.
 
 use crate::analysis::bs1770::IntegratedMeter;
-use crate::dsp::limiter::{self, LimiterStats};
-use crate::dsp::truepeak;
+use crate::dsp::limiter::{self, Curve, LimiterStats, SPREAD};
 use crate::dsp::{db_to_gain, gain_to_db};
+
+use super::detect::{EnvelopeStream, SlidingMax};
+use super::store::{Store, StoreError};
 
 /// How close the iteration aims (the stage promises 0.1 LU; aiming tighter leaves margin for
 /// resampling and dither at the output).
 pub const AIM_LU: f64 = 0.02;
 /// Most static gain the stage will apply, dB.
 pub const MAX_GAIN_DB: f64 = 60.0;
-const MAX_ITERATIONS: usize = 16;
+/// Evaluations one search may spend.
+pub const MAX_ITERATIONS: usize = 16;
 /// How far under the requested ceiling the limiter works at first, dB.
 pub const CEILING_MARGIN_DB: f64 = 0.05;
+/// Shortest signal with an integrated loudness: one 400 ms gating block.
+pub const MIN_SECONDS: f64 = 0.4;
+
+/// Frames a pass reads at a time.
+const BLOCK: usize = 1 << 15;
 
 /// What the target stage did.
 #[derive(Debug, Clone)]
 pub struct TargetOutcome {
-    /// The result (moved out into `Mastered::planes` once the outputs are made).
-    pub planes: Vec<Vec<f32>>,
     /// Integrated loudness entering the stage, LUFS.
     pub input_lufs: f64,
     /// The one static gain applied, dB.
@@ -34,8 +46,9 @@ pub struct TargetOutcome {
     pub limiter: LimiterStats,
     /// The ceiling the limiter used (the target's, or lower after an output check), dBTP.
     pub ceiling_dbtp: f64,
-    /// Largest 8x-oversampled true peak of the result, dBTP.
+    /// Largest reading of the result by every true-peak meter, dBTP.
     pub true_peak_dbtp: f64,
+    /// Gain/limiter evaluations it took.
     pub iterations: usize,
 }
 
@@ -43,115 +56,195 @@ pub struct TargetOutcome {
 pub enum TargetError {
     #[error("the master is silent: no loudness to bring to {0} LUFS")]
     Silent(f64),
-    #[error("loudness measurement failed: {0}")]
-    Meter(String),
-}
-
-fn integrated(planes: &[Vec<f32>], rate: u32) -> Result<Option<f64>, TargetError> {
-    let m = |e: ebur128::Error| TargetError::Meter(format!("{e:?}"));
-    let mut e = EbuR128::new(planes.len() as u32, rate, Mode::I).map_err(m)?;
-    let n = planes.first().map_or(0, Vec::len);
-    let mut s = 0;
-    while s < n {
-        let end = (s + (1 << 16)).min(n);
-        let sl: Vec<&[f32]> = planes.iter().map(|p| &p[s..end]).collect();
-        e.add_frames_planar_f32(&sl).map_err(m)?;
-        s = end;
-    }
-    Ok(e.loudness_global().ok().filter(|l| l.is_finite()))
-}
-
-/// Integrated loudness of `planes * gain * curve`, computed block by block without keeping the
-/// result. The search runs on mixdown's lean BS.1770-4 meter (held to ebur128 within 0.01 LU by
-/// its tests, and twice as fast); the stage's result is then measured with ebur128.
-fn integrated_limited(
-    planes: &[Vec<f32>],
-    gain: f64,
-    curve: &[f32],
-    rate: u32,
-) -> Result<Option<f64>, TargetError> {
-    let mut e = IntegratedMeter::new(planes.len(), rate);
-    let n = planes.first().map_or(0, Vec::len);
-    const CHUNK: usize = 1 << 14;
-    let mut buf = vec![vec![0.0f32; CHUNK]; planes.len()];
-    let mut s = 0;
-    while s < n {
-        let end = (s + CHUNK).min(n);
-        for (b, p) in buf.iter_mut().zip(planes) {
-            for ((o, &x), &c) in b.iter_mut().zip(&p[s..end]).zip(&curve[s..end]) {
-                *o = limiter::gained(x, gain, c);
-            }
-        }
-        let sl: Vec<&[f32]> = buf.iter().map(|b| &b[..end - s]).collect();
-        e.add(&sl);
-        s = end;
-    }
-    Ok(e.integrated())
-}
-
-/// Per-channel true-peak envelopes (computed once; the limiter scales them by the gain).
-pub fn envelopes(planes: &[Vec<f32>]) -> Vec<Vec<f32>> {
-    planes.iter().map(|p| truepeak::envelope(p)).collect()
-}
-
-/// Per-channel envelopes both meters stay under (the limiter's detector).
-fn ceiling_envelopes(planes: &[Vec<f32>], rate: u32) -> Vec<Vec<f32>> {
-    planes
-        .iter()
-        .map(|p| truepeak::ceiling_envelope(p, rate))
-        .collect()
-}
-
-/// The larger of two true-peak readings, dBTP: mixdown's band-limited reconstruction and
-/// ebur128's BS.1770-4 4x meter (whose filter can read a little higher on some material). A
-/// ceiling is kept only if both agree it is, since the people checking a master use the
-/// standard meter.
-pub fn true_peak_db(planes: &[Vec<f32>], rate: u32) -> Result<f64, TargetError> {
-    let (eight, four) = rayon::join(
-        || {
-            envelopes(planes)
-                .iter()
-                .map(|e| e.iter().fold(0.0f32, |m, &v| m.max(v)))
-                .fold(0.0f32, f32::max)
-        },
-        || crate::analysis::loudness::measure(planes, rate).map(|l| l.true_peak_dbtp),
-    );
-    let four = four.map_err(|e| TargetError::Meter(e.to_string()))?;
-    Ok(gain_to_db(f64::from(eight)).max(four))
+    #[error(
+        "the master is {seconds:.2} s long, too short to measure integrated loudness (needs {MIN_SECONDS} s)"
+    )]
+    TooShort { seconds: f64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What the target stage measures on the premaster before deciding anything.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Measurement {
-    /// Integrated loudness of the premaster, LUFS (ebur128).
+    /// Integrated loudness of the premaster, LUFS (mixdown's BS.1770-4 meter, held to ebur128
+    /// within 0.01 LU).
     pub input_lufs: f64,
-    /// Stereo-linked envelope that both true-peak meters stay under (the limiter's detector).
-    pub envelope: Vec<f32>,
+    /// Per frame, the largest value of the stereo-linked detector (every true-peak meter)
+    /// over the window the limiter must protect ([`limiter::Curve`]).
+    pub peaks: Store,
+    /// Largest detector value, linear.
+    pub peak: f32,
+    pub rate: u32,
 }
 
-/// Measure the premaster: its integrated loudness and the limiter's detector envelope.
-/// [`TargetError::Silent`] (naming `lufs`, the loudness asked for) when it has no loudness.
-pub fn measure(planes: &[Vec<f32>], rate: u32, lufs: f64) -> Result<Measurement, TargetError> {
-    let input_lufs = integrated(planes, rate)?.ok_or(TargetError::Silent(lufs))?;
-    let envelope = limiter::linked_envelope(&ceiling_envelopes(planes, rate));
+/// Read a store in blocks: `f(start, planes)` for each.
+fn for_blocks(
+    s: &Store,
+    mut f: impl FnMut(usize, &[&[f32]]) -> Result<(), TargetError>,
+) -> Result<(), TargetError> {
+    let mut buf = vec![Vec::new(); s.channels()];
+    let mut start = 0;
+    while start < s.len() {
+        let n = BLOCK.min(s.len() - start);
+        s.read(start as isize, n, &mut buf)?;
+        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+        f(start, &refs)?;
+        start += n;
+    }
+    Ok(())
+}
+
+/// Measure the premaster `pre` at `rate` Hz in one pass. [`TargetError::Silent`] (naming
+/// `lufs`, the loudness asked for) when it has no loudness; [`TargetError::TooShort`] when it
+/// is shorter than a gating block.
+pub fn measure(pre: &Store, rate: u32, lufs: f64) -> Result<Measurement, TargetError> {
+    let seconds = pre.len() as f64 / f64::from(rate);
+    if seconds < MIN_SECONDS {
+        return Err(TargetError::TooShort { seconds });
+    }
+    let mut meter = IntegratedMeter::new(pre.channels(), rate);
+    let mut detector = EnvelopeStream::new(pre.channels(), rate);
+    let w = limiter::lookahead_frames(f64::from(rate));
+    let mut windowed = SlidingMax::new(SPREAD, w - 1 + SPREAD);
+    let mut peaks = Store::new("limiter detector", 1)?;
+    let mut maxima = Vec::new();
+    let mut failed: Option<StoreError> = None;
+    let mut peak = 0.0f32;
+    let mut take = |env: &[f32], maxima: &mut Vec<f32>, windowed: &mut SlidingMax| {
+        windowed.push(env, maxima);
+        if let Err(e) = peaks.push(&[&maxima[..]]) {
+            failed.get_or_insert(e);
+        }
+        peak = maxima.iter().fold(peak, |m, &v| m.max(v));
+        maxima.clear();
+    };
+    for_blocks(pre, |_, planes| {
+        meter.add(planes);
+        detector.push(planes, &mut |_, env| take(env, &mut maxima, &mut windowed));
+        Ok(())
+    })?;
+    detector.finish(&mut |_, env| take(env, &mut maxima, &mut windowed));
+    windowed.finish(&mut maxima);
+    take(&[], &mut maxima, &mut windowed);
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    peaks.seal()?;
+    let input_lufs = meter.integrated().ok_or(TargetError::Silent(lufs))?;
     Ok(Measurement {
         input_lufs,
-        envelope,
+        peaks,
+        peak,
+        rate,
     })
 }
 
-/// The decision of the target stage: one static gain, and the limiter's gain curve at a
-/// ceiling.
-#[derive(Debug, Clone)]
+/// The decision of the target stage: one static gain, and the ceiling the limiter holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GainPlan {
     /// The static gain, dB.
     pub gain_db: f64,
     /// The ceiling the limiter holds, dBTP.
     pub ceiling_db: f64,
-    /// The limiter's gain per frame for this gain and ceiling.
-    pub curve: Vec<f32>,
-    /// Integrated loudness of the limited result, LUFS (mixdown's lean meter).
+    /// Integrated loudness of the limited result, LUFS (mixdown's meter).
     pub lufs: f64,
+    pub limiter: LimiterStats,
+}
+
+/// The premaster under a plan, streamed: the static gain and the limiter's curve applied,
+/// block by block.
+pub struct Mastering<'a> {
+    pre: &'a Store,
+    limiting: Option<(&'a Store, Curve, f64)>,
+    pos: usize,
+    peaks: Vec<Vec<f32>>,
+    curve: Vec<f32>,
+}
+
+impl<'a> Mastering<'a> {
+    /// `pre` as it is (no plan), or under `plan` with the detector of `m`.
+    pub fn new(pre: &'a Store, plan: Option<(&'a Measurement, &GainPlan)>) -> Self {
+        Mastering {
+            pre,
+            limiting: plan.map(|(m, p)| {
+                let g = db_to_gain(p.gain_db);
+                let c = Curve::new(g, db_to_gain(p.ceiling_db), f64::from(m.rate));
+                (&m.peaks, c, g)
+            }),
+            pos: 0,
+            peaks: vec![Vec::new()],
+            curve: Vec::new(),
+        }
+    }
+
+    /// Frames in all.
+    pub fn len(&self) -> usize {
+        self.pre.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pre.is_empty()
+    }
+
+    /// The next block (up to `max` frames) into `out` (one `Vec` per channel); 0 at the end.
+    pub fn next(&mut self, max: usize, out: &mut [Vec<f32>]) -> Result<usize, StoreError> {
+        let n = max.min(self.pre.len() - self.pos);
+        self.pre.read(self.pos as isize, n, out)?;
+        if let Some((peaks, curve, gain)) = &mut self.limiting {
+            peaks.read(self.pos as isize, n, &mut self.peaks)?;
+            self.curve.resize(n, 0.0);
+            curve.next(&self.peaks[0], &mut self.curve);
+            for ch in out.iter_mut() {
+                for (x, &c) in ch.iter_mut().zip(&self.curve) {
+                    *x = limiter::gained(*x, *gain, c);
+                }
+            }
+        }
+        self.pos += n;
+        Ok(n)
+    }
+
+    /// What the limiter did over the frames so far.
+    pub fn limiter(&self) -> LimiterStats {
+        self.limiting.as_ref().map_or(
+            LimiterStats {
+                max_reduction_db: 0.0,
+                mean_reduction_db: 0.0,
+            },
+            |(_, c, _)| c.stats(),
+        )
+    }
+}
+
+/// One trial: the loudness of the premaster under `gain_db` and the limiter at `ceiling_db`,
+/// measured block by block without keeping the result, and what the limiter did.
+fn evaluate(
+    pre: &Store,
+    m: &Measurement,
+    gain_db: f64,
+    ceiling_db: f64,
+    lufs: f64,
+) -> Result<GainPlan, TargetError> {
+    let mut plan = GainPlan {
+        gain_db,
+        ceiling_db,
+        lufs: 0.0,
+        limiter: LimiterStats {
+            max_reduction_db: 0.0,
+            mean_reduction_db: 0.0,
+        },
+    };
+    let mut stream = Mastering::new(pre, Some((m, &plan)));
+    let mut meter = IntegratedMeter::new(pre.channels(), m.rate);
+    let mut buf = vec![Vec::new(); pre.channels()];
+    while stream.next(BLOCK, &mut buf)? > 0 {
+        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+        meter.add(&refs);
+    }
+    plan.lufs = meter.integrated().ok_or(TargetError::Silent(lufs))?;
+    plan.limiter = stream.limiter();
+    Ok(plan)
 }
 
 /// Search the static gain whose limited result meets `lufs` at `ceiling_db`, starting from
@@ -160,29 +253,17 @@ pub struct GainPlan {
 /// The loudness after the limiter grows monotonically with the gain, so the search brackets
 /// the target and uses the secant (Illinois) method, starting from the plain difference.
 pub fn plan(
-    planes: &[Vec<f32>],
-    rate: u32,
+    pre: &Store,
     m: &Measurement,
     lufs: f64,
     gain_db: f64,
     ceiling_db: f64,
     iterations: &mut usize,
 ) -> Result<GainPlan, TargetError> {
-    let sr = f64::from(rate);
-    let ceiling = db_to_gain(ceiling_db);
-    // One evaluation: the gain curve for a static gain, and the integrated loudness of the
-    // limited result, measured block by block without keeping the whole result.
-    let run = |g_db: f64| -> Result<(Vec<f32>, f64), TargetError> {
-        let g = db_to_gain(g_db);
-        let curve = limiter::gain_curve(&m.envelope, g, ceiling, sr);
-        let l = integrated_limited(planes, g, &curve, rate)?.ok_or(TargetError::Silent(lufs))?;
-        Ok((curve, l))
-    };
-    let (mut best_curve, mut best_l) = run(gain_db)?;
+    let mut best = evaluate(pre, m, gain_db, ceiling_db, lufs)?;
     *iterations += 1;
-    let mut best_g = gain_db;
     // The latest evaluation drives the search; the closest one is kept.
-    let (mut cur_g, mut cur_l) = (best_g, best_l);
+    let (mut cur_g, mut cur_l) = (best.gain_db, best.lufs);
     // Bracket ends as (gain dB, loudness miss LU).
     let mut lo: Option<(f64, f64)> = None;
     let mut hi: Option<(f64, f64)> = None;
@@ -225,56 +306,52 @@ pub fn plan(
         }
         .min(MAX_GAIN_DB);
         prev = Some((cur_g, f));
-        let (curve, l) = run(next)?;
+        let p = evaluate(pre, m, next, ceiling_db, lufs)?;
         *iterations += 1;
-        (cur_g, cur_l) = (next, l);
-        if (l - lufs).abs() < (best_l - lufs).abs() {
-            best_curve = curve;
-            best_l = l;
-            best_g = next;
+        (cur_g, cur_l) = (next, p.lufs);
+        if (p.lufs - lufs).abs() < (best.lufs - lufs).abs() {
+            best = p;
         }
-        if next >= MAX_GAIN_DB && l < lufs {
+        if next >= MAX_GAIN_DB && p.lufs < lufs {
             break; // unreachable: report what was achieved
         }
     }
-    Ok(GainPlan {
-        gain_db: best_g,
-        ceiling_db,
-        curve: best_curve,
-        lufs: best_l,
-    })
+    Ok(best)
 }
 
-/// Apply a plan: the static gain and the limiter's gain curve.
-pub fn apply_plan(planes: &[Vec<f32>], p: &GainPlan) -> (Vec<Vec<f32>>, LimiterStats) {
-    limiter::apply(planes, db_to_gain(p.gain_db), &p.curve)
+/// The gain a search starts from: the plain difference, capped.
+pub fn first_gain(m: &Measurement, lufs: f64) -> f64 {
+    (lufs - m.input_lufs).min(MAX_GAIN_DB)
 }
 
-/// The whole target stage: bring `planes` to `lufs` with true peaks at or below
-/// `ceiling_dbtp`. Measure, plan, apply, and verify the ceiling on the result: the gain ramps
-/// can lift an inter-sample peak by a hair, so an overshoot lowers the limiter's ceiling by as
-/// much and plans again.
+/// The whole target stage in memory, with the result checked: bring `planes` to `lufs` with
+/// every true-peak meter at or below `ceiling_dbtp`. The gain ramps can lift an inter-sample
+/// peak by a hair, so an overshoot lowers the limiter's ceiling by as much and plans again
+/// (by at most 1 dB in all: beyond that the overshoot is not the ramps' doing, and the honest
+/// outcome is a failed gate, not a master pushed ever lower).
 pub fn apply(
     planes: &[Vec<f32>],
     rate: u32,
     lufs: f64,
     ceiling_dbtp: f64,
-) -> Result<TargetOutcome, TargetError> {
-    let m = measure(planes, rate, lufs)?;
-    // Aim a hair under the ceiling: the gain ramps and the standard 4x meter's filter can lift a
-    // reading by a few hundredths of a dB, and a first pass that already holds saves a second.
+) -> Result<Applied, TargetError> {
+    let pre = Store::from_planes("premaster", planes)?;
+    let m = measure(&pre, rate, lufs)?;
     let mut ceiling_db = ceiling_dbtp - CEILING_MARGIN_DB;
     let mut iterations = 0;
-    let mut gain_db = (lufs - m.input_lufs).min(MAX_GAIN_DB);
+    let mut gain_db = first_gain(&m, lufs);
     loop {
-        let p = plan(planes, rate, &m, lufs, gain_db, ceiling_db, &mut iterations)?;
+        let p = plan(&pre, &m, lufs, gain_db, ceiling_db, &mut iterations)?;
         gain_db = p.gain_db;
-        let (out, stats) = apply_plan(planes, &p);
-        // The reported loudness is ebur128's reading of the result itself.
-        let achieved = integrated(&out, rate)?.unwrap_or(p.lufs);
-        let tp_db = true_peak_db(&out, rate)?;
-        // (At most 1 dB in all: beyond that the overshoot is not the ramps' doing, and the
-        // honest outcome is a failed gate, not a master pushed ever lower.)
+        let mut stream = Mastering::new(&pre, Some((&m, &p)));
+        let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(pre.len()); pre.channels()];
+        let mut buf = vec![Vec::new(); pre.channels()];
+        while stream.next(BLOCK, &mut buf)? > 0 {
+            for (o, b) in out.iter_mut().zip(&buf) {
+                o.extend_from_slice(b);
+            }
+        }
+        let tp_db = gain_to_db(f64::from(true_peak_all(&out, rate)));
         if tp_db > ceiling_dbtp
             && iterations < MAX_ITERATIONS * 2
             && ceiling_dbtp - ceiling_db < 1.0
@@ -282,15 +359,45 @@ pub fn apply(
             ceiling_db -= tp_db - ceiling_dbtp + 0.005;
             continue;
         }
-        return Ok(TargetOutcome {
+        let mut meter = IntegratedMeter::new(out.len(), rate);
+        let refs: Vec<&[f32]> = out.iter().map(|p| &p[..]).collect();
+        meter.add(&refs);
+        return Ok(Applied {
+            outcome: TargetOutcome {
+                input_lufs: m.input_lufs,
+                static_gain_db: gain_db,
+                achieved_lufs: meter.integrated().unwrap_or(p.lufs),
+                limiter: stream.limiter(),
+                ceiling_dbtp: ceiling_db,
+                true_peak_dbtp: tp_db,
+                iterations,
+            },
             planes: out,
-            input_lufs: m.input_lufs,
-            static_gain_db: gain_db,
-            achieved_lufs: achieved,
-            limiter: stats,
-            ceiling_dbtp: ceiling_db,
-            true_peak_dbtp: tp_db,
-            iterations,
         });
+    }
+}
+
+/// Largest reading of every true-peak meter over planar audio, linear.
+pub fn true_peak_all(planes: &[Vec<f32>], rate: u32) -> f32 {
+    let mut peak = 0.0f32;
+    let mut detector = EnvelopeStream::new(planes.len(), rate);
+    let refs: Vec<&[f32]> = planes.iter().map(|p| &p[..]).collect();
+    let mut take = |_: usize, env: &[f32]| peak = env.iter().fold(peak, |m, &v| m.max(v));
+    detector.push(&refs, &mut take);
+    detector.finish(&mut take);
+    peak
+}
+
+/// The result of [`apply`]: the mastered planes and what the stage did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub planes: Vec<Vec<f32>>,
+    pub outcome: TargetOutcome,
+}
+
+impl std::ops::Deref for Applied {
+    type Target = TargetOutcome;
+    fn deref(&self) -> &TargetOutcome {
+        &self.outcome
     }
 }

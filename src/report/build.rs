@@ -112,7 +112,7 @@ pub fn build(
                     (_, Dither::Tpdf) => "tpdf".into(),
                     (_, Dither::Shaped) => "shaped".into(),
                 },
-                frames: d.encoded.frames,
+                frames: d.encoded.frames as usize,
                 duration_s: d.encoded.frames as f64 / f64::from(d.sample_rate),
                 sha256: d.encoded.data_sha256.clone(),
                 clipped_samples: d.encoded.clipped_samples,
