@@ -126,10 +126,18 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
     let y = &sc.y;
     for (j, o) in out.iter_mut().enumerate() {
         let base = (MARGIN + j) * FACTOR;
+        // The points of this interval and one on each side.
+        let w: &[f64; FACTOR + 2] = y[base - 1..base + FACTOR + 1]
+            .try_into()
+            .expect("FACTOR + 2 points");
         let mut m = f64::from(x[start + j]).abs();
-        for k in base..base + FACTOR {
-            let (a, b, c) = (y[k - 1], y[k], y[k + 1]);
-            m = m.max(b.abs());
+        // The plain maximum first (it vectorises), then the rare local maxima refined: the
+        // same maximum as taking them point by point.
+        for v in &w[1..=FACTOR] {
+            m = m.max(v.abs());
+        }
+        for k in 1..=FACTOR {
+            let (a, b, c) = (w[k - 1], w[k], w[k + 1]);
             if b.abs() >= a.abs() && b.abs() >= c.abs() {
                 m = m.max(parabolic_peak(a, b, c));
             }
@@ -159,6 +167,40 @@ pub fn envelope(x: &[f32]) -> Vec<f32> {
 struct Phase {
     offset: isize,
     taps: Vec<f32>,
+}
+
+/// Frames an FIR output block holds in registers.
+const LANES: usize = 16;
+
+/// `y[j] = sum over k of taps[k] * x[j + at(k)]` for `j < y.len()`, each sum formed in f32
+/// from zero in the order of `taps`, exactly as a tap-by-tap loop forms it. `LANES` outputs
+/// at a time stay in registers while the taps pass, so the values are the same and memory is
+/// touched once per output rather than once per tap.
+#[inline]
+fn fir_into(taps: &[f32], at: impl Fn(usize) -> usize, x: &[f32], y: &mut [f32]) {
+    let n = y.len();
+    let mut j = 0;
+    while j + LANES <= n {
+        let mut acc = [0.0f32; LANES];
+        for (k, &w) in taps.iter().enumerate() {
+            let from = j + at(k);
+            let xs: &[f32; LANES] = x[from..from + LANES]
+                .try_into()
+                .expect("slice of LANES frames");
+            for (a, &v) in acc.iter_mut().zip(xs) {
+                *a += w * v;
+            }
+        }
+        y[j..j + LANES].copy_from_slice(&acc);
+        j += LANES;
+    }
+    for (jj, o) in y.iter_mut().enumerate().skip(j) {
+        let mut a = 0.0f32;
+        for (k, &w) in taps.iter().enumerate() {
+            a += w * x[jj + at(k)];
+        }
+        *o = a;
+    }
 }
 
 /// The interpolators of the true-peak meters people check masters with, each exactly as its
@@ -305,13 +347,10 @@ impl Meters {
         }
         y.resize(n, 0.0);
         for ph in &self.phases {
-            y.fill(0.0);
-            for (k, &w) in ph.taps.iter().enumerate() {
-                let from = (lead as isize + ph.offset - k as isize) as usize;
-                for (yy, &x) in y.iter_mut().zip(&window[from..from + n]) {
-                    *yy += w * x;
-                }
-            }
+            // Frame lead + j reads window[lead + j + offset - k] for tap k.
+            let last = ph.taps.len() - 1;
+            let first = (lead as isize + ph.offset - last as isize) as usize;
+            fir_into(&ph.taps, |k| last - k, &window[first..], y);
             for (o, yy) in out.iter_mut().zip(y.iter()) {
                 *o = o.max(yy.abs());
             }
@@ -471,25 +510,27 @@ impl SwrMeter {
         y.resize((n + 2) * p_n, 0.0);
         let mut acc = vec![0.0f32; n + 2];
         for (p, taps) in self.taps.iter().enumerate() {
-            acc.fill(0.0);
-            for (i, &w) in taps.iter().enumerate() {
-                // Point lead + j' (j' = j - 1 = -1 ..= n) reads x[lead + j' - CENTRE + i].
-                let from = lead + i - 1 - SWR_CENTRE;
-                for (a, &x) in acc.iter_mut().zip(&window[from..from + n + 2]) {
-                    *a += w * x;
-                }
-            }
+            // Point lead + j' (j' = j - 1 = -1 ..= n) reads x[lead + j' - CENTRE + i].
+            fir_into(taps, |i| i, &window[lead - 1 - SWR_CENTRE..], &mut acc);
             for (j, a) in acc.iter().enumerate() {
                 y[j * p_n + p] = *a;
             }
         }
         for (j, o) in out.iter_mut().enumerate() {
             let base = (j + 1) * p_n;
+            let w: &[f32; SWR_PHASES + 2] = y[base - 1..base + p_n + 1]
+                .try_into()
+                .expect("SWR_PHASES + 2 points");
             let mut m = *o;
-            for k in base..base + p_n {
-                let (a, b, c) = (f64::from(y[k - 1]), f64::from(y[k]), f64::from(y[k + 1]));
-                m = m.max(b.abs() as f32);
-                if b.abs() >= a.abs() && b.abs() >= c.abs() {
+            // As in `block_envelope`: the plain maximum, then the local maxima refined (in
+            // f64, as the comparisons and magnitudes of f32 values are exact in either).
+            for v in &w[1..=SWR_PHASES] {
+                m = m.max(v.abs());
+            }
+            for k in 1..=SWR_PHASES {
+                let (a, b, c) = (w[k - 1].abs(), w[k].abs(), w[k + 1].abs());
+                if b >= a && b >= c {
+                    let (a, b, c) = (f64::from(w[k - 1]), f64::from(w[k]), f64::from(w[k + 1]));
                     m = m.max(parabolic_peak(a, b, c) as f32);
                 }
             }
