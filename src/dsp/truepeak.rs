@@ -27,14 +27,14 @@ pub const CORE: usize = BLOCK - 2 * MARGIN;
 
 /// FFT plans, made once per process and shared by every thread (plans are immutable).
 struct Plans {
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
+    forward: Arc<dyn RealToComplex<f32>>,
+    inverse: Arc<dyn ComplexToReal<f32>>,
 }
 
 fn plans() -> &'static Plans {
     static PLANS: std::sync::OnceLock<Plans> = std::sync::OnceLock::new();
     PLANS.get_or_init(|| {
-        let mut p = RealFftPlanner::<f64>::new();
+        let mut p = RealFftPlanner::<f32>::new();
         Plans {
             forward: p.plan_fft_forward(BLOCK),
             inverse: p.plan_fft_inverse(BLOCK * FACTOR),
@@ -44,12 +44,12 @@ fn plans() -> &'static Plans {
 
 /// Working buffers of one block (one set per rayon job, reused across its blocks).
 pub struct Scratch {
-    seg: Vec<f64>,
-    spec: Vec<realfft::num_complex::Complex<f64>>,
-    up: Vec<realfft::num_complex::Complex<f64>>,
-    y: Vec<f64>,
-    fwd_scratch: Vec<realfft::num_complex::Complex<f64>>,
-    inv_scratch: Vec<realfft::num_complex::Complex<f64>>,
+    seg: Vec<f32>,
+    spec: Vec<realfft::num_complex::Complex<f32>>,
+    up: Vec<realfft::num_complex::Complex<f32>>,
+    y: Vec<f32>,
+    fwd_scratch: Vec<realfft::num_complex::Complex<f32>>,
+    inv_scratch: Vec<realfft::num_complex::Complex<f32>>,
 }
 
 impl Default for Scratch {
@@ -92,7 +92,7 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
     for (k, s) in sc.seg.iter_mut().enumerate() {
         let i = start as i64 - MARGIN as i64 + k as i64;
         *s = if i >= 0 && (i as usize) < n {
-            f64::from(x[i as usize])
+            x[i as usize]
         } else {
             0.0
         };
@@ -106,7 +106,7 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
         return;
     }
     let half = BLOCK / 2;
-    let scale = FACTOR as f64 / (BLOCK * FACTOR) as f64;
+    let scale = FACTOR as f32 / (BLOCK * FACTOR) as f32;
     for (u, s) in sc.up[..half].iter_mut().zip(&sc.spec[..half]) {
         *u = s * scale;
     }
@@ -127,10 +127,10 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
     for (j, o) in out.iter_mut().enumerate() {
         let base = (MARGIN + j) * FACTOR;
         // The points of this interval and one on each side.
-        let w: &[f64; FACTOR + 2] = y[base - 1..base + FACTOR + 1]
+        let w: &[f32; FACTOR + 2] = y[base - 1..base + FACTOR + 1]
             .try_into()
             .expect("FACTOR + 2 points");
-        let mut m = f64::from(x[start + j]).abs();
+        let mut m = x[start + j].abs();
         // The plain maximum first (it vectorises), then the rare local maxima refined: the
         // same maximum as taking them point by point.
         for v in &w[1..=FACTOR] {
@@ -139,10 +139,11 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
         for k in 1..=FACTOR {
             let (a, b, c) = (w[k - 1], w[k], w[k + 1]);
             if b.abs() >= a.abs() && b.abs() >= c.abs() {
-                m = m.max(parabolic_peak(a, b, c));
+                let (a, b, c) = (f64::from(a), f64::from(b), f64::from(c));
+                m = m.max(parabolic_peak(a, b, c) as f32);
             }
         }
-        *o = m as f32;
+        *o = m;
     }
 }
 
