@@ -2,8 +2,8 @@
 //!
 //! - the session validator gets mutated session texts (the examples and the bad fixtures with
 //!   bytes flipped, lines cut, dropped, doubled, keys and values swapped, numbers made extreme,
-//!   TOML fragments dropped in) and must answer every one with a session or with diagnostics,
-//!   never a panic;
+//!   TOML fragments dropped in) and must answer every one with a session or with diagnostics
+//!   that each name the file and a line or key path, never a panic;
 //! - the decoder gets damaged stems (every fixture format with bits flipped, bytes overwritten,
 //!   ranges zeroed, cut, doubled or dropped, garbage appended) and must neither panic nor hang,
 //!   and the three ways mixdown decodes a stem must agree on whether it decodes, why not, and
@@ -304,6 +304,17 @@ fn session_validation_answers_every_mutation_without_panicking() {
                     "case {case} ({}): rejected without a diagnostic:\n{text}",
                     path.display()
                 );
+                // Every diagnostic is located: in this file, at a line and column that exist
+                // in it, or at a key path.
+                let lines = text.split('\n').count();
+                for d in &diags {
+                    let at_line = (1..=lines).contains(&d.line) && d.column >= 1;
+                    assert!(
+                        d.file == *path && (at_line || (d.line == 0 && !d.path.is_empty())),
+                        "case {case} ({}): unlocated diagnostic {d:?} for:\n{text}",
+                        path.display()
+                    );
+                }
                 rejected += 1;
             }
             Err(_) => panic!(
