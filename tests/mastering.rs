@@ -185,3 +185,52 @@ fn a_silent_master_is_reported_not_forced() {
         stderr(&out)
     );
 }
+
+/// A song shorter than one 400 ms gating block (BS.1770-4 section 5.1) has no integrated
+/// loudness; that is not silence. A 10 ms 1 kHz tone at -12 dBFS, mono, centre-panned
+/// (constant power: -3.01 dB on each side) says so, and still reports its peak and true peak.
+#[test]
+fn a_master_shorter_than_a_gating_block_is_too_short_not_silent() {
+    let sb = Sandbox::new();
+    let amp = 10f32.powf(-12.0 / 20.0);
+    // 480 frames at 48 kHz: ten whole cycles, so the 12th sample of each sits on the crest.
+    sb.stem_i16("tone.wav", 48000, 1, 480, |_, n| {
+        amp * (2.0 * std::f32::consts::PI * 1000.0 * n as f32 / 48000.0).sin()
+    });
+    sb.write(
+        "s.toml",
+        "[session]\nname = \"t\"\nsample_rate = 48000\n[[track]]\nname = \"t\"\nfile = \"tone.wav\"\n[master]\ntarget = { lufs = -14.0 }\n[[output]]\npath = \"o.wav\"\nsample_rate = 48000\n",
+    );
+    let out = sb.run(&["render", "s.toml"]);
+    let err = stderr(&out);
+    // The target cannot be met, so its gate fails; the file is written as mixed.
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(
+            "the master is 0.01 s long, too short to measure integrated loudness (needs 0.4 s)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("gate failed: o.wav: 0.01 s long, too short to measure integrated loudness"),
+        "{err}"
+    );
+    assert!(!err.contains("silent"), "not silent: {err}");
+    assert!(!err.contains("-inf"), "no loudness is not -inf: {err}");
+    let expected = -12.0 + 20.0 * std::f64::consts::FRAC_1_SQRT_2.log10();
+    assert!(
+        err.contains(&format!(
+            "peak {expected:.1} dBFS, true peak {expected:.1} dBTP"
+        )),
+        "{err}"
+    );
+    let r = report(&sb.path("o.report.json"));
+    for levels in [&r["mix"], &r["outputs"][0]] {
+        let peak = levels["sample_peak_dbfs"].as_f64().expect("a sample peak");
+        let tp = levels["true_peak_dbtp"].as_f64().expect("a true peak");
+        assert!((peak - expected).abs() <= 0.02, "{peak} vs {expected}");
+        // Ten whole cycles with no step at either end: the true peak is the crest's.
+        assert!(tp >= peak - 0.01 && tp <= peak + 0.1, "{tp} vs {peak}");
+        assert!(levels["integrated_lufs"].is_null(), "{levels}");
+    }
+}

@@ -149,8 +149,8 @@ fn the_report_and_plots_never_overwrite_an_input() {
     assert_refused(&sb, &["render", "song.toml"], "is a folder");
 }
 
-/// A plot that cannot be written fails the whole render: no output, no report, no plot, and
-/// the previous render's files are untouched.
+/// A plot that cannot be written fails the whole render, before it renders: no output, no
+/// report, no plot, and the previous render's files are untouched.
 #[test]
 fn a_failed_plot_writes_nothing() {
     let sb = Sandbox::new();
@@ -161,8 +161,9 @@ fn a_failed_plot_writes_nothing() {
     let before = sb.files();
     let out = sb.run(&["render", "song.toml", "--plot", "plots"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("no output was written"), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("plots is a file, not a folder"), "{err}");
+    assert!(err.contains("nothing was rendered"), "{err}");
     assert_eq!(sb.files(), before);
     assert_eq!(
         std::fs::read_to_string(sb.path("out/song.wav")).unwrap(),
@@ -282,4 +283,45 @@ fn comments_and_formatting_keep_the_bytes_and_audio_changes_change_them() {
         sb.write("changed.toml", &text.replacen(from, to, 1));
         assert_ne!(render_sha(&sb, "changed.toml"), base, "{what}");
     }
+}
+
+/// An output `check` passes is one `render` can write: a path that is an existing folder, or
+/// one under a file (a folder's place taken by a file), is refused by both commands up front
+/// with exit 2, naming the output and the path, and nothing is rendered or written.
+#[test]
+fn check_refuses_an_output_that_cannot_be_written() {
+    let sb = Sandbox::new();
+    song(&sb, "");
+    let out = sb.path("out/song.wav");
+    // The output's path is a folder.
+    std::fs::create_dir_all(&out).unwrap();
+    let folder = format!(
+        "output[0].path = \"out/song.wav\": {} is a folder",
+        out.display()
+    );
+    assert_refused(&sb, &["check", "song.toml"], &folder);
+    assert_refused(&sb, &["render", "song.toml"], &folder);
+    std::fs::remove_dir(&out).unwrap();
+    std::fs::remove_dir(sb.path("out")).unwrap();
+    // The folder it would go in is a file.
+    sb.write("out", "not a folder");
+    let file = format!(
+        "output[0].path = \"out/song.wav\": {} is a file, not a folder",
+        sb.path("out").display()
+    );
+    assert_refused(&sb, &["check", "song.toml"], &file);
+    assert_refused(&sb, &["render", "song.toml"], &file);
+    // -o and --report too: they are checked as the session's outputs are.
+    std::fs::remove_file(sb.path("out")).unwrap();
+    sb.write("taken", "not a folder");
+    assert_refused(
+        &sb,
+        &["render", "song.toml", "-o", "taken/x.wav"],
+        "-o taken/x.wav",
+    );
+    assert_refused(
+        &sb,
+        &["render", "song.toml", "--report", "taken/r.json"],
+        "--report taken/r.json",
+    );
 }

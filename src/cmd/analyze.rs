@@ -7,7 +7,7 @@ use crate::cli::AnalyzeArgs;
 use crate::error::{AppError, exit};
 use crate::io::stage;
 
-use super::ui::{fmt_db, plural, shown};
+use super::ui::{fmt_db, fmt_lufs, plural, shown};
 
 /// Write the plots of `a` (against `r`) into `dir`, each file atomically; returns the files.
 pub(super) fn write_plots(
@@ -93,7 +93,10 @@ fn print_analysis(a: &FileAnalysis) {
         plural(a.channels),
         a.duration_s
     );
-    println!("  integrated       {}", v(l.integrated_lufs, "LUFS"));
+    println!(
+        "  integrated       {}",
+        fmt_lufs(l.integrated_lufs, a.duration_s)
+    );
     println!("  loudness range   {}", v(l.loudness_range_lu, "LU"));
     println!("  max momentary    {}", v(l.max_momentary_lufs, "LUFS"));
     println!("  max short-term   {}", v(l.max_shortterm_lufs, "LUFS"));

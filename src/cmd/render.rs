@@ -12,7 +12,7 @@ use crate::report::{self, Report};
 use crate::session::{self, LoadOptions, Session};
 
 use super::analyze::analyze_path;
-use super::ui::{fmt_db, progress_bar, shown};
+use super::ui::{fmt_db, fmt_lufs, progress_bar, shown};
 
 pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let started = Instant::now();
@@ -112,7 +112,7 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
         "  mix bus: peak {}, true peak {}, {}",
         fmt_db(r.mix.sample_peak_dbfs, "dBFS"),
         fmt_db(r.mix.true_peak_dbtp, "dBTP"),
-        fmt_db(r.mix.integrated_lufs, "LUFS")
+        fmt_lufs(r.mix.integrated_lufs, duration_s)
     );
     for o in &r.outputs {
         eprintln!(
@@ -120,7 +120,7 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
             o.path,
             o.bit_depth,
             o.sample_rate,
-            fmt_db(o.integrated_lufs, "LUFS"),
+            fmt_lufs(o.integrated_lufs, o.duration_s),
             &o.sha256[..o.sha256.len().min(12)],
             o.clipped_samples
         );

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::master::target::MIN_SECONDS;
 pub use crate::report::shown;
 
 pub fn plural(n: usize) -> &'static str {
@@ -30,5 +31,17 @@ pub fn fmt_db(x: Option<f64>, unit: &str) -> String {
     match x {
         Some(v) => format!("{v:.1} {unit}"),
         None => format!("-inf {unit}"),
+    }
+}
+
+/// An integrated loudness of a signal `seconds` long, in LUFS with one decimal. Without one it
+/// is `-inf` (silence) when the signal is at least one 400 ms gating block long (BS.1770-4
+/// section 5.1); a shorter signal has no integrated loudness, which is not silence.
+pub fn fmt_lufs(x: Option<f64>, seconds: f64) -> String {
+    match x {
+        None if seconds < MIN_SECONDS => {
+            format!("no integrated loudness (shorter than {MIN_SECONDS} s)")
+        }
+        _ => fmt_db(x, "LUFS"),
     }
 }

@@ -85,11 +85,14 @@ impl Graph {
     }
 }
 
-/// Length in session frames of a stem placed at its offset, from the header where possible.
-fn placed_len(track: &Track, rate: u32) -> Result<u64, SourceError> {
+/// Length in session frames of a stem placed at its offset, from the header where it states
+/// one and the stem renders (the render then decodes it to its end). A stem that does not
+/// render (muted, keying nothing) is decoded in full here, as `check` decodes it, so a damaged
+/// stem fails a render whether or not it is heard.
+fn placed_len(track: &Track, rate: u32, renders: bool) -> Result<u64, SourceError> {
     let frames = match track.stem.frames {
-        Some(f) => f,
-        None => crate::io::decode::scan(&track.file)?.frames,
+        Some(f) if renders => f,
+        _ => crate::io::decode::scan(&track.file)?.frames,
     };
     let resampled = (frames * u64::from(rate)).div_ceil(u64::from(track.stem.sample_rate));
     Ok(offset_frames(track.offset_s, rate) + resampled)
@@ -199,8 +202,9 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
     let lens: Vec<u64> = session
         .tracks
         .par_iter()
-        .map(|t| {
-            placed_len(t, rate).map_err(|source| RenderError::Source {
+        .enumerate()
+        .map(|(i, t)| {
+            placed_len(t, rate, plan.track_active[i]).map_err(|source| RenderError::Source {
                 track: t.name.clone(),
                 file: t.file_display.clone(),
                 source,

@@ -124,6 +124,15 @@ impl TrackState {
         self.meter.add(&[&l[..n], &r[..n]]);
         Ok(())
     }
+
+    /// Decode what is left of the stem after the song (see [`StemSource::finish`]).
+    fn finish(&mut self) -> Result<(), RenderError> {
+        self.src.finish().map_err(|source| RenderError::Source {
+            track: self.name.clone(),
+            file: self.file.clone(),
+            source,
+        })
+    }
 }
 
 pub(super) struct BusState {
@@ -276,6 +285,12 @@ impl Graph {
             sink.write(&mut mix, n, keys, frame)?;
             frame += n as u64;
         }
+        // Every stem is decoded to its end, as `check` decodes it: a damaged packet after the
+        // last frame the song needed fails the render too.
+        tracks
+            .par_iter_mut()
+            .flatten()
+            .try_for_each(TrackState::finish)?;
         Ok(self.stats(session))
     }
 

@@ -1,7 +1,8 @@
 //! A stem placed on the song's timeline: decoded from disk packet by packet, resampled to the
 //! session rate on the fly, preceded by `offset` frames of silence, and handed out in blocks of
 //! exactly the requested length (zeros once it has ended). Memory per stem is a few blocks,
-//! whatever the stem's length.
+//! whatever the stem's length. When the song is done, [`StemSource::finish`] decodes whatever
+//! the song did not need, so a render checks every packet of a stem, as `check` does.
 
 use std::path::Path;
 
@@ -99,6 +100,22 @@ impl StemSource {
                 break;
             }
             self.decode_more()?;
+        }
+        Ok(())
+    }
+
+    /// Frames decoded from the stem so far, at its own rate.
+    pub fn frames_decoded(&self) -> u64 {
+        self.dec.frames_decoded()
+    }
+
+    /// Decode the rest of the stem, discarding it: an error anywhere up to its end (a damaged
+    /// packet after the last frame the song used, a length other than the header's) fails the
+    /// render exactly as it fails `check`.
+    pub fn finish(&mut self) -> Result<(), SourceError> {
+        if !self.decoded_all {
+            self.dec.drain()?;
+            self.decoded_all = true;
         }
         Ok(())
     }

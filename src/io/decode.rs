@@ -2,18 +2,31 @@
 //! and Ogg Vorbis, to planar `f32`. Decoding is incremental ([`StemDecoder`]) so a render streams
 //! stems from disk; [`scan`] decodes a whole file once to validate it (`mixdown check`).
 //!
-//! Every decoded block is checked for NaN and infinity, and the frame count is compared with the
-//! header at the end, so truncated or corrupt files are errors, never silence.
+//! Every command decodes through the one loop in [`StemDecoder::next_into`], with one policy: a
+//! packet that does not decode is an error (never skipped), every decoded block is checked for
+//! NaN and infinity, and the frame count must be what the header states (no fewer: truncated; no
+//! more: the header is wrong or audio was appended). `check` runs it over whole files with
+//! [`scan`], `render` streams with it and drains every stem to its end, so both stop at the same
+//! packet with the same message.
+//!
+//! symphonia can panic on damaged headers (arithmetic overflow, slicing); every call into it
+//! runs under [`guarded`], so a panic there is a [`DecodeError::Panicked`] naming the file, not a
+//! crash.
 
+use std::cell::Cell;
 use std::fs::File;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::Once;
 
+use symphonia::core::codecs::audio::well_known::CODEC_ID_MP3;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
+use symphonia::core::units::Duration;
 
 /// Lowest and highest stem sample rates accepted, in Hz.
 pub const MIN_RATE: u32 = 8000;
@@ -21,6 +34,13 @@ pub const MAX_RATE: u32 = 192_000;
 
 /// A sample at or beyond this magnitude sits at digital full scale (within 1 LSB at 16 bits).
 pub const FULL_SCALE: f32 = 32767.0 / 32768.0;
+
+/// Most frames a header may promise per byte of file. The densest format read is FLAC: a frame
+/// of up to 65535 samples of one constant value per channel takes about 12 bytes (header, two
+/// constant subframes, CRC), some 5500 frames per byte; Vorbis stays under 4096 (a silent
+/// packet of at least one byte per 8192-sample block), MP3 under 100 and PCM at 1. A promise
+/// beyond this comes from a damaged header, and planning a render on it would be absurd.
+pub const MAX_FRAMES_PER_BYTE: u64 = 65_536;
 
 /// What the file header says about a stem.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +81,91 @@ pub enum DecodeError {
         frame: u64,
         channel: usize,
     },
+    #[error(
+        "the file holds more audio than the {expected} frames its header promises: the header is damaged or other audio was appended"
+    )]
+    Overlong { expected: u64 },
+    #[error(
+        "the header promises {frames} frames, more than a file of {bytes} bytes can hold; the header is damaged"
+    )]
+    Implausible { frames: u64, bytes: u64 },
+    #[error("the decoder failed on damaged data ({0}); the file is corrupt")]
+    Panicked(String),
     #[error("no decodable audio: the file is empty, cut short or corrupt")]
     NoAudio,
+}
+
+impl DecodeError {
+    /// The same error again (a failed decoder keeps failing with its first error).
+    fn again(&self) -> DecodeError {
+        match self {
+            DecodeError::NotFound => DecodeError::NotFound,
+            DecodeError::Io(e) => DecodeError::Io(std::io::Error::new(e.kind(), e.to_string())),
+            DecodeError::Unsupported(m) => DecodeError::Unsupported(m.clone()),
+            DecodeError::NoAudioTrack => DecodeError::NoAudioTrack,
+            DecodeError::Channels(c) => DecodeError::Channels(*c),
+            DecodeError::Rate(r) => DecodeError::Rate(*r),
+            DecodeError::MissingParams => DecodeError::MissingParams,
+            DecodeError::Corrupt { frame, message } => DecodeError::Corrupt {
+                frame: *frame,
+                message: message.clone(),
+            },
+            DecodeError::Truncated { expected, actual } => DecodeError::Truncated {
+                expected: *expected,
+                actual: *actual,
+            },
+            DecodeError::NonFinite {
+                what,
+                frame,
+                channel,
+            } => DecodeError::NonFinite {
+                what,
+                frame: *frame,
+                channel: *channel,
+            },
+            DecodeError::Overlong { expected } => DecodeError::Overlong {
+                expected: *expected,
+            },
+            DecodeError::Implausible { frames, bytes } => DecodeError::Implausible {
+                frames: *frames,
+                bytes: *bytes,
+            },
+            DecodeError::Panicked(m) => DecodeError::Panicked(m.clone()),
+            DecodeError::NoAudio => DecodeError::NoAudio,
+        }
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs symphonia code under [`guarded`]: its panics are caught and
+    /// reported as errors, so the panic hook keeps quiet about them.
+    static IN_DECODER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` (code that calls into symphonia), turning a panic into [`DecodeError::Panicked`].
+/// The first call installs a panic hook that stays silent for panics caught here and passes
+/// every other panic to the hook that was there before.
+fn guarded<T>(f: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeError> {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !IN_DECODER.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let outer = IN_DECODER.with(|d| d.replace(true));
+    let result = panic::catch_unwind(AssertUnwindSafe(f));
+    IN_DECODER.with(|d| d.set(outer));
+    result.unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(DecodeError::Panicked(message))
+    })
 }
 
 fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
@@ -75,24 +178,25 @@ fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
     }
-    symphonia::default::get_probe()
-        .probe(
+    let probed = guarded(|| {
+        Ok(symphonia::default::get_probe().probe(
             &hint,
             mss,
             FormatOptions::default(),
             MetadataOptions::default(),
-        )
-        .map_err(|e| match e {
-            SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                if has_audio_magic(path) {
-                    DecodeError::NoAudio
-                } else {
-                    DecodeError::Unsupported("the content is not a known audio format".into())
-                }
+        ))
+    })?;
+    probed.map_err(|e| match e {
+        SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            if has_audio_magic(path) {
+                DecodeError::NoAudio
+            } else {
+                DecodeError::Unsupported("the content is not a known audio format".into())
             }
-            SymError::IoError(io) => DecodeError::Io(io),
-            other => DecodeError::Unsupported(other.to_string()),
-        })
+        }
+        SymError::IoError(io) => DecodeError::Io(io),
+        other => DecodeError::Unsupported(other.to_string()),
+    })
 }
 
 /// Whether a file starts like one of the containers mixdown reads (to tell a cut-short audio
@@ -116,9 +220,18 @@ pub struct StemDecoder {
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
     info: StemInfo,
+    /// MP3 with a LAME tag: the frame (in the track's timestamps) where the encoder's padding
+    /// ends. A packet starting there or later is audio past the stated length, which symphonia
+    /// would trim away silently.
+    mp3_end: Option<i64>,
+    /// MP3 without a LAME tag: its length is not stated (symphonia estimates one from the
+    /// bitrate and trims at the estimate), so nothing is trimmed from the end.
+    untrimmed: bool,
     frames_decoded: u64,
     scratch: Vec<Vec<f32>>,
     finished: bool,
+    /// The first error: a decoder that failed keeps failing with it (nothing is skipped).
+    failed: Option<DecodeError>,
 }
 
 impl std::fmt::Debug for StemDecoder {
@@ -132,7 +245,7 @@ impl std::fmt::Debug for StemDecoder {
 
 impl StemDecoder {
     /// Open and probe a stem. Fails on missing, unreadable, unsupported, surround or
-    /// out-of-range files.
+    /// out-of-range files, and on headers that promise more frames than the file can hold.
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
         let reader = open_reader(path)?;
         let track = reader
@@ -145,7 +258,20 @@ impl StemDecoder {
             .ok_or(DecodeError::NoAudioTrack)?
             .clone();
         let track_id = track.id;
-        let frames = track.num_frames;
+        let mp3 = params.codec == CODEC_ID_MP3;
+        // An MP3's length is stated only by a Xing/Info frame count; mixdown trusts it when the
+        // LAME tag also gives the encoder delay and padding (gapless). Without it symphonia
+        // estimates the length from the first frames' bitrate, which is wrong for VBR files.
+        let stated = !mp3 || track.delay.is_some();
+        let frames = track.num_frames.filter(|_| stated);
+        let mp3_end = match (mp3, frames) {
+            (true, Some(n)) => Some(
+                i64::try_from(n)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(i64::from(track.padding.unwrap_or(0))),
+            ),
+            _ => None,
+        };
         let sample_rate = params.sample_rate.ok_or(DecodeError::MissingParams)?;
         let channels = params
             .channels
@@ -161,9 +287,17 @@ impl StemDecoder {
         if frames == Some(0) {
             return Err(DecodeError::NoAudio);
         }
-        let decoder = symphonia::default::get_codecs()
-            .make_audio_decoder(&params, &AudioDecoderOptions::default())
-            .map_err(|e| DecodeError::Unsupported(e.to_string()))?;
+        if let Some(frames) = frames {
+            let bytes = std::fs::metadata(path).map_err(DecodeError::Io)?.len();
+            if frames > bytes.saturating_mul(MAX_FRAMES_PER_BYTE) {
+                return Err(DecodeError::Implausible { frames, bytes });
+            }
+        }
+        let decoder = guarded(|| {
+            symphonia::default::get_codecs()
+                .make_audio_decoder(&params, &AudioDecoderOptions::default())
+                .map_err(|e| DecodeError::Unsupported(e.to_string()))
+        })?;
         let format = format!(
             "{} {}",
             reader.format_info().short_name,
@@ -179,9 +313,12 @@ impl StemDecoder {
                 frames,
                 format,
             },
+            mp3_end,
+            untrimmed: mp3 && !stated,
             frames_decoded: 0,
             scratch: Vec::new(),
             finished: false,
+            failed: None,
         })
     }
 
@@ -195,10 +332,37 @@ impl StemDecoder {
     }
 
     /// Decode the next packet and append its frames to `out` (one `Vec` per channel).
-    /// Returns the number of frames appended; 0 means the stream has ended (and was complete).
+    /// Returns the number of frames appended; 0 means the stream has ended and was complete.
+    /// After an error every further call returns the same error.
     pub fn next_into(&mut self, out: &mut [Vec<f32>]) -> Result<usize, DecodeError> {
+        if let Some(e) = &self.failed {
+            return Err(e.again());
+        }
+        let result = guarded(|| self.step(out));
+        if let Err(e) = &result {
+            self.failed = Some(e.again());
+        }
+        result
+    }
+
+    /// Decode until everything left in the stem has been checked, discarding the audio;
+    /// returns the frames it held.
+    pub fn drain(&mut self) -> Result<u64, DecodeError> {
+        let mut sink = vec![Vec::new(); self.info.channels];
+        let start = self.frames_decoded;
+        loop {
+            for s in &mut sink {
+                s.clear();
+            }
+            if self.next_into(&mut sink)? == 0 {
+                return Ok(self.frames_decoded - start);
+            }
+        }
+    }
+
+    fn step(&mut self, out: &mut [Vec<f32>]) -> Result<usize, DecodeError> {
         while !self.finished {
-            let packet = match self.reader.next_packet() {
+            let mut packet = match self.reader.next_packet() {
                 Ok(Some(p)) => p,
                 Ok(None) => {
                     self.finished = true;
@@ -213,20 +377,31 @@ impl StemDecoder {
             if packet.track_id != self.track_id {
                 continue;
             }
-            let buf = match self.decoder.decode(&packet) {
-                Ok(b) => b,
-                Err(e) => {
-                    let e = self.corrupt(e);
-                    return Err(e);
-                }
-            };
+            if let (Some(end), Some(expected)) = (self.mp3_end, self.info.frames)
+                && packet.pts.get() >= end
+            {
+                // A whole MPEG frame after the stated length and the encoder's padding.
+                return Err(DecodeError::Overlong { expected });
+            }
+            if self.untrimmed {
+                packet.dur = Duration::new(packet.dur.get().saturating_add(packet.trim_end.get()));
+                packet.trim_end = Duration::ZERO;
+            }
+            let frame = self.frames_decoded;
+            let buf = self
+                .decoder
+                .decode(&packet)
+                .map_err(|e| DecodeError::Corrupt {
+                    frame,
+                    message: e.to_string(),
+                })?;
             let n = buf.frames();
             if n == 0 {
                 continue;
             }
             buf.copy_to_vecs_planar::<f32>(&mut self.scratch);
             for (ch, plane) in self.scratch.iter().enumerate() {
-                if let Some(i) = plane.iter().position(|x| !x.is_finite()) {
+                if let Some(i) = plane[..n].iter().position(|x| !x.is_finite()) {
                     let what = if plane[i].is_nan() { "NaN" } else { "infinite" };
                     return Err(DecodeError::NonFinite {
                         what,
@@ -235,10 +410,16 @@ impl StemDecoder {
                     });
                 }
             }
+            let total = self.frames_decoded + n as u64;
+            if let Some(expected) = self.info.frames
+                && total > expected
+            {
+                return Err(DecodeError::Overlong { expected });
+            }
             for (o, p) in out.iter_mut().zip(&self.scratch) {
                 o.extend_from_slice(&p[..n]);
             }
-            self.frames_decoded += n as u64;
+            self.frames_decoded = total;
             return Ok(n);
         }
         // End of stream: the header's promise must have been kept.

@@ -3,6 +3,7 @@
 
 use super::shown;
 use crate::engine::MixStats;
+use crate::master::target::MIN_SECONDS;
 use crate::master::{Mastered, Premaster};
 use crate::session::Session;
 
@@ -105,7 +106,19 @@ pub fn verdicts(
                     t.lufs,
                     t.tolerance_lu
                 )),
-                None => gates.push(format!("{path}: silent, so it cannot meet the target {} LUFS", t.lufs)),
+                // No integrated loudness: the output is shorter than one gating block, or
+                // silent (every block under the absolute gate).
+                None => {
+                    let seconds = d.encoded.frames as f64 / f64::from(d.sample_rate);
+                    gates.push(if seconds < MIN_SECONDS {
+                        format!(
+                            "{path}: {seconds:.2} s long, too short to measure integrated loudness (needs {MIN_SECONDS} s), so it cannot meet the target {} LUFS",
+                            t.lufs
+                        )
+                    } else {
+                        format!("{path}: silent, so it cannot meet the target {} LUFS", t.lufs)
+                    })
+                }
             }
             if d.true_peak_dbtp > t.ceiling_dbtp {
                 gates.push(format!(

@@ -122,9 +122,9 @@ struct Written {
 }
 
 /// Everything a render writes: every output, the report and the plots. Each must be a file
-/// (not a folder) that is none of the session's inputs (stems, impulse responses, the
-/// reference, the session file itself, however the path is spelled: `..`, symlinks), and no
-/// two may be the same file. Returns the outputs, the report path and the plot paths.
+/// (not a folder, and not under a file where a folder should be) that is none of the session's
+/// inputs (stems, impulse responses, the reference, the session file itself, however the path
+/// is spelled: `..`, symlinks), and no two may be the same file. Returns the outputs, the report path and the plot paths.
 pub(super) fn writes(
     v: &mut Validator<'_>,
     outs: Vec<(Output, Span, String)>,
@@ -190,6 +190,18 @@ pub(super) fn writes(
         let w = &all[i];
         if w.path.is_dir() {
             let msg = format!("{} is a folder; name a file", w.path.display());
+            report(v, w, msg, None);
+        }
+        // A render creates missing folders, but not where a file is in the way: it would fail
+        // only after rendering, so it is refused here, before anything renders.
+        if let Some(file) = w.path.ancestors().skip(1).find(|a| a.exists())
+            && !file.is_dir()
+        {
+            let msg = format!(
+                "{} is a file, not a folder, so {} cannot be written",
+                file.display(),
+                w.path.display()
+            );
             report(v, w, msg, None);
         }
         if v.inputs.iter().any(|inp| same_file(inp, &w.path)) {
