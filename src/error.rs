@@ -7,6 +7,7 @@ use crate::analysis::plot::PngError;
 use crate::engine::RenderError;
 use crate::engine::source::SourceError;
 use crate::io::decode::DecodeError;
+use crate::io::lock::LockError;
 use crate::io::stage::{CommitError, StageError};
 use crate::master::MasterError;
 use crate::session::SessionError;
@@ -64,6 +65,9 @@ pub enum AppError {
     Stage(#[from] StageError),
     #[error(transparent)]
     Commit(#[from] CommitError),
+    /// A file the render writes is locked by another render, or cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
         jobs: usize,
@@ -114,6 +118,7 @@ impl AppError {
             | AppError::Write { .. }
             | AppError::Stage(_)
             | AppError::Commit(_)
+            | AppError::Lock(_)
             | AppError::Threads { .. }
             | AppError::Measure { .. }
             | AppError::Plot(_)

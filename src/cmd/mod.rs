@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod check;
 pub mod render;
+pub mod signals;
 pub mod ui;
 
 use std::io::Write;
@@ -12,7 +13,8 @@ use crate::cli::{Cli, Command};
 use crate::error::AppError;
 use crate::session::SessionError;
 
-/// Run a parsed command line; returns the exit status.
+/// Run a parsed command line; returns the exit status. With [`signals::install`] called first,
+/// SIGINT and SIGTERM end it with 130 and 143 after removing what it had staged.
 pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render::run(&args), true),
@@ -22,6 +24,7 @@ pub fn run(cli: Cli) -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
+            signals::wait_if_interrupted();
             print_error(&e);
             match &e {
                 AppError::Session(_) => {}

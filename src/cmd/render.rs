@@ -6,6 +6,8 @@ use std::time::Instant;
 use crate::analysis::file;
 use crate::cli::RenderArgs;
 use crate::error::{AppError, exit};
+use crate::io::cleanup;
+use crate::io::lock::Locks;
 use crate::io::stage::Staging;
 use crate::master::{self, Mastered};
 use crate::report::{self, Report};
@@ -28,6 +30,32 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |n| n.get(),
     );
+
+    // Every file this render writes is locked until it is done (another render of any of
+    // them fails now instead of mixing its files with ours), and what killed renders left
+    // beside them is removed.
+    let written: Vec<&Path> = session
+        .outputs
+        .iter()
+        .map(|o| o.path.as_path())
+        .chain(session.plots.iter().map(|p| p.as_path()))
+        .chain(std::iter::once(session.report.as_path()))
+        .collect();
+    let _locks = Locks::acquire(written.iter().copied())?;
+    let leftovers: Vec<_> = written
+        .iter()
+        .flat_map(|p| cleanup::remove_leftovers(p))
+        .collect();
+    if !leftovers.is_empty() && !args.quiet {
+        let list: Vec<String> = leftovers.iter().map(|p| shown(p)).collect();
+        eprintln!(
+            "mixdown: removed {} file{} left by an interrupted render: {}",
+            leftovers.len(),
+            super::ui::plural(leftovers.len()),
+            list.join(", ")
+        );
+    }
+
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()

@@ -2,9 +2,15 @@
 //! synced, and renamed into place only when asked, so a failed write never leaves a partial file.
 //! A [`Staging`] set goes further: all of its files land, or none do (what was there before is
 //! put back), so a render's outputs, report and plots always belong together.
+//!
+//! Temporary files are named `.NAME.mixdown-PID.RANDOM.tmp` and tracked by [`super::cleanup`]
+//! while they exist, so an interrupted render removes them and a later render recognises those
+//! of a render that was killed.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+
+use super::cleanup::{self, Tracked};
 
 /// An I/O error while writing `path`.
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +24,9 @@ pub struct StageError {
 }
 
 /// Write `bytes` to `path` atomically: a temporary file is created in the same directory
-/// (`tempfile`, hidden name `.<file name>.<random>.tmp`, permissions 0666 minus the umask on
-/// Unix, like a plain new file), written, flushed with `sync_all`, then renamed over `path`.
+/// (`tempfile`, hidden name `.<file name>.mixdown-<pid>.<random>.tmp`, permissions 0666 minus
+/// the umask on Unix, like a plain new file), written, flushed with `sync_all`, then renamed
+/// over `path`.
 ///
 /// On any failure the temporary file is removed, nothing is left at `path` or beside it, and an
 /// existing file at `path` is untouched (the rename is the only step that changes it). The
@@ -29,7 +36,12 @@ pub struct StageError {
 /// [`StageError`] naming `path` when `path` has no file name, the directory does not exist or
 /// is not writable, or writing, syncing or renaming fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
-    stage(path, bytes)?.commit()
+    let staged = stage(path, bytes)?;
+    let _gate = cleanup::commit_gate().map_err(|source| StageError {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    staged.commit()
 }
 
 /// A complete, synced temporary file beside its destination, waiting to be renamed into place.
@@ -38,12 +50,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StageError> {
 pub struct Staged {
     tmp: tempfile::NamedTempFile,
     path: PathBuf,
+    /// Dropped after `tmp` (which deletes the file), or once it is renamed into place.
+    _tracked: Tracked,
 }
 
 /// First half of [`write_atomic`]: write and sync `bytes` to a temporary file in `path`'s folder.
 /// Staging every output before committing any lets a multi-file render fail as a whole.
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, StageError> {
-    let mut tmp = temp_beside(path)?;
+    let (mut tmp, tracked) = temp_beside(path)?;
     let io_err = |source: std::io::Error| StageError {
         path: path.to_path_buf(),
         source,
@@ -53,12 +67,14 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, StageError> {
     Ok(Staged {
         tmp,
         path: path.to_path_buf(),
+        _tracked: tracked,
     })
 }
 
-/// A new temporary file in `path`'s folder, named after it (`.NAME.RANDOM.tmp`), with the
-/// permissions a plain new file would get.
-fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StageError> {
+/// A new temporary file in `path`'s folder, named after it and this process
+/// (`.NAME.mixdown-PID.RANDOM.tmp`, see [`cleanup::temp_prefix`]), with the permissions a plain
+/// new file would get, tracked until it is dropped or renamed into place.
+fn temp_beside(path: &Path) -> Result<(tempfile::NamedTempFile, Tracked), StageError> {
     let io_err = |source: std::io::Error| StageError {
         path: path.to_path_buf(),
         source,
@@ -73,7 +89,7 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StageError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let prefix = format!(".{}.", file_name.to_string_lossy());
+    let prefix = cleanup::temp_prefix(&file_name.to_string_lossy());
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
     #[cfg(unix)]
@@ -82,7 +98,12 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StageError> {
         // Passed to open(2) as the mode, so the umask applies as for File::create.
         builder.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    builder.tempfile_in(dir).map_err(io_err)
+    cleanup::create_tracked(|| {
+        let tmp = builder.tempfile_in(dir)?;
+        let p = tmp.path().to_path_buf();
+        Ok((tmp, p))
+    })
+    .map_err(io_err)
 }
 
 /// A file being written under a temporary name beside its destination (buffered); finish it
@@ -91,14 +112,17 @@ fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, StageError> {
 pub struct StagedWriter {
     out: std::io::BufWriter<tempfile::NamedTempFile>,
     path: PathBuf,
+    /// Dropped after `out` (which deletes the file), or handed on to the [`Staged`] file.
+    tracked: Tracked,
 }
 
 /// Start writing a file for `path` (its folder must exist): see [`stage`].
 pub fn stage_writer(path: &Path) -> Result<StagedWriter, StageError> {
-    let tmp = temp_beside(path)?;
+    let (tmp, tracked) = temp_beside(path)?;
     Ok(StagedWriter {
         out: std::io::BufWriter::with_capacity(1 << 20, tmp),
         path: path.to_path_buf(),
+        tracked,
     })
 }
 
@@ -125,9 +149,14 @@ impl StagedWriter {
             path: path.clone(),
             source,
         };
+        let tracked = self.tracked;
         let tmp = self.out.into_inner().map_err(|e| io_err(e.into_error()))?;
         tmp.as_file().sync_all().map_err(io_err)?;
-        Ok(Staged { tmp, path })
+        Ok(Staged {
+            tmp,
+            path,
+            _tracked: tracked,
+        })
     }
 }
 
@@ -185,7 +214,7 @@ fn leftover_text(leftovers: &[PathBuf]) -> String {
 pub struct Staging {
     files: Vec<Staged>,
     /// Folders created for the set, outermost first.
-    created_dirs: Vec<PathBuf>,
+    created_dirs: Vec<(PathBuf, Tracked)>,
     committed: bool,
 }
 
@@ -213,21 +242,15 @@ impl Staging {
         self.files.push(file);
     }
 
-    /// Create `path`'s folder if it is missing, remembering what was created so a failed set
-    /// removes it again.
+    /// Create `path`'s folder if it is missing, remembering what was created so a failed (or
+    /// interrupted) set removes it again.
     pub fn make_dir(&mut self, path: &Path) -> Result<(), StageError> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let mut missing = Vec::new();
-            let mut d = Some(dir);
-            while let Some(x) = d.filter(|x| !x.as_os_str().is_empty() && !x.exists()) {
-                missing.push(x.to_path_buf());
-                d = x.parent();
-            }
-            std::fs::create_dir_all(dir).map_err(|source| StageError {
+            let made = cleanup::create_dirs_tracked(dir).map_err(|source| StageError {
                 path: dir.to_path_buf(),
                 source,
             })?;
-            self.created_dirs.extend(missing.into_iter().rev());
+            self.created_dirs.extend(made);
         }
         Ok(())
     }
@@ -239,6 +262,17 @@ impl Staging {
 
     /// Rename every staged file into place, all or nothing.
     pub fn commit(mut self) -> Result<(), CommitError> {
+        // An interrupted render commits nothing, and a signal waits for a commit to finish.
+        let _gate = match cleanup::commit_gate() {
+            Ok(g) => g,
+            Err(source) => {
+                let path = self.paths().next().unwrap_or(Path::new("")).to_path_buf();
+                return Err(CommitError {
+                    source: StageError { path, source },
+                    leftovers: Vec::new(),
+                });
+            }
+        };
         let files = std::mem::take(&mut self.files);
         let mut done: Vec<(PathBuf, Before)> = Vec::new();
         let mut failure = None;
@@ -270,6 +304,7 @@ impl Staging {
                 }
             }
             self.committed = true;
+            cleanup::mark_committed();
             return Ok(());
         };
         let mut leftovers = Vec::new();
@@ -294,7 +329,7 @@ impl Drop for Staging {
         // Temporary files go with their `Staged`; remove the folders made for them.
         self.files.clear();
         if !self.committed {
-            for d in self.created_dirs.iter().rev() {
+            for (d, _) in self.created_dirs.iter().rev() {
                 let _ = std::fs::remove_dir(d);
             }
         }
@@ -324,7 +359,7 @@ fn keep_previous(path: &Path) -> Result<Before, StageError> {
         _ => Path::new("."),
     };
     for k in 0..1000u32 {
-        let backup = dir.join(format!(".{name}.{}-{k}.mixdown-old", std::process::id()));
+        let backup = dir.join(cleanup::backup_name(&name, k));
         if backup.exists() {
             continue;
         }

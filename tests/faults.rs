@@ -1,0 +1,275 @@
+//! Renders that do not end well: interrupted (SIGINT, SIGTERM), killed (SIGKILL), or run twice
+//! at once on the same files. Each runs the binary as a black box and checks what is left on
+//! disk.
+#![cfg(unix)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A song long enough (20 s, two stems, a target) that a render takes a second or more, so a
+/// signal or a second render can arrive while it runs. `gain_db` sets the first track's fader.
+fn long_song(sb: &Sandbox, file: &str, gain_db: f64) {
+    if !sb.path("stems/a.wav").exists() {
+        let frames = 20 * 44100;
+        sb.stem_i16("stems/a.wav", 44100, 2, frames, |c, n| {
+            0.2 * (n as f32 * if c == 0 { 0.031 } else { 0.029 }).sin()
+        });
+        sb.stem_i16("stems/b.wav", 44100, 1, frames, |_, n| {
+            0.15 * (n as f32 * 0.0113).sin() * (n as f32 * 0.00007).cos()
+        });
+    }
+    sb.write(
+        file,
+        &format!(
+            r#"[session]
+name = "Long"
+
+[[track]]
+name = "a"
+file = "stems/a.wav"
+gain_db = {gain_db:.1}
+
+[[track]]
+name = "b"
+file = "stems/b.wav"
+pan = 0.4
+
+[master]
+target = {{ lufs = -16.0 }}
+
+[[output]]
+path = "out/song.wav"
+"#
+        ),
+    );
+}
+
+/// Start `mixdown ARGS` in the sandbox without waiting for it.
+fn spawn(sb: &Sandbox, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mixdown"))
+        .current_dir(sb.dir.path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start mixdown")
+}
+
+fn send(child: &Child, signal: i32) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: sends a signal to our own child process.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill");
+}
+
+/// Poll `cond` every millisecond until it holds (true) or `child` has exited or 30 s have
+/// passed (false).
+fn wait_until(child: &mut Child, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if cond() {
+            return true;
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            return cond();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
+/// Hidden files beside `dest` that a render stages for it (`.NAME.*.tmp`, whatever their
+/// naming scheme).
+fn staged_beside(dest: &Path) -> Vec<PathBuf> {
+    let name = dest.file_name().unwrap().to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(dest.parent().unwrap()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let f = p.file_name().unwrap().to_string_lossy();
+            f.starts_with(&format!(".{name}.")) && f.ends_with(".tmp")
+        })
+        .collect()
+}
+
+/// Every file under the sandbox with its bytes.
+fn snapshot(sb: &Sandbox) -> Vec<(String, Vec<u8>)> {
+    sb.files()
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(sb.path(&f)).unwrap();
+            (f, bytes)
+        })
+        .collect()
+}
+
+/// SHA-256 of the `data` chunk of a WAV file (what the report's `sha256` covers).
+fn data_sha(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        if &bytes[at..at + 4] == b"data" {
+            return mixdown::io::wav::sha256_hex(&bytes[at + 8..at + 8 + size]);
+        }
+        at += 8 + size + size % 2;
+    }
+    panic!("{}: no data chunk", path.display());
+}
+
+fn text(o: &Output) -> String {
+    stderr(o)
+}
+
+/// SIGINT while the output is staged (written to its temporary file, not yet renamed): the
+/// render removes its temporary and lock files and the folders it made, says so, exits 130,
+/// and the previous render's files are untouched.
+#[test]
+fn sigint_while_the_outputs_are_staged_removes_them_and_exits_130() {
+    let sb = Sandbox::new();
+    long_song(&sb, "song.toml", -3.0);
+    sb.write("out/song.wav", "previous render");
+    sb.write("out/song.report.json", "previous report");
+    let before = snapshot(&sb);
+    let dest = sb.path("out/song.wav");
+    // With plots the render stages the output, then draws the plots, then commits.
+    let mut child = spawn(&sb, &["render", "song.toml", "--plot", "plots"]);
+    assert!(
+        wait_until(&mut child, || !staged_beside(&dest).is_empty()),
+        "the render never staged its output"
+    );
+    send(&child, libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("mixdown: interrupted by SIGINT"), "{err}");
+    assert!(
+        err.contains("no output was written and no existing file was changed"),
+        "{err}"
+    );
+    assert!(snapshot(&sb) == before, "{:?}", sb.files());
+    assert!(!sb.path("plots").exists(), "the plot folder it made");
+}
+
+/// SIGTERM while the mix renders: exit 143, nothing written, nothing changed.
+#[test]
+fn sigterm_while_rendering_exits_143_and_changes_nothing() {
+    let sb = Sandbox::new();
+    long_song(&sb, "song.toml", -3.0);
+    sb.write("out/song.wav", "previous render");
+    let before = snapshot(&sb);
+    let mut child = spawn(&sb, &["render", "song.toml"]);
+    // Once the render holds its locks (or, without locks, a moment after it starts) it is
+    // rendering for a second or more.
+    let started = Instant::now();
+    let lock = sb.path("out/.song.wav.mixdown-lock");
+    wait_until(&mut child, || {
+        lock.exists() || started.elapsed() > Duration::from_millis(300)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(child.try_wait().unwrap().is_none(), "the render ended first");
+    send(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("mixdown: interrupted by SIGTERM"), "{err}");
+    assert!(snapshot(&sb) == before, "{:?}", sb.files());
+}
+
+/// SIGKILL cannot be handled: the killed render leaves its temporary file. The next render
+/// of the same destination recognises it (mixdown's name, a process that is gone), removes it
+/// and says so; a file of a render that is still running is left alone.
+#[test]
+fn the_next_render_removes_what_a_killed_render_left() {
+    let sb = Sandbox::new();
+    long_song(&sb, "song.toml", -3.0);
+    let dest = sb.path("out/song.wav");
+    let mut child = spawn(&sb, &["render", "song.toml", "--plot", "plots"]);
+    assert!(
+        wait_until(&mut child, || !staged_beside(&dest).is_empty()),
+        "the render never staged its output"
+    );
+    send(&child, libc::SIGKILL);
+    child.wait().unwrap();
+    let left = staged_beside(&dest);
+    assert!(!left.is_empty(), "SIGKILL leaves the temporary file");
+    // A temporary file of a render that is running (this test's process stands in for it).
+    let alive = sb.path(&format!(
+        "out/.song.wav.mixdown-{}.Ab12Cd.tmp",
+        std::process::id()
+    ));
+    std::fs::write(&alive, "another render's").unwrap();
+
+    let out = sb.run(&["render", "song.toml"]);
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("left by an interrupted render"),
+        "the removal is reported: {err}"
+    );
+    for f in &left {
+        assert!(!f.exists(), "{} is still there", f.display());
+    }
+    assert!(alive.exists(), "a live render's file was removed");
+    std::fs::remove_file(&alive).unwrap();
+    // What is left is the render's own files, and the output is the report's.
+    assert_eq!(sb.files().iter().filter(|f| f.starts_with("out/")).count(), 2);
+    let r = report(&sb.path("out/song.report.json"));
+    assert_eq!(
+        r["outputs"][0]["sha256"].as_str().unwrap(),
+        data_sha(&dest)
+    );
+}
+
+/// Two renders to the same files at once: the second fails at once (exit 1) naming the first,
+/// the first finishes, and its output and report belong together.
+#[test]
+fn a_second_render_of_the_same_files_fails_while_the_first_runs() {
+    let sb = Sandbox::new();
+    long_song(&sb, "first.toml", -3.0);
+    long_song(&sb, "second.toml", -9.0);
+    let mut first = spawn(&sb, &["render", "first.toml"]);
+    let started = Instant::now();
+    let lock = sb.path("out/.song.wav.mixdown-lock");
+    wait_until(&mut first, || {
+        lock.exists() || started.elapsed() > Duration::from_millis(300)
+    });
+    let second = sb.run(&["render", "second.toml"]);
+    let err = text(&second);
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first render ended before the second was refused"
+    );
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    let want = format!(
+        "out/song.wav is being written by another mixdown render (process {})",
+        first.id()
+    );
+    assert!(err.contains(&want), "expected {want:?} in {err}");
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = report(&sb.path("out/song.report.json"));
+    assert_eq!(
+        r["outputs"][0]["sha256"].as_str().unwrap(),
+        data_sha(&sb.path("out/song.wav"))
+    );
+    assert_eq!(
+        r["session"]["file"].as_str().map(|f| f.ends_with("first.toml")),
+        Some(true),
+        "{}",
+        r["session"]
+    );
+    assert_eq!(
+        sb.files().iter().filter(|f| f.starts_with("out/")).count(),
+        2,
+        "{:?}",
+        sb.files()
+    );
+}
