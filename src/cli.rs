@@ -34,7 +34,8 @@ pub struct RenderArgs {
     /// Write the first output here instead of its [[output]].path.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
-    /// Worker threads (default: one per core). The output is identical for any value.
+    /// Worker threads (default: one per core; at most 4 per core, more are cut with a
+    /// warning). The output is identical for any value.
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
     /// Write the JSON report here (default: beside the first output, as NAME.report.json).

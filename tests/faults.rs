@@ -1,6 +1,6 @@
-//! Renders that do not end well: interrupted (SIGINT, SIGTERM), killed (SIGKILL), or run twice
-//! at once on the same files. Each runs the binary as a black box and checks what is left on
-//! disk.
+//! Renders that do not end well: interrupted (SIGINT, SIGTERM), killed (SIGKILL), run twice at
+//! once on the same files, or asked for absurd thread counts. Each runs the binary as a black
+//! box and checks what is left on disk.
 #![cfg(unix)]
 
 mod common;
@@ -123,6 +123,37 @@ fn data_sha(path: &Path) -> String {
     }
     panic!("{}: no data chunk", path.display());
 }
+
+/// Run `mixdown ARGS` in the sandbox with the resource limits `limits` (`RLIMIT_*`, soft and
+/// hard value) set in the child before it starts, as `ulimit` would.
+fn run_limited(sb: &Sandbox, limits: &[(Resource, u64)], args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt as _;
+    let limits = limits.to_vec();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mixdown"));
+    cmd.current_dir(sb.dir.path()).args(args);
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &(resource, value) in &limits {
+                let rl = libc::rlimit {
+                    rlim_cur: value as libc::rlim_t,
+                    rlim_max: value as libc::rlim_t,
+                };
+                if libc::setrlimit(resource, &rl) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.output().expect("start mixdown")
+}
+
+/// A resource of setrlimit(2), as the libc of this platform types it.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+type Resource = libc::c_int;
 
 fn text(o: &Output) -> String {
     stderr(o)
@@ -272,4 +303,38 @@ fn a_second_render_of_the_same_files_fails_while_the_first_runs() {
         "{:?}",
         sb.files()
     );
+}
+
+/// `--jobs` far beyond the cores is cut to 4 threads per core with a warning, and gives the
+/// same bytes as one thread. (The address space is capped so that a regression fails instead
+/// of starting 100000 threads.)
+#[test]
+fn absurd_thread_counts_are_cut_with_a_warning() {
+    let sb = Sandbox::new();
+    sb.stem_i16("a.wav", 44100, 2, 22050, |c, n| {
+        0.1 * (n as f32 * if c == 0 { 0.05 } else { 0.07 }).sin()
+    });
+    sb.write(
+        "s.toml",
+        "[[track]]\nname = \"a\"\nfile = \"a.wav\"\n[[output]]\npath = \"out/s.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml", "-j", "1", "-o", "one.wav", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let out = run_limited(
+        &sb,
+        &[(libc::RLIMIT_AS, 16 << 30)],
+        &["render", "s.toml", "--jobs", "100000"],
+    );
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: --jobs 100000 is more than 4 threads per core ({cores} core"
+        )) && err.contains(&format!("using {}", 4 * cores)),
+        "{err}"
+    );
+    let r = report(&sb.path("out/s.report.json"));
+    assert_eq!(r["render"]["jobs"].as_u64(), Some(4 * cores as u64));
+    assert_eq!(data_sha(&sb.path("out/s.wav")), data_sha(&sb.path("one.wav")));
 }

@@ -16,6 +16,29 @@ use crate::session::{self, LoadOptions, Session};
 use super::analyze::analyze_path;
 use super::ui::{fmt_db, fmt_lufs, progress_bar, shown};
 
+/// Most worker threads per core that `--jobs` starts. A render is CPU-bound, so threads beyond
+/// the cores buy nothing, and each costs a stack and its buffers; a few per core are allowed
+/// so that oversubscribing stays possible, and the output is the same for any number.
+pub const MAX_JOBS_PER_CORE: usize = 4;
+
+/// Worker threads for `--jobs requested` on a machine with `cores` cores: one per core by
+/// default, at most [`MAX_JOBS_PER_CORE`] per core; with a warning when the request was cut.
+pub fn worker_threads(requested: Option<usize>, cores: usize) -> (usize, Option<String>) {
+    let cores = cores.max(1);
+    let most = cores * MAX_JOBS_PER_CORE;
+    match requested {
+        None => (cores, None),
+        Some(n) if n > most => (
+            most,
+            Some(format!(
+                "--jobs {n} is more than {MAX_JOBS_PER_CORE} threads per core ({cores} core{}); using {most} (the output is the same for any number of threads)",
+                super::ui::plural(cores)
+            )),
+        ),
+        Some(n) => (n, None),
+    }
+}
+
 pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let started = Instant::now();
     let opts = LoadOptions {
@@ -26,10 +49,13 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         progress: None,
     };
     let session = session::load(&args.session, &opts)?;
-    let jobs = args.jobs.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        |n| n.get(),
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, cut) = worker_threads(args.jobs.map(|n| n.get()), cores);
+    if let Some(w) = cut
+        && !args.quiet
+    {
+        eprintln!("warning: {w}");
+    }
 
     // Every file this render writes is locked until it is done (another render of any of
     // them fails now instead of mixing its files with ours), and what killed renders left
