@@ -7,6 +7,7 @@ use crate::analysis::plot::PngError;
 use crate::engine::RenderError;
 use crate::engine::source::SourceError;
 use crate::io::decode::DecodeError;
+use crate::io::files::TooFewFiles;
 use crate::io::lock::LockError;
 use crate::io::stage::{CommitError, StageError};
 use crate::master::MasterError;
@@ -68,6 +69,9 @@ pub enum AppError {
     /// A file the render writes is locked by another render, or cannot be locked.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The limit on open files is too low for the render.
+    #[error(transparent)]
+    Files(#[from] TooFewFiles),
     #[error("cannot start {jobs} worker threads: {source}")]
     Threads {
         jobs: usize,
@@ -99,6 +103,7 @@ impl AppError {
             AppError::Render(RenderError::Source { source, .. }) => match source {
                 SourceError::Decode(d) => decode_kind(d),
                 SourceError::Resample(_) => Kind::Runtime,
+                SourceError::Changed { .. } => Kind::Input,
             },
             AppError::Render(RenderError::Build { .. }) => Kind::Usage,
             AppError::Premaster(crate::master::premaster::PremasterError::Render(r)) => {
@@ -119,6 +124,7 @@ impl AppError {
             | AppError::Stage(_)
             | AppError::Commit(_)
             | AppError::Lock(_)
+            | AppError::Files(_)
             | AppError::Threads { .. }
             | AppError::Measure { .. }
             | AppError::Plot(_)

@@ -1,6 +1,6 @@
 //! Renders that do not end well: interrupted (SIGINT, SIGTERM), killed (SIGKILL), run twice at
-//! once on the same files, or asked for absurd thread counts. Each runs the binary as a black
-//! box and checks what is left on disk.
+//! once on the same files, asked for absurd thread counts, or short of open files. Each runs the
+//! binary as a black box and checks what is left on disk.
 #![cfg(unix)]
 
 mod common;
@@ -337,4 +337,55 @@ fn absurd_thread_counts_are_cut_with_a_warning() {
     let r = report(&sb.path("out/s.report.json"));
     assert_eq!(r["render"]["jobs"].as_u64(), Some(4 * cores as u64));
     assert_eq!(data_sha(&sb.path("out/s.wav")), data_sha(&sb.path("one.wav")));
+}
+
+/// 200 stems under a limit of 64 open files: stems beyond what the limit allows are opened for
+/// each read and closed again, and the output is the same bytes as with every stem open. Under
+/// a limit too low for any render, the message says how many files it needs.
+#[test]
+fn two_hundred_stems_render_under_a_low_open_file_limit() {
+    let sb = Sandbox::new();
+    let mut session = String::from("[session]\nname = \"Many\"\n");
+    for i in 0..200 {
+        // 0.2 s each, starting together; small enough that 200 of them do not clip.
+        let f = 0.01 + 0.0003 * i as f32;
+        sb.stem_i16(&format!("stems/{i}.wav"), 44100, 1, 8820, move |_, n| {
+            0.003 * (n as f32 * f).sin()
+        });
+        session.push_str(&format!(
+            "[[track]]\nname = \"t{i}\"\nfile = \"stems/{i}.wav\"\n"
+        ));
+    }
+    session.push_str("[[output]]\npath = \"out/many.wav\"\n");
+    sb.write("many.toml", &session);
+
+    let out = sb.run(&["render", "many.toml", "-o", "all-open.wav", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run_limited(&sb, &[(libc::RLIMIT_NOFILE, 64)], &["render", "many.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        data_sha(&sb.path("out/many.wav")),
+        data_sha(&sb.path("all-open.wav"))
+    );
+
+    let before = snapshot(&sb);
+    let out = run_limited(
+        &sb,
+        &[(libc::RLIMIT_NOFILE, 12)],
+        &["render", "many.toml", "-j", "2", "-o", "low.wav"],
+    );
+    let err = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let needs: u32 = err
+        .split("mixdown needs ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number of files needed in {err}"));
+    assert!(needs > 12, "{err}");
+    assert!(
+        err.contains("the limit is 12; raise it (`ulimit -n"),
+        "{err}"
+    );
+    assert!(snapshot(&sb) == before, "{:?}", sb.files());
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::analysis::file;
 use crate::cli::RenderArgs;
 use crate::error::{AppError, exit};
-use crate::io::cleanup;
+use crate::io::{cleanup, files};
 use crate::io::lock::Locks;
 use crate::io::stage::Staging;
 use crate::master::{self, Mastered};
@@ -81,6 +81,7 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             list.join(", ")
         );
     }
+    files::plan(written.len(), jobs, session.tracks.len())?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

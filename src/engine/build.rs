@@ -1,6 +1,7 @@
 //! Building a render before it runs: impulse responses loaded, every track and bus chain built,
 //! sidechain keys and parallel paths aligned, the routing plan fixed, the song's length known
-//! and every stem that must render opened. Nothing here processes audio.
+//! and every stem that must render placed (its file is opened when the render reaches it).
+//! Nothing here processes audio.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -222,7 +223,7 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
         }
     }
 
-    // Open every track that must render.
+    // Place every track that must render.
     let tracks: Vec<Option<TrackState>> = session
         .tracks
         .par_iter()
@@ -233,7 +234,7 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
                 if !plan.track_active[i] {
                     return Ok(None);
                 }
-                let src = StemSource::open(&t.file, rate, offset_frames(t.offset_s, rate))
+                let src = StemSource::new(&t.file, &t.stem, rate, offset_frames(t.offset_s, rate))
                     .map_err(|source| RenderError::Source {
                         track: t.name.clone(),
                         file: t.file_display.clone(),

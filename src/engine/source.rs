@@ -3,10 +3,14 @@
 //! exactly the requested length (zeros once it has ended). Memory per stem is a few blocks,
 //! whatever the stem's length. When the song is done, [`StemSource::finish`] decodes whatever
 //! the song did not need, so a render checks every packet of a stem, as `check` does.
+//!
+//! The file is opened only when the render reaches the stem's offset and closed as soon as it
+//! has been decoded to the end, so a session of many stems placed one after another never has
+//! them all open at once (and `io::files` bounds how many stay open when they do overlap).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::io::decode::{DecodeError, FULL_SCALE, StemDecoder};
+use crate::io::decode::{DecodeError, FULL_SCALE, StemDecoder, StemInfo};
 use crate::io::resample::{Fifo, ResampleError, StreamResampler};
 
 #[derive(Debug, thiserror::Error)]
@@ -15,10 +19,18 @@ pub enum SourceError {
     Decode(#[from] DecodeError),
     #[error(transparent)]
     Resample(#[from] ResampleError),
+    #[error(
+        "the file changed during the render: it now holds {now}, but {was} when the render started"
+    )]
+    Changed { was: String, now: String },
 }
 
 pub struct StemSource {
-    dec: StemDecoder,
+    path: PathBuf,
+    /// What the header said when the session was loaded.
+    info: StemInfo,
+    /// Open from the stem's offset until it has been decoded to the end.
+    dec: Option<StemDecoder>,
     resampler: Option<StreamResampler>,
     /// Decoded frames waiting when no resampling is needed.
     direct: Fifo,
@@ -32,10 +44,25 @@ pub struct StemSource {
     pub source_clipped: u64,
 }
 
+fn describe(info: &StemInfo) -> String {
+    format!(
+        "{} channel{} at {} Hz",
+        info.channels,
+        if info.channels == 1 { "" } else { "s" },
+        info.sample_rate
+    )
+}
+
 impl StemSource {
-    pub fn open(path: &Path, session_rate: u32, offset_frames: u64) -> Result<Self, SourceError> {
-        let dec = StemDecoder::open(path)?;
-        let info = dec.info().clone();
+    /// The stem at `path`, whose header says `info`, placed `offset_frames` into a song at
+    /// `session_rate`. Nothing is opened yet.
+    pub fn new(
+        path: &Path,
+        info: &StemInfo,
+        session_rate: u32,
+        offset_frames: u64,
+    ) -> Result<Self, SourceError> {
+        let info = info.clone();
         let resampler = if info.sample_rate != session_rate {
             Some(StreamResampler::new(
                 info.sample_rate,
@@ -46,7 +73,8 @@ impl StemSource {
             None
         };
         Ok(StemSource {
-            dec,
+            path: path.to_path_buf(),
+            dec: None,
             resampler,
             direct: Fifo::new(info.channels),
             scratch: vec![Vec::new(); info.channels],
@@ -54,6 +82,7 @@ impl StemSource {
             decoded_all: false,
             source_peak: 0.0,
             source_clipped: 0,
+            info,
         })
     }
 
@@ -68,7 +97,7 @@ impl StemSource {
     /// both channels. After the stem ends the block is zeros.
     pub fn read(&mut self, out: &mut [&mut [f32]; 2]) -> Result<(), SourceError> {
         let n = out[0].len();
-        let mono = self.dec.info().channels == 1;
+        let mono = self.info.channels == 1;
         let mut pos = 0;
         while pos < n {
             if self.lead_in > 0 {
@@ -114,18 +143,42 @@ impl StemSource {
     /// render exactly as it fails `check`.
     pub fn finish(&mut self) -> Result<(), SourceError> {
         if !self.decoded_all {
-            self.dec.drain()?;
+            Self::decoder(&mut self.dec, &self.path, &self.info)?.drain()?;
+            self.dec = None;
             self.decoded_all = true;
         }
         Ok(())
+    }
+
+    /// The stem's decoder in `dec`, opening the file at `path` (and checking it still holds what
+    /// its header said when the session was loaded, `info`) on first use.
+    fn decoder<'a>(
+        dec: &'a mut Option<StemDecoder>,
+        path: &Path,
+        info: &StemInfo,
+    ) -> Result<&'a mut StemDecoder, SourceError> {
+        if let Some(d) = dec {
+            return Ok(d);
+        }
+        let d = StemDecoder::open(path)?;
+        let now = d.info();
+        if (now.sample_rate, now.channels) != (info.sample_rate, info.channels) {
+            return Err(SourceError::Changed {
+                was: describe(info),
+                now: describe(now),
+            });
+        }
+        Ok(dec.insert(d))
     }
 
     fn decode_more(&mut self) -> Result<(), SourceError> {
         for s in &mut self.scratch {
             s.clear();
         }
-        let n = self.dec.next_into(&mut self.scratch)?;
+        let n = Self::decoder(&mut self.dec, &self.path, &self.info)?.next_into(&mut self.scratch)?;
         if n == 0 {
+            // Decoded to the end: close the file.
+            self.dec = None;
             self.decoded_all = true;
             if let Some(r) = &mut self.resampler {
                 r.finish()?;

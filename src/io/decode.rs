@@ -19,6 +19,8 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Once;
 
+use super::files::StemFile;
+
 use symphonia::core::codecs::audio::well_known::CODEC_ID_MP3;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
@@ -169,7 +171,8 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, DecodeError>) -> Result<T, DecodeErr
 }
 
 fn open_reader(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
-    let file = File::open(path).map_err(|e| match e.kind() {
+    // Through the render's open-file budget (`files`): many stems may be open at once.
+    let file = StemFile::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => DecodeError::NotFound,
         _ => DecodeError::Io(e),
     })?;

@@ -98,7 +98,7 @@ impl Locks {
             let io = |source: std::io::Error| LockError::Io {
                 dest: dest.to_path_buf(),
                 lock: lock.clone(),
-                source,
+                source: super::files::explain(source),
             };
             if let Some(dir) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
                 locks

@@ -77,7 +77,7 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged, StageError> {
 fn temp_beside(path: &Path) -> Result<(tempfile::NamedTempFile, Tracked), StageError> {
     let io_err = |source: std::io::Error| StageError {
         path: path.to_path_buf(),
-        source,
+        source: super::files::explain(source),
     };
     let Some(file_name) = path.file_name() else {
         return Err(io_err(std::io::Error::new(
