@@ -94,31 +94,31 @@ fn decode_kind(e: &DecodeError) -> Kind {
     }
 }
 
+fn render_kind(r: &RenderError) -> Kind {
+    match r {
+        RenderError::Source { source, .. } => match source {
+            SourceError::Decode(d) => decode_kind(d),
+            SourceError::Resample(_) => Kind::Runtime,
+            // The stem's header no longer says what it said when the session was loaded.
+            SourceError::Changed { .. } => Kind::Input,
+        },
+        RenderError::Build { .. } => Kind::Usage,
+        _ => Kind::Runtime,
+    }
+}
+
 impl AppError {
     /// The kind of this failure: every error of every module is classified here, once.
     pub fn kind(&self) -> Kind {
         match self {
             AppError::Session(_) => Kind::Usage,
             AppError::Input { source, .. } => decode_kind(source),
-            AppError::Render(RenderError::Source { source, .. }) => match source {
-                SourceError::Decode(d) => decode_kind(d),
-                SourceError::Resample(_) => Kind::Runtime,
-                SourceError::Changed { .. } => Kind::Input,
-            },
-            AppError::Render(RenderError::Build { .. }) => Kind::Usage,
-            AppError::Premaster(crate::master::premaster::PremasterError::Render(r)) => {
-                // The same classification as a render error.
-                match r {
-                    RenderError::Source { source, .. } => match source {
-                        SourceError::Decode(d) => decode_kind(d),
-                        SourceError::Resample(_) => Kind::Runtime,
-                    },
-                    RenderError::Build { .. } => Kind::Usage,
-                    _ => Kind::Runtime,
-                }
+            // A render error is classified the same wherever it surfaces.
+            AppError::Render(r)
+            | AppError::Premaster(crate::master::premaster::PremasterError::Render(r)) => {
+                render_kind(r)
             }
-            AppError::Render(_)
-            | AppError::Premaster(_)
+            AppError::Premaster(_)
             | AppError::Master(_)
             | AppError::Write { .. }
             | AppError::Stage(_)

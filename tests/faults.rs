@@ -49,10 +49,14 @@ path = "out/song.wav"
     );
 }
 
-/// Start `mixdown ARGS` in the sandbox without waiting for it.
+/// Start `mixdown ARGS` in the sandbox without waiting for it, with its temporary folder
+/// (`TMPDIR`, where the master keeps its long signals) at `tmp/` in the sandbox, so that
+/// whatever it leaves there shows in [`snapshot`].
 fn spawn(sb: &Sandbox, args: &[&str]) -> Child {
+    std::fs::create_dir_all(sb.path("tmp")).expect("tmp folder");
     Command::new(env!("CARGO_BIN_EXE_mixdown"))
         .current_dir(sb.dir.path())
+        .env("TMPDIR", sb.path("tmp"))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -160,14 +164,16 @@ fn text(o: &Output) -> String {
 }
 
 /// SIGINT while the output is staged (written to its temporary file, not yet renamed): the
-/// render removes its temporary and lock files and the folders it made, says so, exits 130,
-/// and the previous render's files are untouched.
+/// render removes its temporary and lock files and the folders it made, leaves nothing in its
+/// temporary folder (the master's long signals), says so, exits 130, and the previous
+/// render's files are untouched.
 #[test]
 fn sigint_while_the_outputs_are_staged_removes_them_and_exits_130() {
     let sb = Sandbox::new();
     long_song(&sb, "song.toml", -3.0);
     sb.write("out/song.wav", "previous render");
     sb.write("out/song.report.json", "previous report");
+    std::fs::create_dir_all(sb.path("tmp")).unwrap();
     let before = snapshot(&sb);
     let dest = sb.path("out/song.wav");
     // With plots the render stages the output, then draws the plots, then commits.
@@ -189,12 +195,14 @@ fn sigint_while_the_outputs_are_staged_removes_them_and_exits_130() {
     assert!(!sb.path("plots").exists(), "the plot folder it made");
 }
 
-/// SIGTERM while the mix renders: exit 143, nothing written, nothing changed.
+/// SIGTERM while the mix renders: exit 143, nothing written, nothing changed, nothing left in
+/// the temporary folder.
 #[test]
 fn sigterm_while_rendering_exits_143_and_changes_nothing() {
     let sb = Sandbox::new();
     long_song(&sb, "song.toml", -3.0);
     sb.write("out/song.wav", "previous render");
+    std::fs::create_dir_all(sb.path("tmp")).unwrap();
     let before = snapshot(&sb);
     let mut child = spawn(&sb, &["render", "song.toml"]);
     // Once the render holds its locks (or, without locks, a moment after it starts) it is
@@ -205,7 +213,10 @@ fn sigterm_while_rendering_exits_143_and_changes_nothing() {
         lock.exists() || started.elapsed() > Duration::from_millis(300)
     });
     std::thread::sleep(Duration::from_millis(100));
-    assert!(child.try_wait().unwrap().is_none(), "the render ended first");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the render ended first"
+    );
     send(&child, libc::SIGTERM);
     let out = child.wait_with_output().unwrap();
     let err = text(&out);
@@ -251,12 +262,12 @@ fn the_next_render_removes_what_a_killed_render_left() {
     assert!(alive.exists(), "a live render's file was removed");
     std::fs::remove_file(&alive).unwrap();
     // What is left is the render's own files, and the output is the report's.
-    assert_eq!(sb.files().iter().filter(|f| f.starts_with("out/")).count(), 2);
-    let r = report(&sb.path("out/song.report.json"));
     assert_eq!(
-        r["outputs"][0]["sha256"].as_str().unwrap(),
-        data_sha(&dest)
+        sb.files().iter().filter(|f| f.starts_with("out/")).count(),
+        2
     );
+    let r = report(&sb.path("out/song.report.json"));
+    assert_eq!(r["outputs"][0]["sha256"].as_str().unwrap(), data_sha(&dest));
 }
 
 /// Two renders to the same files at once: the second fails at once (exit 1) naming the first,
@@ -292,7 +303,9 @@ fn a_second_render_of_the_same_files_fails_while_the_first_runs() {
         data_sha(&sb.path("out/song.wav"))
     );
     assert_eq!(
-        r["session"]["file"].as_str().map(|f| f.ends_with("first.toml")),
+        r["session"]["file"]
+            .as_str()
+            .map(|f| f.ends_with("first.toml")),
         Some(true),
         "{}",
         r["session"]
@@ -306,8 +319,8 @@ fn a_second_render_of_the_same_files_fails_while_the_first_runs() {
 }
 
 /// `--jobs` far beyond the cores is cut to 4 threads per core with a warning, and gives the
-/// same bytes as one thread. (The address space is capped so that a regression fails instead
-/// of starting 100000 threads.)
+/// same bytes as one thread. (Address space and CPU time are capped so that a regression,
+/// which starts thousands of threads and runs away, fails instead of hanging.)
 #[test]
 fn absurd_thread_counts_are_cut_with_a_warning() {
     let sb = Sandbox::new();
@@ -323,7 +336,7 @@ fn absurd_thread_counts_are_cut_with_a_warning() {
     let cores = std::thread::available_parallelism().unwrap().get();
     let out = run_limited(
         &sb,
-        &[(libc::RLIMIT_AS, 16 << 30)],
+        &[(libc::RLIMIT_AS, 4 << 30), (libc::RLIMIT_CPU, 30)],
         &["render", "s.toml", "--jobs", "100000"],
     );
     let err = text(&out);
@@ -336,7 +349,10 @@ fn absurd_thread_counts_are_cut_with_a_warning() {
     );
     let r = report(&sb.path("out/s.report.json"));
     assert_eq!(r["render"]["jobs"].as_u64(), Some(4 * cores as u64));
-    assert_eq!(data_sha(&sb.path("out/s.wav")), data_sha(&sb.path("one.wav")));
+    assert_eq!(
+        data_sha(&sb.path("out/s.wav")),
+        data_sha(&sb.path("one.wav"))
+    );
 }
 
 /// 200 stems under a limit of 64 open files: stems beyond what the limit allows are opened for
@@ -361,7 +377,11 @@ fn two_hundred_stems_render_under_a_low_open_file_limit() {
 
     let out = sb.run(&["render", "many.toml", "-o", "all-open.wav", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let out = run_limited(&sb, &[(libc::RLIMIT_NOFILE, 64)], &["render", "many.toml", "-q"]);
+    let out = run_limited(
+        &sb,
+        &[(libc::RLIMIT_NOFILE, 64)],
+        &["render", "many.toml", "-q"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         data_sha(&sb.path("out/many.wav")),
@@ -388,4 +408,85 @@ fn two_hundred_stems_render_under_a_low_open_file_limit() {
         "{err}"
     );
     assert!(snapshot(&sb) == before, "{:?}", sb.files());
+}
+
+/// Silence before the stem in [`a_long_mostly_silent_session_renders_in_little_memory`]: ten
+/// minutes at 8 kHz, long enough that holding the song in memory shows (38 MB per stereo float
+/// copy, and the master before it streamed from disk peaked at about 330 MiB), short enough to
+/// render in a few seconds.
+const SILENCE_S: u32 = 600;
+/// The address space the render may use (RLIMIT_AS, set in the child): room for the threads'
+/// stacks and the allocator's arenas, not for many copies of a long song.
+const ADDRESS_SPACE: u64 = 1 << 30;
+/// The peak resident memory allowed. A render whose memory does not grow with the song's
+/// length peaks near 23 MiB whatever the length (22 to 24 MiB measured at 5, 15 and 30 minutes).
+const MAX_RSS: u64 = 64 << 20;
+
+/// A 1 s stem ten minutes into the song: the mix is silence until then (no storage for it) and
+/// the master keeps its long signals on disk, so the render completes under the address-space
+/// limit and peaks under [`MAX_RSS`] resident, where holding the song in memory would not.
+#[test]
+fn a_long_mostly_silent_session_renders_in_little_memory() {
+    use std::os::unix::process::CommandExt as _;
+    let sb = Sandbox::new();
+    sb.stem_i16("one.wav", 8000, 1, 8000, |_, n| {
+        0.3 * (n as f32 * 0.05).sin()
+    });
+    sb.write(
+        "long.toml",
+        &format!(
+            "[session]\nname = \"Long\"\nsample_rate = 8000\n\n[[track]]\nname = \"late\"\nfile = \"one.wav\"\noffset_s = {SILENCE_S}.0\n\n[[output]]\npath = \"out/long.wav\"\nsample_rate = 8000\nbit_depth = 16\n"
+        ),
+    );
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mixdown"));
+    cmd.current_dir(sb.dir.path())
+        .args(["render", "long.toml", "-q", "-j", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        cmd.pre_exec(|| {
+            let rl = libc::rlimit {
+                rlim_cur: ADDRESS_SPACE as libc::rlim_t,
+                rlim_max: ADDRESS_SPACE as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_AS, &rl) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Reaped by wait4 below, which Child does not know about.
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().expect("start mixdown");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    // wait4 rather than Child::wait: it gives this child's own peak resident memory.
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing only `status` and `usage`.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}: {err}"
+    );
+    // ru_maxrss is in KiB on Linux, in bytes on macOS.
+    let peak = if cfg!(target_os = "macos") {
+        usage.ru_maxrss as u64
+    } else {
+        usage.ru_maxrss as u64 * 1024
+    };
+    assert!(
+        peak < MAX_RSS,
+        "peak resident memory {} MiB, more than {} MiB",
+        peak >> 20,
+        MAX_RSS >> 20
+    );
+    let r = report(&sb.path("out/long.report.json"));
+    let frames = u64::from(SILENCE_S + 1) * 8000;
+    let bytes = std::fs::metadata(sb.path("out/long.wav")).unwrap().len();
+    assert!(bytes >= frames * 4, "{bytes} bytes for {frames} frames");
+    assert!(r["outputs"][0]["sha256"].is_string(), "{r}");
 }

@@ -6,9 +6,9 @@ use std::time::Instant;
 use crate::analysis::file;
 use crate::cli::RenderArgs;
 use crate::error::{AppError, exit};
-use crate::io::{cleanup, files};
 use crate::io::lock::Locks;
 use crate::io::stage::Staging;
+use crate::io::{cleanup, files};
 use crate::master::{self, Mastered};
 use crate::report::{self, Report};
 use crate::session::{self, LoadOptions, Session};
@@ -81,7 +81,10 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             list.join(", ")
         );
     }
-    files::plan(written.len(), jobs, session.tracks.len())?;
+    // The master's temporary files (master::store): the premaster, a reference-matched
+    // premaster, the limiter's detector, and the premaster at each output rate.
+    let scratch = 3 + session.outputs.len();
+    files::plan(written.len(), scratch, jobs, session.tracks.len())?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

@@ -36,7 +36,9 @@ fn message(signal: i32, what: &Interruption) -> String {
     }
     let n = what.removed.len();
     if n == 0 {
-        format!("mixdown: interrupted by {sig}; no output was written and no existing file was changed")
+        format!(
+            "mixdown: interrupted by {sig}; no output was written and no existing file was changed"
+        )
     } else {
         format!(
             "mixdown: interrupted by {sig}; removed its {n} temporary file{}; no output was written and no existing file was changed",
@@ -121,7 +123,10 @@ mod tests {
             committed: false,
         };
         let m = message(2, &removed);
-        assert!(m.contains("interrupted by SIGINT; removed its 2 temporary files"), "{m}");
+        assert!(
+            m.contains("interrupted by SIGINT; removed its 2 temporary files"),
+            "{m}"
+        );
         assert!(m.contains("no output was written"), "{m}");
         let done = Interruption {
             removed: Vec::new(),

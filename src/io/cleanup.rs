@@ -52,7 +52,10 @@ pub fn interrupted() -> Option<i32> {
 }
 
 fn interrupted_error() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::Interrupted, "the render was interrupted")
+    std::io::Error::new(
+        std::io::ErrorKind::Interrupted,
+        "the render was interrupted",
+    )
 }
 
 /// A file or folder that [`interrupt`] will remove; dropping the `Tracked` forgets it (the
@@ -271,7 +274,10 @@ mod tests {
         let me = std::process::id();
         let tmp = format!("{}abc123.tmp", temp_prefix("song.wav"));
         assert_eq!(leftover_pid("song.wav", &tmp), Some(me));
-        assert_eq!(leftover_pid("song.wav", &backup_name("song.wav", 3)), Some(me));
+        assert_eq!(
+            leftover_pid("song.wav", &backup_name("song.wav", 3)),
+            Some(me)
+        );
         assert_eq!(
             leftover_pid("song.wav", ".song.wav.mixdown-77.Xy9.tmp"),
             Some(77)
@@ -282,13 +288,13 @@ mod tests {
         );
         for other in [
             "song.wav",
-            ".song.wav.abc123.tmp",            // someone else's temporary file
-            ".song.wav.mixdown-lock",          // a lock, not a leftover
-            ".song.wav.mixdown-x1.abc.tmp",    // no process id
-            ".song.wav.mixdown-12..tmp",       // no random part
-            ".other.wav.mixdown-12.abc.tmp",   // another destination
-            ".song.wav.x.mixdown-12.abc.tmp",  // the destination song.wav.x
-            ".song.wav.12-.mixdown-old",       // no backup number
+            ".song.wav.abc123.tmp",           // someone else's temporary file
+            ".song.wav.mixdown-lock",         // a lock, not a leftover
+            ".song.wav.mixdown-x1.abc.tmp",   // no process id
+            ".song.wav.mixdown-12..tmp",      // no random part
+            ".other.wav.mixdown-12.abc.tmp",  // another destination
+            ".song.wav.x.mixdown-12.abc.tmp", // the destination song.wav.x
+            ".song.wav.12-.mixdown-old",      // no backup number
         ] {
             assert_eq!(leftover_pid("song.wav", other), None, "{other}");
         }

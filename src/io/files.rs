@@ -40,6 +40,8 @@ pub struct Needs {
     pub open: usize,
     /// Files the render writes (each has a temporary file while it is written).
     pub written: usize,
+    /// Anonymous temporary files the master keeps its long signals in (`master::store`).
+    pub scratch: usize,
     /// Worker threads (each reads at most one stem file at a time).
     pub jobs: usize,
     /// Stems of the session.
@@ -48,9 +50,10 @@ pub struct Needs {
 
 impl Needs {
     /// The fewest open files the render can work with: what is open, a temporary file per
-    /// written file, one stem per worker thread and the main thread, and [`MARGIN`].
+    /// written file, the master's temporary files, one stem per worker thread and the main
+    /// thread, and [`MARGIN`].
     pub fn least(&self) -> usize {
-        self.open + self.written + self.jobs + 1 + MARGIN
+        self.open + self.written + self.scratch + self.jobs + 1 + MARGIN
     }
 
     /// Open files with every stem kept open (the fastest way to render).
@@ -80,7 +83,10 @@ pub fn open_file_limit() -> Option<u64> {
         };
         // SAFETY: getrlimit writes the limits into the struct we pass and nothing else.
         let r = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) };
-        (r == 0 && rl.rlim_cur != libc::RLIM_INFINITY).then(|| rl.rlim_cur as u64)
+        // rlim_t is u64 on Linux and macOS but signed on some BSDs.
+        #[allow(clippy::unnecessary_cast)]
+        let cur = rl.rlim_cur as u64;
+        (r == 0 && rl.rlim_cur != libc::RLIM_INFINITY).then_some(cur)
     }
     #[cfg(not(unix))]
     {
@@ -109,10 +115,11 @@ pub fn open_files(limit: Option<u64>) -> usize {
 /// The limit on open files is below what a render needs.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "mixdown needs {} open files at once ({} already open, {} for the files it writes, {} for the stems its {} worker threads read, {MARGIN} spare) and the limit is {}; raise it (`ulimit -n {}` also keeps all {} stems open) or lower --jobs",
+    "mixdown needs {} open files at once ({} already open, {} for the files it writes, {} for the master's temporary files, {} for the stems its {} worker threads read, {MARGIN} spare) and the limit is {}; raise it (`ulimit -n {}` also keeps all {} stems open) or lower --jobs",
     needs.least(),
     needs.open,
     needs.written,
+    needs.scratch,
     needs.jobs + 1,
     needs.jobs,
     needs.limit.unwrap_or(0),
@@ -123,18 +130,24 @@ pub struct TooFewFiles {
     pub needs: Needs,
 }
 
-/// Plan a render that writes `written` files with `jobs` worker threads from `stems` stems
-/// (call once the destinations are locked): set how many stems keep their file open, and
-/// remember the figures for [`explain`].
+/// Plan a render that writes `written` files, keeps `scratch` temporary files, and reads
+/// `stems` stems with `jobs` worker threads (call once the destinations are locked): set how
+/// many stems keep their file open, and remember the figures for [`explain`].
 ///
 /// # Errors
 /// [`TooFewFiles`] when the limit is below [`Needs::least`].
-pub fn plan(written: usize, jobs: usize, stems: usize) -> Result<Needs, TooFewFiles> {
+pub fn plan(
+    written: usize,
+    scratch: usize,
+    jobs: usize,
+    stems: usize,
+) -> Result<Needs, TooFewFiles> {
     let limit = open_file_limit();
     let needs = Needs {
         limit,
         open: open_files(limit),
         written,
+        scratch,
         jobs,
         stems,
     };
@@ -327,10 +340,11 @@ mod tests {
             limit: Some(64),
             open: 5,
             written: 2,
+            scratch: 4,
             jobs: 2,
             stems: 200,
         };
-        assert_eq!(n.least(), 5 + 2 + 3 + MARGIN);
+        assert_eq!(n.least(), 5 + 2 + 4 + 3 + MARGIN);
         assert_eq!(n.budget(), 64 - n.least());
         assert_eq!(n.all(), n.least() + 200);
         let tight = Needs {
