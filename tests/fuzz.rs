@@ -392,7 +392,7 @@ fn damage(r: &mut Noise, data: &mut Vec<u8>) {
 /// handed out, or the error's message.
 type Streamed = Result<(u64, Vec<Vec<f32>>), String>;
 
-/// Stream a stem as a render does: open, read the planned frames in blocks, then finish the
+/// Stream a stem as a render does: place it, read the planned frames in blocks, then finish the
 /// stem. `planned` is the header's frame count, or what a full decode found when the header
 /// states none (a render scans such stems first).
 fn stream(path: &Path, rate: u32) -> Streamed {
@@ -402,7 +402,7 @@ fn stream(path: &Path, rate: u32) -> Streamed {
         None => scan(path).map_err(|e| e.to_string())?.frames,
     };
     let want = (planned * u64::from(rate)).div_ceil(u64::from(info.sample_rate)) as usize;
-    let mut src = StemSource::open(path, rate, 0).map_err(|e| e.to_string())?;
+    let mut src = StemSource::new(path, &info, rate, 0).map_err(|e| e.to_string())?;
     let mut planes: Vec<Vec<f32>> = (0..2).map(|_| Vec::with_capacity(want)).collect();
     let (mut l, mut r) = (vec![0.0; 4096], vec![0.0; 4096]);
     let mut done = 0;

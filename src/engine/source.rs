@@ -31,6 +31,8 @@ pub struct StemSource {
     info: StemInfo,
     /// Open from the stem's offset until it has been decoded to the end.
     dec: Option<StemDecoder>,
+    /// Frames the decoder had decoded when it was closed.
+    closed_at: u64,
     resampler: Option<StreamResampler>,
     /// Decoded frames waiting when no resampling is needed.
     direct: Fifo,
@@ -75,6 +77,7 @@ impl StemSource {
         Ok(StemSource {
             path: path.to_path_buf(),
             dec: None,
+            closed_at: 0,
             resampler,
             direct: Fifo::new(info.channels),
             scratch: vec![Vec::new(); info.channels],
@@ -135,7 +138,17 @@ impl StemSource {
 
     /// Frames decoded from the stem so far, at its own rate.
     pub fn frames_decoded(&self) -> u64 {
-        self.dec.frames_decoded()
+        self.dec
+            .as_ref()
+            .map_or(self.closed_at, StemDecoder::frames_decoded)
+    }
+
+    /// Close the decoder (the stem is decoded to its end), keeping its count of frames.
+    fn close(&mut self) {
+        if let Some(d) = self.dec.take() {
+            self.closed_at = d.frames_decoded();
+        }
+        self.decoded_all = true;
     }
 
     /// Decode the rest of the stem, discarding it: an error anywhere up to its end (a damaged
@@ -144,8 +157,7 @@ impl StemSource {
     pub fn finish(&mut self) -> Result<(), SourceError> {
         if !self.decoded_all {
             Self::decoder(&mut self.dec, &self.path, &self.info)?.drain()?;
-            self.dec = None;
-            self.decoded_all = true;
+            self.close();
         }
         Ok(())
     }
@@ -175,11 +187,11 @@ impl StemSource {
         for s in &mut self.scratch {
             s.clear();
         }
-        let n = Self::decoder(&mut self.dec, &self.path, &self.info)?.next_into(&mut self.scratch)?;
+        let n =
+            Self::decoder(&mut self.dec, &self.path, &self.info)?.next_into(&mut self.scratch)?;
         if n == 0 {
             // Decoded to the end: close the file.
-            self.dec = None;
-            self.decoded_all = true;
+            self.close();
             if let Some(r) = &mut self.resampler {
                 r.finish()?;
             }
