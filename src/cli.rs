@@ -5,9 +5,21 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// What `--version` prints: the version, the build's enabled cargo features, its target triple
+/// and profile (recorded by `build.rs`).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nfeatures: ",
+    env!("MIXDOWN_FEATURES"),
+    "\ntarget: ",
+    env!("MIXDOWN_TARGET"),
+    "\nprofile: ",
+    env!("MIXDOWN_PROFILE"),
+);
+
 /// Render a multitrack session, described in a TOML file, to mastered, tagged WAV files.
 #[derive(Debug, Parser)]
-#[command(name = "mixdown", version, about, long_about = None, propagate_version = true)]
+#[command(name = "mixdown", version, long_version = LONG_VERSION, about, long_about = None, propagate_version = true)]
 #[command(
     after_help = "Exit status: 0 success, 1 runtime or I/O failure, 2 usage or session-file error, 3 rendered but a delivery gate failed."
 )]
@@ -25,13 +37,21 @@ pub enum Command {
     /// Measure an audio file: loudness, peaks, dynamics, stereo and spectrum; compare it with a
     /// reference.
     Analyze(AnalyzeArgs),
+    /// Write a starter session for a folder of stems: one track per stem, unity pan, one common
+    /// gain that leaves the mix 6 dB of headroom (measured), a mastering target.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout: `mixdown man | man -l -`.
+    Man(ManArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
     /// The session file (TOML).
     pub session: PathBuf,
-    /// Write the first output here instead of its [[output]].path.
+    /// Write the first output here instead of its [[output]].path; `-` writes it to standard
+    /// output (after every other file is in place; no report unless --report).
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Worker threads (default: one per core; at most 4 per core, more are cut with a
@@ -64,7 +84,8 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// The audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis; mono or stereo).
+    /// The audio file (WAV, AIFF, FLAC, MP3, Ogg Vorbis; mono or stereo); `-` reads it from
+    /// standard input.
     pub file: PathBuf,
     /// Compare with this reference track: band-by-band spectrum, loudness, dynamics and width.
     #[arg(long, value_name = "REF")]
@@ -75,4 +96,38 @@ pub struct AnalyzeArgs {
     /// Write plots (SVG, and PNG) into this folder: spectrum, loudness over time, waveform.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The folder of stems (WAV, AIFF, FLAC, MP3, Ogg Vorbis); one track per audio file in it.
+    pub stems_dir: PathBuf,
+    /// Where to write the session; stem paths in it are relative to its folder.
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "PATH",
+        default_value = "session.toml"
+    )]
+    pub output: PathBuf,
+    /// Overwrite the session file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A command's own page (`mixdown-render(1)`) instead of the main one.
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }

@@ -83,6 +83,9 @@ pub enum AppError {
     Plot(PngError),
     #[error("cannot serialize JSON: {0}")]
     Json(serde_json::Error),
+    /// The command line asks for something that cannot be done (a message naming what).
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The kind of a failure to read an input file: unreadable files are I/O failures, everything
@@ -111,7 +114,7 @@ impl AppError {
     /// The kind of this failure: every error of every module is classified here, once.
     pub fn kind(&self) -> Kind {
         match self {
-            AppError::Session(_) => Kind::Usage,
+            AppError::Session(_) | AppError::Usage(_) => Kind::Usage,
             AppError::Input { source, .. } => decode_kind(source),
             // A render error is classified the same wherever it surfaces.
             AppError::Render(r)

@@ -1,9 +1,12 @@
-//! The commands: one file each, and what they share on the terminal ([`ui`]). [`run`] takes a
-//! parsed command line, runs the command, prints what failed and returns the exit status.
+//! The commands: one file each (completions and the man page share [`shell`]), and what they
+//! share on the terminal ([`ui`]). [`run`] takes a parsed command line, runs the command, prints
+//! what failed and returns the exit status.
 
 pub mod analyze;
 pub mod check;
+pub mod init;
 pub mod render;
+pub mod shell;
 pub mod signals;
 pub mod ui;
 
@@ -20,6 +23,9 @@ pub fn run(cli: Cli) -> u8 {
         Command::Render(args) => (render::run(&args), true),
         Command::Check(args) => (check::run(&args), false),
         Command::Analyze(args) => (analyze::run(&args), false),
+        Command::Init(args) => (init::run(&args), false),
+        Command::Completions(args) => (shell::completions(&args), false),
+        Command::Man(args) => (shell::man(&args), false),
     };
     match result {
         Ok(code) => code,
