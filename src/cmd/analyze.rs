@@ -1,5 +1,6 @@
 //! `mixdown analyze`: measure a file, compare it with a reference, plot both.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use crate::analysis::file::{self, Analyzed, FileAnalysis};
@@ -30,25 +31,70 @@ pub(super) fn write_plots(
 
 /// Decode and analyse one file for `analyze`.
 pub(super) fn analyze_path(path: &Path) -> Result<Analyzed, AppError> {
+    analyze_named(path, &shown(path))
+}
+
+/// Decode and analyse the file at `path`, called `name` in the analysis and in messages.
+fn analyze_named(path: &Path, name: &str) -> Result<Analyzed, AppError> {
     let (info, planes) = crate::io::decode::decode_all(path).map_err(|source| AppError::Input {
-        path: path.to_path_buf(),
+        path: PathBuf::from(name),
         source,
     })?;
-    file::analyze(&shown(path), &info.format, planes, info.sample_rate).map_err(|source| {
+    file::analyze(name, &info.format, planes, info.sample_rate).map_err(|source| {
         AppError::Measure {
-            what: shown(path),
+            what: name.to_string(),
             source,
         }
     })
 }
 
+/// What `-` names on the command line.
+const STDIN: &str = "-";
+/// How standard input is called in the analysis and in messages.
+const STDIN_NAME: &str = "standard input";
+
+/// A file named on the command line, ready to decode: `-` is standard input, copied to a
+/// temporary file first (the decoders seek, and check the length the header states against
+/// the file's size). The temporary file lives as long as the returned guard.
+fn input(path: &Path) -> Result<(PathBuf, String, Option<tempfile::TempPath>), AppError> {
+    if path != Path::new(STDIN) {
+        return Ok((path.to_path_buf(), shown(path), None));
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Err(AppError::Usage(
+            "analyze -: standard input is a terminal; pipe the audio in (cat song.flac | mixdown analyze -)".into(),
+        ));
+    }
+    let io_err = |source| AppError::Write {
+        path: STDIN_NAME.into(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".mixdown-stdin.")
+        .tempfile()
+        .map_err(io_err)?;
+    std::io::copy(&mut stdin.lock(), &mut tmp).map_err(io_err)?;
+    tmp.flush().map_err(io_err)?;
+    let tmp = tmp.into_temp_path();
+    Ok((tmp.to_path_buf(), STDIN_NAME.into(), Some(tmp)))
+}
+
 pub fn run(args: &AnalyzeArgs) -> Result<u8, AppError> {
-    let (a, r) = match &args.reference {
-        Some(rp) => {
-            let (a, r) = rayon::join(|| analyze_path(&args.file), || analyze_path(rp));
+    let stdin = Path::new(STDIN);
+    if args.file == stdin && args.reference.as_deref() == Some(stdin) {
+        return Err(AppError::Usage(
+            "standard input can be read only once: FILE and --reference cannot both be -".into(),
+        ));
+    }
+    let (file, name, _guard) = input(&args.file)?;
+    let reference = args.reference.as_deref().map(input).transpose()?;
+    let (a, r) = match &reference {
+        Some((rp, rname, _)) => {
+            let (a, r) = rayon::join(|| analyze_named(&file, &name), || analyze_named(rp, rname));
             (a?, Some(r?))
         }
-        None => (analyze_path(&args.file)?, None),
+        None => (analyze_named(&file, &name)?, None),
     };
     if let Some(dir) = &args.plot {
         for w in write_plots(dir, &a, r.as_ref())? {

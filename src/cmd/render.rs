@@ -1,5 +1,6 @@
 //! `mixdown render`: render, master, judge, and write every output, the report and the plots.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,10 +12,11 @@ use crate::io::stage::Staging;
 use crate::io::{cleanup, files};
 use crate::master::{self, Mastered};
 use crate::report::{self, Report};
+use crate::session::outputs::STDOUT;
 use crate::session::{self, LoadOptions, Session};
 
 use super::analyze::analyze_path;
-use super::ui::{fmt_db, fmt_lufs, progress_bar, shown};
+use super::ui::{fmt_db, fmt_lufs, progress_bar, shown, stage_line, step_text};
 
 /// Most worker threads per core that `--jobs` starts. A render is CPU-bound, so threads beyond
 /// the cores buy nothing, and each costs a stack and its buffers; a few per core are allowed
@@ -41,6 +43,11 @@ pub fn worker_threads(requested: Option<usize>, cores: usize) -> (usize, Option<
 
 pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let started = Instant::now();
+    if args.output.as_deref() == Some(Path::new(STDOUT)) && std::io::stdout().is_terminal() {
+        return Err(AppError::Usage(
+            "-o - writes WAV audio to standard output, which is a terminal; redirect or pipe it (> song.wav, | player -)".into(),
+        ));
+    }
     let opts = LoadOptions {
         full_scan: false,
         output_override: args.output.clone(),
@@ -101,15 +108,27 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let (stats, pre, mut mastered) = pool.install(|| -> Result<_, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let (stats, pre) = master::premaster::render(&session, &pb)?;
-        let mastered = master::master(&session, &pre, plotting)?;
+        let line = stage_line(args.quiet);
+        let mastered = master::master(&session, &pre, plotting, &|s| {
+            line.set_message(step_text(s))
+        });
+        line.finish_and_clear();
+        let mastered = mastered?;
         Ok((stats, pre, mastered))
     })?;
 
     let verdicts = report::verdicts(&session, &stats, &pre, &mastered, args.strict);
 
-    for d in &mut mastered.deliveries {
+    // An output to standard output cannot be renamed into place: it is sent only once every
+    // file is (so a failed render sends nothing).
+    let mut to_stdout = None;
+    for (d, o) in mastered.deliveries.iter_mut().zip(&session.outputs) {
         if let Some(staged) = d.staged.take() {
-            files.push(staged);
+            if o.stdout {
+                to_stdout = Some(staged);
+            } else {
+                files.push(staged);
+            }
         }
     }
     if plotting {
@@ -121,11 +140,27 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let duration_s = pre.frames() as f64 / f64::from(session.sample_rate);
     let report = report::build(&session, &stats, &pre, &mastered, verdicts, jobs, wall);
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
-    files.add(&session.report, &json)?;
+    if let Some(path) = &session.report {
+        files.add(path, &json)?;
+    }
     files.commit()?;
+    if let Some(staged) = to_stdout {
+        staged
+            .copy_to(&mut std::io::stdout().lock())
+            .map_err(|source| AppError::Write {
+                path: "standard output".into(),
+                source,
+            })?;
+    }
 
     if !args.quiet {
-        summary(&session, &report, &session.report, duration_s, wall);
+        summary(
+            &session,
+            &report,
+            session.report.as_deref(),
+            duration_s,
+            wall,
+        );
         for p in &session.plots {
             eprintln!("  plot {}", shown(p));
         }
@@ -152,7 +187,7 @@ fn plot_master(session: &Session, mastered: &Mastered) -> Result<Vec<Vec<u8>>, A
     Ok(plots.into_iter().map(|(_, bytes)| bytes).collect())
 }
 
-fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, wall: f64) {
+fn summary(session: &Session, r: &Report, report_path: Option<&Path>, duration_s: f64, wall: f64) {
     let mins = (duration_s / 60.0).floor();
     let secs = duration_s - mins * 60.0;
     eprintln!(
@@ -173,9 +208,13 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
         fmt_lufs(r.mix.integrated_lufs, duration_s)
     );
     for o in &r.outputs {
+        let path = if o.path == STDOUT {
+            "standard output"
+        } else {
+            &o.path
+        };
         eprintln!(
-            "  wrote {} ({}-bit, {} Hz, {}, sha256 {}…, {} clipped)",
-            o.path,
+            "  wrote {path} ({}-bit, {} Hz, {}, sha256 {}…, {} clipped)",
             o.bit_depth,
             o.sample_rate,
             fmt_lufs(o.integrated_lufs, o.duration_s),
@@ -183,7 +222,9 @@ fn summary(session: &Session, r: &Report, report_path: &Path, duration_s: f64, w
             o.clipped_samples
         );
     }
-    eprintln!("  report {}", shown(report_path));
+    if let Some(p) = report_path {
+        eprintln!("  report {}", shown(p));
+    }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

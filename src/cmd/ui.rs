@@ -1,10 +1,11 @@
-//! What the commands share on the terminal: progress bars (only when stderr is a terminal),
-//! plurals and levels as text.
+//! What the commands share on the terminal: progress bars and the mastering step (only when
+//! stderr is a terminal), plurals and levels as text.
 
 use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::master::Step;
 use crate::master::target::MIN_SECONDS;
 pub use crate::report::shown;
 
@@ -24,6 +25,31 @@ pub fn progress_bar(quiet: bool, msg: &str) -> ProgressBar {
     }
     pb.set_message(msg.to_string());
     pb
+}
+
+/// A line on stderr naming the step mastering is at, with a spinner and the time spent,
+/// hidden when quiet or when stderr is not a terminal. Set its message with [`step_text`].
+pub fn stage_line(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        pb.set_style(style);
+    }
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+    pb
+}
+
+/// What a mastering step is called on the terminal.
+pub fn step_text(step: Step) -> String {
+    match step {
+        Step::Matching => "mastering: matching the reference".into(),
+        Step::Resampling(rate) => format!("mastering: resampling to {rate} Hz"),
+        Step::Measuring(rate) => format!("mastering: measuring at {rate} Hz"),
+        Step::Planning(pass) => format!("mastering: planning pass {pass}"),
+        Step::Writing(n) => format!("mastering: writing {n} output{}", plural(n)),
+    }
 }
 
 /// A level with its unit and one decimal, `-inf` for silence.

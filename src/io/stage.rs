@@ -126,6 +126,24 @@ pub fn stage_writer(path: &Path) -> Result<StagedWriter, StageError> {
     })
 }
 
+/// Start writing a file that goes to a stream (standard output) rather than to a path: a
+/// temporary file in the system's temporary folder, deleted when dropped, whose bytes
+/// [`Staged::copy_to`] sends on once everything else is in place. `name` names it in messages.
+pub fn spool_writer(name: &Path) -> Result<StagedWriter, StageError> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".mixdown-spool.")
+        .suffix(".tmp")
+        .tempfile()
+        .map_err(|source| StageError {
+            path: name.to_path_buf(),
+            source,
+        })?;
+    Ok(StagedWriter {
+        out: std::io::BufWriter::with_capacity(1 << 20, tmp),
+        path: name.to_path_buf(),
+    })
+}
+
 impl std::io::Write for StagedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.out.write(buf)
@@ -161,6 +179,15 @@ impl StagedWriter {
 }
 
 impl Staged {
+    /// Copy the complete file to `out` (a stream such as standard output) instead of renaming
+    /// it into place; the temporary file is deleted afterwards. Returns the bytes copied.
+    pub fn copy_to(self, out: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        let mut file = self.tmp.reopen()?;
+        let n = std::io::copy(&mut file, out)?;
+        out.flush()?;
+        Ok(n)
+    }
+
     /// Second half of [`write_atomic`]: rename the temporary file onto the destination.
     pub fn commit(self) -> Result<(), StageError> {
         let path = self.path;

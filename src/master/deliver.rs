@@ -15,7 +15,7 @@ use crate::session::model::{Output, Session};
 
 use super::detect::EnvelopeStream;
 use super::target::{self, Mastering, TargetOutcome};
-use super::{AtRate, Delivery, MasterError};
+use super::{AtRate, Delivery, MasterError, Progress};
 
 /// Frames per block.
 const BLOCK: usize = 1 << 15;
@@ -40,6 +40,7 @@ pub(crate) fn deliver_one(
     o: &Output,
     analyse: bool,
     keep: bool,
+    progress: Progress<'_>,
 ) -> Result<Delivered, MasterError> {
     let encode_err = |source| MasterError::Encode {
         path: o.path.clone(),
@@ -66,7 +67,11 @@ pub(crate) fn deliver_one(
     loop {
         let pre = at.pre();
         let channels = pre.channels();
-        let mut file = stage::stage_writer(&o.path)?;
+        let mut file = if o.stdout {
+            stage::spool_writer(&o.path)?
+        } else {
+            stage::stage_writer(&o.path)?
+        };
         let mut wav = wav::Writer::new(&mut file, &format, &session.tags, pre.len() as u64)
             .map_err(encode_err)?;
         let mut stream = Mastering::new(pre, at.measurement.as_ref().zip(plan.as_ref()));
@@ -143,6 +148,7 @@ pub(crate) fn deliver_one(
                     p.gain_db,
                     ceiling,
                     &mut iterations,
+                    progress,
                 )?);
                 aim = Some(lufs);
                 redone += 1;

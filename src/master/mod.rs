@@ -50,6 +50,26 @@ pub enum MasterError {
     Store(#[from] StoreError),
 }
 
+/// A step of mastering, told as it starts (a progress display shows it: the premaster's
+/// progress bar is done by then, and a long master takes a while).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Reference matching: the master analysed against the reference.
+    Matching,
+    /// The premaster resampled to an output rate, Hz.
+    Resampling(u32),
+    /// The target stage measuring the master at an output rate (Hz): loudness, true peaks.
+    Measuring(u32),
+    /// One pass of the target stage's gain search, counted from 1 across the stage (a
+    /// delivered output that overshoots is planned again, with further passes).
+    Planning(usize),
+    /// The outputs being written (how many) and checked as delivered.
+    Writing(usize),
+}
+
+/// Told of every [`Step`] as it starts. `Sync`: outputs are written in parallel.
+pub type Progress<'a> = &'a (dyn Fn(Step) + Sync);
+
 /// One delivery file, written to a temporary file beside its destination and measured.
 #[derive(Debug)]
 pub struct Delivery {
@@ -153,7 +173,8 @@ fn resample_store(src: &Store, from: u32, to: u32) -> Result<Store, MasterError>
 
 /// Run reference matching and the target stage, analyse the master, and write every output
 /// (each to a temporary file beside it; their folders must exist). With `keep_planes`, the
-/// master at the first output's rate is also kept in memory (for plots).
+/// master at the first output's rate is also kept in memory (for plots). `progress` is told of
+/// each step as it starts.
 ///
 /// The target stage runs at the rate of delivery, once per distinct output rate (first output
 /// first): loudness and true peak are then measured on the signal that will be written, so a
@@ -163,10 +184,12 @@ pub fn master(
     session: &Session,
     pre: &Premaster,
     keep_planes: bool,
+    progress: Progress<'_>,
 ) -> Result<Mastered, MasterError> {
     let rate = pre.rate;
     let (matched, reference) = match &session.master.reference {
         Some(r) => {
+            progress(Step::Matching);
             let planes = pre.store.load()?;
             let (planes, report) =
                 reference::apply(&planes, rate, r, session.master.target.is_some())?;
@@ -190,6 +213,7 @@ pub fn master(
         let src = if r == rate {
             Src::Borrowed(premaster)
         } else {
+            progress(Step::Resampling(r));
             Src::Owned(resample_store(premaster, rate, r)?)
         };
         let mut at = AtRate {
@@ -200,12 +224,21 @@ pub fn master(
             iterations: 0,
         };
         if let Some(t) = &session.master.target {
+            progress(Step::Measuring(r));
             match target::measure(at.pre(), r, t.lufs) {
                 Ok(m) => {
                     let gain = target::first_gain(&m, t.lufs);
                     let ceiling = t.ceiling_dbtp - target::CEILING_MARGIN_DB;
                     let mut iterations = 0;
-                    let p = target::plan(at.pre(), &m, t.lufs, gain, ceiling, &mut iterations)?;
+                    let p = target::plan(
+                        at.pre(),
+                        &m,
+                        t.lufs,
+                        gain,
+                        ceiling,
+                        &mut iterations,
+                        progress,
+                    )?;
                     at.iterations = iterations;
                     at.plan = Some(p);
                     at.measurement = Some(m);
@@ -227,6 +260,7 @@ pub fn master(
         }
         stages.push(at);
     }
+    progress(Step::Writing(session.outputs.len()));
     let results: Vec<deliver::Delivered> = session
         .outputs
         .par_iter()
@@ -236,7 +270,7 @@ pub fn master(
                 .iter()
                 .find(|s| s.rate == o.sample_rate)
                 .unwrap_or(&stages[0]);
-            deliver::deliver_one(session, st, i, o, i == 0, i == 0 && keep_planes)
+            deliver::deliver_one(session, st, i, o, i == 0, i == 0 && keep_planes, progress)
         })
         .collect::<Result<_, _>>()?;
     let mut deliveries = Vec::with_capacity(results.len());

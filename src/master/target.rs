@@ -18,6 +18,7 @@ use crate::dsp::{db_to_gain, gain_to_db};
 
 use super::detect::{EnvelopeStream, SlidingMax};
 use super::store::{Store, StoreError};
+use super::{Progress, Step};
 
 /// How close the iteration aims (the stage promises 0.1 LU; aiming tighter leaves margin for
 /// resampling and dither at the output).
@@ -248,7 +249,8 @@ fn evaluate(
 }
 
 /// Search the static gain whose limited result meets `lufs` at `ceiling_db`, starting from
-/// `gain_db`; `iterations` counts the evaluations (shared by every search of one stage).
+/// `gain_db`; `iterations` counts the evaluations (shared by every search of one stage), and
+/// `progress` is told of each as it starts ([`Step::Planning`]).
 ///
 /// The loudness after the limiter grows monotonically with the gain, so the search brackets
 /// the target and uses the secant (Illinois) method, starting from the plain difference.
@@ -259,7 +261,9 @@ pub fn plan(
     gain_db: f64,
     ceiling_db: f64,
     iterations: &mut usize,
+    progress: Progress<'_>,
 ) -> Result<GainPlan, TargetError> {
+    progress(Step::Planning(*iterations + 1));
     let mut best = evaluate(pre, m, gain_db, ceiling_db, lufs)?;
     *iterations += 1;
     // The latest evaluation drives the search; the closest one is kept.
@@ -306,6 +310,7 @@ pub fn plan(
         }
         .min(MAX_GAIN_DB);
         prev = Some((cur_g, f));
+        progress(Step::Planning(*iterations + 1));
         let p = evaluate(pre, m, next, ceiling_db, lufs)?;
         *iterations += 1;
         (cur_g, cur_l) = (next, p.lufs);
@@ -341,7 +346,15 @@ pub fn apply(
     let mut iterations = 0;
     let mut gain_db = first_gain(&m, lufs);
     loop {
-        let p = plan(&pre, &m, lufs, gain_db, ceiling_db, &mut iterations)?;
+        let p = plan(
+            &pre,
+            &m,
+            lufs,
+            gain_db,
+            ceiling_db,
+            &mut iterations,
+            &|_| {},
+        )?;
         gain_db = p.gain_db;
         let mut stream = Mastering::new(&pre, Some((&m, &p)));
         let mut out: Vec<Vec<f32>> = vec![Vec::with_capacity(pre.len()); pre.channels()];

@@ -8,7 +8,7 @@ mod master;
 mod metadata;
 pub mod model;
 mod nodes;
-mod outputs;
+pub mod outputs;
 pub mod paths;
 mod seed;
 pub mod validate;

@@ -105,8 +105,10 @@ pub struct Master {
 /// One delivery file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Output {
-    /// Absolute path.
+    /// Absolute path (`-` when it goes to standard output).
     pub path: PathBuf,
+    /// `render -o -`: this output is written to standard output, after every file is in place.
+    pub stdout: bool,
     pub sample_rate: u32,
     pub encoding: Encoding,
     pub dither: Dither,
@@ -125,8 +127,9 @@ pub struct Session {
     pub buses: Vec<Bus>,
     pub master: Master,
     pub outputs: Vec<Output>,
-    /// Where the report goes (absolute).
-    pub report: PathBuf,
+    /// Where the report goes (absolute); none when the first output goes to standard output
+    /// and `--report` does not name a file.
+    pub report: Option<PathBuf>,
     /// The plot files `--plot` writes (absolute; empty without `--plot`).
     pub plots: Vec<PathBuf>,
     pub tags: Tags,

@@ -11,6 +11,9 @@ use super::paths::{normalize, same_file};
 use super::validate::{LoadOptions, Validator, array_of_tables};
 use super::walk::Tbl;
 
+/// What `-o` says for standard output.
+pub const STDOUT: &str = "-";
+
 pub(super) fn outputs(
     v: &mut Validator<'_>,
     root: &Tbl<'_, '_>,
@@ -69,6 +72,7 @@ pub(super) fn outputs(
         outs.push((
             Output {
                 path,
+                stdout: false,
                 sample_rate,
                 encoding,
                 dither,
@@ -94,6 +98,7 @@ pub(super) fn outputs(
         outs.push((
             Output {
                 path,
+                stdout: false,
                 sample_rate: 44100,
                 encoding: Encoding::Pcm16,
                 dither: Dither::Tpdf,
@@ -105,7 +110,12 @@ pub(super) fn outputs(
     if let Some(o) = &opts.output_override {
         let cwd = std::env::current_dir().unwrap_or_default();
         if let Some(first) = outs.first_mut() {
-            first.0.path = normalize(&cwd, o);
+            if o.as_os_str() == STDOUT {
+                first.0.path = PathBuf::from(STDOUT);
+                first.0.stdout = true;
+            } else {
+                first.0.path = normalize(&cwd, o);
+            }
             first.2 = format!("-o {}", o.display());
         }
     }
@@ -124,32 +134,35 @@ struct Written {
 /// Everything a render writes: every output, the report and the plots. Each must be a file
 /// (not a folder, and not under a file where a folder should be) that is none of the session's
 /// inputs (stems, impulse responses, the reference, the session file itself, however the path
-/// is spelled: `..`, symlinks), and no two may be the same file. Returns the outputs, the report path and the plot paths.
+/// is spelled: `..`, symlinks), and no two may be the same file. An output to standard output
+/// (`-o -`) is no file: it has none of these checks, and the report is written only when
+/// `--report` names a file. Returns the outputs, the report path and the plot paths.
 pub(super) fn writes(
     v: &mut Validator<'_>,
     outs: Vec<(Output, Span, String)>,
     opts: &LoadOptions,
-) -> (Vec<Output>, PathBuf, Vec<PathBuf>) {
+) -> (Vec<Output>, Option<PathBuf>, Vec<PathBuf>) {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut all: Vec<Written> = outs
         .iter()
+        .filter(|(o, ..)| !o.stdout)
         .map(|(o, span, label)| Written {
             path: o.path.clone(),
             span: (!label.starts_with("-o") && label != "output").then(|| span.clone()),
             label: label.clone(),
         })
         .collect();
-    for (i, (o, ..)) in outs.iter().enumerate() {
-        let ext_ok = o
+    for w in &all {
+        let ext_ok = w
             .path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
         if !ext_ok {
             let msg = format!(
                 "{}: mixdown writes WAV files; the path must end in .wav",
-                o.path.display()
+                w.path.display()
             );
-            report(v, &all[i], msg, None);
+            report(v, w, msg, None);
         }
     }
     let report_path = match (&opts.report_override, outs.first()) {
@@ -160,8 +173,9 @@ pub(super) fn writes(
                 span: None,
                 label: format!("--report {}", r.display()),
             });
-            path
+            Some(path)
         }
+        (None, Some((first, ..))) if first.stdout => None,
         (None, Some((first, ..))) => {
             let path = default_report_path(&first.path);
             all.push(Written {
@@ -169,9 +183,9 @@ pub(super) fn writes(
                 span: None,
                 label: format!("the report {}", path.display()),
             });
-            path
+            Some(path)
         }
-        (None, None) => PathBuf::new(),
+        (None, None) => None,
     };
     let mut plots = Vec::new();
     if let Some(dir) = &opts.plot_dir {
