@@ -102,7 +102,7 @@ fn init_writes_a_session_that_checks_and_renders_with_6_db_headroom() {
     }
     // The figures are said in a comment.
     assert!(
-        text.contains(&format!("peaked at {unity_db:.2} dBFS")),
+        text.contains(&format!("peaked at {unity_db:+.2} dBFS")),
         "{text}"
     );
 

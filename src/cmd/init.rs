@@ -329,7 +329,7 @@ impl Staging {
             return "the stems are silent; every track is at unity gain".into();
         }
         format!(
-            "gain {:+.2} dB on every track (the sum at unity peaked at {:.2} dBFS; now {:.2} dBFS)",
+            "gain {:+.2} dB on every track (the sum at unity peaked at {:+.2} dBFS; now {:+.2} dBFS)",
             self.gain_db,
             self.unity_peak_dbfs,
             self.staged_peak_dbfs()
@@ -370,12 +370,12 @@ fn session_text(
         if st.unity_peak_dbfs.is_finite() {
             let loudness = st
                 .unity_lufs
-                .map_or(String::new(), |l| format!(", {l:.1} LUFS integrated"));
+                .map_or(String::new(), |l| format!("; {l:.1} LUFS integrated"));
             let _ = writeln!(
                 t,
-                "# Gain staging (measured): every stem decoded and summed at unity gain, centred, the mix bus\n\
-                 # peaked at {:.2} dBFS (sample peak{loudness}). Every track gets the same gain_db, {:+.2} dB,\n\
-                 # so the plain sum peaks at {:.2} dBFS: {HEADROOM_DB} dB of headroom for the master.",
+                "# Gain staging (measured): every stem decoded and summed at unity gain, centred: the mix\n\
+                 # bus peaked at {:+.2} dBFS (sample peak{loudness}). Every track gets the same gain,\n\
+                 # {:+.2} dB, so the plain sum peaks at {:+.2} dBFS: {HEADROOM_DB} dB of headroom for the master.",
                 st.unity_peak_dbfs,
                 st.gain_db,
                 st.staged_peak_dbfs()
