@@ -67,12 +67,14 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     // Every file this render writes is locked until it is done (another render of any of
     // them fails now instead of mixing its files with ours), and what killed renders left
     // beside them is removed.
+    // (An output to standard output is no file.)
     let written: Vec<&Path> = session
         .outputs
         .iter()
+        .filter(|o| !o.stdout)
         .map(|o| o.path.as_path())
         .chain(session.plots.iter().map(|p| p.as_path()))
-        .chain(std::iter::once(session.report.as_path()))
+        .chain(session.report.as_deref())
         .collect();
     let _locks = Locks::acquire(written.iter().copied())?;
     let leftovers: Vec<_> = written
@@ -101,7 +103,7 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     // Every file is staged first (outputs, plots, then the report) and the set is committed
     // at the end, whole or not at all.
     let mut files = Staging::new();
-    for o in &session.outputs {
+    for o in session.outputs.iter().filter(|o| !o.stdout) {
         files.make_dir(&o.path)?;
     }
     let plotting = !session.plots.is_empty();

@@ -130,17 +130,22 @@ pub fn stage_writer(path: &Path) -> Result<StagedWriter, StageError> {
 /// temporary file in the system's temporary folder, deleted when dropped, whose bytes
 /// [`Staged::copy_to`] sends on once everything else is in place. `name` names it in messages.
 pub fn spool_writer(name: &Path) -> Result<StagedWriter, StageError> {
-    let tmp = tempfile::Builder::new()
-        .prefix(".mixdown-spool.")
-        .suffix(".tmp")
-        .tempfile()
-        .map_err(|source| StageError {
-            path: name.to_path_buf(),
-            source,
-        })?;
+    let (tmp, tracked) = cleanup::create_tracked(|| {
+        let tmp = tempfile::Builder::new()
+            .prefix(".mixdown-spool.")
+            .suffix(".tmp")
+            .tempfile()?;
+        let p = tmp.path().to_path_buf();
+        Ok((tmp, p))
+    })
+    .map_err(|source| StageError {
+        path: name.to_path_buf(),
+        source,
+    })?;
     Ok(StagedWriter {
         out: std::io::BufWriter::with_capacity(1 << 20, tmp),
         path: name.to_path_buf(),
+        tracked,
     })
 }
 
