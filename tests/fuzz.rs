@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mixdown::engine::source::StemSource;
+use mixdown::engine::source::{Placed, StemSource};
 use mixdown::io::decode::{decode_all, probe, scan};
 use mixdown::session::LoadOptions;
 use mixdown::session::validate::validate;
@@ -402,7 +402,8 @@ fn stream(path: &Path, rate: u32) -> Streamed {
         None => scan(path).map_err(|e| e.to_string())?.frames,
     };
     let want = (planned * u64::from(rate)).div_ceil(u64::from(info.sample_rate)) as usize;
-    let mut src = StemSource::new(path, &info, rate, 0).map_err(|e| e.to_string())?;
+    let mut src =
+        StemSource::new(path, &info, rate, Placed::whole(0)).map_err(|e| e.to_string())?;
     let mut planes: Vec<Vec<f32>> = (0..2).map(|_| Vec::with_capacity(want)).collect();
     let (mut l, mut r) = (vec![0.0; 4096], vec![0.0; 4096]);
     let mut done = 0;

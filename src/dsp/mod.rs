@@ -14,6 +14,7 @@ pub mod delay;
 pub mod delay_line;
 pub mod dynamics;
 pub mod eq;
+pub mod fade;
 pub mod fir;
 pub mod gain;
 pub mod limiter;

@@ -17,7 +17,8 @@ use super::error::RenderError;
 use super::meter::BlockMeter;
 use super::plan::{self, NodeTimes, Plan};
 use super::run::{BusState, EdgeDelays, Placement, TrackState};
-use super::source::{SourceError, StemSource};
+use super::source::{Placed, SourceError, StemSource};
+use crate::dsp::fade::Fades;
 
 /// Frames per block.
 pub const BLOCK: usize = 4096;
@@ -86,17 +87,40 @@ impl Graph {
     }
 }
 
-/// Length in session frames of a stem placed at its offset, from the header where it states
-/// one and the stem renders (the render then decodes it to its end). A stem that does not
-/// render (muted, keying nothing) is decoded in full here, as `check` decodes it, so a damaged
-/// stem fails a render whether or not it is heard.
-fn placed_len(track: &Track, rate: u32, renders: bool) -> Result<u64, SourceError> {
+/// Where `track` plays, from its stem's length in the header where it states one and the stem
+/// renders (the render then decodes it to its end). A stem that does not render (muted, keying
+/// nothing) is decoded in full here, as `check` decodes it, so a damaged stem fails a render
+/// whether or not it is heard.
+fn placement(track: &Track, rate: u32, renders: bool) -> Result<Placed, SourceError> {
     let frames = match track.stem.frames {
         Some(f) if renders => f,
         _ => crate::io::decode::scan(&track.file)?.frames,
     };
     let resampled = (frames * u64::from(rate)).div_ceil(u64::from(track.stem.sample_rate));
-    Ok(offset_frames(track.offset_s, rate) + resampled)
+    let r = &track.region;
+    let skip = offset_frames(r.start_s, rate).min(resampled);
+    let end = r
+        .end_s
+        .map_or(resampled, |e| offset_frames(e, rate).min(resampled));
+    let len = end.saturating_sub(skip);
+    // Validation keeps the fades within the region; rounding may still pass it by a frame.
+    let fade_in = offset_frames(r.fade_in_s, rate).min(len);
+    let fade_out = offset_frames(r.fade_out_s, rate).min(len - fade_in);
+    Ok(Placed {
+        offset: offset_frames(track.offset_s, rate),
+        skip,
+        fades: Fades {
+            len,
+            fade_in,
+            fade_out,
+            curve: r.fade_curve,
+        },
+        limit: if r.end_s.is_none() && fade_out == 0 {
+            u64::MAX
+        } else {
+            len
+        },
+    })
 }
 
 fn offset_frames(offset_s: f64, rate: u32) -> u64 {
@@ -200,19 +224,23 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
     };
 
     // Song length: the longest placed stem, muted or not (muting does not shorten a song).
-    let lens: Vec<u64> = session
+    let places: Vec<Placed> = session
         .tracks
         .par_iter()
         .enumerate()
         .map(|(i, t)| {
-            placed_len(t, rate, plan.track_active[i]).map_err(|source| RenderError::Source {
+            placement(t, rate, plan.track_active[i]).map_err(|source| RenderError::Source {
                 track: t.name.clone(),
                 file: t.file_display.clone(),
                 source,
             })
         })
         .collect::<Result<_, _>>()?;
-    let content_frames = lens.iter().copied().max().unwrap_or(0);
+    let content_frames = places
+        .iter()
+        .map(|p| p.offset + p.fades.len)
+        .max()
+        .unwrap_or(0);
 
     // Which rendered tracks key a sidechain anywhere (their blocks are kept for the keyed
     // processors; a key that does not render leaves its processor unkeyed).
@@ -234,12 +262,13 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
                 if !plan.track_active[i] {
                     return Ok(None);
                 }
-                let src = StemSource::new(&t.file, &t.stem, rate, offset_frames(t.offset_s, rate))
-                    .map_err(|source| RenderError::Source {
+                let src = StemSource::new(&t.file, &t.stem, rate, places[i]).map_err(|source| {
+                    RenderError::Source {
                         track: t.name.clone(),
                         file: t.file_display.clone(),
                         source,
-                    })?;
+                    }
+                })?;
                 Ok(Some(TrackState {
                     idx: i,
                     name: t.name.clone(),

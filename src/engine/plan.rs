@@ -243,6 +243,7 @@ mod tests {
             pan: 0.0,
             width: 1.0,
             offset_s: 0.0,
+            region: Default::default(),
             polarity_invert: false,
             muted: false,
             solo: false,

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::dsp::fade::Fades;
 use crate::io::decode::{DecodeError, FULL_SCALE, StemDecoder, StemInfo};
 use crate::io::resample::{Fifo, ResampleError, StreamResampler};
 
@@ -23,6 +24,36 @@ pub enum SourceError {
         "the file changed during the render: it now holds {now}, but {was} when the render started"
     )]
     Changed { was: String, now: String },
+}
+
+/// Where a track's stem sits in the song, in session frames: the frames of silence before it,
+/// and the frames of the stem it plays (its region, faded).
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    pub offset: u64,
+    /// Frames of the resampled stem skipped before the region starts.
+    pub skip: u64,
+    pub fades: Fades,
+    /// Frames of the stem played at most: the region's length when it ends before the stem
+    /// does or fades out, otherwise unbounded (whatever the resampler delivers).
+    pub limit: u64,
+}
+
+impl Placed {
+    /// The whole stem, unfaded, `offset` frames into the song.
+    pub fn whole(offset: u64) -> Self {
+        Placed {
+            offset,
+            skip: 0,
+            fades: Fades {
+                len: u64::MAX,
+                fade_in: 0,
+                fade_out: 0,
+                curve: Default::default(),
+            },
+            limit: u64::MAX,
+        }
+    }
 }
 
 pub struct StemSource {
@@ -39,6 +70,13 @@ pub struct StemSource {
     scratch: Vec<Vec<f32>>,
     /// Silent frames still to emit before the stem starts.
     lead_in: u64,
+    /// Frames of the resampled stem still to skip before its region starts.
+    skip: u64,
+    /// The region's length and fades.
+    fades: Fades,
+    /// Frames of the region emitted so far.
+    played: u64,
+    limit: u64,
     decoded_all: bool,
     /// Largest absolute sample of the decoded stem (before resampling).
     pub source_peak: f32,
@@ -56,13 +94,13 @@ fn describe(info: &StemInfo) -> String {
 }
 
 impl StemSource {
-    /// The stem at `path`, whose header says `info`, placed `offset_frames` into a song at
-    /// `session_rate`. Nothing is opened yet.
+    /// The stem at `path`, whose header says `info`, placed in a song at `session_rate` as
+    /// `placed` says. Nothing is opened yet.
     pub fn new(
         path: &Path,
         info: &StemInfo,
         session_rate: u32,
-        offset_frames: u64,
+        placed: Placed,
     ) -> Result<Self, SourceError> {
         let info = info.clone();
         let resampler = if info.sample_rate != session_rate {
@@ -81,7 +119,11 @@ impl StemSource {
             resampler,
             direct: Fifo::new(info.channels),
             scratch: vec![Vec::new(); info.channels],
-            lead_in: offset_frames,
+            lead_in: placed.offset,
+            skip: placed.skip,
+            fades: placed.fades,
+            played: 0,
+            limit: placed.limit,
             decoded_all: false,
             source_peak: 0.0,
             source_clipped: 0,
@@ -112,8 +154,23 @@ impl StemSource {
                 continue;
             }
             let avail = self.ready().len();
+            if avail > 0 && self.skip > 0 {
+                let k = (self.skip.min(avail as u64)) as usize;
+                self.ready().consume(k);
+                self.skip -= k as u64;
+                continue;
+            }
+            let left = self.limit.saturating_sub(self.played);
+            if left == 0 {
+                // The region has played: silence from here (the rest is decoded by `finish`).
+                out[0][pos..].fill(0.0);
+                out[1][pos..].fill(0.0);
+                break;
+            }
             if avail > 0 {
-                let k = avail.min(n - pos);
+                let k = avail
+                    .min(n - pos)
+                    .min(usize::try_from(left).unwrap_or(usize::MAX));
                 let [l, r] = out;
                 let got = if mono {
                     let g = self.ready().pop_into(&mut [&mut l[pos..pos + k]], k);
@@ -123,6 +180,11 @@ impl StemSource {
                     self.ready()
                         .pop_into(&mut [&mut l[pos..pos + k], &mut r[pos..pos + k]], k)
                 };
+                self.fades.apply(
+                    self.played,
+                    &mut [&mut l[pos..pos + got], &mut r[pos..pos + got]],
+                );
+                self.played += got as u64;
                 pos += got;
                 continue;
             }

@@ -53,6 +53,8 @@ pub struct Track {
     pub pan: f64,
     pub width: f64,
     pub offset_s: f64,
+    /// The part of the stem that plays, and its fades.
+    pub region: Region,
     pub polarity_invert: bool,
     /// Muted by `mute`, or by another track's `solo`.
     pub muted: bool,
@@ -61,6 +63,25 @@ pub struct Track {
     pub output: Dest,
     pub sends: Vec<Send>,
     pub fx: Vec<Fx>,
+}
+
+/// The part of a stem a track plays: from `start_s` to `end_s` of the stem (seconds of the
+/// stem, at the session rate), placed at the track's `offset_s`, faded in and out.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Region {
+    pub start_s: f64,
+    /// `None`: to the stem's end.
+    pub end_s: Option<f64>,
+    pub fade_in_s: f64,
+    pub fade_out_s: f64,
+    pub fade_curve: crate::dsp::fade::FadeCurve,
+}
+
+impl Region {
+    /// The whole stem, unfaded (what a track without region keys plays).
+    pub fn is_whole(&self) -> bool {
+        *self == Region::default()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -4,9 +4,11 @@
 use super::diag::Span;
 use super::fx::{Owner, SidechainRef};
 use super::graph;
-use super::model::{Bus, Dest, Send, Track};
+use super::model::{Bus, Dest, Region, Send, Track};
 use super::validate::{Validator, labelled};
 use super::walk::{Tbl, as_table};
+use crate::dsp::fade::FadeCurve;
+use crate::io::decode::StemInfo;
 
 pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str) -> Dest {
     let Some(s) = t.str(&mut v.d, key) else {
@@ -86,6 +88,11 @@ pub(super) fn track(
             "pan",
             "width",
             "offset_s",
+            "start_s",
+            "end_s",
+            "fade_in_s",
+            "fade_out_s",
+            "fade_curve",
             "polarity_invert",
             "mute",
             "solo",
@@ -110,6 +117,14 @@ pub(super) fn track(
     let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
     let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
     let offset_s = t.num_in(&mut v.d, "offset_s", 0.0, 0.0, 3600.0, "s");
+    let start_s = t.num_in(&mut v.d, "start_s", 0.0, 0.0, 86_400.0, "s");
+    let end_s = t.opt_num_in(&mut v.d, "end_s", 0.0, 86_400.0, "s");
+    let fade_in_s = t.num_in(&mut v.d, "fade_in_s", 0.0, 0.0, 3600.0, "s");
+    let fade_out_s = t.num_in(&mut v.d, "fade_out_s", 0.0, 0.0, 3600.0, "s");
+    let fade_curve = t
+        .choice(&mut v.d, "fade_curve", &FadeCurve::NAMES)
+        .and_then(|c| FadeCurve::from_name(&c.v))
+        .unwrap_or_default();
     let polarity_invert = t.bool_or(&mut v.d, "polarity_invert", false);
     let mute = t.bool_or(&mut v.d, "mute", false);
     let solo = t.bool_or(&mut v.d, "solo", false);
@@ -118,6 +133,14 @@ pub(super) fn track(
     let fx = v.fx_chain(t, Owner::Track(i), sc);
     let (file, file_display) = file?;
     let stem = v.stem_info(&file)?;
+    let region = Region {
+        start_s,
+        end_s,
+        fade_in_s,
+        fade_out_s,
+        fade_curve,
+    };
+    check_region(v, t, &region, &stem);
     if stem.channels == 1 && t.has("width") && width != 1.0 {
         v.d.bad_value_help(
             &t.span_of("width"),
@@ -135,6 +158,7 @@ pub(super) fn track(
         pan,
         width,
         offset_s,
+        region,
         polarity_invert,
         muted: mute,
         solo,
@@ -142,6 +166,64 @@ pub(super) fn track(
         sends,
         fx,
     })
+}
+
+/// A region must lie inside its stem (when the header states the stem's length) and hold its
+/// fades.
+fn check_region(v: &mut Validator<'_>, t: &Tbl<'_, '_>, r: &Region, stem: &StemInfo) {
+    let stem_s = stem.frames.map(|f| f as f64 / f64::from(stem.sample_rate));
+    let fmt_s = |s: f64| format!("{s:.3} s");
+    if let Some(len) = stem_s
+        && r.start_s >= len
+        && t.has("start_s")
+    {
+        v.d.bad_value(
+            &t.span_of("start_s"),
+            &t.key_path("start_s"),
+            format!("starts at or after the end of the stem ({})", fmt_s(len)),
+        );
+        return;
+    }
+    if let Some(end) = r.end_s {
+        if end <= r.start_s {
+            v.d.bad_value(
+                &t.span_of("end_s"),
+                &t.key_path("end_s"),
+                format!("must be after start_s ({})", fmt_s(r.start_s)),
+            );
+            return;
+        }
+        if let Some(len) = stem_s
+            && end > len + 0.5 / f64::from(stem.sample_rate)
+        {
+            v.d.bad_value_help(
+                &t.span_of("end_s"),
+                &t.key_path("end_s"),
+                format!("is past the end of the stem ({})", fmt_s(len)),
+                "leave end_s out to play the stem to its end",
+            );
+            return;
+        }
+    }
+    let region_s = r.end_s.or(stem_s).map(|e| e - r.start_s);
+    if let Some(len) = region_s
+        && r.fade_in_s + r.fade_out_s > len + 1e-9
+    {
+        let key = if t.has("fade_out_s") {
+            "fade_out_s"
+        } else {
+            "fade_in_s"
+        };
+        v.d.bad_value(
+            &t.span_of(key),
+            &t.key_path(key),
+            format!(
+                "fade_in_s + fade_out_s ({}) is longer than the region ({})",
+                fmt_s(r.fade_in_s + r.fade_out_s),
+                fmt_s(len)
+            ),
+        );
+    }
 }
 
 pub(super) fn bus(

@@ -64,6 +64,10 @@ fn fingerprint(s: &Session) -> String {
             t.sends,
             fx(&t.fx)
         );
+        // Only when set, so sessions without regions keep their seeds (and bytes).
+        if !t.region.is_whole() {
+            let _ = writeln!(w, "region {:?}", t.region);
+        }
     }
     for b in &s.buses {
         let _ = writeln!(
