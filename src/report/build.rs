@@ -124,7 +124,7 @@ pub fn build(
                 loudness_ok: target.map(|t| {
                     d.levels
                         .integrated_lufs
-                        .is_some_and(|i| (i - t.lufs).abs() <= t.tolerance_lu)
+                        .is_some_and(|i| super::gates::loudness_ok(session, t, i))
                 }),
                 true_peak_ok: target.map(|t| d.true_peak_dbtp <= t.ceiling_dbtp),
                 redone: d.redone,

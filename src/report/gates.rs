@@ -99,7 +99,14 @@ pub fn verdicts(
         }
         if let Some(t) = target {
             match d.levels.integrated_lufs {
-                Some(i) if (i - t.lufs).abs() <= t.tolerance_lu => {}
+                Some(i) if loudness_ok(session, t, i) => {}
+                // An album's gain leaves the quieter songs under the target, by design.
+                Some(i) if session.album_gain => gates.push(format!(
+                    "{path}: integrated loudness {i:.2} LUFS is {:.2} LU over the target {} LUFS with the album's gain (tolerance {} LU)",
+                    i - t.lufs,
+                    t.lufs,
+                    t.tolerance_lu
+                )),
                 Some(i) => gates.push(format!(
                     "{path}: integrated loudness {i:.2} LUFS is {:.2} LU from the target {} LUFS (tolerance {} LU)",
                     (i - t.lufs).abs(),
@@ -134,5 +141,14 @@ pub fn verdicts(
     Verdicts {
         warnings,
         gate_failures: gates,
+    }
+}
+
+/// Whether an output's integrated loudness `i` passes the loudness gate: within the tolerance
+/// of the target, or, with an album's gain, not over it by more than the tolerance.
+pub fn loudness_ok(session: &Session, t: &crate::session::model::Target, i: f64) -> bool {
+    match session.album_gain {
+        true => i - t.lufs <= t.tolerance_lu,
+        false => (i - t.lufs).abs() <= t.tolerance_lu,
     }
 }

@@ -2,6 +2,7 @@
 //! [`build`] assembles it from a finished render and [`gates`] judges the render. Levels are
 //! rounded to 0.01 dB; silence (minus infinity) is `null`.
 
+pub mod album;
 pub mod build;
 pub mod gates;
 
