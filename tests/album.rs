@@ -66,7 +66,10 @@ fn the_album_example_renders_with_one_gain_and_keeps_the_songs_apart() {
     let album_gain = own.iter().copied().fold(f64::INFINITY, f64::min);
     for (s, own) in songs.iter().zip(&own) {
         assert!((num(&s["gain_db"]) - album_gain).abs() <= 0.011, "{s}");
-        assert!((num(&s["offset_db"]) - (album_gain - own)).abs() <= 0.011, "{s}");
+        assert!(
+            (num(&s["offset_db"]) - (album_gain - own)).abs() <= 0.011,
+            "{s}"
+        );
     }
     assert!(
         own.iter().any(|g| (g - album_gain).abs() > 0.5),
@@ -75,7 +78,10 @@ fn the_album_example_renders_with_one_gain_and_keeps_the_songs_apart() {
 
     // Loudness, measured independently on the delivered files.
     let meters: Vec<EbuR128> = OUTPUTS.iter().map(|o| meter(&sb.path(o))).collect();
-    let lufs: Vec<f64> = meters.iter().map(|m| m.loudness_global().unwrap()).collect();
+    let lufs: Vec<f64> = meters
+        .iter()
+        .map(|m| m.loudness_global().unwrap())
+        .collect();
     for (s, l) in songs.iter().zip(&lufs) {
         assert!((num(&s["integrated_lufs"]) - l).abs() <= 0.02, "{s} vs {l}");
     }
@@ -95,7 +101,10 @@ fn the_album_example_renders_with_one_gain_and_keeps_the_songs_apart() {
     }
     let spread = lufs.iter().copied().fold(f64::NEG_INFINITY, f64::max)
         - lufs.iter().copied().fold(f64::INFINITY, f64::min);
-    assert!(spread > 0.5, "the album keeps the songs apart: spread {spread}");
+    assert!(
+        spread > 0.5,
+        "the album keeps the songs apart: spread {spread}"
+    );
     assert!((num(&r["loudness_spread_lu"]) - spread).abs() <= 0.03);
 
     // The album's loudness is BS.1770 gating over every song's blocks together (ebur128's
@@ -184,7 +193,11 @@ fn a_song_applied_from_a_plan_is_byte_identical_to_the_album_render() {
 
     let out = sb.run(&["album", "album.toml", "-q", "-j", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(file_sha(&sb.path(OUTPUTS[1])), split, "whole files, tags included");
+    assert_eq!(
+        file_sha(&sb.path(OUTPUTS[1])),
+        split,
+        "whole files, tags included"
+    );
 
     // A stem changed since it was measured: the plan is refused, naming it.
     std::fs::copy(sb.path("stems/keys.ogg"), sb.path("stems/vox.ogg")).unwrap();
@@ -220,14 +233,20 @@ fn a_plan_refuses_measurements_for_another_target() {
     let out = sb.run(&["album", "album.toml", "--plan", "m.json"]);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
-    assert!(e.contains("m.json: song[1] was measured for -16 LUFS"), "{e}");
+    assert!(
+        e.contains("m.json: song[1] was measured for -16 LUFS"),
+        "{e}"
+    );
 }
 
 #[test]
 fn every_album_error_is_located() {
     let sb = album_sandbox();
     let text = std::fs::read_to_string(sb.path("one.toml")).unwrap();
-    sb.write("bad-session.toml", &text.replace("gain_db = -3.0", "gian_db = -3.0"));
+    sb.write(
+        "bad-session.toml",
+        &text.replace("gain_db = -3.0", "gian_db = -3.0"),
+    );
     sb.write(
         "bad.toml",
         r#"[album]

@@ -168,8 +168,7 @@ fn song_entry(
 
 /// `--plan`: combine measurement files into the album's plan.
 fn plan(args: &AlbumArgs, album: &Album, sessions: &[Session]) -> Result<u8, AppError> {
-    let mut measured: Vec<Option<(MeasurementFile, &std::path::Path)>> =
-        vec![None; sessions.len()];
+    let mut measured: Vec<Option<(MeasurementFile, &std::path::Path)>> = vec![None; sessions.len()];
     let hashes: Vec<String> = sessions
         .iter()
         .map(|s| {

@@ -222,7 +222,8 @@ fn measure(session: &Session, quiet: bool) -> Result<MeasurementFile, AppError> 
     let Some(target) = &session.master.target else {
         return Err(AppError::Plan {
             path: session.file.clone(),
-            message: "--measure-only needs a [master].target: there is no gain to plan without one".into(),
+            message: "--measure-only needs a [master].target: there is no gain to plan without one"
+                .into(),
         });
     };
     let inputs = input_hashes(session)?;
@@ -265,8 +266,8 @@ fn planned_song(session: &mut Session, path: &Path) -> Result<(PlannedSong, Poli
         path: path.to_path_buf(),
         source,
     })?;
-    let plan: PlanFile = serde_json::from_str(&text)
-        .map_err(|e| err(format!("not a mixdown album plan: {e}")))?;
+    let plan: PlanFile =
+        serde_json::from_str(&text).map_err(|e| err(format!("not a mixdown album plan: {e}")))?;
     if plan.kind != plans::PLAN_KIND || plan.schema_version != plans::SCHEMA_VERSION {
         return Err(err(format!(
             "kind \"{}\" version {}: expected \"{}\" version {}",

@@ -282,7 +282,7 @@ mod tests {
             seed: 0,
             warnings: Vec::new(),
             seams: Default::default(),
-        album_gain: false,
+            album_gain: false,
             inputs: Vec::new(),
         }
     }

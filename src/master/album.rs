@@ -162,7 +162,10 @@ impl PlanFile {
 /// grows monotonically with the gain, so no song goes over the target.
 pub fn plan_gains(policy: Policy, songs: &[Vec<RatePlan>]) -> Vec<(f64, Vec<RatePlan>)> {
     let own = |s: &[RatePlan]| s.first().map(|r| r.plan.gain_db);
-    let album = songs.iter().filter_map(|s| own(s)).fold(f64::INFINITY, f64::min);
+    let album = songs
+        .iter()
+        .filter_map(|s| own(s))
+        .fold(f64::INFINITY, f64::min);
     songs
         .iter()
         .map(|s| {
@@ -197,11 +200,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         sha.update(&buf[..n]);
     }
-    Ok(sha
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The SHA-256 of every input of `session` (the session file first), paths relative to its
@@ -269,7 +268,7 @@ mod tests {
 
     #[test]
     fn rate_gains_survive_json_bit_for_bit() {
-        let r = rate(44100, 3.141_592_653_589_793);
+        let r = rate(44100, 4.613_972_012_345_678);
         let mut g = RateGain::from(&r);
         g.lufs = -14.000_000_000_000_002;
         let back: RateGain = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();

@@ -311,3 +311,74 @@ pub(crate) fn deliver_one(
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seams(head: f64, tail: f64, fin: f64, fout: f64, gap: f64) -> Seams {
+        Seams {
+            trim_head_s: head,
+            trim_tail_s: tail,
+            fade_in_s: fin,
+            fade_out_s: fout,
+            gap_after_s: gap,
+        }
+    }
+
+    #[test]
+    fn seams_in_frames_round_to_the_nearest_frame() {
+        let c = Cut::new(&seams(0.1, 0.25, 0.5, 1.0, 2.0), 44100, 441_000).unwrap();
+        assert_eq!(
+            c,
+            Cut {
+                head: 4410,
+                keep: 441_000 - 4410 - 11025,
+                fade_in: 22050,
+                fade_out: 44100,
+                gap: 88200,
+            }
+        );
+        assert_eq!(c.frames(), c.keep + 88200);
+        assert!(matches!(
+            Cut::new(&seams(5.0, 5.0, 0.0, 0.0, 0.0), 1000, 10_000),
+            Err(MasterError::Seams { .. })
+        ));
+        assert!(matches!(
+            Cut::new(&seams(0.0, 0.0, 6.0, 5.0, 0.0), 1000, 10_000),
+            Err(MasterError::Seams { .. })
+        ));
+    }
+
+    #[test]
+    fn fades_are_raised_cosines_that_mirror_each_other() {
+        let c = Cut::new(&seams(0.0, 0.0, 0.1, 0.1, 0.0), 1000, 1000).unwrap();
+        // sin²(π/2 · t) at the frame centres t = (k + 0.5) / n: a fade-in and the matching
+        // fade-out sum to one (sin² + cos²), and the midpoint is -6 dB.
+        for k in 0..100 {
+            let t = (k as f64 + 0.5) / 100.0;
+            let want = (std::f64::consts::FRAC_PI_2 * t).sin().powi(2);
+            assert!((f64::from(c.gain(k)) - want).abs() < 1e-6, "frame {k}");
+            assert!((c.gain(k) + c.gain(99 - k) - 1.0).abs() < 1e-6);
+            assert!(
+                (c.gain(999 - k) - c.gain(k)).abs() < 1e-7,
+                "fade-out mirrors"
+            );
+        }
+        assert_eq!(c.gain(500), 1.0);
+    }
+
+    #[test]
+    fn shaping_blocks_drops_the_trims_wherever_the_blocks_fall() {
+        let c = Cut::new(&seams(0.003, 0.002, 0.0, 0.0, 0.0), 1000, 10).unwrap();
+        let mut kept = Vec::new();
+        // Blocks of 4 frames holding their frame index.
+        for pos in (0..10).step_by(4) {
+            let n = 4.min(10 - pos);
+            let mut buf = vec![(pos..pos + n).map(|i| i as f32).collect::<Vec<_>>()];
+            c.shape(pos, &mut buf);
+            kept.extend(buf.remove(0));
+        }
+        assert_eq!(kept, vec![3.0, 4.0, 5.0, 6.0, 7.0]);
+    }
+}

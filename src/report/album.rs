@@ -127,7 +127,9 @@ pub fn build(
             },
         },
         integrated_lufs: album_loudness(blocks).and_then(db),
-        loudness_spread_lu: (!levels.is_empty()).then(|| db(loudest - quietest)).flatten(),
+        loudness_spread_lu: (!levels.is_empty())
+            .then(|| db(loudest - quietest))
+            .flatten(),
         true_peak_dbtp: songs
             .iter()
             .filter_map(|s| s.true_peak_dbtp)

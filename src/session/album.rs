@@ -102,7 +102,10 @@ pub fn apply_song(s: &mut Session, settings: &SongSettings) {
 
 /// Read and validate an album file and every song's session; the songs' sessions come back
 /// with the album applied ([`apply_song`]), in album order.
-pub fn load_album(path: &Path, report: Option<&Path>) -> Result<(Album, Vec<Session>), SessionError> {
+pub fn load_album(
+    path: &Path,
+    report: Option<&Path>,
+) -> Result<(Album, Vec<Session>), SessionError> {
     let text = std::fs::read_to_string(path).map_err(|source| SessionError::Read {
         path: path.to_path_buf(),
         source,
@@ -153,13 +156,21 @@ pub fn validate_album(
     if !errors.is_empty() {
         for e in errors {
             let msg = e.message().trim().to_string();
-            d.push(e.span().as_ref(), "", format!("TOML syntax error: {msg}"), None);
+            d.push(
+                e.span().as_ref(),
+                "",
+                format!("TOML syntax error: {msg}"),
+                None,
+            );
         }
         return Err(d.into_sorted());
     }
     let cwd = std::env::current_dir().unwrap_or_default();
     let abs_file = normalize(&cwd, file);
-    let dir = abs_file.parent().map(Path::to_path_buf).unwrap_or(cwd.clone());
+    let dir = abs_file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or(cwd.clone());
     let root = Tbl::new(root.get_ref(), root.span(), String::new());
     root.check_keys(&mut d, &["album", "song"]);
 
@@ -305,7 +316,11 @@ pub fn validate_album(
         };
         let abs = match &session {
             None => {
-                t.require(&mut d, "session", "the song's session file, relative to the album file");
+                t.require(
+                    &mut d,
+                    "session",
+                    "the song's session file, relative to the album file",
+                );
                 None
             }
             Some(s) if s.v.trim().is_empty() => {
@@ -442,7 +457,13 @@ pub fn validate_album(
             .collect(),
         report,
     };
-    Ok((album, sessions.into_iter().map(|s| s.expect("validated")).collect()))
+    Ok((
+        album,
+        sessions
+            .into_iter()
+            .map(|s| s.expect("validated"))
+            .collect(),
+    ))
 }
 
 /// A four-digit `year`.
@@ -479,8 +500,8 @@ fn album_songs_target(
                 "set target = { lufs = -14.0, ceiling_dbtp = -1.0 } under [album]",
             ),
             (Some(t), None) => first = Some((t.clone(), i)),
-            (Some(t), Some((f, j))) if t.lufs != f.lufs || t.ceiling_dbtp != f.ceiling_dbtp => {
-                d.bad_value_help(
+            (Some(t), Some((f, j))) if t.lufs != f.lufs || t.ceiling_dbtp != f.ceiling_dbtp => d
+                .bad_value_help(
                     &song.session_span,
                     &path,
                     format!(
@@ -491,8 +512,7 @@ fn album_songs_target(
                         fmt_num(f.ceiling_dbtp)
                     ),
                     "an album has one target: set it under [album] (it replaces the sessions')",
-                )
-            }
+                ),
             _ => {}
         }
     }

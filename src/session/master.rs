@@ -39,7 +39,9 @@ pub(super) fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
             width,
         })
     });
-    let target = m.table(&mut v.d, "target").and_then(|t| target(&mut v.d, &t));
+    let target = m
+        .table(&mut v.d, "target")
+        .and_then(|t| target(&mut v.d, &t));
     Master {
         fx,
         reference,
@@ -62,10 +64,7 @@ pub const PRESETS: &[(&str, f64, f64)] = &[
 /// A `target` table (`{ lufs, ceiling_dbtp, tolerance_lu }` or `{ preset }`), in a session's
 /// `[master]` or an album's `[album]`.
 pub(super) fn target(d: &mut Diags<'_>, t: &Tbl<'_, '_>) -> Option<Target> {
-    t.check_keys(
-        d,
-        &["lufs", "ceiling_dbtp", "tolerance_lu", "preset"],
-    );
+    t.check_keys(d, &["lufs", "ceiling_dbtp", "tolerance_lu", "preset"]);
     let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
     let preset = t.choice(d, "preset", &names);
     let base = preset
@@ -78,14 +77,7 @@ pub(super) fn target(d: &mut Diags<'_>, t: &Tbl<'_, '_>) -> Option<Target> {
             "the integrated loudness target, e.g. lufs = -14.0, or preset = \"spotify\"",
         );
     }
-    let lufs = t.num_in(
-        d,
-        "lufs",
-        base.map_or(-14.0, |b| b.1),
-        -40.0,
-        -5.0,
-        "LUFS",
-    );
+    let lufs = t.num_in(d, "lufs", base.map_or(-14.0, |b| b.1), -40.0, -5.0, "LUFS");
     let ceiling_dbtp = t.num_in(
         d,
         "ceiling_dbtp",
