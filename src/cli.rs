@@ -79,8 +79,10 @@ pub struct RenderArgs {
     /// `mixdown album ALBUM.toml --plan`. Writes no file.
     #[arg(long, conflicts_with_all = ["plan", "plot"])]
     pub measure_only: bool,
-    /// Print JSON on stdout (with --measure-only: the measurement file).
-    #[arg(long, requires = "measure_only")]
+    /// Print one JSON object on stdout: with --measure-only the measurement file, otherwise a
+    /// summary of the render (outputs, loudness, true peak, every gate with its code and
+    /// verdict, warnings with codes). Human text stays on stderr.
+    #[arg(long)]
     pub json: bool,
     /// Apply this album plan (`mixdown album ALBUM.toml --plan ...`): the song's gain, tags,
     /// target and seams come from it, nothing is searched.

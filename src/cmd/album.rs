@@ -21,7 +21,7 @@ use crate::report::{Report, db};
 use crate::session::Session;
 use crate::session::album::{Album, Policy, load_album};
 
-use super::render::song_report;
+use super::render::{input_hashes, song_report};
 use super::ui::{fmt_db, shown};
 
 pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
@@ -100,7 +100,17 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
         .zip(pres.iter().zip(mastered.iter_mut()))
         .enumerate()
     {
-        let report = song_report(s, stats, pre, m, args.strict, jobs, wall, &mut files);
+        let report = song_report(
+            s,
+            stats,
+            pre,
+            m,
+            args.strict,
+            input_hashes(s)?,
+            jobs,
+            wall,
+            &mut files,
+        );
         let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
         files.add(&s.report, &json)?;
         warnings.extend(

@@ -75,12 +75,14 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         eprintln!("warning: {w}");
     }
 
+    // What the render reads, hashed before it reads it (the report's `inputs`).
+    let inputs = input_hashes(&session)?;
     if args.measure_only {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)
             .build()
             .map_err(|source| AppError::Threads { jobs, source })?;
-        let m = pool.install(|| measure(&session, args.quiet))?;
+        let m = pool.install(|| measure(&session, inputs, args.quiet))?;
         let json = serde_json::to_string_pretty(&m).map_err(AppError::Json)?;
         println!("{json}");
         return Ok(exit::OK);
@@ -175,6 +177,11 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             })?;
     }
 
+    if args.json {
+        let json = serde_json::to_string_pretty(&JsonSummary::new(&report, &session))
+            .map_err(AppError::Json)?;
+        println!("{json}");
+    }
     if !args.quiet {
         summary(
             &session,
@@ -203,6 +210,7 @@ pub(super) fn song_report(
     pre: &Premaster,
     mastered: &mut Mastered,
     strict: bool,
+    inputs: Vec<plans::InputHash>,
     jobs: usize,
     wall: f64,
     files: &mut Staging,
@@ -213,12 +221,16 @@ pub(super) fn song_report(
             files.push(staged);
         }
     }
-    report::build(session, stats, pre, mastered, verdicts, jobs, wall)
+    report::build(session, stats, pre, mastered, verdicts, inputs, jobs, wall)
 }
 
 /// `--measure-only`: render the premaster, measure it and search the song's own gain at each
 /// output rate.
-fn measure(session: &Session, quiet: bool) -> Result<MeasurementFile, AppError> {
+fn measure(
+    session: &Session,
+    inputs: Vec<plans::InputHash>,
+    quiet: bool,
+) -> Result<MeasurementFile, AppError> {
     let Some(target) = &session.master.target else {
         return Err(AppError::Plan {
             path: session.file.clone(),
@@ -226,7 +238,6 @@ fn measure(session: &Session, quiet: bool) -> Result<MeasurementFile, AppError> 
                 .into(),
         });
     };
-    let inputs = input_hashes(session)?;
     let pb = progress_bar(quiet, "measuring");
     let (_, pre) = master::premaster::render(session, &pb)?;
     let prepared = master::prepare(session, &pre, true)?;
@@ -395,5 +406,73 @@ fn summary(session: &Session, r: &Report, report_path: Option<&Path>, duration_s
     }
     for g in &r.gate_failures {
         eprintln!("gate failed: {g}");
+    }
+}
+
+/// `render --json`: the render in one object, for CI.
+#[derive(serde::Serialize)]
+struct JsonSummary<'a> {
+    schema_version: u32,
+    session: &'a str,
+    report: String,
+    /// True when every gate passed (exit status 0).
+    passed: bool,
+    master: JsonLevels,
+    outputs: Vec<JsonOutput<'a>>,
+    gates: &'a [report::Gate],
+    warnings: Vec<JsonWarning<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonLevels {
+    integrated_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonOutput<'a> {
+    path: &'a str,
+    sha256: &'a str,
+    integrated_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
+    clipped_samples: u64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonWarning<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl<'a> JsonSummary<'a> {
+    fn new(r: &'a Report, session: &'a Session) -> Self {
+        JsonSummary {
+            schema_version: report::SCHEMA_VERSION,
+            session: &session.name,
+            report: shown(&session.report),
+            passed: r.gate_failures.is_empty(),
+            master: JsonLevels {
+                integrated_lufs: r.master.levels.integrated_lufs,
+                true_peak_dbtp: r.master.levels.true_peak_dbtp,
+            },
+            outputs: r
+                .outputs
+                .iter()
+                .map(|o| JsonOutput {
+                    path: &o.path,
+                    sha256: &o.sha256,
+                    integrated_lufs: o.integrated_lufs,
+                    true_peak_dbtp: o.true_peak_dbtp,
+                    clipped_samples: o.clipped_samples,
+                })
+                .collect(),
+            gates: &r.gates,
+            warnings: r
+                .warning_codes
+                .iter()
+                .zip(&r.warnings)
+                .map(|(code, message)| JsonWarning { code, message })
+                .collect(),
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::engine::MixStats;
 use crate::io::wav::{Dither, Encoding};
+use crate::master::album::InputHash;
 use crate::master::{Mastered, Premaster};
 use crate::session::Session;
 
@@ -17,12 +18,15 @@ pub fn build(
     pre: &Premaster,
     mastered: &Mastered,
     verdicts: Verdicts,
+    inputs: Vec<InputHash>,
     jobs: usize,
     wall: f64,
 ) -> Report {
     let Verdicts {
         warnings,
         gate_failures,
+        warning_codes,
+        gates,
     } = verdicts;
     let levels = &pre.mix_levels;
     let target = session.master.target.as_ref();
@@ -30,7 +34,9 @@ pub fn build(
     let rate = f64::from(session.sample_rate);
     let frames = pre.frames() as u64;
     Report {
+        schema_version: super::SCHEMA_VERSION,
         mixdown_version: env!("CARGO_PKG_VERSION"),
+        inputs,
         session: SessionInfo {
             name: session.name.clone(),
             file: shown(&session.file),
@@ -131,7 +137,9 @@ pub fn build(
             })
             .collect(),
         warnings,
+        warning_codes,
         gate_failures,
+        gates,
         render: RenderInfo {
             jobs,
             wall_time_s: (wall * 1000.0).round() / 1000.0,

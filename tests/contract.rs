@@ -1,0 +1,103 @@
+//! The CI contract of `render`: the report names its schema version and the SHA-256 of every
+//! input, and `render --json` prints one machine-readable object on stdout (outputs, levels,
+//! every gate with a stable code and its verdict, warnings with codes) while the human text
+//! stays on stderr.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Sandbox, file_sha, report, stderr};
+
+/// Song 1 of the album example (two short Ogg stems) in a sandbox.
+fn song() -> Sandbox {
+    let sb = Sandbox::new();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/album");
+    for rel in ["one.toml", "stems/drums.ogg", "stems/bass.ogg"] {
+        let to = sb.path(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), to).unwrap();
+    }
+    sb
+}
+
+#[test]
+fn the_report_names_its_schema_and_hashes_every_input() {
+    let sb = song();
+    let out = sb.run(&["render", "one.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert_eq!(r["schema_version"], 1);
+    let inputs = r["inputs"].as_array().unwrap();
+    let paths: Vec<&str> = inputs.iter().map(|i| i["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["one.toml", "stems/drums.ogg", "stems/bass.ogg"]);
+    for i in inputs {
+        assert_eq!(i["sha256"], file_sha(&sb.path(i["path"].as_str().unwrap())));
+    }
+}
+
+#[test]
+fn render_json_is_one_object_on_stdout_with_coded_gates() {
+    let sb = song();
+    let out = sb.run(&["render", "one.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(
+        stderr(&out).contains("wrote out/01-opening.wav"),
+        "human text on stderr"
+    );
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert_eq!(s["passed"], true);
+    assert_eq!(s["outputs"][0]["sha256"], r["outputs"][0]["sha256"]);
+    assert_eq!(
+        s["master"]["integrated_lufs"],
+        r["master"]["integrated_lufs"]
+    );
+    let codes: Vec<(&str, bool)> = s["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["code"].as_str().unwrap(), g["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("clipped_samples", true),
+            ("loudness_off_target", true),
+            ("true_peak_over", true)
+        ]
+    );
+
+    // A target the ceiling cannot allow: the loudness gate fails with its code (exit 3), and a
+    // hot mix is a coded warning.
+    let text = std::fs::read_to_string(sb.path("one.toml")).unwrap();
+    sb.write(
+        "one.toml",
+        &text
+            .replace(
+                "lufs = -14.0, ceiling_dbtp = -1.0",
+                "lufs = -6.0, ceiling_dbtp = -12.0",
+            )
+            .replace("gain_db = -3.0", "gain_db = 3.0"),
+    );
+    let out = sb.run(&["render", "one.toml", "--json", "-q"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "-q: nothing on stderr");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["passed"], false);
+    let failed: Vec<&str> = s["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["passed"] == false)
+        .map(|g| g["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["loudness_off_target"]);
+    let warnings: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(warnings.contains(&"heavy_limiting"), "{warnings:?}");
+}
