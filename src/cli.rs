@@ -37,6 +37,8 @@ pub enum Command {
     /// Render and master the songs of an album file, with one loudness policy; or, with --plan,
     /// combine measurement files (`render --measure-only`) into an album plan.
     Album(AlbumArgs),
+    /// Print a JSON Schema: with --report, the schema of the render report.
+    Schema(SchemaArgs),
     /// Measure an audio file: loudness, peaks, dynamics, stereo and spectrum; compare it with a
     /// reference.
     Analyze(AnalyzeArgs),

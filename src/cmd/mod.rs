@@ -23,6 +23,7 @@ pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render::run(&args), true),
         Command::Check(args) => (check::run(&args), false),
+        Command::Schema(args) => (schema::run(&args), false),
         Command::Album(args) => (album::run(&args), args.plan.is_empty()),
         Command::Analyze(args) => (analyze::run(&args), false),
         Command::Init(args) => (init::run(&args), false),
