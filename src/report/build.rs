@@ -12,6 +12,7 @@ use super::{
 };
 
 /// The report of a render: `jobs` worker threads, `wall` seconds from start to finish.
+#[allow(clippy::too_many_arguments)] // the parts of a finished render, each used once
 pub fn build(
     session: &Session,
     stats: &MixStats,
