@@ -177,3 +177,10 @@ pub struct ManArgs {
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
 }
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of the JSON report `render` writes (draft 2020-12).
+    #[arg(long, required = true)]
+    pub report: bool,
+}

@@ -45,7 +45,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             s.outputs
                 .iter()
                 .map(|o| o.path.as_path())
-                .chain([s.report.as_path()])
+                .chain(s.report.as_deref())
         })
         .chain([album.report.as_path()])
         .collect();
@@ -72,7 +72,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
         let mut prepared: Vec<Prepared<'_>> = sessions
             .par_iter()
             .zip(&pres)
-            .map(|(s, (_, pre))| master::prepare(s, pre, true))
+            .map(|(s, (_, pre))| master::prepare(s, pre, true, &|_| {}))
             .collect::<Result<_, _>>()?;
         let own: Vec<Vec<RatePlan>> = prepared.iter().map(Prepared::rate_plans).collect();
         for (p, (_, rates)) in prepared
@@ -87,7 +87,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             .par_iter()
             .zip(prepared)
             .zip(own)
-            .map(|((s, p), own)| master::deliver(s, p, false).map(|m| (m, own)))
+            .map(|((s, p), own)| master::deliver(s, p, false, &|_| {}).map(|m| (m, own)))
             .collect::<Result<_, _>>()?;
         Ok((pres, mastered))
     })?;
@@ -112,7 +112,9 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             &mut files,
         );
         let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
-        files.add(&s.report, &json)?;
+        if let Some(path) = &s.report {
+            files.add(path, &json)?;
+        }
         warnings.extend(
             report
                 .warnings
@@ -155,7 +157,7 @@ fn song_entry(
         track: s.tags.track,
         title: s.tags.title.clone(),
         session: album.songs[i].session_display.clone(),
-        report: shown(&s.report),
+        report: s.report.as_deref().map(shown),
         output: first.path.clone(),
         sha256: first.sha256.clone(),
         integrated_lufs: first.integrated_lufs,

@@ -7,6 +7,7 @@ pub mod analyze;
 pub mod check;
 pub mod init;
 pub mod render;
+pub mod schema;
 pub mod shell;
 pub mod signals;
 pub mod ui;

@@ -18,8 +18,8 @@ use crate::master::album::{
 };
 use crate::master::{self, Mastered, Premaster, Prepared, RatePlan};
 use crate::report::{self, Report};
-use crate::session::outputs::STDOUT;
 use crate::session::album::{Policy, apply_song};
+use crate::session::outputs::STDOUT;
 use crate::session::{self, LoadOptions, Session};
 
 use super::analyze::analyze_path;
@@ -53,6 +53,11 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     if args.output.as_deref() == Some(Path::new(STDOUT)) && std::io::stdout().is_terminal() {
         return Err(AppError::Usage(
             "-o - writes WAV audio to standard output, which is a terminal; redirect or pipe it (> song.wav, | player -)".into(),
+        ));
+    }
+    if args.json && args.output.as_deref() == Some(Path::new(STDOUT)) {
+        return Err(AppError::Usage(
+            "--json prints its summary on standard output, so -o - cannot send the audio there too; write the audio to a file".into(),
         ));
     }
     let opts = LoadOptions {
@@ -135,9 +140,15 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let (stats, pre) = master::premaster::render(&session, &pb)?;
         let line = stage_line(args.quiet);
-        let mastered = master::master(&session, &pre, plotting, &|s| {
-            line.set_message(step_text(s))
-        });
+        let progress = |s| line.set_message(step_text(s));
+        let mastered = match &planned {
+            None => master::master(&session, &pre, plotting, &progress).map_err(AppError::from),
+            Some((song, policy)) => (|| -> Result<_, AppError> {
+                let mut prepared = master::prepare(&session, &pre, false, &progress)?;
+                set_planned(&mut prepared, song, *policy, args.plan.as_deref())?;
+                Ok(master::deliver(&session, prepared, plotting, &progress)?)
+            })(),
+        };
         line.finish_and_clear();
         let mastered = mastered?;
         Ok((stats, pre, mastered))
@@ -162,7 +173,11 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             files.add(path, &bytes)?;
         }
     }
+    let wall = started.elapsed().as_secs_f64();
     let duration_s = pre.frames() as f64 / f64::from(session.sample_rate);
+    let report = report::build(
+        &session, &stats, &pre, &mastered, verdicts, inputs, jobs, wall,
+    );
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
     if let Some(path) = &session.report {
         files.add(path, &json)?;
@@ -240,7 +255,7 @@ fn measure(
     };
     let pb = progress_bar(quiet, "measuring");
     let (_, pre) = master::premaster::render(session, &pb)?;
-    let prepared = master::prepare(session, &pre, true)?;
+    let prepared = master::prepare(session, &pre, true, &|_| {})?;
     if let Some(why) = &prepared.target_skipped {
         return Err(AppError::Plan {
             path: session.file.clone(),
@@ -414,7 +429,7 @@ fn summary(session: &Session, r: &Report, report_path: Option<&Path>, duration_s
 struct JsonSummary<'a> {
     schema_version: u32,
     session: &'a str,
-    report: String,
+    report: Option<String>,
     /// True when every gate passed (exit status 0).
     passed: bool,
     master: JsonLevels,
@@ -449,7 +464,7 @@ impl<'a> JsonSummary<'a> {
         JsonSummary {
             schema_version: report::SCHEMA_VERSION,
             session: &session.name,
-            report: shown(&session.report),
+            report: session.report.as_deref().map(shown),
             passed: r.gate_failures.is_empty(),
             master: JsonLevels {
                 integrated_lufs: r.master.levels.integrated_lufs,

@@ -46,7 +46,7 @@ pub struct SongReport {
     pub title: Option<String>,
     pub session: String,
     /// The song's own render report.
-    pub report: String,
+    pub report: Option<String>,
     /// The first output: path and SHA-256 of its audio data.
     pub output: String,
     pub sha256: String,

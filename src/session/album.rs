@@ -401,13 +401,13 @@ pub fn validate_album(
                 .outputs
                 .iter()
                 .map(|o| o.path.as_path())
-                .chain([other.report.as_path()])
+                .chain(other.report.as_deref())
                 .collect();
             let clash = s
                 .outputs
                 .iter()
                 .map(|o| o.path.as_path())
-                .chain([s.report.as_path()])
+                .chain(s.report.as_deref())
                 .find(|p| theirs.iter().any(|q| same_file(p, q)));
             if let Some(p) = clash {
                 d.bad_value_help(
