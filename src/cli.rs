@@ -34,6 +34,11 @@ pub enum Command {
     Render(RenderArgs),
     /// Validate the session (keys, ranges, routing, stems decode, metadata) without rendering.
     Check(CheckArgs),
+    /// Render and master the songs of an album file, with one loudness policy; or, with --plan,
+    /// combine measurement files (`render --measure-only`) into an album plan.
+    Album(AlbumArgs),
+    /// Print a JSON Schema: with --report, the schema of the render report.
+    Schema(SchemaArgs),
     /// Measure an audio file: loudness, peaks, dynamics, stereo and spectrum; compare it with a
     /// reference.
     Analyze(AnalyzeArgs),
@@ -71,6 +76,47 @@ pub struct RenderArgs {
     /// over time; waveform) as SVG and PNG into this folder.
     #[arg(long, value_name = "DIR")]
     pub plot: Option<PathBuf>,
+    /// Only render and measure: print the song's measurement file (its loudness, the gain that
+    /// meets the target at each output rate, the SHA-256 of every input) as JSON on stdout, for
+    /// `mixdown album ALBUM.toml --plan`. Writes no file.
+    #[arg(long, conflicts_with_all = ["plan", "plot"])]
+    pub measure_only: bool,
+    /// Print one JSON object on stdout: with --measure-only the measurement file, otherwise a
+    /// summary of the render (outputs, loudness, true peak, every gate with its code and
+    /// verdict, warnings with codes). Human text stays on stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply this album plan (`mixdown album ALBUM.toml --plan ...`): the song's gain, tags,
+    /// target and seams come from it, nothing is searched.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AlbumArgs {
+    /// The album file (TOML).
+    pub album: PathBuf,
+    /// Do not render: combine these measurement files (one per song, from `mixdown render
+    /// SESSION --measure-only --json`) into an album plan, written to -o or stdout.
+    #[arg(long, value_name = "MEASUREMENT", num_args = 1..)]
+    pub plan: Vec<PathBuf>,
+    /// With --plan: write the plan here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "PATH", requires = "plan")]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: one per core), shared by the songs. The output is identical
+    /// for any value.
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+    /// Write the album report here (default: beside the first song's first output, as
+    /// ALBUM.report.json).
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Treat warnings as failed gates: exit 3.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,4 +176,11 @@ pub struct ManArgs {
     /// A command's own page (`mixdown-render(1)`) instead of the main one.
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of the JSON report `render` writes (draft 2020-12).
+    #[arg(long, required = true)]
+    pub report: bool,
 }

@@ -86,6 +86,15 @@ pub enum AppError {
     /// The command line asks for something that cannot be done (a message naming what).
     #[error("{0}")]
     Usage(String),
+    /// A measurement or plan file does not fit the album or session it is used with.
+    #[error("{}: {message}", path.display())]
+    Plan { path: PathBuf, message: String },
+    /// An input cannot be read to hash it.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The kind of a failure to read an input file: unreadable files are I/O failures, everything
@@ -114,7 +123,7 @@ impl AppError {
     /// The kind of this failure: every error of every module is classified here, once.
     pub fn kind(&self) -> Kind {
         match self {
-            AppError::Session(_) | AppError::Usage(_) => Kind::Usage,
+            AppError::Session(_) | AppError::Usage(_) | AppError::Plan { .. } => Kind::Usage,
             AppError::Input { source, .. } => decode_kind(source),
             // A render error is classified the same wherever it surfaces.
             AppError::Render(r)
@@ -131,7 +140,8 @@ impl AppError {
             | AppError::Threads { .. }
             | AppError::Measure { .. }
             | AppError::Plot(_)
-            | AppError::Json(_) => Kind::Runtime,
+            | AppError::Json(_)
+            | AppError::Read { .. } => Kind::Runtime,
         }
     }
 

@@ -130,6 +130,12 @@ impl IntegratedMeter {
     pub fn integrated(&self) -> Option<f64> {
         integrated_from_blocks(&self.blocks)
     }
+
+    /// Mean-square energy of every complete 400 ms block so far (channel-summed, K-weighted,
+    /// 100 ms apart): the input of the gating of [`IntegratedMeter::integrated`].
+    pub fn blocks(&self) -> &[f64] {
+        &self.blocks
+    }
 }
 
 /// K-weight `x` through the two sections (updating `st`) and return the sum of squares.

@@ -2,10 +2,12 @@
 //! share on the terminal ([`ui`]). [`run`] takes a parsed command line, runs the command, prints
 //! what failed and returns the exit status.
 
+pub mod album;
 pub mod analyze;
 pub mod check;
 pub mod init;
 pub mod render;
+pub mod schema;
 pub mod shell;
 pub mod signals;
 pub mod ui;
@@ -22,6 +24,8 @@ pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render::run(&args), true),
         Command::Check(args) => (check::run(&args), false),
+        Command::Schema(args) => (schema::run(&args), false),
+        Command::Album(args) => (album::run(&args), args.plan.is_empty()),
         Command::Analyze(args) => (analyze::run(&args), false),
         Command::Init(args) => (init::run(&args), false),
         Command::Completions(args) => (shell::completions(&args), false),

@@ -1,4 +1,6 @@
-//! `mixdown render`: render, master, judge, and write every output, the report and the plots.
+//! `mixdown render`: render, master, judge, and write every output, the report and the plots;
+//! with `--measure-only`, only measure (the first step of an album rendered on many machines);
+//! with `--plan`, apply an album plan's gain instead of searching one.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -6,12 +8,17 @@ use std::time::Instant;
 
 use crate::analysis::file;
 use crate::cli::RenderArgs;
+use crate::engine::MixStats;
 use crate::error::{AppError, exit};
 use crate::io::lock::Locks;
 use crate::io::stage::Staging;
 use crate::io::{cleanup, files};
-use crate::master::{self, Mastered};
+use crate::master::album::{
+    self as plans, MEASUREMENT_KIND, MeasurementFile, PlanFile, PlannedSong, RateGain,
+};
+use crate::master::{self, Mastered, Premaster, Prepared, RatePlan};
 use crate::report::{self, Report};
+use crate::session::album::{Policy, apply_song};
 use crate::session::outputs::STDOUT;
 use crate::session::{self, LoadOptions, Session};
 
@@ -48,6 +55,11 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             "-o - writes WAV audio to standard output, which is a terminal; redirect or pipe it (> song.wav, | player -)".into(),
         ));
     }
+    if args.json && args.output.as_deref() == Some(Path::new(STDOUT)) {
+        return Err(AppError::Usage(
+            "--json prints its summary on standard output, so -o - cannot send the audio there too; write the audio to a file".into(),
+        ));
+    }
     let opts = LoadOptions {
         full_scan: false,
         output_override: args.output.clone(),
@@ -55,13 +67,30 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         plot_dir: args.plot.clone(),
         progress: None,
     };
-    let session = session::load(&args.session, &opts)?;
+    let mut session = session::load(&args.session, &opts)?;
+    let planned = match &args.plan {
+        Some(p) => Some(planned_song(&mut session, p)?),
+        None => None,
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (jobs, cut) = worker_threads(args.jobs.map(|n| n.get()), cores);
     if let Some(w) = cut
         && !args.quiet
     {
         eprintln!("warning: {w}");
+    }
+
+    // What the render reads, hashed before it reads it (the report's `inputs`).
+    let inputs = input_hashes(&session)?;
+    if args.measure_only {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|source| AppError::Threads { jobs, source })?;
+        let m = pool.install(|| measure(&session, inputs, args.quiet))?;
+        let json = serde_json::to_string_pretty(&m).map_err(AppError::Json)?;
+        println!("{json}");
+        return Ok(exit::OK);
     }
 
     // Every file this render writes is locked until it is done (another render of any of
@@ -111,9 +140,15 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         let pb = progress_bar(args.quiet, "rendering");
         let (stats, pre) = master::premaster::render(&session, &pb)?;
         let line = stage_line(args.quiet);
-        let mastered = master::master(&session, &pre, plotting, &|s| {
-            line.set_message(step_text(s))
-        });
+        let progress = |s| line.set_message(step_text(s));
+        let mastered = match &planned {
+            None => master::master(&session, &pre, plotting, &progress).map_err(AppError::from),
+            Some((song, policy)) => (|| -> Result<_, AppError> {
+                let mut prepared = master::prepare(&session, &pre, false, &progress)?;
+                set_planned(&mut prepared, song, *policy, args.plan.as_deref())?;
+                Ok(master::deliver(&session, prepared, plotting, &progress)?)
+            })(),
+        };
         line.finish_and_clear();
         let mastered = mastered?;
         Ok((stats, pre, mastered))
@@ -140,7 +175,9 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let duration_s = pre.frames() as f64 / f64::from(session.sample_rate);
-    let report = report::build(&session, &stats, &pre, &mastered, verdicts, jobs, wall);
+    let report = report::build(
+        &session, &stats, &pre, &mastered, verdicts, inputs, jobs, wall,
+    );
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
     if let Some(path) = &session.report {
         files.add(path, &json)?;
@@ -155,6 +192,11 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
             })?;
     }
 
+    if args.json {
+        let json = serde_json::to_string_pretty(&JsonSummary::new(&report, &session))
+            .map_err(AppError::Json)?;
+        println!("{json}");
+    }
     if !args.quiet {
         summary(
             &session,
@@ -172,6 +214,153 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     } else {
         exit::GATE
     })
+}
+
+/// Judge a mastered song, stage its outputs into `files` and build its report (the caller
+/// stages the report itself).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn song_report(
+    session: &Session,
+    stats: &MixStats,
+    pre: &Premaster,
+    mastered: &mut Mastered,
+    strict: bool,
+    inputs: Vec<plans::InputHash>,
+    jobs: usize,
+    wall: f64,
+    files: &mut Staging,
+) -> Report {
+    let verdicts = report::verdicts(session, stats, pre, mastered, strict);
+    for d in &mut mastered.deliveries {
+        if let Some(staged) = d.staged.take() {
+            files.push(staged);
+        }
+    }
+    report::build(session, stats, pre, mastered, verdicts, inputs, jobs, wall)
+}
+
+/// `--measure-only`: render the premaster, measure it and search the song's own gain at each
+/// output rate.
+fn measure(
+    session: &Session,
+    inputs: Vec<plans::InputHash>,
+    quiet: bool,
+) -> Result<MeasurementFile, AppError> {
+    let Some(target) = &session.master.target else {
+        return Err(AppError::Plan {
+            path: session.file.clone(),
+            message: "--measure-only needs a [master].target: there is no gain to plan without one"
+                .into(),
+        });
+    };
+    let pb = progress_bar(quiet, "measuring");
+    let (_, pre) = master::premaster::render(session, &pb)?;
+    let prepared = master::prepare(session, &pre, true, &|_| {})?;
+    if let Some(why) = &prepared.target_skipped {
+        return Err(AppError::Plan {
+            path: session.file.clone(),
+            message: format!("cannot be measured for an album: {why}"),
+        });
+    }
+    Ok(MeasurementFile {
+        schema_version: plans::SCHEMA_VERSION,
+        kind: MEASUREMENT_KIND.into(),
+        mixdown_version: env!("CARGO_PKG_VERSION").into(),
+        name: session.name.clone(),
+        inputs,
+        target: target.clone(),
+        rates: prepared.rate_plans().iter().map(RateGain::from).collect(),
+    })
+}
+
+/// The SHA-256 of every input of a session.
+pub(super) fn input_hashes(session: &Session) -> Result<Vec<plans::InputHash>, AppError> {
+    plans::input_hashes(session).map_err(|source| AppError::Read {
+        path: session.file.clone(),
+        source,
+    })
+}
+
+/// Read a plan, find the song rendered from `session` in it (by the SHA-256 of the session
+/// file), check that every input is still what was measured, and apply what the album sets.
+fn planned_song(session: &mut Session, path: &Path) -> Result<(PlannedSong, Policy), AppError> {
+    let err = |message: String| AppError::Plan {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let plan: PlanFile =
+        serde_json::from_str(&text).map_err(|e| err(format!("not a mixdown album plan: {e}")))?;
+    if plan.kind != plans::PLAN_KIND || plan.schema_version != plans::SCHEMA_VERSION {
+        return Err(err(format!(
+            "kind \"{}\" version {}: expected \"{}\" version {}",
+            plan.kind,
+            plan.schema_version,
+            plans::PLAN_KIND,
+            plans::SCHEMA_VERSION
+        )));
+    }
+    let inputs = input_hashes(session)?;
+    let Some(song) = plan.song(&inputs[0].sha256) else {
+        return Err(err(format!(
+            "no song of this plan was measured from {} (sha256 {}): the session changed since it was measured, or it is not in the album; measure it again and make the plan again",
+            shown(&session.file),
+            inputs[0].sha256
+        )));
+    };
+    if song.inputs != inputs {
+        let changed: Vec<String> = inputs
+            .iter()
+            .filter(|i| !song.inputs.contains(i))
+            .map(|i| i.path.clone())
+            .chain(
+                song.inputs
+                    .iter()
+                    .filter(|i| !inputs.iter().any(|j| j.path == i.path))
+                    .map(|i| format!("{} (gone)", i.path)),
+            )
+            .collect();
+        return Err(err(format!(
+            "the inputs of {} are not what was measured: {} changed; measure it again and make the plan again",
+            shown(&session.file),
+            changed.join(", ")
+        )));
+    }
+    apply_song(session, &song.settings);
+    Ok((song.clone(), plan.policy))
+}
+
+/// Give a prepared master the planned gains (an album's gain is fixed).
+fn set_planned(
+    prepared: &mut Prepared<'_>,
+    song: &PlannedSong,
+    policy: Policy,
+    path: Option<&Path>,
+) -> Result<(), AppError> {
+    let err = |message: String| AppError::Plan {
+        path: path.unwrap_or(Path::new("plan")).to_path_buf(),
+        message,
+    };
+    let rates = prepared.rates();
+    let planned: Vec<u32> = song.rates.iter().map(|r| r.rate).collect();
+    if rates != planned {
+        return Err(err(format!(
+            "the plan has gains for {planned:?} Hz, the session delivers at {rates:?} Hz"
+        )));
+    }
+    for r in &song.rates {
+        if !prepared.set_plan(&RatePlan::from(r), policy == Policy::Album) {
+            return Err(err(format!(
+                "the master cannot take the plan's gain at {} Hz: {}",
+                r.rate,
+                prepared.target_skipped.as_deref().unwrap_or("no target")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Plots of the master (at the session rate, after the target stage), with the reference's
@@ -232,5 +421,73 @@ fn summary(session: &Session, r: &Report, report_path: Option<&Path>, duration_s
     }
     for g in &r.gate_failures {
         eprintln!("gate failed: {g}");
+    }
+}
+
+/// `render --json`: the render in one object, for CI.
+#[derive(serde::Serialize)]
+struct JsonSummary<'a> {
+    schema_version: u32,
+    session: &'a str,
+    report: Option<String>,
+    /// True when every gate passed (exit status 0).
+    passed: bool,
+    master: JsonLevels,
+    outputs: Vec<JsonOutput<'a>>,
+    gates: &'a [report::Gate],
+    warnings: Vec<JsonWarning<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonLevels {
+    integrated_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonOutput<'a> {
+    path: &'a str,
+    sha256: &'a str,
+    integrated_lufs: Option<f64>,
+    true_peak_dbtp: Option<f64>,
+    clipped_samples: u64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonWarning<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl<'a> JsonSummary<'a> {
+    fn new(r: &'a Report, session: &'a Session) -> Self {
+        JsonSummary {
+            schema_version: report::SCHEMA_VERSION,
+            session: &session.name,
+            report: session.report.as_deref().map(shown),
+            passed: r.gate_failures.is_empty(),
+            master: JsonLevels {
+                integrated_lufs: r.master.levels.integrated_lufs,
+                true_peak_dbtp: r.master.levels.true_peak_dbtp,
+            },
+            outputs: r
+                .outputs
+                .iter()
+                .map(|o| JsonOutput {
+                    path: &o.path,
+                    sha256: &o.sha256,
+                    integrated_lufs: o.integrated_lufs,
+                    true_peak_dbtp: o.true_peak_dbtp,
+                    clipped_samples: o.clipped_samples,
+                })
+                .collect(),
+            gates: &r.gates,
+            warnings: r
+                .warning_codes
+                .iter()
+                .zip(&r.warnings)
+                .map(|(code, message)| JsonWarning { code, message })
+                .collect(),
+        }
     }
 }

@@ -282,6 +282,9 @@ mod tests {
             tags: Default::default(),
             seed: 0,
             warnings: Vec::new(),
+            seams: Default::default(),
+            album_gain: false,
+            inputs: Vec::new(),
         }
     }
 

@@ -25,7 +25,7 @@ use id3::{Frame, TagLike, Version};
 /// Text fields are free Unicode text; `None` or an empty string means "not set". `isrc` and `upc`
 /// are expected to be validated by the caller (ISRC: 12 characters without hyphens such as
 /// `"USABC2600003"`; UPC-A: 12 digits, EAN-13: 13 digits) and are written only to ID3.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tags {
     /// Song title (INFO `INAM`, ID3 `TIT2`).
     pub title: Option<String>,
@@ -33,6 +33,9 @@ pub struct Tags {
     pub artist: Option<String>,
     /// Album or product title (INFO `IPRD`, ID3 `TALB`).
     pub album: Option<String>,
+    /// Album artist (ID3 `TPE2` only: RIFF INFO has no field for it).
+    #[serde(default)]
+    pub album_artist: Option<String>,
     /// Track number, 1-based, no unit (INFO `ITRK`, ID3 `TRCK`).
     pub track: Option<u32>,
     /// Release year, four digits (INFO `ICRD`, ID3 `TYER`); years outside 0..=9999 are not written.
@@ -57,6 +60,7 @@ impl Tags {
             &self.title,
             &self.artist,
             &self.album,
+            &self.album_artist,
             &self.genre,
             &self.isrc,
             &self.upc,
@@ -184,6 +188,7 @@ fn id3_tag_bytes(tags: &Tags) -> Option<Vec<u8>> {
         ("TIT2", text(&tags.title).map(str::to_owned)),
         ("TPE1", text(&tags.artist).map(str::to_owned)),
         ("TALB", text(&tags.album).map(str::to_owned)),
+        ("TPE2", text(&tags.album_artist).map(str::to_owned)),
         ("TRCK", tags.track.map(|t| t.to_string())),
         ("TYER", year_text(tags.year)),
         ("TCON", text(&tags.genre).map(str::to_owned)),
@@ -247,6 +252,7 @@ mod tests {
             title: Some("Night Drive".into()),
             artist: Some("The Mixers".into()),
             album: Some("Stems".into()),
+            album_artist: None,
             track: Some(7),
             year: Some(2026),
             genre: Some("Electronic".into()),

@@ -534,6 +534,7 @@ mod tests {
             title: Some("Night Drive".into()),
             artist: Some("The Mixers".into()),
             album: Some("Stems".into()),
+            album_artist: None,
             track: Some(3),
             year: Some(2026),
             genre: Some("Electronic".into()),

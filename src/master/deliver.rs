@@ -11,7 +11,7 @@ use crate::dsp::gain_to_db;
 use crate::io::decode::FULL_SCALE;
 use crate::io::stage;
 use crate::io::wav::{self, Format};
-use crate::session::model::{Output, Session};
+use crate::session::model::{Output, Seams, Session};
 
 use super::detect::EnvelopeStream;
 use super::target::{self, Mastering, TargetOutcome};
@@ -22,6 +22,91 @@ const BLOCK: usize = 1 << 15;
 
 /// Most times one output is made again.
 const MAX_REDOS: usize = 4;
+
+/// Album seams in frames at one output rate: what is kept of the master, the fades inside it,
+/// and the silence after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    /// Frames dropped at the start.
+    pub head: usize,
+    /// Frames kept after the head.
+    pub keep: usize,
+    pub fade_in: usize,
+    pub fade_out: usize,
+    /// Frames of digital silence appended.
+    pub gap: usize,
+}
+
+impl Cut {
+    /// The seams of `s` over a master of `len` frames at `rate` Hz (each length rounded to the
+    /// nearest frame). [`MasterError::Seams`] when the trims leave nothing, or the fades do not
+    /// fit in what is left.
+    pub fn new(s: &Seams, rate: u32, len: usize) -> Result<Cut, MasterError> {
+        let frames = |x: f64| (x * f64::from(rate)).round() as usize;
+        let (head, tail) = (frames(s.trim_head_s), frames(s.trim_tail_s));
+        let seconds = len as f64 / f64::from(rate);
+        let too_long = |what: &str| MasterError::Seams {
+            what: what.to_string(),
+            seconds,
+        };
+        let keep = len
+            .checked_sub(head + tail)
+            .filter(|&k| k > 0)
+            .ok_or_else(|| too_long("trim_head_s + trim_tail_s"))?;
+        let (fade_in, fade_out) = (frames(s.fade_in_s), frames(s.fade_out_s));
+        if fade_in + fade_out > keep {
+            return Err(too_long("fade_in_s + fade_out_s (after the trims)"));
+        }
+        Ok(Cut {
+            head,
+            keep,
+            fade_in,
+            fade_out,
+            gap: frames(s.gap_after_s),
+        })
+    }
+
+    /// Frames delivered: what is kept and the gap.
+    pub fn frames(&self) -> usize {
+        self.keep + self.gap
+    }
+
+    /// Shape the master's frames `pos..pos + n` (in `buf`, one `Vec` per channel): drop what
+    /// the trims cut, fade what the fades cover.
+    pub fn shape(&self, pos: usize, buf: &mut [Vec<f32>]) {
+        let n = buf.first().map_or(0, Vec::len);
+        let (start, end) = (
+            self.head.clamp(pos, pos + n),
+            (self.head + self.keep).clamp(pos, pos + n),
+        );
+        for ch in buf.iter_mut() {
+            ch.truncate(end - pos);
+            ch.drain(..start - pos);
+            for (i, x) in ch.iter_mut().enumerate() {
+                *x *= self.gain(start - self.head + i);
+            }
+        }
+    }
+
+    /// The fades' gain at kept frame `i`: a raised cosine, `sin²(π/2 · t)` for `t` running
+    /// from 0 to 1 over the fade (so a fade-out mirrors a fade-in and crossfades would sum to
+    /// one).
+    pub fn gain(&self, i: usize) -> f32 {
+        let ramp = |k: usize, len: usize| {
+            let t = (k as f64 + 0.5) / len as f64;
+            (std::f64::consts::FRAC_PI_2 * t).sin().powi(2) as f32
+        };
+        let mut g = 1.0;
+        if i < self.fade_in {
+            g *= ramp(i, self.fade_in);
+        }
+        let from_end = self.keep - 1 - i.min(self.keep - 1);
+        if from_end < self.fade_out {
+            g *= ramp(from_end, self.fade_out);
+        }
+        g
+    }
+}
 
 /// A delivery and, for the first output, what the master itself measured.
 pub(crate) struct Delivered {
@@ -64,6 +149,9 @@ pub(crate) fn deliver_one(
         dither: o.dither,
         seed,
     };
+    let seams = (session.seams != Seams::default())
+        .then(|| Cut::new(&session.seams, o.sample_rate, at.pre().len()))
+        .transpose()?;
     loop {
         let pre = at.pre();
         let channels = pre.channels();
@@ -72,7 +160,8 @@ pub(crate) fn deliver_one(
         } else {
             stage::stage_writer(&o.path)?
         };
-        let mut wav = wav::Writer::new(&mut file, &format, &session.tags, pre.len() as u64)
+        let frames = seams.map_or(pre.len(), |c| c.frames());
+        let mut wav = wav::Writer::new(&mut file, &format, &session.tags, frames as u64)
             .map_err(encode_err)?;
         let mut stream = Mastering::new(pre, at.measurement.as_ref().zip(plan.as_ref()));
         let mut meter = IntegratedMeter::new(channels, o.sample_rate);
@@ -85,7 +174,29 @@ pub(crate) fn deliver_one(
         let (mut peak, mut true_peak, mut clipped) = (0.0f32, 0.0f32, 0u64);
         let mut buf = vec![Vec::new(); channels];
         let mut delivered = vec![Vec::new(); channels];
-        while stream.next(BLOCK, &mut buf)? > 0 {
+        let mut pos = 0;
+        let mut gap = seams.map_or(0, |c| c.gap);
+        loop {
+            let n = stream.next(BLOCK, &mut buf)?;
+            if n > 0 {
+                if let Some(c) = &seams {
+                    c.shape(pos, &mut buf);
+                }
+                pos += n;
+            } else if gap > 0 {
+                // The album's gap after the song: digital silence (dithered like the rest).
+                let g = gap.min(BLOCK);
+                for b in buf.iter_mut() {
+                    b.clear();
+                    b.resize(g, 0.0);
+                }
+                gap -= g;
+            } else {
+                break;
+            }
+            if buf[0].is_empty() {
+                continue;
+            }
             let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
             wav.write(&refs, Some(&mut delivered)).map_err(encode_err)?;
             if let Some(p) = &mut program {
@@ -133,7 +244,16 @@ pub(crate) fn deliver_one(
             // (The ceiling goes down by at most 1 dB in all: beyond that the overshoot is not
             // the gain ramps' doing, and the honest outcome is a failed gate.)
             let lower = over > 0.0 && t.ceiling_dbtp - p.ceiling_db < 1.0;
-            let reaim = miss.abs() > target::AIM_LU * 2.0;
+            // An album's gain is fixed: only the ceiling may move, and only down.
+            let reaim = miss.abs() > target::AIM_LU * 2.0 && !at.fixed;
+            if at.fixed && lower && redone < MAX_REDOS {
+                plan = Some(target::GainPlan {
+                    ceiling_db: p.ceiling_db - (over + 0.005),
+                    ..p
+                });
+                redone += 1;
+                continue;
+            }
             if (lower || reaim) && redone < MAX_REDOS {
                 let ceiling = if lower {
                     p.ceiling_db - (over + 0.005)
@@ -183,10 +303,82 @@ pub(crate) fn deliver_one(
                 dither: o.dither,
                 ceiling_used_dbtp: plan.map(|p| p.ceiling_db),
                 redone,
+                blocks: meter.blocks().to_vec(),
             },
             program,
             planes,
             outcome,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seams(head: f64, tail: f64, fin: f64, fout: f64, gap: f64) -> Seams {
+        Seams {
+            trim_head_s: head,
+            trim_tail_s: tail,
+            fade_in_s: fin,
+            fade_out_s: fout,
+            gap_after_s: gap,
+        }
+    }
+
+    #[test]
+    fn seams_in_frames_round_to_the_nearest_frame() {
+        let c = Cut::new(&seams(0.1, 0.25, 0.5, 1.0, 2.0), 44100, 441_000).unwrap();
+        assert_eq!(
+            c,
+            Cut {
+                head: 4410,
+                keep: 441_000 - 4410 - 11025,
+                fade_in: 22050,
+                fade_out: 44100,
+                gap: 88200,
+            }
+        );
+        assert_eq!(c.frames(), c.keep + 88200);
+        assert!(matches!(
+            Cut::new(&seams(5.0, 5.0, 0.0, 0.0, 0.0), 1000, 10_000),
+            Err(MasterError::Seams { .. })
+        ));
+        assert!(matches!(
+            Cut::new(&seams(0.0, 0.0, 6.0, 5.0, 0.0), 1000, 10_000),
+            Err(MasterError::Seams { .. })
+        ));
+    }
+
+    #[test]
+    fn fades_are_raised_cosines_that_mirror_each_other() {
+        let c = Cut::new(&seams(0.0, 0.0, 0.1, 0.1, 0.0), 1000, 1000).unwrap();
+        // sin²(π/2 · t) at the frame centres t = (k + 0.5) / n: a fade-in and the matching
+        // fade-out sum to one (sin² + cos²), and the midpoint is -6 dB.
+        for k in 0..100 {
+            let t = (k as f64 + 0.5) / 100.0;
+            let want = (std::f64::consts::FRAC_PI_2 * t).sin().powi(2);
+            assert!((f64::from(c.gain(k)) - want).abs() < 1e-6, "frame {k}");
+            assert!((c.gain(k) + c.gain(99 - k) - 1.0).abs() < 1e-6);
+            assert!(
+                (c.gain(999 - k) - c.gain(k)).abs() < 1e-7,
+                "fade-out mirrors"
+            );
+        }
+        assert_eq!(c.gain(500), 1.0);
+    }
+
+    #[test]
+    fn shaping_blocks_drops_the_trims_wherever_the_blocks_fall() {
+        let c = Cut::new(&seams(0.003, 0.002, 0.0, 0.0, 0.0), 1000, 10).unwrap();
+        let mut kept = Vec::new();
+        // Blocks of 4 frames holding their frame index.
+        for pos in (0..10).step_by(4) {
+            let n = 4.min(10 - pos);
+            let mut buf = vec![(pos..pos + n).map(|i| i as f32).collect::<Vec<_>>()];
+            c.shape(pos, &mut buf);
+            kept.extend(buf.remove(0));
+        }
+        assert_eq!(kept, vec![3.0, 4.0, 5.0, 6.0, 7.0]);
     }
 }

@@ -5,6 +5,7 @@
 //! finished master. Long signals live in [`store`]s on disk, so memory does not grow with the
 //! song's length.
 
+pub mod album;
 pub mod deliver;
 pub mod detect;
 pub mod matching;
@@ -48,6 +49,8 @@ pub enum MasterError {
     Meter(#[from] MeterError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the album's {what} is longer than the {seconds:.2} s master")]
+    Seams { what: String, seconds: f64 },
 }
 
 /// A step of mastering, told as it starts (a progress display shows it: the premaster's
@@ -91,6 +94,9 @@ pub struct Delivery {
     pub ceiling_used_dbtp: Option<f64>,
     /// How many times the output stage was redone to keep the ceiling or the loudness.
     pub redone: usize,
+    /// Mean-square energy of every 400 ms gating block of the delivered samples (BS.1770-4
+    /// §2.8, channel-summed, 75 % overlap): an album's loudness is gated over these.
+    pub blocks: Vec<f64>,
 }
 
 /// The finished master and its deliveries.
@@ -133,11 +139,82 @@ pub(crate) struct AtRate<'a> {
     pub(crate) measurement: Option<target::Measurement>,
     pub(crate) plan: Option<target::GainPlan>,
     pub(crate) iterations: usize,
+    /// The static gain was decided for an album and must stay: the output stage may lower the
+    /// limiter's ceiling after an overshoot, but never searches another gain.
+    pub(crate) fixed: bool,
 }
 
 impl AtRate<'_> {
     pub(crate) fn pre(&self) -> &Store {
         self.pre.get()
+    }
+}
+
+/// The target stage's decision at one delivery rate: what a measurement file records and an
+/// album plan hands back.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatePlan {
+    /// The delivery rate, Hz.
+    pub rate: u32,
+    /// Integrated loudness of the premaster at this rate, LUFS.
+    pub input_lufs: f64,
+    /// Largest true-peak detector value of the premaster at this rate, dBTP.
+    pub input_true_peak_dbtp: f64,
+    pub plan: target::GainPlan,
+    /// Gain/limiter evaluations the search took.
+    pub iterations: usize,
+}
+
+/// The master before delivery: reference matching done, and at every delivery rate the
+/// premaster there with the target stage's measurement (and, when searched, its plan).
+pub struct Prepared<'a> {
+    pub reference: Option<reference::MatchReport>,
+    /// Why the target stage could not run (a silent or too short master), if it could not.
+    pub target_skipped: Option<String>,
+    stages: Vec<AtRate<'a>>,
+}
+
+impl Prepared<'_> {
+    /// What the target stage decided at each delivery rate (first output's rate first); empty
+    /// without a target or when it could not run.
+    pub fn rate_plans(&self) -> Vec<RatePlan> {
+        self.stages
+            .iter()
+            .filter_map(|s| {
+                let (m, p) = (s.measurement.as_ref()?, s.plan?);
+                Some(RatePlan {
+                    rate: s.rate,
+                    input_lufs: m.input_lufs,
+                    input_true_peak_dbtp: crate::dsp::gain_to_db(f64::from(m.peak)),
+                    plan: p,
+                    iterations: s.iterations,
+                })
+            })
+            .collect()
+    }
+
+    /// The delivery rates, first output's first.
+    pub fn rates(&self) -> Vec<u32> {
+        self.stages.iter().map(|s| s.rate).collect()
+    }
+
+    /// Use `plan` at its rate instead of searching there. `fixed`: the gain must stay as
+    /// planned (an album's gain); otherwise the output stage may re-aim it like a render does.
+    /// False when there is no stage at that rate or the target stage could not run there.
+    pub fn set_plan(&mut self, plan: &RatePlan, fixed: bool) -> bool {
+        match self
+            .stages
+            .iter_mut()
+            .find(|s| s.rate == plan.rate && s.measurement.is_some())
+        {
+            Some(s) => {
+                s.plan = Some(plan.plan);
+                s.iterations = plan.iterations;
+                s.fixed = fixed;
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -174,20 +251,33 @@ fn resample_store(src: &Store, from: u32, to: u32) -> Result<Store, MasterError>
 /// Run reference matching and the target stage, analyse the master, and write every output
 /// (each to a temporary file beside it; their folders must exist). With `keep_planes`, the
 /// master at the first output's rate is also kept in memory (for plots). `progress` is told of
-/// each step as it starts.
-///
-/// The target stage runs at the rate of delivery, once per distinct output rate (first output
-/// first): loudness and true peak are then measured on the signal that will be written, so a
-/// lower output rate (which drops the top octave K-weighting counts) does not drift the
-/// loudness, and no inter-sample peak is left for resampling to create.
+/// each step as it starts. This is [`prepare`] with the gain searched, then [`deliver`].
 pub fn master(
     session: &Session,
     pre: &Premaster,
     keep_planes: bool,
     progress: Progress<'_>,
 ) -> Result<Mastered, MasterError> {
+    let prepared = prepare(session, pre, true, progress)?;
+    deliver(session, prepared, keep_planes, progress)
+}
+
+/// Reference matching, and the target stage's measurement at every delivery rate; with
+/// `search`, also the static gain that meets the target (otherwise a plan must be set with
+/// [`Prepared::set_plan`] before [`deliver`], or the master goes out as mixed).
+///
+/// The target stage runs at the rate of delivery, once per distinct output rate (first output
+/// first): loudness and true peak are then measured on the signal that will be written, so a
+/// lower output rate (which drops the top octave K-weighting counts) does not drift the
+/// loudness, and no inter-sample peak is left for resampling to create.
+pub fn prepare<'a>(
+    session: &Session,
+    pre: &'a Premaster,
+    search: bool,
+    progress: Progress<'_>,
+) -> Result<Prepared<'a>, MasterError> {
     let rate = pre.rate;
-    let (matched, reference) = match &session.master.reference {
+    let (mut matched, reference) = match &session.master.reference {
         Some(r) => {
             progress(Step::Matching);
             let planes = pre.store.load()?;
@@ -200,47 +290,65 @@ pub fn master(
         }
         None => (None, None),
     };
-    let premaster: &Store = matched.as_ref().unwrap_or(&pre.store);
     let mut rates: Vec<u32> = Vec::new();
     for o in &session.outputs {
         if !rates.contains(&o.sample_rate) {
             rates.push(o.sample_rate);
         }
     }
-    let mut target_skipped = None;
-    let mut stages: Vec<AtRate<'_>> = Vec::with_capacity(rates.len());
+    // Other rates are resampled from the matched premaster first; then the session rate's
+    // stage takes it over (or the premaster itself, unmatched).
+    let mut srcs: Vec<Option<Src<'a>>> = Vec::with_capacity(rates.len());
     for &r in &rates {
-        let src = if r == rate {
-            Src::Borrowed(premaster)
-        } else {
-            progress(Step::Resampling(r));
-            Src::Owned(resample_store(premaster, rate, r)?)
-        };
+        srcs.push(match r == rate {
+            true => None,
+            false => {
+                progress(Step::Resampling(r));
+                Some(Src::Owned(resample_store(
+                    matched.as_ref().unwrap_or(&pre.store),
+                    rate,
+                    r,
+                )?))
+            }
+        });
+    }
+    let srcs = srcs.into_iter().map(|s| {
+        s.unwrap_or_else(|| match matched.take() {
+            Some(m) => Src::Owned(m),
+            None => Src::Borrowed(&pre.store),
+        })
+    });
+    let mut target_skipped = None;
+    let mut stages: Vec<AtRate<'a>> = Vec::with_capacity(rates.len());
+    for (&r, src) in rates.iter().zip(srcs) {
         let mut at = AtRate {
             rate: r,
             pre: src,
             measurement: None,
             plan: None,
             iterations: 0,
+            fixed: false,
         };
         if let Some(t) = &session.master.target {
             progress(Step::Measuring(r));
             match target::measure(at.pre(), r, t.lufs) {
                 Ok(m) => {
-                    let gain = target::first_gain(&m, t.lufs);
-                    let ceiling = t.ceiling_dbtp - target::CEILING_MARGIN_DB;
-                    let mut iterations = 0;
-                    let p = target::plan(
-                        at.pre(),
-                        &m,
-                        t.lufs,
-                        gain,
-                        ceiling,
-                        &mut iterations,
-                        progress,
-                    )?;
-                    at.iterations = iterations;
-                    at.plan = Some(p);
+                    if search {
+                        let gain = target::first_gain(&m, t.lufs);
+                        let ceiling = t.ceiling_dbtp - target::CEILING_MARGIN_DB;
+                        let mut iterations = 0;
+                        let p = target::plan(
+                            at.pre(),
+                            &m,
+                            t.lufs,
+                            gain,
+                            ceiling,
+                            &mut iterations,
+                            progress,
+                        )?;
+                        at.iterations = iterations;
+                        at.plan = Some(p);
+                    }
                     at.measurement = Some(m);
                 }
                 Err(TargetError::Silent(_)) => {
@@ -260,6 +368,27 @@ pub fn master(
         }
         stages.push(at);
     }
+    Ok(Prepared {
+        reference,
+        target_skipped,
+        stages,
+    })
+}
+
+/// Write every output of a prepared master (each to a temporary file beside it; their folders
+/// must exist) and analyse the master at the first output's rate. With `keep_planes`, that
+/// master is also kept in memory (for plots).
+pub fn deliver(
+    session: &Session,
+    prepared: Prepared<'_>,
+    keep_planes: bool,
+    progress: Progress<'_>,
+) -> Result<Mastered, MasterError> {
+    let Prepared {
+        reference,
+        target_skipped,
+        stages,
+    } = prepared;
     progress(Step::Writing(session.outputs.len()));
     let results: Vec<deliver::Delivered> = session
         .outputs

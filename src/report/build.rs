@@ -2,6 +2,7 @@
 
 use crate::engine::MixStats;
 use crate::io::wav::{Dither, Encoding};
+use crate::master::album::InputHash;
 use crate::master::{Mastered, Premaster};
 use crate::session::Session;
 
@@ -11,18 +12,22 @@ use super::{
 };
 
 /// The report of a render: `jobs` worker threads, `wall` seconds from start to finish.
+#[allow(clippy::too_many_arguments)] // the parts of a finished render, each used once
 pub fn build(
     session: &Session,
     stats: &MixStats,
     pre: &Premaster,
     mastered: &Mastered,
     verdicts: Verdicts,
+    inputs: Vec<InputHash>,
     jobs: usize,
     wall: f64,
 ) -> Report {
     let Verdicts {
         warnings,
         gate_failures,
+        warning_codes,
+        gates,
     } = verdicts;
     let levels = &pre.mix_levels;
     let target = session.master.target.as_ref();
@@ -30,7 +35,9 @@ pub fn build(
     let rate = f64::from(session.sample_rate);
     let frames = pre.frames() as u64;
     Report {
+        schema_version: super::SCHEMA_VERSION,
         mixdown_version: env!("CARGO_PKG_VERSION"),
+        inputs,
         session: SessionInfo {
             name: session.name.clone(),
             file: shown(&session.file),
@@ -124,14 +131,16 @@ pub fn build(
                 loudness_ok: target.map(|t| {
                     d.levels
                         .integrated_lufs
-                        .is_some_and(|i| (i - t.lufs).abs() <= t.tolerance_lu)
+                        .is_some_and(|i| super::gates::loudness_ok(session, t, i))
                 }),
                 true_peak_ok: target.map(|t| d.true_peak_dbtp <= t.ceiling_dbtp),
                 redone: d.redone,
             })
             .collect(),
         warnings,
+        warning_codes,
         gate_failures,
+        gates,
         render: RenderInfo {
             jobs,
             wall_time_s: (wall * 1000.0).round() / 1000.0,

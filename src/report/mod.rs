@@ -2,6 +2,7 @@
 //! [`build`] assembles it from a finished render and [`gates`] judges the render. Levels are
 //! rounded to 0.01 dB; silence (minus infinity) is `null`.
 
+pub mod album;
 pub mod build;
 pub mod gates;
 
@@ -11,7 +12,10 @@ use serde::Serialize;
 
 pub use crate::analysis::report::{ProgramReport, db};
 pub use build::build;
-pub use gates::{Verdicts, verdicts};
+pub use gates::{Gate, Verdicts, verdicts};
+
+/// Version of the render report's layout; it changes when a field changes meaning or goes.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// A path as the user would write it: relative to the working directory when inside it.
 pub fn shown(p: &Path) -> String {
@@ -25,16 +29,25 @@ pub fn shown(p: &Path) -> String {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
     pub mixdown_version: &'static str,
     pub session: SessionInfo,
+    /// Every file the render read (the session, stems, impulse responses, the reference) and
+    /// the SHA-256 of its bytes.
+    pub inputs: Vec<crate::master::album::InputHash>,
     pub tracks: Vec<TrackReport>,
     pub buses: Vec<BusReport>,
     pub mix: MixReport,
     pub master: MasterReport,
     pub outputs: Vec<OutputReport>,
     pub warnings: Vec<String>,
+    /// The stable code of each warning, in the same order.
+    pub warning_codes: Vec<&'static str>,
     /// Delivery gates that failed (exit status 3).
     pub gate_failures: Vec<String>,
+    /// Every delivery gate evaluated, with its stable code and whether it passed.
+    pub gates: Vec<Gate>,
     pub render: RenderInfo,
 }
 

@@ -1,5 +1,6 @@
 //! `[master]`: its fx chain, reference matching and the loudness target (with presets).
 
+use super::diag::Diags;
 use super::fx::Owner;
 use super::model::{Master, Reference, Target};
 use super::validate::Validator;
@@ -38,7 +39,9 @@ pub(super) fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
             width,
         })
     });
-    let target = m.table(&mut v.d, "target").and_then(|t| target(v, &t));
+    let target = m
+        .table(&mut v.d, "target")
+        .and_then(|t| target(&mut v.d, &t));
     Master {
         fx,
         reference,
@@ -58,40 +61,32 @@ pub const PRESETS: &[(&str, f64, f64)] = &[
     ("cd", -9.0, -0.3),
 ];
 
-fn target(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Option<Target> {
-    t.check_keys(
-        &mut v.d,
-        &["lufs", "ceiling_dbtp", "tolerance_lu", "preset"],
-    );
+/// A `target` table (`{ lufs, ceiling_dbtp, tolerance_lu }` or `{ preset }`), in a session's
+/// `[master]` or an album's `[album]`.
+pub(super) fn target(d: &mut Diags<'_>, t: &Tbl<'_, '_>) -> Option<Target> {
+    t.check_keys(d, &["lufs", "ceiling_dbtp", "tolerance_lu", "preset"]);
     let names: Vec<&str> = PRESETS.iter().map(|p| p.0).collect();
-    let preset = t.choice(&mut v.d, "preset", &names);
+    let preset = t.choice(d, "preset", &names);
     let base = preset
         .as_ref()
         .and_then(|p| PRESETS.iter().find(|x| x.0 == p.v));
     if base.is_none() && !t.has("preset") {
         t.require(
-            &mut v.d,
+            d,
             "lufs",
             "the integrated loudness target, e.g. lufs = -14.0, or preset = \"spotify\"",
         );
     }
-    let lufs = t.num_in(
-        &mut v.d,
-        "lufs",
-        base.map_or(-14.0, |b| b.1),
-        -40.0,
-        -5.0,
-        "LUFS",
-    );
+    let lufs = t.num_in(d, "lufs", base.map_or(-14.0, |b| b.1), -40.0, -5.0, "LUFS");
     let ceiling_dbtp = t.num_in(
-        &mut v.d,
+        d,
         "ceiling_dbtp",
         base.map_or(-1.0, |b| b.2),
         -12.0,
         0.0,
         "dBTP",
     );
-    let tolerance_lu = t.num_in(&mut v.d, "tolerance_lu", 0.5, 0.1, 3.0, "LU");
+    let tolerance_lu = t.num_in(d, "tolerance_lu", 0.5, 0.1, 3.0, "LU");
     Some(Target {
         lufs,
         ceiling_dbtp,

@@ -1,6 +1,7 @@
 //! Session files: parse (toml's spanned tree), validate every key with located diagnostics, and
 //! resolve into the [`model::Session`] the engine renders.
 
+pub mod album;
 pub mod diag;
 mod fx;
 pub mod graph;

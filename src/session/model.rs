@@ -97,7 +97,7 @@ pub struct Bus {
 }
 
 /// Loudness target of the master.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Target {
     pub lufs: f64,
     pub ceiling_dbtp: f64,
@@ -135,6 +135,22 @@ pub struct Output {
     pub dither: Dither,
 }
 
+/// How an album joins a song to the next: applied after mastering, before quantization, at
+/// each output's rate. All zero (the default) leaves the song as mastered.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Seams {
+    /// Seconds cut from the start of the master.
+    pub trim_head_s: f64,
+    /// Seconds cut from the end of the master.
+    pub trim_tail_s: f64,
+    /// Fade-in length after the trim, s (raised cosine).
+    pub fade_in_s: f64,
+    /// Fade-out length before the trimmed end, s (raised cosine).
+    pub fade_out_s: f64,
+    /// Digital silence appended after the song (the gap before the next one), s.
+    pub gap_after_s: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Session {
     /// Absolute path of the session file.
@@ -161,4 +177,12 @@ pub struct Session {
     /// linear-phase EQ band its filter cannot follow), in file order. `check` prints them, a
     /// render reports them.
     pub warnings: Vec<super::Diagnostic>,
+    /// Trim, fades and gap an album asks for (none for a session on its own).
+    pub seams: Seams,
+    /// The static gain is an album's (album policy): the song's loudness follows the album's,
+    /// so its own loudness gate only fails when it is louder than the target.
+    pub album_gain: bool,
+    /// Every file the render reads (the session file first, then stems, impulse responses and
+    /// the reference in file order, each once), absolute.
+    pub inputs: Vec<PathBuf>,
 }

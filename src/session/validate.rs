@@ -305,7 +305,15 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         tags,
         seed: 0,
         warnings,
+        seams: Default::default(),
+        album_gain: false,
+        inputs: Vec::new(),
     };
+    for p in v.inputs {
+        if !session.inputs.contains(&p) {
+            session.inputs.push(p);
+        }
+    }
     session.seed = dither_seed(&session);
     Ok(session)
 }

@@ -1,0 +1,279 @@
+//! The master's measure -> plan -> apply steps as files, so an album's songs can be measured
+//! and delivered on different machines and still share one album gain.
+//!
+//! A [`MeasurementFile`] holds what the target stage decided for one song on its own (at each
+//! delivery rate: the premaster's loudness and true peak, and the static gain that meets the
+//! target at the ceiling, found by [`super::target::plan`]) and the SHA-256 of every input the
+//! song was rendered from. [`plan_gains`] turns the songs' gains into the album's: with the
+//! track policy each song keeps its own; with the album policy every song gets the gain of
+//! the loudest one (the smallest of the songs' own gains), so the songs keep their loudness
+//! relative to each other and each song's limiter still holds the ceiling. A [`PlanFile`]
+//! carries those gains with what the album sets for each song (tags, target, seams), and
+//! `render --plan` applies one song of it without searching anything: the same code path as
+//! `mixdown album` on one machine, so the same bytes.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::dsp::limiter::LimiterStats;
+use crate::session::album::{Policy, SongSettings};
+use crate::session::model::{Session, Target};
+
+use super::RatePlan;
+use super::target::GainPlan;
+
+/// Version of the measurement and plan files' layout.
+pub const SCHEMA_VERSION: u32 = 1;
+/// `kind` of a measurement file.
+pub const MEASUREMENT_KIND: &str = "mixdown-measurement";
+/// `kind` of a plan file.
+pub const PLAN_KIND: &str = "mixdown-album-plan";
+
+/// One input file and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputHash {
+    /// The path relative to the session's folder (`/`-separated), or absolute when outside it.
+    pub path: String,
+    pub sha256: String,
+}
+
+/// What the target stage decided at one delivery rate, as the files carry it. Numbers are
+/// written exactly (shortest round-trip decimal) and read back to the same doubles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateGain {
+    /// Delivery rate, Hz.
+    pub rate: u32,
+    /// Integrated loudness of the premaster at this rate, LUFS.
+    pub input_lufs: f64,
+    /// Largest true-peak reading of the premaster at this rate, dBTP.
+    pub input_true_peak_dbtp: f64,
+    /// The static gain, dB.
+    pub gain_db: f64,
+    /// The limiter's ceiling, dBTP (a little under the target's).
+    pub ceiling_db: f64,
+    /// Integrated loudness of the song under its own gain and the limiter, LUFS.
+    pub lufs: f64,
+    pub limiter_max_reduction_db: f64,
+    pub limiter_mean_reduction_db: f64,
+    /// Gain/limiter evaluations the search took.
+    pub iterations: usize,
+}
+
+impl From<&RatePlan> for RateGain {
+    fn from(r: &RatePlan) -> Self {
+        RateGain {
+            rate: r.rate,
+            input_lufs: r.input_lufs,
+            input_true_peak_dbtp: r.input_true_peak_dbtp,
+            gain_db: r.plan.gain_db,
+            ceiling_db: r.plan.ceiling_db,
+            lufs: r.plan.lufs,
+            limiter_max_reduction_db: r.plan.limiter.max_reduction_db,
+            limiter_mean_reduction_db: r.plan.limiter.mean_reduction_db,
+            iterations: r.iterations,
+        }
+    }
+}
+
+impl From<&RateGain> for RatePlan {
+    fn from(r: &RateGain) -> Self {
+        RatePlan {
+            rate: r.rate,
+            input_lufs: r.input_lufs,
+            input_true_peak_dbtp: r.input_true_peak_dbtp,
+            plan: GainPlan {
+                gain_db: r.gain_db,
+                ceiling_db: r.ceiling_db,
+                lufs: r.lufs,
+                limiter: LimiterStats {
+                    max_reduction_db: r.limiter_max_reduction_db,
+                    mean_reduction_db: r.limiter_mean_reduction_db,
+                },
+            },
+            iterations: r.iterations,
+        }
+    }
+}
+
+/// `mixdown render SESSION --measure-only`: one song measured on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeasurementFile {
+    pub schema_version: u32,
+    /// Always [`MEASUREMENT_KIND`].
+    pub kind: String,
+    pub mixdown_version: String,
+    /// The session's name.
+    pub name: String,
+    /// Every input, the session file first.
+    pub inputs: Vec<InputHash>,
+    /// The target the gains meet.
+    pub target: Target,
+    /// At each delivery rate, first output's first.
+    pub rates: Vec<RateGain>,
+}
+
+/// One song of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedSong {
+    /// The session as the album file names it.
+    pub session: String,
+    /// Every input as measured, the session file first: applying checks them.
+    pub inputs: Vec<InputHash>,
+    /// What the album sets for the song.
+    pub settings: SongSettings,
+    /// The album gain minus the song's own gain, dB (0 with the track policy, at most 0 with
+    /// the album policy).
+    pub offset_db: f64,
+    /// The gains to apply, per delivery rate.
+    pub rates: Vec<RateGain>,
+}
+
+/// `mixdown album ALBUM.toml --plan M...`: the gains of every song of an album.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub schema_version: u32,
+    /// Always [`PLAN_KIND`].
+    pub kind: String,
+    pub mixdown_version: String,
+    pub policy: Policy,
+    pub target: Target,
+    pub songs: Vec<PlannedSong>,
+}
+
+impl PlanFile {
+    /// The song whose session file has this SHA-256.
+    pub fn song(&self, session_sha256: &str) -> Option<&PlannedSong> {
+        self.songs
+            .iter()
+            .find(|s| s.inputs.first().is_some_and(|i| i.sha256 == session_sha256))
+    }
+}
+
+/// The planned gains of the songs (each its gains per rate, first output's rate first), and
+/// each song's offset from its own gain, dB.
+///
+/// Track policy: every song keeps its own gains. Album policy: the album gain is the smallest
+/// of the songs' own gains at their first output's rate (the song that needs the least gain to
+/// meet the target is the loudest once mastered, and meets it exactly); every song's gains at
+/// every rate move by its offset, the album gain minus its own. Loudness after the limiter
+/// grows monotonically with the gain, so no song goes over the target.
+pub fn plan_gains(policy: Policy, songs: &[Vec<RatePlan>]) -> Vec<(f64, Vec<RatePlan>)> {
+    let own = |s: &[RatePlan]| s.first().map(|r| r.plan.gain_db);
+    let album = songs
+        .iter()
+        .filter_map(|s| own(s))
+        .fold(f64::INFINITY, f64::min);
+    songs
+        .iter()
+        .map(|s| {
+            let offset = match (policy, own(s)) {
+                (Policy::Album, Some(g)) => album - g,
+                _ => 0.0,
+            };
+            let rates = s
+                .iter()
+                .map(|r| {
+                    let mut r = *r;
+                    // Adding exactly 0.0 keeps the gain bit for bit (the loudest song's plan
+                    // is its own).
+                    r.plan.gain_db += offset;
+                    r
+                })
+                .collect();
+            (offset, rates)
+        })
+        .collect()
+}
+
+/// The SHA-256 of a file's bytes, read in blocks, as lowercase hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+    }
+    Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The SHA-256 of every input of `session` (the session file first), paths relative to its
+/// folder.
+pub fn input_hashes(session: &Session) -> std::io::Result<Vec<InputHash>> {
+    let dir = session.file.parent().unwrap_or(Path::new(""));
+    session
+        .inputs
+        .iter()
+        .map(|p| {
+            let rel = p.strip_prefix(dir).unwrap_or(p);
+            Ok(InputHash {
+                path: rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+                sha256: sha256_file(p)
+                    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rate(rate: u32, gain_db: f64) -> RatePlan {
+        RatePlan {
+            rate,
+            input_lufs: -20.0,
+            input_true_peak_dbtp: -3.0,
+            plan: GainPlan {
+                gain_db,
+                ceiling_db: -1.05,
+                lufs: -14.0,
+                limiter: LimiterStats {
+                    max_reduction_db: 1.0,
+                    mean_reduction_db: 0.1,
+                },
+            },
+            iterations: 3,
+        }
+    }
+
+    #[test]
+    fn album_policy_gives_every_song_the_smallest_gain() {
+        let songs = vec![
+            vec![rate(44100, 4.5), rate(48000, 4.6)],
+            vec![rate(44100, 2.25)],
+            vec![rate(44100, 7.0)],
+        ];
+        let planned = plan_gains(Policy::Album, &songs);
+        let firsts: Vec<f64> = planned.iter().map(|(_, r)| r[0].plan.gain_db).collect();
+        assert_eq!(firsts, vec![2.25, 2.25, 2.25]);
+        assert_eq!(planned[0].0, 2.25 - 4.5);
+        // Other rates move by the song's offset.
+        assert!((planned[0].1[1].plan.gain_db - (4.6 - 2.25)).abs() < 1e-12);
+        assert_eq!(planned[1].0, 0.0);
+        let track = plan_gains(Policy::Track, &songs);
+        assert_eq!(track[2].1[0].plan.gain_db, 7.0);
+        assert!(track.iter().all(|(o, _)| *o == 0.0));
+    }
+
+    #[test]
+    fn rate_gains_survive_json_bit_for_bit() {
+        let r = rate(44100, 4.613_972_012_345_678);
+        let mut g = RateGain::from(&r);
+        g.lufs = -14.000_000_000_000_002;
+        let back: RateGain = serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+        assert_eq!(back.gain_db.to_bits(), g.gain_db.to_bits());
+        assert_eq!(back.lufs.to_bits(), g.lufs.to_bits());
+        assert_eq!(RatePlan::from(&back), RatePlan::from(&g));
+    }
+}

@@ -1,0 +1,206 @@
+//! The CI contract of `render`: the report names its schema version and the SHA-256 of every
+//! input, and `render --json` prints one machine-readable object on stdout (outputs, levels,
+//! every gate with a stable code and its verdict, warnings with codes) while the human text
+//! stays on stderr.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Sandbox, file_sha, report, stderr};
+
+/// Song 1 of the album example (two short Ogg stems) in a sandbox.
+fn song() -> Sandbox {
+    let sb = Sandbox::new();
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/album");
+    for rel in ["one.toml", "stems/drums.ogg", "stems/bass.ogg"] {
+        let to = sb.path(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), to).unwrap();
+    }
+    sb
+}
+
+#[test]
+fn the_report_names_its_schema_and_hashes_every_input() {
+    let sb = song();
+    let out = sb.run(&["render", "one.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert_eq!(r["schema_version"], 1);
+    let inputs = r["inputs"].as_array().unwrap();
+    let paths: Vec<&str> = inputs.iter().map(|i| i["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["one.toml", "stems/drums.ogg", "stems/bass.ogg"]);
+    for i in inputs {
+        assert_eq!(i["sha256"], file_sha(&sb.path(i["path"].as_str().unwrap())));
+    }
+}
+
+#[test]
+fn render_json_is_one_object_on_stdout_with_coded_gates() {
+    let sb = song();
+    let out = sb.run(&["render", "one.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(
+        stderr(&out).contains("wrote out/01-opening.wav"),
+        "human text on stderr"
+    );
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert_eq!(s["passed"], true);
+    assert_eq!(s["outputs"][0]["sha256"], r["outputs"][0]["sha256"]);
+    assert_eq!(
+        s["master"]["integrated_lufs"],
+        r["master"]["integrated_lufs"]
+    );
+    let codes: Vec<(&str, bool)> = s["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["code"].as_str().unwrap(), g["passed"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("clipped_samples", true),
+            ("loudness_off_target", true),
+            ("true_peak_over", true)
+        ]
+    );
+
+    // A target the ceiling cannot allow: the loudness gate fails with its code (exit 3), and a
+    // hot mix is a coded warning.
+    let text = std::fs::read_to_string(sb.path("one.toml")).unwrap();
+    sb.write(
+        "one.toml",
+        &text
+            .replace(
+                "lufs = -14.0, ceiling_dbtp = -1.0",
+                "lufs = -6.0, ceiling_dbtp = -12.0",
+            )
+            .replace("gain_db = -3.0", "gain_db = 3.0"),
+    );
+    let out = sb.run(&["render", "one.toml", "--json", "-q"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(out.stderr.is_empty(), "-q: nothing on stderr");
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["passed"], false);
+    let failed: Vec<&str> = s["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["passed"] == false)
+        .map(|g| g["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["loudness_off_target"]);
+    let warnings: Vec<&str> = s["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    assert!(warnings.contains(&"heavy_limiting"), "{warnings:?}");
+}
+
+/// Check `v` against the parts of JSON Schema the report's schema uses: `type` (with
+/// "null"), `const`, `enum`, `pattern` (only `^[0-9a-f]{64}$`), `properties`, `required`,
+/// `additionalProperties: false` and `items`. Returns every violation with its path.
+fn violations(schema: &serde_json::Value, v: &serde_json::Value, path: &str) -> Vec<String> {
+    use serde_json::Value;
+    let mut out = Vec::new();
+    let type_of = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    if let Some(t) = schema.get("type") {
+        let allowed: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
+            _ => panic!("bad type in schema at {path}"),
+        };
+        let actual = type_of(v);
+        let ok = allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"));
+        if !ok {
+            out.push(format!("{path}: {actual}, schema says {allowed:?}"));
+            return out;
+        }
+    }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        out.push(format!("{path}: {v}, schema says const {c}"));
+    }
+    if let Some(Value::Array(e)) = schema.get("enum")
+        && !e.contains(v)
+    {
+        out.push(format!("{path}: {v} not in {e:?}"));
+    }
+    if schema.get("pattern").is_some() {
+        let s = v.as_str().unwrap_or("");
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            out.push(format!("{path}: {s:?} is not 64 hex digits"));
+        }
+    }
+    if let (Some(Value::Object(props)), Value::Object(map)) = (schema.get("properties"), v) {
+        for r in schema["required"].as_array().unwrap() {
+            if !map.contains_key(r.as_str().unwrap()) {
+                out.push(format!("{path}.{}: required, missing", r.as_str().unwrap()));
+            }
+        }
+        for (k, x) in map {
+            match props.get(k) {
+                Some(s) => out.extend(violations(s, x, &format!("{path}.{k}"))),
+                None if schema["additionalProperties"] == false => {
+                    out.push(format!("{path}.{k}: not in the schema"))
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Value::Array(a)) = (schema.get("items"), v) {
+        for (i, x) in a.iter().enumerate() {
+            out.extend(violations(items, x, &format!("{path}[{i}]")));
+        }
+    }
+    out
+}
+
+#[test]
+fn reports_follow_the_schema_the_tool_ships() {
+    let out = common::mixdown()
+        .args(["schema", "--report"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(schema["properties"]["schema_version"]["const"], 1);
+    // A passing render, and a failing one with warnings under --strict, both conform.
+    let sb = song();
+    let out = sb.run(&["render", "one.toml", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert_eq!(violations(&schema, &r, ""), Vec::<String>::new());
+    let text = std::fs::read_to_string(sb.path("one.toml")).unwrap();
+    sb.write("one.toml", &text.replace("gain_db = -3.0", "gain_db = 6.0"));
+    let out = sb.run(&["render", "one.toml", "-q", "--strict"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let r = report(&sb.path("out/01-opening.report.json"));
+    assert!(!r["gates"].as_array().unwrap().is_empty());
+    assert_eq!(violations(&schema, &r, ""), Vec::<String>::new());
+    // The checker is not blind: a field the schema does not know is caught.
+    let mut bad = r.clone();
+    bad["mix"]["surprise"] = serde_json::json!(1);
+    assert_eq!(
+        violations(&schema, &bad, ""),
+        [".mix.surprise: not in the schema"]
+    );
+}
