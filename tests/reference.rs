@@ -1,5 +1,5 @@
-//! Reference matching (issue: "matching pink noise to a tilted-noise reference brings the
-//! 1/3-octave difference within 1 dB at amount = 1 and halves it at amount = 0.5"), on the
+//! Reference matching (matching pink noise to a tilted-noise reference brings the 1/3-octave
+//! difference within 1 dB at amount = 1 and halves it at amount = 0.5), on the
 //! library stage and through a whole render.
 
 mod common;

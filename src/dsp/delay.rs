@@ -11,10 +11,10 @@ use super::{ProcessSpec, Processor};
 use super::{flush, to_f32};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, PI};
 
-/// Level the echo tail is followed down to, as an amplitude factor (-90 dBFS, SPEC section 2).
+/// Level the echo tail is followed down to, as an amplitude factor (-90 dBFS, where the render's automatic tail ends).
 const TAIL_FLOOR: f64 = 3.162_277_660_168_379_5e-5;
 
-/// Longest tail reported, s: the render's automatic tail stops at 30 s anyway (SPEC section 2),
+/// Longest tail reported, s: the render's automatic tail stops at 30 s anyway,
 /// and a 0.95 feedback on a 5 s delay would otherwise ring for over 20 minutes.
 const MAX_TAIL_S: f64 = 30.0;
 

@@ -501,7 +501,7 @@ mod tests {
         t0 - z.arg() * f64::from(to) / (std::f64::consts::TAU * f)
     }
 
-    /// The pairs the issue names: high-rate stems to 44.1 and 48 kHz, and 44.1 <-> 48 kHz.
+    /// The pairs stems most often need: high-rate stems to 44.1 and 48 kHz, and 44.1 <-> 48 kHz.
     const PAIRS: [(u32, u32); 8] = [
         (88200, 44100),
         (96000, 44100),

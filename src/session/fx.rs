@@ -186,7 +186,7 @@ impl Validator<'_> {
     }
 
     /// Warn about every band of a linear-phase EQ that its filter, designed here exactly as the
-    /// render will, misses by more than the bar (SPEC section 7: 0.2 dB): too narrow a band for
+    /// render will, misses by more than its accuracy bar ([`crate::dsp::fir::EQ_BAR_DB`]): too narrow a band for
     /// the longest filter allowed, or a notch's bottom. `located` holds each band's span and path.
     fn linear_phase_misses(&mut self, cfg: &EqConfig, located: &[(Span, String)]) {
         use crate::dsp::fir;
