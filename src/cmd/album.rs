@@ -13,7 +13,7 @@ use crate::engine::MixStats;
 use crate::error::{AppError, exit};
 use crate::io::stage::Staging;
 use crate::master::album::{
-    self as plans, MEASUREMENT_KIND, MeasurementFile, PLAN_KIND, PlanFile, PlannedSong, RateGain,
+    self as plans, MeasurementFile, PLAN_KIND, PlanFile, PlannedSong, RateGain,
 };
 use crate::master::{self, Mastered, Premaster, Prepared, RatePlan};
 use crate::report::album::{self as album_report, AlbumReport, SongReport};
@@ -195,20 +195,7 @@ fn plan(args: &AlbumArgs, album: &Album, sessions: &[Session]) -> Result<u8, App
             path: path.clone(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let m: MeasurementFile = serde_json::from_str(&text)
-            .map_err(|e| err(format!("not a mixdown measurement file: {e}")))?;
-        if m.kind != MEASUREMENT_KIND || m.schema_version != plans::SCHEMA_VERSION {
-            return Err(err(format!(
-                "kind \"{}\" version {}: expected \"{MEASUREMENT_KIND}\" version {}",
-                m.kind,
-                m.schema_version,
-                plans::SCHEMA_VERSION
-            )));
-        }
+        let m: MeasurementFile = super::read_interchange(path)?;
         let session_sha = m.inputs.first().map_or("", |i| i.sha256.as_str());
         let Some(i) = hashes.iter().position(|h| h == session_sha) else {
             return Err(err(format!(

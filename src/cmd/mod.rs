@@ -13,13 +13,38 @@ pub mod signals;
 pub mod ui;
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::cli::{Cli, Command};
 use crate::error::AppError;
+use crate::master::album::{Interchange, SCHEMA_VERSION};
 use crate::session::SessionError;
 
 /// Run a parsed command line; returns the exit status. With [`signals::install`] called first,
 /// SIGINT and SIGTERM end it with 130 and 143 after removing what it had staged.
+/// Read the interchange file at `path` (a measurement file or an album plan), refusing one
+/// of another kind or format version.
+fn read_interchange<T: Interchange>(path: &Path) -> Result<T, AppError> {
+    let err = |message: String| AppError::Plan {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file: T =
+        serde_json::from_str(&text).map_err(|e| err(format!("not a mixdown {}: {e}", T::WHAT)))?;
+    let (kind, version) = file.stamp();
+    if kind != T::KIND || version != SCHEMA_VERSION {
+        return Err(err(format!(
+            "kind \"{kind}\" version {version}: expected \"{}\" version {SCHEMA_VERSION}",
+            T::KIND
+        )));
+    }
+    Ok(file)
+}
+
 pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render::run(&args), true),

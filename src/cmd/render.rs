@@ -288,21 +288,7 @@ fn planned_song(session: &mut Session, path: &Path) -> Result<(PlannedSong, Poli
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let plan: PlanFile =
-        serde_json::from_str(&text).map_err(|e| err(format!("not a mixdown album plan: {e}")))?;
-    if plan.kind != plans::PLAN_KIND || plan.schema_version != plans::SCHEMA_VERSION {
-        return Err(err(format!(
-            "kind \"{}\" version {}: expected \"{}\" version {}",
-            plan.kind,
-            plan.schema_version,
-            plans::PLAN_KIND,
-            plans::SCHEMA_VERSION
-        )));
-    }
+    let plan: PlanFile = super::read_interchange(path)?;
     let inputs = input_hashes(session)?;
     let Some(song) = plan.song(&inputs[0].sha256) else {
         return Err(err(format!(

@@ -41,6 +41,7 @@
 use std::sync::LazyLock;
 
 use super::config::{SaturationConfig, SaturationModel};
+use super::fir::bessel_i0;
 use super::{ProcessSpec, Processor, db_to_gain};
 use super::{flush, to_f32};
 
@@ -698,20 +699,6 @@ fn kaiser_lowpass(n: usize, fc: f64, beta: f64) -> Vec<f64> {
         *c /= sum;
     }
     h
-}
-
-/// Modified Bessel function of the first kind, order 0, by its power series.
-fn bessel_i0(x: f64) -> f64 {
-    let q = 0.25 * x * x;
-    let (mut sum, mut term) = (1.0, 1.0);
-    for k in 1..500 {
-        term *= q / (k * k) as f64;
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
 }
 
 /// Polyphase 2x interpolator: `y[2n + p] = 2 sum_k h[2k + p] x[n - k]`, delay `(len - 1)/2`

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
+use super::fir::bessel_i0;
+
 /// Oversampling factor.
 pub const FACTOR: usize = 8;
 /// Samples per FFT block, margins included.
@@ -287,21 +289,6 @@ const ANNEX2: [[f32; 12]; 4] = [
         0.001_708_984_4,
     ],
 ];
-
-/// Zeroth-order modified Bessel function of the first kind (power series), for the Kaiser window.
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let q = x * x / 4.0;
-    for k in 1..200 {
-        term *= q / (k * k) as f64;
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
 
 impl Meters {
     /// The meters at `rate` Hz:

@@ -98,6 +98,33 @@ impl From<&RateGain> for RatePlan {
     }
 }
 
+/// A JSON file one mixdown command writes for another to read: its kind and format version,
+/// which the reader checks before trusting anything else in it.
+pub trait Interchange: serde::de::DeserializeOwned {
+    /// The `kind` every such file carries.
+    const KIND: &'static str;
+    /// What it is called in messages ("measurement file").
+    const WHAT: &'static str;
+    /// Its `kind` and `schema_version` as read.
+    fn stamp(&self) -> (&str, u32);
+}
+
+impl Interchange for MeasurementFile {
+    const KIND: &'static str = MEASUREMENT_KIND;
+    const WHAT: &'static str = "measurement file";
+    fn stamp(&self) -> (&str, u32) {
+        (&self.kind, self.schema_version)
+    }
+}
+
+impl Interchange for PlanFile {
+    const KIND: &'static str = PLAN_KIND;
+    const WHAT: &'static str = "album plan";
+    fn stamp(&self) -> (&str, u32) {
+        (&self.kind, self.schema_version)
+    }
+}
+
 /// `mixdown render SESSION --measure-only`: one song measured on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MeasurementFile {

@@ -7,6 +7,7 @@
 
 use crate::analysis::bs1770::IntegratedMeter;
 use crate::analysis::loudness::{Levels, Program, ProgramAnalyzer};
+use crate::dsp::fade::FadeCurve;
 use crate::dsp::gain_to_db;
 use crate::io::decode::FULL_SCALE;
 use crate::io::stage;
@@ -92,10 +93,9 @@ impl Cut {
     /// from 0 to 1 over the fade (so a fade-out mirrors a fade-in and crossfades would sum to
     /// one).
     pub fn gain(&self, i: usize) -> f32 {
-        let ramp = |k: usize, len: usize| {
-            let t = (k as f64 + 0.5) / len as f64;
-            (std::f64::consts::FRAC_PI_2 * t).sin().powi(2) as f32
-        };
+        // A raised cosine, sin²(πt/2) = (1 − cos πt)/2, sampled at the frame centres.
+        let ramp =
+            |k: usize, len: usize| FadeCurve::SCurve.gain((k as f64 + 0.5) / len as f64) as f32;
         let mut g = 1.0;
         if i < self.fade_in {
             g *= ramp(i, self.fade_in);

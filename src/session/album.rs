@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use toml::de::DeTable;
-
 use crate::io::tags::Tags;
 
 use super::diag::{Diagnostic, Diags, Source, Span};
@@ -17,7 +15,7 @@ use super::metadata::{check_isrc, check_upc};
 use super::model::{Seams, Session, Target};
 use super::paths::{normalize, same_file};
 use super::seed::dither_seed;
-use super::validate::{LoadOptions, array_of_tables, labelled};
+use super::validate::{LoadOptions, array_of_tables, labelled, locate, parse_toml};
 use super::walk::{Tbl, fmt_num};
 use super::{SessionError, load};
 
@@ -152,25 +150,10 @@ pub fn validate_album(
 ) -> Result<(Album, Vec<Session>), Vec<Diagnostic>> {
     let src = Source::new(file, text);
     let mut d = Diags::new(src);
-    let (root, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        for e in errors {
-            let msg = e.message().trim().to_string();
-            d.push(
-                e.span().as_ref(),
-                "",
-                format!("TOML syntax error: {msg}"),
-                None,
-            );
-        }
+    let Some(root) = parse_toml(&mut d, text) else {
         return Err(d.into_sorted());
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let abs_file = normalize(&cwd, file);
-    let dir = abs_file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(cwd.clone());
+    };
+    let (abs_file, dir) = locate(file);
     let root = Tbl::new(root.get_ref(), root.span(), String::new());
     root.check_keys(&mut d, &["album", "song"]);
 
@@ -427,7 +410,7 @@ pub fn validate_album(
     }
     let title = shared.album.clone();
     let report = match report {
-        Some(r) => normalize(&cwd, r),
+        Some(r) => normalize(&std::env::current_dir().unwrap_or_default(), r),
         // Beside the first song's first output, like a render's report.
         None => {
             let stem = abs_file

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use toml::Spanned;
 use toml::de::DeTable;
 
 use crate::io::decode::{self, StemInfo};
@@ -125,28 +126,43 @@ fn probe_file(path: &Path, full: bool) -> Result<StemInfo, String> {
     r.map_err(|e| e.to_string())
 }
 
+/// Parse TOML `text`, each syntax error a diagnostic in `d`; `None` when there was any.
+pub(super) fn parse_toml<'i>(d: &mut Diags<'_>, text: &'i str) -> Option<Spanned<DeTable<'i>>> {
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if errors.is_empty() {
+        return Some(root);
+    }
+    for e in errors {
+        let msg = e.message().trim().to_string();
+        d.push(
+            e.span().as_ref(),
+            "",
+            format!("TOML syntax error: {msg}"),
+            None,
+        );
+    }
+    None
+}
+
+/// `file` made absolute against the working folder, and the folder its relative paths are
+/// read from.
+pub(super) fn locate(file: &Path) -> (PathBuf, PathBuf) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let abs_file = normalize(&cwd, file);
+    let dir = abs_file.parent().map_or(cwd, Path::to_path_buf);
+    (abs_file, dir)
+}
+
 /// Validate session text. `file` is the session path as given (used in messages); its parent
 /// is the base for relative paths.
 pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, Vec<Diagnostic>> {
-    let src = Source::new(file, text);
-    let (root, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        let mut d = Diags::new(src);
-        for e in errors {
-            let span = e.span();
-            let msg = e.message().trim().to_string();
-            d.push(span.as_ref(), "", format!("TOML syntax error: {msg}"), None);
-        }
+    let mut d = Diags::new(Source::new(file, text));
+    let Some(root) = parse_toml(&mut d, text) else {
         return Err(d.into_sorted());
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let abs_file = normalize(&cwd, file);
-    let dir = abs_file
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or(cwd.clone());
+    };
+    let (abs_file, dir) = locate(file);
     let mut v = Validator {
-        d: Diags::new(src),
+        d,
         dir,
         rate: 48000,
         tempo_bpm: None,
