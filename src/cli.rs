@@ -103,6 +103,17 @@ pub struct AlbumArgs {
     /// With --plan: write the plan here instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "PATH", requires = "plan")]
     pub output: Option<PathBuf>,
+    /// Do not render: read every song's first output and report where its session puts them
+    /// (as `render SESSION --plan PLAN.json` wrote them, perhaps on other machines), check that
+    /// each file is the one its report describes, measure them again and write the album
+    /// report. Exit status 3 when a gate failed, as for a rendered album.
+    #[arg(long, conflicts_with = "plan")]
+    pub collect: bool,
+    /// Print one JSON object on stdout: with --plan the plan (unless -o), otherwise the album's
+    /// summary (every song's outputs, loudness and gates, the album's loudness and gate).
+    /// Human text stays on stderr.
+    #[arg(long)]
+    pub json: bool,
     /// Worker threads (default: one per core), shared by the songs. The output is identical
     /// for any value.
     #[arg(short = 'j', long, value_name = "N")]

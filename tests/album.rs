@@ -186,17 +186,42 @@ fn a_song_applied_from_a_plan_is_byte_identical_to_the_album_render() {
         "plan.json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = sb.run(&["render", "two.toml", "--plan", "plan.json", "-q"]);
+    for s in ["one.toml", "two.toml", "three.toml"] {
+        let out = sb.run(&["render", s, "--plan", "plan.json", "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let split: Vec<String> = OUTPUTS.iter().map(|o| file_sha(&sb.path(o))).collect();
+    // The outputs and reports collected (here: where they were written) make the album report.
+    let out = sb.run(&["album", "album.toml", "--collect", "-q"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let split = file_sha(&sb.path(OUTPUTS[1]));
+    let mut collected = report(&sb.path("out/album.report.json"));
     std::fs::remove_dir_all(sb.path("out")).unwrap();
 
     let out = sb.run(&["album", "album.toml", "-q", "-j", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(
-        file_sha(&sb.path(OUTPUTS[1])),
-        split,
-        "whole files, tags included"
+    for (o, sha) in OUTPUTS.iter().zip(&split) {
+        assert_eq!(
+            &file_sha(&sb.path(o)),
+            sha,
+            "{o}: whole files, tags included"
+        );
+    }
+    // The same album report, but for how long it took.
+    let mut whole = report(&sb.path("out/album.report.json"));
+    whole.as_object_mut().unwrap().remove("render");
+    collected.as_object_mut().unwrap().remove("render");
+    assert_eq!(whole, collected);
+    assert_eq!(whole["gates"][0]["code"], "album_loudness_off_target");
+    assert_eq!(whole["gates"][0]["passed"], true);
+
+    // An output that is not the file its report describes is refused, named.
+    std::fs::copy(sb.path(OUTPUTS[0]), sb.path(OUTPUTS[1])).unwrap();
+    let out = sb.run(&["album", "album.toml", "--collect", "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("out/02-interlude.wav is not the file its report describes"),
+        "{}",
+        stderr(&out)
     );
 
     // A stem changed since it was measured: the plan is refused, naming it.
@@ -325,4 +350,87 @@ fn songs_must_agree_on_the_target_and_write_their_own_files() {
     ] {
         assert!(e.contains(want), "missing {want:?} in:\n{e}");
     }
+}
+
+#[test]
+fn a_measurement_file_carries_the_premasters_blocks_and_peaks() {
+    let sb = album_sandbox();
+    let out = sb.run(&["render", "one.toml", "--measure-only", "--json", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &m["premaster"];
+    let blocks: Vec<f64> = p["blocks"].as_array().unwrap().iter().map(num).collect();
+    // 400 ms blocks 100 ms apart over a song of about 3.3 s (its 3 s stems and the reverb's
+    // ringing): one block per 100 ms after the first 300 ms.
+    assert!((25..=40).contains(&blocks.len()), "{} blocks", blocks.len());
+    // BS.1770-4 gating written out here: absolute gate -70 LUFS, then relative -10 LU.
+    let lufs = |e: f64| -0.691 + 10.0 * e.log10();
+    let mean = |b: &[f64]| b.iter().sum::<f64>() / b.len() as f64;
+    let abs: Vec<f64> = blocks
+        .iter()
+        .copied()
+        .filter(|&e| lufs(e) > -70.0)
+        .collect();
+    let rel = lufs(mean(&abs)) - 10.0;
+    let gated: Vec<f64> = abs.into_iter().filter(|&e| lufs(e) > rel).collect();
+    assert!(
+        (lufs(mean(&gated)) - num(&p["integrated_lufs"])).abs() < 1e-9,
+        "{} vs {}",
+        lufs(mean(&gated)),
+        p["integrated_lufs"]
+    );
+    assert_eq!(m["rates"][0]["input_lufs"], p["integrated_lufs"]);
+    let (sample, true_peak) = (num(&p["sample_peak_dbfs"]), num(&p["true_peak_dbtp"]));
+    assert!(
+        sample < 0.0 && sample <= true_peak + 1e-9,
+        "{sample} {true_peak}"
+    );
+    assert!(true_peak - sample < 1.0, "{sample} {true_peak}");
+}
+
+#[test]
+fn check_takes_an_album_and_every_songs_session() {
+    let sb = album_sandbox();
+    let out = sb.run(&["check", "album.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("album.toml: ok: \"Examples\", 3 songs (album policy)"),
+        "{}",
+        stderr(&out)
+    );
+    // A stem of one song damaged where only decoding it to its end tells (audio past the
+    // length its header states): check finds it, naming the song's session and the file.
+    std::fs::copy(
+        common::fixtures().join("stems/damaged/mp3-mono-frame-appended.mp3"),
+        sb.path("stems/lead.mp3"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(sb.path("three.toml")).unwrap();
+    sb.write(
+        "three.toml",
+        &text.replace("stems/lead.ogg", "stems/lead.mp3"),
+    );
+    let out = sb.run(&["check", "album.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("three.toml"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lead.mp3"), "{}", stderr(&out));
+    assert!(!sb.path("out").exists());
+}
+
+#[test]
+fn album_json_prints_the_album_report() {
+    let sb = album_sandbox();
+    let out = sb.run(&["album", "album.toml", "--json", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(printed, report(&sb.path("out/album.report.json")));
+    let codes: Vec<&str> = printed["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["code"].as_str().unwrap())
+        .collect();
+    // The album's gate, then three per song.
+    assert_eq!(codes.len(), 1 + 3 * 3, "{codes:?}");
+    assert_eq!(codes[0], "album_loudness_off_target");
 }

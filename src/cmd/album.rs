@@ -3,32 +3,37 @@
 //! write each song's outputs and report and the album report, all or nothing. With `--plan`,
 //! combine measurement files made elsewhere into a plan instead (see `master::album`).
 
+use std::io::IsTerminal;
 use std::time::Instant;
 
-use indicatif::ProgressBar;
+use indicatif::{MultiProgress, ProgressBar};
 use rayon::prelude::*;
 
+use crate::analysis::bs1770::IntegratedMeter;
 use crate::cli::AlbumArgs;
 use crate::engine::MixStats;
 use crate::error::{AppError, exit};
 use crate::io::stage::Staging;
+use crate::io::wav::read_back;
 use crate::master::album::{
     self as plans, MeasurementFile, PLAN_KIND, PlanFile, PlannedSong, RateGain,
 };
 use crate::master::{self, Mastered, Premaster, Prepared, RatePlan};
-use crate::report::album::{self as album_report, AlbumReport, SongReport};
-use crate::report::{Report, db};
+use crate::report::album::{self as album_report, AlbumReport, SongAlbum};
 use crate::session::Session;
 use crate::session::album::{Album, Policy, load_album};
 
 use super::render::{input_hashes, song_report};
-use super::ui::{fmt_db, shown};
+use super::ui::{bar_in, fmt_db, shown, stage_line};
 
 pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
     let started = Instant::now();
-    let (album, sessions) = load_album(&args.album, args.report.as_deref())?;
+    let (album, sessions) = load_album(&args.album, args.report.as_deref(), &Default::default())?;
     if !args.plan.is_empty() {
         return plan(args, &album, &sessions);
+    }
+    if args.collect {
+        return collect(args, &album, &sessions, started);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (jobs, cut) = super::render::worker_threads(args.jobs.map(|n| n.get()), cores);
@@ -63,12 +68,14 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             files.make_dir(&o.path)?;
         }
     }
-    let hidden = ProgressBar::hidden();
+    let mut bars = Bars::new(args.quiet, &sessions);
     let (pres, mut mastered) = pool.install(|| -> Result<_, AppError> {
         let pres: Vec<(MixStats, Premaster)> = sessions
             .par_iter()
-            .map(|s| master::premaster::render(s, &hidden))
+            .zip(&bars.songs)
+            .map(|(s, pb)| master::premaster::render(s, pb))
             .collect::<Result<_, _>>()?;
+        bars.step("measuring every song");
         let mut prepared: Vec<Prepared<'_>> = sessions
             .par_iter()
             .zip(&pres)
@@ -83,6 +90,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
                 p.set_plan(r, album.policy == Policy::Album);
             }
         }
+        bars.step("writing every song");
         let mastered: Vec<(Mastered, Vec<RatePlan>)> = sessions
             .par_iter()
             .zip(prepared)
@@ -91,16 +99,16 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             .collect::<Result<_, _>>()?;
         Ok((pres, mastered))
     })?;
+    bars.finish();
 
     let wall = started.elapsed().as_secs_f64();
     let mut songs = Vec::with_capacity(sessions.len());
-    let mut warnings = Vec::new();
     for (i, (s, ((stats, pre), (m, own)))) in sessions
         .iter()
         .zip(pres.iter().zip(mastered.iter_mut()))
         .enumerate()
     {
-        let report = song_report(
+        let mut report = song_report(
             s,
             stats,
             pre,
@@ -111,28 +119,53 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             wall,
             &mut files,
         );
+        report.album = Some(SongAlbum::new(
+            album.policy,
+            own.first().map(|r| r.plan.gain_db),
+            m,
+        ));
         let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
         if let Some(path) = &s.report {
             files.add(path, &json)?;
         }
-        warnings.extend(
-            report
-                .warnings
-                .iter()
-                .map(|w| format!("song[{i}] \"{}\": {w}", s.name)),
+        // The album reads the song's report as written, as `--collect` does.
+        let value = serde_json::from_slice(&json).map_err(AppError::Json)?;
+        songs.push(
+            album_report::song_entry(&album, i, s, &value).map_err(|message| AppError::Plan {
+                path: s.file.clone(),
+                message,
+            })?,
         );
-        songs.push(song_entry(&album, i, s, &report, m, own));
     }
     let blocks: Vec<&[f64]> = mastered
         .iter()
         .map(|(m, _)| &m.deliveries[0].blocks[..])
         .collect();
-    let report = album_report::build(&album, songs, &blocks, warnings, jobs, wall);
+    let report = album_report::build(&album, songs, &blocks, jobs, wall);
+    finish(args, &album, report, files, wall)
+}
+
+/// Write the album report with the songs' files, all or nothing, and tell how it went.
+fn finish(
+    args: &AlbumArgs,
+    album: &Album,
+    report: AlbumReport,
+    mut files: Staging,
+    wall: f64,
+) -> Result<u8, AppError> {
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
     files.add(&album.report, &json)?;
     files.commit()?;
+    if args.json {
+        println!("{}", String::from_utf8_lossy(&json));
+    }
     if !args.quiet {
-        summary(&album, &report, wall);
+        let verb = if args.collect {
+            "collected"
+        } else {
+            "rendered"
+        };
+        summary(album, &report, verb, wall);
     }
     Ok(if report.gate_failures.is_empty() {
         exit::OK
@@ -141,40 +174,123 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
     })
 }
 
-/// The album report's entry for song `i`.
-fn song_entry(
+/// `--collect`: the album report from songs delivered elsewhere (`render --plan`), each file
+/// checked against its report and measured again.
+fn collect(
+    args: &AlbumArgs,
     album: &Album,
-    i: usize,
-    s: &Session,
-    report: &Report,
-    m: &Mastered,
-    own: &[RatePlan],
-) -> SongReport {
-    let first = &report.outputs[0];
-    let own_gain = own.first().map(|r| r.plan.gain_db);
-    let gain = m.target.as_ref().map(|t| t.static_gain_db);
-    SongReport {
-        track: s.tags.track,
-        title: s.tags.title.clone(),
-        session: album.songs[i].session_display.clone(),
-        report: s.report.as_deref().map(shown),
-        output: first.path.clone(),
-        sha256: first.sha256.clone(),
-        integrated_lufs: first.integrated_lufs,
-        true_peak_dbtp: first.true_peak_dbtp,
-        loudness_range_lu: m.program.lra.and_then(db),
-        own_gain_db: own_gain.and_then(db),
-        gain_db: gain.and_then(db),
-        offset_db: own_gain.zip(gain).and_then(|(o, g)| db(g - o)),
-        limiter_max_reduction_db: m
-            .target
-            .as_ref()
-            .and_then(|t| db(t.limiter.max_reduction_db)),
-        limiter_mean_reduction_db: m
-            .target
-            .as_ref()
-            .and_then(|t| db(t.limiter.mean_reduction_db)),
-        gate_failures: report.gate_failures.clone(),
+    sessions: &[Session],
+    started: Instant,
+) -> Result<u8, AppError> {
+    let _lock = crate::io::lock::Locks::acquire([album.report.as_path()])?;
+    let mut songs = Vec::with_capacity(sessions.len());
+    let mut blocks = Vec::with_capacity(sessions.len());
+    for (i, s) in sessions.iter().enumerate() {
+        let song = format!("song[{i}] \"{}\"", album.songs[i].session_display);
+        let Some(path) = &s.report else {
+            return Err(AppError::Plan {
+                path: s.file.clone(),
+                message: format!("{song} writes no report, so it cannot be collected"),
+            });
+        };
+        let err = |message: String| AppError::Plan {
+            path: path.clone(),
+            message: format!("{song}: {message}"),
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| err(format!("not a mixdown report: {e}")))?;
+        let session_sha = plans::sha256_file(&s.file).map_err(|source| AppError::Read {
+            path: s.file.clone(),
+            source,
+        })?;
+        if value["inputs"][0]["sha256"] != session_sha.as_str() {
+            return Err(err(format!(
+                "rendered from another version of {} (the report has sha256 {}, the file now {session_sha}): render the song again",
+                shown(&s.file),
+                value["inputs"][0]["sha256"]
+            )));
+        }
+        let entry = album_report::song_entry(album, i, s, &value).map_err(err)?;
+        let out = &s.outputs[0].path;
+        let mut meter: Option<IntegratedMeter> = None;
+        let back = read_back(out, &mut |planes| {
+            meter
+                .get_or_insert_with(|| IntegratedMeter::new(planes.len(), s.outputs[0].sample_rate))
+                .add(planes)
+        })
+        .map_err(|source| AppError::Read {
+            path: out.clone(),
+            source,
+        })?;
+        if back.data_sha256 != entry.sha256 {
+            return Err(err(format!(
+                "{} is not the file its report describes (audio sha256 {}, the report says {}): collect the outputs with their reports",
+                shown(out),
+                back.data_sha256,
+                entry.sha256
+            )));
+        }
+        blocks.push(meter.map(|m| m.blocks().to_vec()).unwrap_or_default());
+        songs.push(entry);
+    }
+    let blocks: Vec<&[f64]> = blocks.iter().map(|b| &b[..]).collect();
+    let wall = started.elapsed().as_secs_f64();
+    let report = album_report::build(album, songs, &blocks, 1, wall);
+    finish(args, album, report, Staging::new(), wall)
+}
+
+/// The album's progress on the terminal: one bar per song while the songs render, then a
+/// line naming the mastering step.
+struct Bars {
+    multi: Option<MultiProgress>,
+    songs: Vec<ProgressBar>,
+    line: ProgressBar,
+}
+
+impl Bars {
+    fn new(quiet: bool, sessions: &[Session]) -> Bars {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Bars {
+                multi: None,
+                songs: sessions.iter().map(|_| ProgressBar::hidden()).collect(),
+                line: ProgressBar::hidden(),
+            };
+        }
+        let multi = MultiProgress::new();
+        let songs = sessions
+            .iter()
+            .enumerate()
+            .map(|(i, s)| bar_in(&multi, &format!("{:>2}. {}", i + 1, s.name)))
+            .collect();
+        Bars {
+            multi: Some(multi),
+            songs,
+            line: ProgressBar::hidden(),
+        }
+    }
+
+    /// The songs are rendered; mastering is at `what`.
+    fn step(&mut self, what: &str) {
+        if let Some(m) = &self.multi {
+            for pb in &self.songs {
+                pb.finish_and_clear();
+            }
+            if self.line.is_hidden() {
+                self.line = m.add(stage_line(false));
+            }
+            self.line.set_message(format!("album: {what}"));
+        }
+    }
+
+    fn finish(&self) {
+        self.line.finish_and_clear();
+        if let Some(m) = &self.multi {
+            m.clear().ok();
+        }
     }
 }
 
@@ -235,7 +351,13 @@ fn plan(args: &AlbumArgs, album: &Album, sessions: &[Session]) -> Result<u8, App
         .map(|m| m.rates.iter().map(RatePlan::from).collect())
         .collect();
     let planned = plans::plan_gains(album.policy, &own);
+    let levels: Vec<(&plans::PremasterLevels, f64)> = measured
+        .iter()
+        .zip(&planned)
+        .filter_map(|(m, (_, rates))| Some((&m.premaster, rates.first()?.plan.gain_db)))
+        .collect();
     let file = PlanFile {
+        album_lufs_before_limiter: plans::album_lufs_before_limiter(&levels),
         schema_version: plans::SCHEMA_VERSION,
         kind: PLAN_KIND.into(),
         mixdown_version: env!("CARGO_PKG_VERSION").into(),
@@ -245,10 +367,12 @@ fn plan(args: &AlbumArgs, album: &Album, sessions: &[Session]) -> Result<u8, App
             .into_iter()
             .zip(planned)
             .zip(&album.songs)
-            .map(|((m, (offset, rates)), song)| PlannedSong {
+            .zip(&own)
+            .map(|(((m, (offset, rates)), song), own)| PlannedSong {
                 session: song.session_display.clone(),
                 inputs: m.inputs,
                 settings: song.settings.clone(),
+                own_gain_db: own.first().map(|r| r.plan.gain_db),
                 offset_db: offset,
                 rates: rates.iter().map(RateGain::from).collect(),
             })
@@ -262,18 +386,15 @@ fn plan(args: &AlbumArgs, album: &Album, sessions: &[Session]) -> Result<u8, App
     Ok(exit::OK)
 }
 
-fn summary(album: &Album, r: &AlbumReport, wall: f64) {
+fn summary(album: &Album, r: &AlbumReport, verb: &str, wall: f64) {
     eprintln!(
-        "mixdown: rendered album {} ({} songs, {} policy) in {wall:.2} s",
+        "mixdown: {verb} album {} ({} songs, {} policy) in {wall:.2} s",
         album
             .title
             .as_ref()
             .map_or_else(|| shown(&album.file), |t| format!("\"{t}\"")),
         r.songs.len(),
-        match album.policy {
-            Policy::Album => "album",
-            Policy::Track => "track",
-        }
+        album.policy.name()
     );
     for s in &r.songs {
         eprintln!(

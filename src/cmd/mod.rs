@@ -20,8 +20,6 @@ use crate::error::AppError;
 use crate::master::album::{Interchange, SCHEMA_VERSION};
 use crate::session::SessionError;
 
-/// Run a parsed command line; returns the exit status. With [`signals::install`] called first,
-/// SIGINT and SIGTERM end it with 130 and 143 after removing what it had staged.
 /// Read the interchange file at `path` (a measurement file or an album plan), refusing one
 /// of another kind or format version.
 fn read_interchange<T: Interchange>(path: &Path) -> Result<T, AppError> {
@@ -45,12 +43,14 @@ fn read_interchange<T: Interchange>(path: &Path) -> Result<T, AppError> {
     Ok(file)
 }
 
+/// Run a parsed command line; returns the exit status. With [`signals::install`] called first,
+/// SIGINT and SIGTERM end it with 130 and 143 after removing what it had staged.
 pub fn run(cli: Cli) -> u8 {
     let (result, rendering) = match cli.command {
         Command::Render(args) => (render::run(&args), true),
         Command::Check(args) => (check::run(&args), false),
         Command::Schema(args) => (schema::run(&args), false),
-        Command::Album(args) => (album::run(&args), args.plan.is_empty()),
+        Command::Album(args) => (album::run(&args), args.plan.is_empty() && !args.collect),
         Command::Analyze(args) => (analyze::run(&args), false),
         Command::Init(args) => (init::run(&args), false),
         Command::Completions(args) => (shell::completions(&args), false),

@@ -14,9 +14,11 @@ use crate::io::lock::Locks;
 use crate::io::stage::Staging;
 use crate::io::{cleanup, files};
 use crate::master::album::{
-    self as plans, MEASUREMENT_KIND, MeasurementFile, PlanFile, PlannedSong, RateGain,
+    self as plans, MEASUREMENT_KIND, MeasurementFile, PlanFile, PlannedSong, PremasterLevels,
+    RateGain,
 };
 use crate::master::{self, Mastered, Premaster, Prepared, RatePlan};
+use crate::report::album::SongAlbum;
 use crate::report::{self, Report};
 use crate::session::album::{Policy, apply_song};
 use crate::session::outputs::STDOUT;
@@ -175,9 +177,12 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     }
     let wall = started.elapsed().as_secs_f64();
     let duration_s = pre.frames() as f64 / f64::from(session.sample_rate);
-    let report = report::build(
+    let mut report = report::build(
         &session, &stats, &pre, &mastered, verdicts, inputs, jobs, wall,
     );
+    if let Some((song, policy)) = &planned {
+        report.album = Some(SongAlbum::new(*policy, song.own_gain_db, &mastered));
+    }
     let json = serde_json::to_vec_pretty(&report).map_err(AppError::Json)?;
     if let Some(path) = &session.report {
         files.add(path, &json)?;
@@ -256,12 +261,18 @@ fn measure(
     let pb = progress_bar(quiet, "measuring");
     let (_, pre) = master::premaster::render(session, &pb)?;
     let prepared = master::prepare(session, &pre, true, &|_| {})?;
-    if let Some(why) = &prepared.target_skipped {
-        return Err(AppError::Plan {
-            path: session.file.clone(),
-            message: format!("cannot be measured for an album: {why}"),
-        });
-    }
+    let measured = match (&prepared.target_skipped, prepared.first_measurement()) {
+        (None, Some(m)) => m,
+        (why, _) => {
+            return Err(AppError::Plan {
+                path: session.file.clone(),
+                message: format!(
+                    "cannot be measured for an album: {}",
+                    why.as_deref().unwrap_or("the target stage did not run")
+                ),
+            });
+        }
+    };
     Ok(MeasurementFile {
         schema_version: plans::SCHEMA_VERSION,
         kind: MEASUREMENT_KIND.into(),
@@ -270,6 +281,7 @@ fn measure(
         inputs,
         target: target.clone(),
         rates: prepared.rate_plans().iter().map(RateGain::from).collect(),
+        premaster: PremasterLevels::from(measured),
     })
 }
 

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::master::Step;
 use crate::master::target::MIN_SECONDS;
@@ -18,11 +18,24 @@ pub fn progress_bar(quiet: bool, msg: &str) -> ProgressBar {
     if quiet || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr());
+    styled(
+        ProgressBar::with_draw_target(Some(1), ProgressDrawTarget::stderr()),
+        msg,
+    )
+}
+
+/// A progress bar drawn by `multi` (one of several at once; `multi` decides whether anything
+/// is drawn).
+pub fn bar_in(multi: &MultiProgress, msg: &str) -> ProgressBar {
+    multi.add(styled(ProgressBar::hidden(), msg))
+}
+
+fn styled(pb: ProgressBar, msg: &str) -> ProgressBar {
     if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {percent:>3}% {elapsed}")
     {
         pb.set_style(style.progress_chars("=> "));
     }
+    pb.set_length(1);
     pb.set_message(msg.to_string());
     pb
 }

@@ -186,13 +186,129 @@ pub const MAX_CHANNELS: usize = 8;
 
 /// Lowercase hex SHA-256 (64 characters) of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    let mut hex = String::with_capacity(2 * digest.len());
     for b in digest {
         // Writing to a String cannot fail.
         let _ = write!(hex, "{b:02x}");
     }
     hex
+}
+
+/// What [`read_back`] found in a delivered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadBack {
+    /// Lowercase hex SHA-256 of the `data` payload, as [`Written::data_sha256`].
+    pub data_sha256: String,
+    pub channels: usize,
+    pub sample_rate: u32,
+    pub frames: u64,
+}
+
+/// Read a WAV file this module wrote (16/24-bit integer or 32-bit float PCM) back in blocks:
+/// `block` gets planar frames holding exactly the values the writer delivered (`i / 2^(bits-1)`
+/// for integers), and the result carries the SHA-256 of the `data` payload, so a file can be
+/// checked against the report that describes it and measured again, in constant memory.
+pub fn read_back(
+    path: &std::path::Path,
+    block: &mut dyn FnMut(&[&[f32]]),
+) -> std::io::Result<ReadBack> {
+    use std::io::{Error, ErrorKind, Read, Seek, SeekFrom};
+    let bad = |m: &str| Error::new(ErrorKind::InvalidData, m.to_string());
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut head = [0u8; 12];
+    f.read_exact(&mut head)?;
+    if &head[..4] != b"RIFF" || &head[8..] != b"WAVE" {
+        return Err(bad("not a RIFF/WAVE file"));
+    }
+    let mut fmt: Option<(u16, usize, u32, u16)> = None;
+    loop {
+        let mut ch = [0u8; 8];
+        f.read_exact(&mut ch).map_err(|_| bad("no data chunk"))?;
+        let size = u64::from(u32::from_le_bytes([ch[4], ch[5], ch[6], ch[7]]));
+        match &ch[..4] {
+            b"fmt " => {
+                let mut b = vec![0u8; size as usize];
+                f.read_exact(&mut b)?;
+                if b.len() < 16 {
+                    return Err(bad("fmt chunk too short"));
+                }
+                let tag = u16::from_le_bytes([b[0], b[1]]);
+                let channels = usize::from(u16::from_le_bytes([b[2], b[3]]));
+                let rate = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                let bits = u16::from_le_bytes([b[14], b[15]]);
+                // WAVE_FORMAT_EXTENSIBLE: the sub-format's tag is the GUID's first two bytes.
+                let tag = if tag == 0xFFFE && b.len() >= 26 {
+                    u16::from_le_bytes([b[24], b[25]])
+                } else {
+                    tag
+                };
+                fmt = Some((tag, channels, rate, bits));
+                if size % 2 == 1 {
+                    f.seek(SeekFrom::Current(1))?;
+                }
+            }
+            b"data" => {
+                let (tag, channels, rate, bits) = fmt.ok_or_else(|| bad("data before fmt"))?;
+                let width = match (tag, bits) {
+                    (1, 16) => 2,
+                    (1, 24) => 3,
+                    (3, 32) => 4,
+                    _ => return Err(bad("not 16/24-bit integer or 32-bit float PCM")),
+                };
+                if channels == 0 || channels > MAX_CHANNELS {
+                    return Err(bad("unsupported channel count"));
+                }
+                let frame = width * channels;
+                let scale = 1.0 / (1u32 << (bits - 1)) as f32;
+                let mut sha = Sha256::new();
+                let mut left = size - size % frame as u64;
+                let mut buf = vec![0u8; frame * 4096];
+                let mut planes = vec![Vec::with_capacity(4096); channels];
+                let mut frames = 0;
+                while left > 0 {
+                    let n = (buf.len() as u64).min(left) as usize;
+                    f.read_exact(&mut buf[..n])?;
+                    sha.update(&buf[..n]);
+                    left -= n as u64;
+                    for p in &mut planes {
+                        p.clear();
+                    }
+                    for fr in buf[..n].chunks_exact(frame) {
+                        for (p, s) in planes.iter_mut().zip(fr.chunks_exact(width)) {
+                            p.push(match width {
+                                2 => f32::from(i16::from_le_bytes([s[0], s[1]])) * scale,
+                                3 => {
+                                    (i32::from_le_bytes([0, s[0], s[1], s[2]]) >> 8) as f32 * scale
+                                }
+                                _ => f32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+                            });
+                        }
+                    }
+                    frames += (n / frame) as u64;
+                    let refs: Vec<&[f32]> = planes.iter().map(|p| &p[..]).collect();
+                    block(&refs);
+                }
+                // A partial frame at the end is hashed too (the writer never leaves one).
+                let mut rest = vec![0u8; (size % frame as u64) as usize];
+                f.read_exact(&mut rest)?;
+                sha.update(&rest);
+                return Ok(ReadBack {
+                    data_sha256: hex(&sha.finalize()),
+                    channels,
+                    sample_rate: rate,
+                    frames,
+                });
+            }
+            _ => {
+                f.seek(SeekFrom::Current((size + size % 2) as i64))?;
+            }
+        }
+    }
 }
 
 /// RIFF chunk size (file length - 8) and `data` payload size, bytes, for `frames` frames of
@@ -507,14 +623,10 @@ impl<W: std::io::Write> Writer<W> {
         }
         self.out.flush().map_err(WavError::Io)?;
         let digest = self.sha.finalize();
-        let mut hex = String::with_capacity(64);
-        for b in digest {
-            let _ = write!(hex, "{b:02x}");
-        }
         Ok((
             self.out,
             Written {
-                data_sha256: hex,
+                data_sha256: hex(&digest),
                 data_len: self.data_len,
                 clipped_samples: self.clipped,
                 frames: self.written,
@@ -1193,5 +1305,57 @@ mod tests {
         assert_eq!(u64::from(riff), 4 + 100 + 8 + u64::from(data));
         // Odd payload: the pad byte is part of the RIFF size.
         assert_eq!(riff_sizes(7, 3, 10).expect("small"), (4 + 10 + 8 + 22, 21));
+    }
+
+    #[test]
+    fn read_back_returns_what_a_reader_of_the_file_sees_and_the_data_hash() {
+        let n = 10_001; // odd: 24-bit mono leaves a pad byte after the data
+        for (encoding, channels) in [
+            (Encoding::Pcm16, 2),
+            (Encoding::Pcm24, 1),
+            (Encoding::Float32, 2),
+        ] {
+            let planar: Vec<Vec<f32>> = (0..channels)
+                .map(|c| crate::testkit::signals::white(n, 7 + c as u64, 0.5))
+                .collect();
+            let enc =
+                encode(&planar, 44_100, encoding, Dither::Tpdf, 3, &tags_full()).expect("encode");
+            let dir = tempfile::tempdir().expect("temp dir");
+            let path = dir.path().join("x.wav");
+            std::fs::write(&path, &enc.bytes).expect("write");
+            let mut got = vec![Vec::new(); channels];
+            let back = read_back(&path, &mut |planes| {
+                for (g, p) in got.iter_mut().zip(planes) {
+                    g.extend_from_slice(p);
+                }
+            })
+            .expect("read back");
+            assert_eq!(back.data_sha256, enc.data_sha256, "{encoding:?}");
+            assert_eq!(
+                (back.channels, back.sample_rate, back.frames),
+                (channels, 44_100, n as u64)
+            );
+            // hound, an independent reader: integers over 2^(bits-1), floats as written.
+            let mut r = hound::WavReader::new(Cursor::new(&enc.bytes)).expect("hound");
+            let bits = r.spec().bits_per_sample;
+            let want: Vec<f32> = match encoding {
+                Encoding::Float32 => r.samples::<f32>().map(|x| x.expect("sample")).collect(),
+                _ => r
+                    .samples::<i32>()
+                    .map(|x| x.expect("sample") as f32 / (1i64 << (bits - 1)) as f32)
+                    .collect(),
+            };
+            for (i, w) in want.iter().enumerate() {
+                assert_eq!(
+                    got[i % channels][i / channels].to_bits(),
+                    w.to_bits(),
+                    "{i}"
+                );
+            }
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("not.wav");
+        std::fs::write(&path, b"RIFF\0\0\0\0AIFF").expect("write");
+        assert!(read_back(&path, &mut |_| {}).is_err());
     }
 }

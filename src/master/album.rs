@@ -22,8 +22,10 @@ use crate::dsp::limiter::LimiterStats;
 use crate::session::album::{Policy, SongSettings};
 use crate::session::model::{Session, Target};
 
+use crate::dsp::db::{db_to_power, gain_to_db};
+
 use super::RatePlan;
-use super::target::GainPlan;
+use super::target::{GainPlan, Measurement};
 
 /// Version of the measurement and plan files' layout.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,6 +142,52 @@ pub struct MeasurementFile {
     pub target: Target,
     /// At each delivery rate, first output's first.
     pub rates: Vec<RateGain>,
+    /// The premaster as measured at the first output's rate.
+    pub premaster: PremasterLevels,
+}
+
+/// Loudness and peaks of a song's premaster, with its gating blocks, so an album's loudness
+/// can be gated over every song's blocks together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PremasterLevels {
+    /// Hz.
+    pub rate: u32,
+    /// LUFS.
+    pub integrated_lufs: f64,
+    /// dBFS; `null` for silence.
+    pub sample_peak_dbfs: Option<f64>,
+    /// Largest reading of every true-peak meter, dBTP; `null` for silence.
+    pub true_peak_dbtp: Option<f64>,
+    /// Mean-square energy (K-weighted, channel-summed) of every 400 ms gating block, 100 ms
+    /// apart (BS.1770-4 §2.8).
+    pub blocks: Vec<f64>,
+}
+
+impl From<&Measurement> for PremasterLevels {
+    fn from(m: &Measurement) -> Self {
+        let db = |x: f32| Some(gain_to_db(f64::from(x))).filter(|v| v.is_finite());
+        PremasterLevels {
+            rate: m.rate,
+            integrated_lufs: m.input_lufs,
+            sample_peak_dbfs: db(m.sample_peak),
+            true_peak_dbtp: db(m.peak),
+            blocks: m.blocks.clone(),
+        }
+    }
+}
+
+/// The album's integrated loudness before the limiters, LUFS: BS.1770-4 gating over every
+/// song's premaster blocks together, each song's scaled by its planned gain (dB). The limiters
+/// only take level away, so the album as delivered is at most this loud.
+pub fn album_lufs_before_limiter(songs: &[(&PremasterLevels, f64)]) -> Option<f64> {
+    let blocks: Vec<f64> = songs
+        .iter()
+        .flat_map(|(p, gain_db)| {
+            let g = db_to_power(*gain_db);
+            p.blocks.iter().map(move |b| b * g)
+        })
+        .collect();
+    crate::analysis::bs1770::integrated_from_blocks(&blocks)
 }
 
 /// One song of a plan.
@@ -151,6 +199,9 @@ pub struct PlannedSong {
     pub inputs: Vec<InputHash>,
     /// What the album sets for the song.
     pub settings: SongSettings,
+    /// The gain that brings the song alone to the target at its first output's rate, dB
+    /// (`null` when it delivers at no rate with a target stage).
+    pub own_gain_db: Option<f64>,
     /// The album gain minus the song's own gain, dB (0 with the track policy, at most 0 with
     /// the album policy).
     pub offset_db: f64,
@@ -167,6 +218,9 @@ pub struct PlanFile {
     pub mixdown_version: String,
     pub policy: Policy,
     pub target: Target,
+    /// The album's loudness with the planned gains, before the songs' limiters, LUFS
+    /// ([`album_lufs_before_limiter`]).
+    pub album_lufs_before_limiter: Option<f64>,
     pub songs: Vec<PlannedSong>,
 }
 
@@ -227,7 +281,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         sha.update(&buf[..n]);
     }
-    Ok(sha.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::io::wav::hex(&sha.finalize()))
 }
 
 /// The SHA-256 of every input of `session` (the session file first), paths relative to its
@@ -291,6 +345,33 @@ mod tests {
         let track = plan_gains(Policy::Track, &songs);
         assert_eq!(track[2].1[0].plan.gain_db, 7.0);
         assert!(track.iter().all(|(o, _)| *o == 0.0));
+    }
+
+    fn levels(blocks: Vec<f64>) -> PremasterLevels {
+        PremasterLevels {
+            rate: 48000,
+            integrated_lufs: 0.0,
+            sample_peak_dbfs: None,
+            true_peak_dbtp: None,
+            blocks,
+        }
+    }
+
+    #[test]
+    fn album_loudness_before_the_limiters_gates_every_songs_scaled_blocks() {
+        let lufs = |e: f64| -0.691 + 10.0 * e.log10();
+        let a = levels(vec![1e-2; 10]);
+        let b = levels(vec![1e-2; 10]);
+        // +3 dB on the second song: every block passes both gates, so the album is the mean
+        // energy of all twenty blocks.
+        let g = 10f64.powf(0.3);
+        let got = album_lufs_before_limiter(&[(&a, 0.0), (&b, 3.0)]).unwrap();
+        assert!((got - lufs((1e-2 + 1e-2 * g) / 2.0)).abs() < 1e-12, "{got}");
+        // -20 dB on it: its blocks fall 20 LU under the first's, below the relative gate
+        // (10 LU under the ungated mean), and the album is the first song alone.
+        let got = album_lufs_before_limiter(&[(&a, 0.0), (&b, -20.0)]).unwrap();
+        assert!((got - lufs(1e-2)).abs() < 1e-12, "{got}");
+        assert_eq!(album_lufs_before_limiter(&[(&levels(vec![]), 0.0)]), None);
     }
 
     #[test]

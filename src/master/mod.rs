@@ -175,6 +175,12 @@ pub struct Prepared<'a> {
 }
 
 impl Prepared<'_> {
+    /// What the target stage measured on the premaster at the first output's rate, when it
+    /// ran.
+    pub fn first_measurement(&self) -> Option<&target::Measurement> {
+        self.stages.first()?.measurement.as_ref()
+    }
+
     /// What the target stage decided at each delivery rate (first output's rate first); empty
     /// without a target or when it could not run.
     pub fn rate_plans(&self) -> Vec<RatePlan> {

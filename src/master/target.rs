@@ -76,6 +76,10 @@ pub struct Measurement {
     pub peaks: Store,
     /// Largest detector value, linear.
     pub peak: f32,
+    /// Largest sample magnitude, linear.
+    pub sample_peak: f32,
+    /// Mean-square energy of every 400 ms gating block (as [`IntegratedMeter::blocks`]).
+    pub blocks: Vec<f64>,
     pub rate: u32,
 }
 
@@ -112,6 +116,7 @@ pub fn measure(pre: &Store, rate: u32, lufs: f64) -> Result<Measurement, TargetE
     let mut maxima = Vec::new();
     let mut failed: Option<StoreError> = None;
     let mut peak = 0.0f32;
+    let mut sample_peak = 0.0f32;
     let mut take = |env: &[f32], maxima: &mut Vec<f32>, windowed: &mut SlidingMax| {
         windowed.push(env, maxima);
         if let Err(e) = peaks.push(&[&maxima[..]]) {
@@ -122,6 +127,9 @@ pub fn measure(pre: &Store, rate: u32, lufs: f64) -> Result<Measurement, TargetE
     };
     for_blocks(pre, |_, planes| {
         meter.add(planes);
+        for p in planes {
+            sample_peak = p.iter().fold(sample_peak, |m, &x| m.max(x.abs()));
+        }
         detector.push(planes, &mut |_, env| take(env, &mut maxima, &mut windowed));
         Ok(())
     })?;
@@ -137,6 +145,8 @@ pub fn measure(pre: &Store, rate: u32, lufs: f64) -> Result<Measurement, TargetE
         input_lufs,
         peaks,
         peak,
+        sample_peak,
+        blocks: meter.blocks().to_vec(),
         rate,
     })
 }

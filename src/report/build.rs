@@ -141,6 +141,7 @@ pub fn build(
         warning_codes,
         gate_failures,
         gates,
+        album: None,
         render: RenderInfo {
             jobs,
             wall_time_s: (wall * 1000.0).round() / 1000.0,

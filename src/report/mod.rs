@@ -48,6 +48,8 @@ pub struct Report {
     pub gate_failures: Vec<String>,
     /// Every delivery gate evaluated, with its stable code and whether it passed.
     pub gates: Vec<Gate>,
+    /// What an album did to this song (`mixdown album`, `render --plan`); `null` otherwise.
+    pub album: Option<album::SongAlbum>,
     pub render: RenderInfo,
 }
 

@@ -30,6 +30,16 @@ pub enum Policy {
     Album,
 }
 
+impl Policy {
+    /// As the album file writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Track => "track",
+            Policy::Album => "album",
+        }
+    }
+}
+
 /// What the album sets for one song: applied to its session by [`apply_song`], here and when
 /// a plan is applied on another machine.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -103,12 +113,13 @@ pub fn apply_song(s: &mut Session, settings: &SongSettings) {
 pub fn load_album(
     path: &Path,
     report: Option<&Path>,
+    sessions: &LoadOptions,
 ) -> Result<(Album, Vec<Session>), SessionError> {
     let text = std::fs::read_to_string(path).map_err(|source| SessionError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    validate_album(path, &text, report).map_err(|diagnostics| SessionError::Invalid {
+    validate_album(path, &text, report, sessions).map_err(|diagnostics| SessionError::Invalid {
         path: path.to_path_buf(),
         diagnostics,
     })
@@ -142,11 +153,12 @@ struct RawSong {
 }
 
 /// Validate album text; `file` is the album path as given (messages), its folder the base of
-/// relative paths.
+/// relative paths; every song's session is loaded with `opts` (`full_scan` for `check`).
 pub fn validate_album(
     file: &Path,
     text: &str,
     report: Option<&Path>,
+    opts: &LoadOptions,
 ) -> Result<(Album, Vec<Session>), Vec<Diagnostic>> {
     let src = Source::new(file, text);
     let mut d = Diags::new(src);
@@ -358,7 +370,7 @@ pub fn validate_album(
             sessions.push(None);
             continue;
         };
-        match load(abs, &LoadOptions::default()) {
+        match load(abs, opts) {
             Ok(mut session) => {
                 apply_song(&mut session, &s.settings);
                 sessions.push(Some(session));
