@@ -430,7 +430,7 @@ impl Cascade {
         Cascade {
             coeffs,
             states: vec![[State::default(); 2]; n],
-            buf: vec![[0.0; 2]; max_block],
+            buf: vec![[0.0; 2]; max_block.min(CHUNK)],
             pos: 0,
         }
     }
@@ -462,19 +462,25 @@ impl Cascade {
             return;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        if buf.len() < n {
-            buf.resize(n, [0.0; 2]);
-        }
-        for (t, b) in buf[..n].iter_mut().enumerate() {
-            for c in 0..C {
-                b[c] = f64::from(chans[c][t]);
+        buf.resize(CHUNK.min(n).max(buf.len()), [0.0; 2]);
+        // In chunks through an f64 buffer of at most CHUNK frames: the filter's output does not
+        // depend on where blocks are cut, so the chunks change nothing but the memory a track
+        // holds.
+        let mut start = 0;
+        while start < n {
+            let m = (n - start).min(buf.len());
+            for (t, b) in buf[..m].iter_mut().enumerate() {
+                for c in 0..C {
+                    b[c] = f64::from(chans[c][start + t]);
+                }
             }
-        }
-        self.filter::<C>(&mut buf[..n]);
-        for (t, b) in buf[..n].iter().enumerate() {
-            for c in 0..C {
-                chans[c][t] = to_f32(b[c]);
+            self.filter::<C>(&mut buf[..m]);
+            for (t, b) in buf[..m].iter().enumerate() {
+                for c in 0..C {
+                    chans[c][start + t] = to_f32(b[c]);
+                }
             }
+            start += m;
         }
         self.buf = buf;
     }
@@ -522,6 +528,10 @@ impl Cascade {
         }
     }
 }
+
+/// Frames a [`Cascade`] filters at a time through its f64 buffer (a multiple of
+/// [`FLUSH_PERIOD`], so chunks do not cut its flush segments).
+const CHUNK: usize = 1024;
 
 /// Frames between the flushes of a [`Cascade`]'s decayed states.
 pub const FLUSH_PERIOD: usize = 256;

@@ -148,6 +148,9 @@ pub fn static_gain_db(cfg: &CompressorConfig, level_db: f64) -> f64 {
     }
 }
 
+/// Frames a [`Compressor`] works on at a time (its gain factors are held for this many).
+const CHUNK: usize = 1024;
+
 /// Feed-forward, stereo-linked compressor with a soft knee, peak or RMS detection, dB-domain
 /// attack/release, makeup gain and a dry/wet mix for parallel compression.
 ///
@@ -225,10 +228,29 @@ impl Compressor {
         }
     }
 
-    /// In three passes over the block: the smoothed gain reduction of every frame (the only
+    /// The block in chunks of at most [`CHUNK`] frames (every frame's gain depends only on the
+    /// frames before it, so the chunks change nothing but the memory a compressor holds).
+    fn run(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
+        let n = frames(block);
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + CHUNK);
+            let mut sub: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[start..end]).collect();
+            // (A key shorter than the block reads as silence past its end, as unchunked.)
+            let sub_key: Option<Vec<&[f32]>> = key.map(|k| {
+                k.iter()
+                    .map(|c| &c[start.min(c.len())..end.min(c.len())])
+                    .collect()
+            });
+            self.run_chunk(&mut sub, sub_key.as_deref());
+            start = end;
+        }
+    }
+
+    /// In three passes over the chunk: the smoothed gain reduction of every frame (the only
     /// part that must go sample by sample), the gain factors (a polynomial `exp`, which the
     /// compiler can vectorise), then the factors applied to each channel.
-    fn run(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
+    fn run_chunk(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
         let n = frames(block);
         let mut factors = std::mem::take(&mut self.factors);
         if factors.len() < n {
@@ -286,7 +308,7 @@ impl Processor for Compressor {
         self.rms_coeff = one_pole(RMS_TIME_MS, spec.sample_rate);
         // Room for a stereo key even on a mono spec; key channels beyond this are not detected.
         self.mean_square = vec![0.0; spec.channels.max(2)];
-        self.factors = vec![0.0; spec.max_block];
+        self.factors = vec![0.0; spec.max_block.min(CHUNK)];
         self.reset();
     }
 
