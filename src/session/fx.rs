@@ -276,10 +276,9 @@ impl Validator<'_> {
                 band.pass = if let Some(q) = t.opt_num_of(&mut self.d, q) {
                     PassShape::Q(q)
                 } else {
-                    let s = t.int_of(&mut self.d, slope).or(match slope.default {
-                        keys::Absent::Int(s) => Some(s),
-                        _ => None,
-                    });
+                    let s = t
+                        .int_of(&mut self.d, slope)
+                        .or(slope.num_default().map(|d| d as i64));
                     s.map_or(band.pass, |s| PassShape::Slope(s as u32))
                 };
             }

@@ -8,6 +8,12 @@
 //! named in the key's doc: limits that depend on other keys (`end_s` after `start_s`), on the
 //! session rate (frequencies below Nyquist) or on files (a region inside its stem), and names
 //! that must be unique or must name a bus or track.
+//!
+//! A new key is one entry in its section's module and in the section's `keys`, read in the
+//! validation code through it (`t.num_of(d, &keys::track::GAIN_DB)`); the README's tables and
+//! the schema follow, and the tests check that the validator reads it with the table's type
+//! and range. A key that also takes an automation envelope is a [`Ty::Envelope`]; a list of
+//! tables (a track's regions) is a [`Ty::Tables`] of a new [`Section`].
 
 /// One key of a session file.
 #[derive(Debug, Clone, Copy)]
@@ -825,8 +831,7 @@ pub mod fx {
             keys: &[&BANDS, &PHASE],
         };
 
-        pub const FREQ_HZ: Key = hz("freq_hz", 1.0, Absent::Required)
-            .doc("the band's frequency (below the session's Nyquist frequency)");
+        pub const FREQ_HZ: Key = hz("freq_hz", 1.0, Absent::Required).doc("the band's frequency");
         pub const GAIN_DB: Key = key(
             "gain_db",
             Ty::Number {
@@ -945,8 +950,8 @@ pub mod fx {
     pub mod deesser {
         use super::super::{Absent, Key, Section, hz, num};
 
-        pub const FREQ_HZ: Key = hz("freq_hz", 1000.0, Absent::Num(6500.0))
-            .doc("centre of the band reduced (Q 1; below the session's Nyquist frequency)");
+        pub const FREQ_HZ: Key =
+            hz("freq_hz", 1000.0, Absent::Num(6500.0)).doc("centre of the band reduced (Q 1)");
         pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -30.0).doc("threshold");
         pub const RANGE_DB: Key = num("range_db", 0.0, 24.0, "dB", 6.0).doc("most reduction");
 
@@ -988,16 +993,14 @@ pub mod fx {
             .doc("delay time; give `time_ms` or `time`, not both");
         pub const TIME: Key = text("time").doc(
             "a note value at `[session].tempo_bpm`: `\"1/1\"`..`\"1/32\"`, dotted `\"1/4.\"`, \
-             triplet `\"1/8t\"` (at most 5000 ms)",
+             triplet `\"1/8t\"` (no longer than `time_ms` may be)",
         );
         pub const FEEDBACK: Key = num("feedback", 0.0, 0.95, "", 0.3).doc("share fed back");
         pub const MIX: Key = num("mix", 0.0, 1.0, "", 0.25).doc("wet share");
         pub const PING_PONG: Key =
             flag("ping_pong", false).doc("echoes alternate left/right from a mono sum");
-        pub const HIGHCUT_HZ: Key = hz("highcut_hz", 20.0, Absent::Off).doc(
-            "12 dB/oct lowpass inside the feedback loop, so each repeat is darker (below \
-             Nyquist)",
-        );
+        pub const HIGHCUT_HZ: Key = hz("highcut_hz", 20.0, Absent::Off)
+            .doc("12 dB/oct lowpass inside the feedback loop, so each repeat is darker");
         pub const LOWCUT_HZ: Key = hz("lowcut_hz", 10.0, Absent::Off)
             .doc("12 dB/oct highpass inside the feedback loop (below `highcut_hz`)");
 
@@ -1077,10 +1080,8 @@ pub mod fx {
 
         pub const AMOUNT: Key =
             num("amount", 0.0, 2.0, "", 1.0).doc("0 mono, 1 as is, 2 twice the side signal");
-        pub const MONO_BELOW_HZ: Key = hz("mono_below_hz", 20.0, Absent::Off).doc(
-            "the side signal below it is removed with a Linkwitz-Riley crossover (below \
-             Nyquist)",
-        );
+        pub const MONO_BELOW_HZ: Key = hz("mono_below_hz", 20.0, Absent::Off)
+            .doc("the side signal below it is removed with a Linkwitz-Riley crossover");
 
         pub const SECTION: Section = Section {
             id: "fx.width",
@@ -1104,7 +1105,7 @@ pub mod fx {
             "Hz",
             Absent::Required,
         )
-        .doc("ascending, at least a third of an octave apart, below Nyquist");
+        .doc("ascending, at least a third of an octave apart");
         pub const BANDS: Key = key(
             "bands",
             Ty::Tables {
