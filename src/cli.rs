@@ -37,7 +37,8 @@ pub enum Command {
     /// Render and master the songs of an album file, with one loudness policy; or, with --plan,
     /// combine measurement files (`render --measure-only`) into an album plan.
     Album(AlbumArgs),
-    /// Print a JSON Schema: with --report, the schema of the render report.
+    /// Print the session file's JSON Schema (for editors), the render report's (--report), or
+    /// the README's session reference tables (--markdown).
     Schema(SchemaArgs),
     /// Measure an audio file: loudness, peaks, dynamics, stereo and spectrum; compare it with a
     /// reference.
@@ -190,8 +191,16 @@ pub struct ManArgs {
 }
 
 #[derive(Debug, Args)]
+#[group(multiple = false)]
 pub struct SchemaArgs {
+    /// The session file's JSON Schema (draft 4, as Taplo and Even Better TOML read it); what
+    /// `mixdown schema` prints without an option.
+    #[arg(long)]
+    pub session: bool,
     /// The schema of the JSON report `render` writes (draft 2020-12).
-    #[arg(long, required = true)]
+    #[arg(long)]
     pub report: bool,
+    /// The session keys as the Markdown tables of the README's session reference.
+    #[arg(long)]
+    pub markdown: bool,
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::jsonschema::violations;
 use common::{Sandbox, file_sha, report, stderr};
 
 /// Song 1 of the album example (two short Ogg stems) in a sandbox.
@@ -100,78 +101,6 @@ fn render_json_is_one_object_on_stdout_with_coded_gates() {
         .map(|w| w["code"].as_str().unwrap())
         .collect();
     assert!(warnings.contains(&"heavy_limiting"), "{warnings:?}");
-}
-
-/// Check `v` against the parts of JSON Schema the report's schema uses: `type` (with
-/// "null"), `const`, `enum`, `pattern` (only `^[0-9a-f]{64}$`), `properties`, `required`,
-/// `additionalProperties: false` and `items`. Returns every violation with its path.
-fn violations(schema: &serde_json::Value, v: &serde_json::Value, path: &str) -> Vec<String> {
-    use serde_json::Value;
-    let mut out = Vec::new();
-    let type_of = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_u64() || n.is_i64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    if let Some(t) = schema.get("type") {
-        let allowed: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().map(|x| x.as_str().unwrap()).collect(),
-            _ => panic!("bad type in schema at {path}"),
-        };
-        let actual = type_of(v);
-        let ok = allowed.contains(&actual) || (actual == "integer" && allowed.contains(&"number"));
-        if !ok {
-            out.push(format!("{path}: {actual}, schema says {allowed:?}"));
-            return out;
-        }
-    }
-    if let Some(c) = schema.get("const")
-        && c != v
-    {
-        out.push(format!("{path}: {v}, schema says const {c}"));
-    }
-    if let Some(Value::Array(e)) = schema.get("enum")
-        && !e.contains(v)
-    {
-        out.push(format!("{path}: {v} not in {e:?}"));
-    }
-    if schema.get("pattern").is_some() {
-        let s = v.as_str().unwrap_or("");
-        if s.len() != 64
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            out.push(format!("{path}: {s:?} is not 64 hex digits"));
-        }
-    }
-    if let (Some(Value::Object(props)), Value::Object(map)) = (schema.get("properties"), v) {
-        for r in schema["required"].as_array().unwrap() {
-            if !map.contains_key(r.as_str().unwrap()) {
-                out.push(format!("{path}.{}: required, missing", r.as_str().unwrap()));
-            }
-        }
-        for (k, x) in map {
-            match props.get(k) {
-                Some(s) => out.extend(violations(s, x, &format!("{path}.{k}"))),
-                None if schema["additionalProperties"] == false => {
-                    out.push(format!("{path}.{k}: not in the schema"))
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Some(items), Value::Array(a)) = (schema.get("items"), v) {
-        for (i, x) in a.iter().enumerate() {
-            out.extend(violations(items, x, &format!("{path}[{i}]")));
-        }
-    }
-    out
 }
 
 #[test]

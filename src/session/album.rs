@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::io::tags::Tags;
 
 use super::diag::{Diagnostic, Diags, Source, Span};
+use super::keys;
 use super::master::target;
 use super::metadata::{check_isrc, check_upc};
 use super::model::{Seams, Session, Target};
@@ -263,14 +264,9 @@ pub fn validate_album(
         if let Some(y) = year(&mut d, &t) {
             tags.year = Some(y);
         }
-        let number = match t.int(&mut d, "track") {
-            Some((n, span)) if (1..=999).contains(&n) => Some((n as u32, span)),
-            Some((_, span)) => {
-                d.bad_value(&span, &t.key_path("track"), "must be between 1 and 999");
-                None
-            }
-            None => None,
-        };
+        let number = t
+            .int_of(&mut d, &keys::metadata::TRACK)
+            .map(|n| (n as u32, t.span_of(keys::metadata::TRACK.name)));
         let track = number.as_ref().map_or(i as u32 + 1, |n| n.0);
         if let Some(&(_, first)) = tracks.iter().find(|(n, _)| *n == track) {
             let span = number.map_or(t.span.clone(), |n| n.1);
@@ -463,13 +459,7 @@ pub fn validate_album(
 
 /// A four-digit `year`.
 fn year(d: &mut Diags<'_>, t: &Tbl<'_, '_>) -> Option<i32> {
-    let (y, span) = t.int(d, "year")?;
-    if (1000..=9999).contains(&y) {
-        Some(y as i32)
-    } else {
-        d.bad_value(&span, &t.key_path("year"), "must be a four-digit year");
-        None
-    }
+    t.int_of(d, &keys::metadata::YEAR).map(|y| y as i32)
 }
 
 /// The target every song is mastered to: the album's, or else the one every session sets

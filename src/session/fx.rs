@@ -4,6 +4,7 @@
 use crate::dsp::config::*;
 
 use super::diag::Span;
+use super::keys::{self, Key, Ty, fx as k};
 use super::validate::Validator;
 use super::walk::{Tbl, as_table, fmt_num, number};
 
@@ -14,20 +15,6 @@ pub enum Owner {
     Bus,
     Master,
 }
-
-const TYPES: &[&str] = &[
-    "eq",
-    "compressor",
-    "gate",
-    "deesser",
-    "saturation",
-    "delay",
-    "chorus",
-    "reverb",
-    "width",
-    "gain",
-    "multiband",
-];
 
 /// Spans of fx entries that ask for a sidechain, for the cycle check.
 #[derive(Debug, Clone)]
@@ -45,12 +32,13 @@ impl Validator<'_> {
         owner: Owner,
         sidechains: &mut Vec<SidechainRef>,
     ) -> Vec<crate::session::model::Fx> {
-        let Some(items) = parent.array(&mut self.d, "fx") else {
+        let key = keys::track::FX.name;
+        let Some(items) = parent.array(&mut self.d, key) else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", parent.key_path("fx"));
+            let path = format!("{}[{i}]", parent.key_path(key));
             let Some(t) = as_table(&mut self.d, item, path.clone()) else {
                 continue;
             };
@@ -69,16 +57,16 @@ impl Validator<'_> {
     ) -> Option<FxConfig> {
         if !t.require(
             &mut self.d,
-            "type",
+            TYPE,
             "every fx entry names its processor, e.g. type = \"eq\"",
         ) {
             return None;
         }
-        let ty = t.choice(&mut self.d, "type", TYPES)?;
+        let ty = t.choice(&mut self.d, TYPE, &keys::tags(k::MASTER_CHAIN))?;
         let cfg = match ty.v.as_str() {
             "eq" => FxConfig::Eq(self.eq(t)?),
             "compressor" => {
-                t.check_keys(&mut self.d, &with_type(COMPRESSOR_KEYS));
+                t.check_section(&mut self.d, &k::compressor::SECTION, &[TYPE]);
                 FxConfig::Compressor(self.compressor(t, owner, sidechains, true)?)
             }
             "gate" => FxConfig::Gate(self.gate(t)),
@@ -89,21 +77,18 @@ impl Validator<'_> {
             "reverb" => FxConfig::Reverb(self.reverb(t)?),
             "width" => FxConfig::Width(self.width_fx(t)),
             "gain" => {
-                t.check_keys(&mut self.d, &["type", "gain_db"]);
-                t.require(
-                    &mut self.d,
-                    "gain_db",
-                    "the gain in dB, e.g. gain_db = -3.0",
-                );
+                let g = &k::gain::GAIN_DB;
+                t.check_section(&mut self.d, &k::gain::SECTION, &[TYPE]);
+                t.require(&mut self.d, g.name, "the gain in dB, e.g. gain_db = -3.0");
                 FxConfig::Gain(GainConfig {
-                    gain_db: t.num_in(&mut self.d, "gain_db", 0.0, -96.0, 24.0, "dB"),
+                    gain_db: t.opt_num_of(&mut self.d, g).unwrap_or_default(),
                 })
             }
             "multiband" => {
                 if owner != Owner::Master {
                     self.d.bad_value_help(
                         &ty.span,
-                        &t.key_path("type"),
+                        &t.key_path(TYPE),
                         "multiband compression is a master processor",
                         "move it to [master].fx, or use a compressor here",
                     );
@@ -116,8 +101,16 @@ impl Validator<'_> {
         Some(cfg)
     }
 
-    /// A frequency in Hz that must lie in `[lo, Nyquist)`.
-    pub(super) fn freq(&mut self, t: &Tbl<'_, '_>, key: &str, default: f64, lo: f64) -> f64 {
+    /// A frequency key ([`Ty::Hz`]): its value in `[lo, Nyquist)`, or its default (kept below
+    /// Nyquist) when absent or out of range (recorded). A required frequency has no default;
+    /// its lowest value stands in after the error.
+    pub(super) fn freq(&mut self, t: &Tbl<'_, '_>, k: &Key) -> f64 {
+        let key = k.name;
+        let lo = match k.ty {
+            Ty::Hz { lo } => lo,
+            _ => 0.0,
+        };
+        let default = k.num_default().unwrap_or(lo);
         let Some(n) = t.num(&mut self.d, key) else {
             return default.min(self.nyquist() * 0.9);
         };
@@ -147,30 +140,31 @@ impl Validator<'_> {
     }
 
     fn eq(&mut self, t: &Tbl<'_, '_>) -> Option<EqConfig> {
-        t.check_keys(&mut self.d, &["type", "bands", "phase"]);
-        let phase = match t.choice(&mut self.d, "phase", &["minimum", "linear"]) {
+        use k::eq::{BANDS, PHASE};
+        t.check_section(&mut self.d, &k::eq::SECTION, &[TYPE]);
+        let phase = match t.choice_of(&mut self.d, &PHASE) {
             Some(s) if s.v == "linear" => Phase::Linear,
             _ => Phase::Minimum,
         };
         if !t.require(
             &mut self.d,
-            "bands",
+            BANDS.name,
             "an eq needs bands = [{ kind = \"peak\", ... }]",
         ) {
             return None;
         }
-        let items = t.array(&mut self.d, "bands")?;
+        let items = t.array(&mut self.d, BANDS.name)?;
         if items.is_empty() {
             self.d.bad_value(
-                &t.span_of("bands"),
-                &t.key_path("bands"),
+                &t.span_of(BANDS.name),
+                &t.key_path(BANDS.name),
                 "needs at least one band",
             );
         }
         let mut bands = Vec::new();
         let mut located = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", t.key_path("bands"));
+            let path = format!("{}[{i}]", t.key_path(BANDS.name));
             if let Some(bt) = as_table(&mut self.d, item, path)
                 && let Some(b) = self.eq_band(&bt)
             {
@@ -233,23 +227,16 @@ impl Validator<'_> {
     }
 
     fn eq_band(&mut self, t: &Tbl<'_, '_>) -> Option<EqBand> {
-        const KINDS: &[&str] = &[
-            "highpass",
-            "lowpass",
-            "lowshelf",
-            "highshelf",
-            "peak",
-            "notch",
-            "bandpass",
-        ];
+        use k::eq as e;
+        let kinds = keys::tags(e::KINDS);
         t.require(
             &mut self.d,
-            "kind",
+            KIND,
             "one of highpass, lowpass, lowshelf, highshelf, peak, notch, bandpass",
         );
-        t.require(&mut self.d, "freq_hz", "the band's frequency in Hz");
-        let kind_s = t.choice(&mut self.d, "kind", KINDS);
-        let freq_hz = self.freq(t, "freq_hz", 1000.0, 1.0);
+        t.require(&mut self.d, e::FREQ_HZ.name, "the band's frequency in Hz");
+        let kind_s = t.choice(&mut self.d, KIND, &kinds);
+        let freq_hz = self.freq(t, &e::FREQ_HZ);
         let kind = match kind_s.as_ref().map(|s| s.v.as_str()) {
             Some("highpass") => BandKind::Highpass,
             Some("lowpass") => BandKind::Lowpass,
@@ -259,10 +246,16 @@ impl Validator<'_> {
             Some("notch") => BandKind::Notch,
             Some("bandpass") => BandKind::Bandpass,
             _ => {
-                t.check_keys(
-                    &mut self.d,
-                    &["kind", "freq_hz", "gain_db", "q", "slope_db_oct", "slope"],
-                );
+                // No kind to go by: every key any band may take is allowed.
+                let mut all: Vec<&str> = vec![KIND];
+                for v in e::KINDS {
+                    for n in v.section.names() {
+                        if !all.contains(&n) {
+                            all.push(n);
+                        }
+                    }
+                }
+                t.check_keys(&mut self.d, &all);
                 return None;
             }
         };
@@ -270,74 +263,63 @@ impl Validator<'_> {
         let mut band = EqBand::new(kind, freq_hz);
         match kind {
             BandKind::Highpass | BandKind::Lowpass => {
-                t.check_keys(&mut self.d, &["kind", "freq_hz", "q", "slope_db_oct"]);
-                if t.has("q") && t.has("slope_db_oct") {
+                t.check_section(&mut self.d, &e::PASS, &[KIND]);
+                let (q, slope) = (&e::PASS_Q, &e::SLOPE_DB_OCT);
+                if t.has(q.name) && t.has(slope.name) {
                     self.d.bad_value_help(
-                        &t.span_of("slope_db_oct"),
-                        &t.key_path("slope_db_oct"),
+                        &t.span_of(slope.name),
+                        &t.key_path(slope.name),
                         "give either q or slope_db_oct, not both",
                         "slope_db_oct builds a Butterworth cascade; q shapes one 12 dB/oct section",
                     );
                 }
-                if let Some(q) = t.opt_num_in(&mut self.d, "q", 0.1, 20.0, "") {
-                    band.pass = PassShape::Q(q);
-                } else if let Some((s, span)) = t.int(&mut self.d, "slope_db_oct") {
-                    if [6, 12, 18, 24, 36, 48].contains(&s) {
-                        band.pass = PassShape::Slope(s as u32);
-                    } else {
-                        self.d.bad_value(
-                            &span,
-                            &t.key_path("slope_db_oct"),
-                            "must be 6, 12, 18, 24, 36 or 48 dB per octave",
-                        );
-                    }
-                }
+                band.pass = if let Some(q) = t.opt_num_of(&mut self.d, q) {
+                    PassShape::Q(q)
+                } else {
+                    let s = t
+                        .int_of(&mut self.d, slope)
+                        .or(slope.num_default().map(|d| d as i64));
+                    s.map_or(band.pass, |s| PassShape::Slope(s as u32))
+                };
             }
             BandKind::Lowshelf | BandKind::Highshelf => {
-                t.check_keys(&mut self.d, &["kind", "freq_hz", "gain_db", "q", "slope"]);
+                t.check_section(&mut self.d, &e::SHELF, &[KIND]);
                 t.require(
                     &mut self.d,
-                    "gain_db",
+                    e::GAIN_DB.name,
                     &format!("a {kind_name} band needs its gain, e.g. gain_db = 1.5"),
                 );
-                band.gain_db = t.num_in(&mut self.d, "gain_db", 0.0, -30.0, 30.0, "dB");
-                if t.has("q") && t.has("slope") {
+                band.gain_db = t.opt_num_of(&mut self.d, &e::GAIN_DB).unwrap_or_default();
+                let (q, slope) = (&e::SHELF_Q, &e::SHELF_SLOPE);
+                if t.has(q.name) && t.has(slope.name) {
                     self.d.bad_value(
-                        &t.span_of("slope"),
-                        &t.key_path("slope"),
+                        &t.span_of(slope.name),
+                        &t.key_path(slope.name),
                         "give either q or slope, not both",
                     );
                 }
-                if let Some(q) = t.opt_num_in(&mut self.d, "q", 0.1, 10.0, "") {
-                    band.shelf = ShelfShape::Q(q);
-                } else if let Some(s) = t.opt_num_in(&mut self.d, "slope", 0.1, 1.0, "") {
-                    band.shelf = ShelfShape::Slope(s);
-                }
+                band.shelf = match t.opt_num_of(&mut self.d, q) {
+                    Some(q) => ShelfShape::Q(q),
+                    None => ShelfShape::Slope(t.num_of(&mut self.d, slope)),
+                };
             }
             BandKind::Peak => {
-                t.check_keys(&mut self.d, &["kind", "freq_hz", "gain_db", "q"]);
+                t.check_section(&mut self.d, &e::PEAK, &[KIND]);
                 t.require(
                     &mut self.d,
-                    "gain_db",
+                    e::GAIN_DB.name,
                     "a peak band needs its gain, e.g. gain_db = 2.0",
                 );
-                band.gain_db = t.num_in(&mut self.d, "gain_db", 0.0, -30.0, 30.0, "dB");
-                band.q = t.num_in(&mut self.d, "q", 1.0, 0.1, 40.0, "");
+                band.gain_db = t.opt_num_of(&mut self.d, &e::GAIN_DB).unwrap_or_default();
+                band.q = t.num_of(&mut self.d, &e::PEAK_Q);
             }
             BandKind::Notch => {
-                t.check_keys(&mut self.d, &["kind", "freq_hz", "q"]);
-                band.q = t.num_in(&mut self.d, "q", 8.0, 0.1, 100.0, "");
+                t.check_section(&mut self.d, &e::NOTCH, &[KIND]);
+                band.q = t.num_of(&mut self.d, &e::NOTCH_Q);
             }
             BandKind::Bandpass => {
-                t.check_keys(&mut self.d, &["kind", "freq_hz", "q"]);
-                band.q = t.num_in(
-                    &mut self.d,
-                    "q",
-                    std::f64::consts::FRAC_1_SQRT_2,
-                    0.1,
-                    40.0,
-                    "",
-                );
+                t.check_section(&mut self.d, &e::BANDPASS, &[KIND]);
+                band.q = t.num_of(&mut self.d, &e::BANDPASS_Q);
             }
         }
         Some(band)
@@ -351,27 +333,29 @@ impl Validator<'_> {
         sidechains: &mut Vec<SidechainRef>,
         allow_sidechain: bool,
     ) -> Option<CompressorConfig> {
-        let detector = match t.choice(&mut self.d, "detector", &["peak", "rms"]) {
+        use k::compressor as c;
+        let detector = match t.choice_of(&mut self.d, &c::DETECTOR) {
             Some(s) if s.v == "rms" => Detector::Rms,
             _ => Detector::Peak,
         };
         let mut cfg = CompressorConfig {
-            threshold_db: t.num_in(&mut self.d, "threshold_db", -18.0, -80.0, 0.0, "dB"),
-            ratio: t.num_in(&mut self.d, "ratio", 4.0, 1.0, 100.0, ":1"),
-            knee_db: t.num_in(&mut self.d, "knee_db", 6.0, 0.0, 24.0, "dB"),
-            attack_ms: t.num_in(&mut self.d, "attack_ms", 10.0, 0.01, 500.0, "ms"),
-            release_ms: t.num_in(&mut self.d, "release_ms", 100.0, 1.0, 5000.0, "ms"),
-            makeup_db: t.num_in(&mut self.d, "makeup_db", 0.0, -24.0, 24.0, "dB"),
+            threshold_db: t.num_of(&mut self.d, &c::THRESHOLD_DB),
+            ratio: t.num_of(&mut self.d, &c::RATIO),
+            knee_db: t.num_of(&mut self.d, &c::KNEE_DB),
+            attack_ms: t.num_of(&mut self.d, &c::ATTACK_MS),
+            release_ms: t.num_of(&mut self.d, &c::RELEASE_MS),
+            makeup_db: t.num_of(&mut self.d, &c::MAKEUP_DB),
             detector,
-            mix: t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, ""),
+            mix: t.num_of(&mut self.d, &c::MIX),
             sidechain: None,
         };
-        if allow_sidechain && let Some(s) = t.str(&mut self.d, "sidechain") {
+        let sidechain = c::SIDECHAIN.name;
+        if allow_sidechain && let Some(s) = t.str(&mut self.d, sidechain) {
             match self.track_index(&s.v) {
                 Some(k) if owner == Owner::Track(k) => {
                     self.d.bad_value_help(
                         &s.span,
-                        &t.key_path("sidechain"),
+                        &t.key_path(sidechain),
                         "a track cannot key its own compressor",
                         "leave sidechain out: the compressor already listens to its own input",
                     );
@@ -381,14 +365,14 @@ impl Validator<'_> {
                     sidechains.push(SidechainRef {
                         key_track: k,
                         span: s.span,
-                        path: t.key_path("sidechain"),
+                        path: t.key_path(sidechain),
                     });
                 }
                 None => {
                     let help = self.name_hint(&s.v, &self.track_names.clone(), "track");
                     self.d.bad_value_help(
                         &s.span,
-                        &t.key_path("sidechain"),
+                        &t.key_path(sidechain),
                         "no track has this name",
                         help,
                     );
@@ -399,52 +383,31 @@ impl Validator<'_> {
     }
 
     fn gate(&mut self, t: &Tbl<'_, '_>) -> GateConfig {
-        t.check_keys(
-            &mut self.d,
-            &[
-                "type",
-                "threshold_db",
-                "range_db",
-                "attack_ms",
-                "hold_ms",
-                "release_ms",
-            ],
-        );
+        use k::gate as g;
+        t.check_section(&mut self.d, &g::SECTION, &[TYPE]);
         GateConfig {
-            threshold_db: t.num_in(&mut self.d, "threshold_db", -50.0, -100.0, 0.0, "dB"),
-            range_db: t.num_in(&mut self.d, "range_db", 60.0, 0.0, 100.0, "dB"),
-            attack_ms: t.num_in(&mut self.d, "attack_ms", 1.0, 0.01, 100.0, "ms"),
-            hold_ms: t.num_in(&mut self.d, "hold_ms", 20.0, 0.0, 2000.0, "ms"),
-            release_ms: t.num_in(&mut self.d, "release_ms", 100.0, 1.0, 5000.0, "ms"),
+            threshold_db: t.num_of(&mut self.d, &g::THRESHOLD_DB),
+            range_db: t.num_of(&mut self.d, &g::RANGE_DB),
+            attack_ms: t.num_of(&mut self.d, &g::ATTACK_MS),
+            hold_ms: t.num_of(&mut self.d, &g::HOLD_MS),
+            release_ms: t.num_of(&mut self.d, &g::RELEASE_MS),
         }
     }
 
     fn deesser(&mut self, t: &Tbl<'_, '_>) -> DeesserConfig {
-        t.check_keys(
-            &mut self.d,
-            &["type", "freq_hz", "threshold_db", "range_db"],
-        );
+        use k::deesser as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         DeesserConfig {
-            freq_hz: self.freq(t, "freq_hz", 6500.0, 1000.0),
-            threshold_db: t.num_in(&mut self.d, "threshold_db", -30.0, -80.0, 0.0, "dB"),
-            range_db: t.num_in(&mut self.d, "range_db", 6.0, 0.0, 24.0, "dB"),
+            freq_hz: self.freq(t, &e::FREQ_HZ),
+            threshold_db: t.num_of(&mut self.d, &e::THRESHOLD_DB),
+            range_db: t.num_of(&mut self.d, &e::RANGE_DB),
         }
     }
 
     fn saturation(&mut self, t: &Tbl<'_, '_>) -> SaturationConfig {
-        t.check_keys(
-            &mut self.d,
-            &["type", "model", "drive_db", "mix", "output_db"],
-        );
-        let model = match t
-            .choice(
-                &mut self.d,
-                "model",
-                &["tape", "tube", "soft_clip", "hard_clip"],
-            )
-            .map(|s| s.v)
-            .as_deref()
-        {
+        use k::saturation as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
+        let model = match t.choice_of(&mut self.d, &e::MODEL).map(|s| s.v).as_deref() {
             Some("tube") => SaturationModel::Tube,
             Some("soft_clip") => SaturationModel::SoftClip,
             Some("hard_clip") => SaturationModel::HardClip,
@@ -452,31 +415,21 @@ impl Validator<'_> {
         };
         SaturationConfig {
             model,
-            drive_db: t.num_in(&mut self.d, "drive_db", 6.0, 0.0, 36.0, "dB"),
-            mix: t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, ""),
-            output_db: t.num_in(&mut self.d, "output_db", 0.0, -24.0, 24.0, "dB"),
+            drive_db: t.num_of(&mut self.d, &e::DRIVE_DB),
+            mix: t.num_of(&mut self.d, &e::MIX),
+            output_db: t.num_of(&mut self.d, &e::OUTPUT_DB),
         }
     }
 
     fn delay(&mut self, t: &Tbl<'_, '_>) -> Option<DelayConfig> {
-        t.check_keys(
-            &mut self.d,
-            &[
-                "type",
-                "time_ms",
-                "time",
-                "feedback",
-                "mix",
-                "ping_pong",
-                "highcut_hz",
-                "lowcut_hz",
-            ],
-        );
-        let time_ms = match (t.has("time_ms"), t.has("time")) {
+        use k::delay as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
+        let (time_ms, time) = (e::TIME_MS.name, e::TIME.name);
+        let time_ms = match (t.has(time_ms), t.has(time)) {
             (true, true) => {
                 self.d.bad_value(
-                    &t.span_of("time"),
-                    &t.key_path("time"),
+                    &t.span_of(time),
+                    &t.key_path(time),
                     "give either time_ms or time (a note value), not both",
                 );
                 None
@@ -484,32 +437,32 @@ impl Validator<'_> {
             (false, false) => {
                 t.require(
                     &mut self.d,
-                    "time_ms",
+                    time_ms,
                     "a delay needs time_ms = 375.0 or a note value time = \"1/8\"",
                 );
                 None
             }
-            (true, false) => t.opt_num_in(&mut self.d, "time_ms", 0.1, 5000.0, "ms"),
+            (true, false) => t.opt_num_of(&mut self.d, &e::TIME_MS),
             (false, true) => {
-                let s = t.str(&mut self.d, "time")?;
-                self.note_ms(&s.v, &s.span, &t.key_path("time"))
+                let s = t.str(&mut self.d, time)?;
+                self.note_ms(&s.v, &s.span, &t.key_path(time))
             }
         };
-        let feedback = t.num_in(&mut self.d, "feedback", 0.3, 0.0, 0.95, "");
-        let mix = t.num_in(&mut self.d, "mix", 0.25, 0.0, 1.0, "");
-        let ping_pong = t.bool_or(&mut self.d, "ping_pong", false);
+        let feedback = t.num_of(&mut self.d, &e::FEEDBACK);
+        let mix = t.num_of(&mut self.d, &e::MIX);
+        let ping_pong = t.bool_of(&mut self.d, &e::PING_PONG);
         let highcut_hz = t
-            .has("highcut_hz")
-            .then(|| self.freq(t, "highcut_hz", 8000.0, 20.0));
+            .has(e::HIGHCUT_HZ.name)
+            .then(|| self.freq(t, &e::HIGHCUT_HZ));
         let lowcut_hz = t
-            .has("lowcut_hz")
-            .then(|| self.freq(t, "lowcut_hz", 100.0, 10.0));
+            .has(e::LOWCUT_HZ.name)
+            .then(|| self.freq(t, &e::LOWCUT_HZ));
         if let (Some(h), Some(l)) = (highcut_hz, lowcut_hz)
             && l >= h
         {
             self.d.bad_value(
-                &t.span_of("lowcut_hz"),
-                &t.key_path("lowcut_hz"),
+                &t.span_of(e::LOWCUT_HZ.name),
+                &t.key_path(e::LOWCUT_HZ.name),
                 format!("must be below highcut_hz = {}", fmt_num(h)),
             );
         }
@@ -556,14 +509,16 @@ impl Validator<'_> {
         };
         // A whole note is four beats.
         let ms = 60_000.0 / bpm * 4.0 / f64::from(denom) * factor;
-        if ms > 5000.0 {
+        let (_, max_ms) = k::delay::TIME_MS.range().unwrap_or_default();
+        if ms > max_ms {
             self.d.bad_value(
                 span,
                 path,
                 format!(
-                    "is {} ms at {} BPM; delays are limited to 5000 ms",
+                    "is {} ms at {} BPM; delays are limited to {} ms",
                     fmt_num(ms.round()),
-                    fmt_num(bpm)
+                    fmt_num(bpm),
+                    fmt_num(max_ms)
                 ),
             );
             return None;
@@ -572,67 +527,53 @@ impl Validator<'_> {
     }
 
     fn chorus(&mut self, t: &Tbl<'_, '_>) -> ChorusConfig {
-        t.check_keys(&mut self.d, &["type", "rate_hz", "depth_ms", "mix"]);
+        use k::chorus as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         ChorusConfig {
-            rate_hz: t.num_in(&mut self.d, "rate_hz", 0.8, 0.01, 10.0, "Hz"),
-            depth_ms: t.num_in(&mut self.d, "depth_ms", 3.0, 0.0, 20.0, "ms"),
-            mix: t.num_in(&mut self.d, "mix", 0.5, 0.0, 1.0, ""),
+            rate_hz: t.num_of(&mut self.d, &e::RATE_HZ),
+            depth_ms: t.num_of(&mut self.d, &e::DEPTH_MS),
+            mix: t.num_of(&mut self.d, &e::MIX),
         }
     }
 
     fn reverb(&mut self, t: &Tbl<'_, '_>) -> Option<ReverbConfig> {
-        let predelay_ms = t.num_in(&mut self.d, "predelay_ms", 0.0, 0.0, 500.0, "ms");
-        let mix = t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, "");
-        if t.has("ir") {
-            t.check_keys(&mut self.d, &["type", "ir", "predelay_ms", "mix"]);
-            let s = t.str(&mut self.d, "ir")?;
-            let path = self.input_file(&s, &t.key_path("ir"), true)?;
+        use k::reverb as e;
+        let predelay_ms = t.num_of(&mut self.d, &e::PREDELAY_MS);
+        let mix = t.num_of(&mut self.d, &e::MIX);
+        if t.has(e::IR.name) {
+            t.check_section(&mut self.d, &e::IR_SECTION, &[TYPE]);
+            let s = t.str(&mut self.d, e::IR.name)?;
+            let path = self.input_file(&s, &t.key_path(e::IR.name), true)?;
             return Some(ReverbConfig {
                 kind: ReverbKind::Convolution { ir: path },
                 predelay_ms,
                 mix,
             });
         }
-        t.check_keys(
-            &mut self.d,
-            &[
-                "type",
-                "model",
-                "ir",
-                "decay_s",
-                "predelay_ms",
-                "damping",
-                "width",
-                "mix",
-            ],
-        );
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         if !t.require(
             &mut self.d,
-            "model",
+            e::MODEL.name,
             "a reverb needs model = \"room\" | \"hall\" | \"plate\", or ir = \"file.wav\"",
         ) {
             return None;
         }
-        let model = match t
-            .choice(&mut self.d, "model", &["room", "hall", "plate"])?
-            .v
-            .as_str()
-        {
+        let name = t.choice_of(&mut self.d, &e::MODEL)?.v;
+        let model = match name.as_str() {
             "room" => ReverbModel::Room,
             "hall" => ReverbModel::Hall,
             _ => ReverbModel::Plate,
         };
-        let default_decay = match model {
-            ReverbModel::Room => 0.8,
-            ReverbModel::Hall => 2.5,
-            ReverbModel::Plate => 1.8,
-        };
+        let decay_s = t
+            .opt_num_of(&mut self.d, &e::DECAY_S)
+            .or(e::DECAY_S.default_for(&name))
+            .unwrap_or_default();
         Some(ReverbConfig {
             kind: ReverbKind::Algorithmic {
                 model,
-                decay_s: t.num_in(&mut self.d, "decay_s", default_decay, 0.1, 20.0, "s"),
-                damping: t.num_in(&mut self.d, "damping", 0.5, 0.0, 1.0, ""),
-                width: t.num_in(&mut self.d, "width", 1.0, 0.0, 2.0, ""),
+                decay_s,
+                damping: t.num_of(&mut self.d, &e::DAMPING),
+                width: t.num_of(&mut self.d, &e::WIDTH),
             },
             predelay_ms,
             mix,
@@ -640,12 +581,13 @@ impl Validator<'_> {
     }
 
     fn width_fx(&mut self, t: &Tbl<'_, '_>) -> WidthConfig {
-        t.check_keys(&mut self.d, &["type", "amount", "mono_below_hz"]);
+        use k::width as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         WidthConfig {
-            amount: t.num_in(&mut self.d, "amount", 1.0, 0.0, 2.0, ""),
+            amount: t.num_of(&mut self.d, &e::AMOUNT),
             mono_below_hz: t
-                .has("mono_below_hz")
-                .then(|| self.freq(t, "mono_below_hz", 120.0, 20.0)),
+                .has(e::MONO_BELOW_HZ.name)
+                .then(|| self.freq(t, &e::MONO_BELOW_HZ)),
         }
     }
 
@@ -654,32 +596,41 @@ impl Validator<'_> {
         t: &Tbl<'_, '_>,
         sidechains: &mut Vec<SidechainRef>,
     ) -> Option<MultibandConfig> {
-        t.check_keys(&mut self.d, &["type", "crossovers_hz", "bands"]);
+        use k::multiband as e;
+        t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
+        let (crossovers_hz, bands_key) = (e::CROSSOVERS_HZ.name, e::BANDS.name);
         t.require(
             &mut self.d,
-            "crossovers_hz",
+            crossovers_hz,
             "e.g. crossovers_hz = [120.0, 2500.0]",
         );
         t.require(
             &mut self.d,
-            "bands",
+            bands_key,
             "one { threshold_db, ratio, ... } per band",
         );
-        let xs = t.array(&mut self.d, "crossovers_hz")?;
+        let Ty::List { item, min, max } = e::CROSSOVERS_HZ.ty else {
+            return None;
+        };
+        let lo = match *item {
+            Ty::Hz { lo } => lo,
+            _ => 0.0,
+        };
+        let xs = t.array(&mut self.d, crossovers_hz)?;
         let mut crossovers = Vec::new();
-        let path = t.key_path("crossovers_hz");
-        if xs.is_empty() || xs.len() > 4 {
+        let path = t.key_path(crossovers_hz);
+        if xs.len() < min || xs.len() > max {
             self.d.bad_value(
-                &t.span_of("crossovers_hz"),
+                &t.span_of(crossovers_hz),
                 &path,
-                format!("has {} crossovers; give 1 to 4", xs.len()),
+                format!("has {} crossovers; give {min} to {max}", xs.len()),
             );
         }
         let ny = self.nyquist();
         for (i, x) in xs.iter().enumerate() {
             let p = format!("{path}[{i}]");
             match number(x.get_ref()).filter(|f| f.is_finite()) {
-                Some(f) if f >= 20.0 && f < ny => {
+                Some(f) if f >= lo && f < ny => {
                     if let Some(&prev) = crossovers.last()
                         && f <= prev * 1.25
                     {
@@ -698,7 +649,8 @@ impl Validator<'_> {
                     &x.span(),
                     &p,
                     format!(
-                        "must be between 20 Hz and the Nyquist frequency {} Hz",
+                        "must be between {} Hz and the Nyquist frequency {} Hz",
+                        fmt_num(lo),
                         fmt_num(ny)
                     ),
                 ),
@@ -707,11 +659,11 @@ impl Validator<'_> {
                     .bad_value(&x.span(), &p, "expected a frequency in Hz"),
             }
         }
-        let items = t.array(&mut self.d, "bands")?;
+        let items = t.array(&mut self.d, bands_key)?;
         if items.len() != xs.len() + 1 {
             self.d.bad_value_help(
-                &t.span_of("bands"),
-                &t.key_path("bands"),
+                &t.span_of(bands_key),
+                &t.key_path(bands_key),
                 format!(
                     "has {} bands but {} crossovers make {} bands",
                     items.len(),
@@ -723,9 +675,9 @@ impl Validator<'_> {
         }
         let mut bands = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let p = format!("{}[{i}]", t.key_path("bands"));
+            let p = format!("{}[{i}]", t.key_path(bands_key));
             if let Some(bt) = as_table(&mut self.d, item, p) {
-                bt.check_keys(&mut self.d, &COMPRESSOR_KEYS[..COMPRESSOR_KEYS.len() - 1]);
+                bt.check_section(&mut self.d, &e::BAND, &[]);
                 if let Some(c) = self.compressor(&bt, Owner::Master, sidechains, false) {
                     bands.push(c);
                 }
@@ -738,21 +690,14 @@ impl Validator<'_> {
     }
 }
 
-/// Compressor keys; `sidechain` last (multiband bands take all but it).
-const COMPRESSOR_KEYS: &[&str] = &[
-    "threshold_db",
-    "ratio",
-    "knee_db",
-    "attack_ms",
-    "release_ms",
-    "makeup_db",
-    "detector",
-    "mix",
-    "sidechain",
-];
+/// The key that names an fx entry's processor.
+const TYPE: &str = match keys::track::FX.ty {
+    Ty::Tagged { tag, .. } => tag,
+    _ => panic!("fx is a tagged array"),
+};
 
-fn with_type(keys: &[&'static str]) -> Vec<&'static str> {
-    let mut v = vec!["type"];
-    v.extend_from_slice(keys);
-    v
-}
+/// The key that names an EQ band's kind.
+const KIND: &str = match k::eq::BANDS.ty {
+    Ty::Tagged { tag, .. } => tag,
+    _ => panic!("eq bands are a tagged array"),
+};

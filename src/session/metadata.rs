@@ -2,63 +2,41 @@
 
 use crate::io::tags::Tags;
 
+use super::keys::{Key, metadata as k};
 use super::validate::Validator;
 use super::walk::Tbl;
 
 pub(super) fn metadata(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Tags {
-    m.check_keys(
-        &mut v.d,
-        &[
-            "title",
-            "artist",
-            "album",
-            "track",
-            "year",
-            "genre",
-            "isrc",
-            "upc",
-            "comment",
-            "copyright",
-        ],
-    );
-    let s =
-        |v: &mut Validator<'_>, k: &str| m.str(&mut v.d, k).map(|s| s.v).filter(|s| !s.is_empty());
+    m.check_section(&mut v.d, &k::SECTION, &[]);
+    let s = |v: &mut Validator<'_>, key: &Key| {
+        m.str(&mut v.d, key.name)
+            .map(|s| s.v)
+            .filter(|s| !s.is_empty())
+    };
     let mut tags = Tags {
-        title: s(v, "title"),
-        artist: s(v, "artist"),
-        album: s(v, "album"),
-        genre: s(v, "genre"),
-        comment: s(v, "comment"),
-        copyright: s(v, "copyright"),
+        title: s(v, &k::TITLE),
+        artist: s(v, &k::ARTIST),
+        album: s(v, &k::ALBUM),
+        genre: s(v, &k::GENRE),
+        comment: s(v, &k::COMMENT),
+        copyright: s(v, &k::COPYRIGHT),
         ..Tags::default()
     };
-    if let Some((n, span)) = m.int(&mut v.d, "track") {
-        if (1..=999).contains(&n) {
-            tags.track = Some(n as u32);
-        } else {
-            v.d.bad_value(&span, &m.key_path("track"), "must be between 1 and 999");
-        }
-    }
-    if let Some((y, span)) = m.int(&mut v.d, "year") {
-        if (1000..=9999).contains(&y) {
-            tags.year = Some(y as i32);
-        } else {
-            v.d.bad_value(&span, &m.key_path("year"), "must be a four-digit year");
-        }
-    }
-    if let Some(isrc) = m.str(&mut v.d, "isrc") {
+    tags.track = m.int_of(&mut v.d, &k::TRACK).map(|n| n as u32);
+    tags.year = m.int_of(&mut v.d, &k::YEAR).map(|y| y as i32);
+    if let Some(isrc) = m.str(&mut v.d, k::ISRC.name) {
         match check_isrc(&isrc.v) {
             Ok(code) => tags.isrc = Some(code),
             Err((problem, help)) => {
-                v.d.bad_value_help(&isrc.span, &m.key_path("isrc"), problem, help)
+                v.d.bad_value_help(&isrc.span, &m.key_path(k::ISRC.name), problem, help)
             }
         }
     }
-    if let Some(upc) = m.str(&mut v.d, "upc") {
+    if let Some(upc) = m.str(&mut v.d, k::UPC.name) {
         match check_upc(&upc.v) {
             Ok(code) => tags.upc = Some(code),
             Err((problem, help)) => {
-                v.d.bad_value_help(&upc.span, &m.key_path("upc"), problem, help)
+                v.d.bad_value_help(&upc.span, &m.key_path(k::UPC.name), problem, help)
             }
         }
     }

@@ -4,13 +4,15 @@
 use super::diag::Span;
 use super::fx::{Owner, SidechainRef};
 use super::graph;
+use super::keys::{self, Key};
 use super::model::{Bus, Dest, Region, Send, Track};
 use super::validate::{Validator, labelled};
 use super::walk::{Tbl, as_table};
 use crate::dsp::fade::FadeCurve;
 use crate::io::decode::StemInfo;
 
-pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str) -> Dest {
+pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, k: &Key) -> Dest {
+    let key = k.name;
     let Some(s) = t.str(&mut v.d, key) else {
         return Dest::Master;
     };
@@ -30,22 +32,23 @@ pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str) -> Dest {
 }
 
 fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
-    let Some(items) = t.array(&mut v.d, "sends") else {
+    use keys::sends as k;
+    let Some(items) = t.array(&mut v.d, keys::track::SENDS.name) else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let path = format!("{}[{i}]", t.key_path("sends"));
+        let path = format!("{}[{i}]", t.key_path(keys::track::SENDS.name));
         let Some(st) = as_table(&mut v.d, item, path) else {
             continue;
         };
-        st.check_keys(&mut v.d, &["bus", "level_db", "pre_fader"]);
-        if !st.require(&mut v.d, "bus", "the bus this send feeds") {
+        st.check_section(&mut v.d, &k::SECTION, &[]);
+        if !st.require(&mut v.d, k::BUS.name, "the bus this send feeds") {
             continue;
         }
-        let level_db = st.num_in(&mut v.d, "level_db", 0.0, -96.0, 12.0, "dB");
-        let pre_fader = st.bool_or(&mut v.d, "pre_fader", false);
-        let Some(s) = st.str(&mut v.d, "bus") else {
+        let level_db = st.num_of(&mut v.d, &k::LEVEL_DB);
+        let pre_fader = st.bool_of(&mut v.d, &k::PRE_FADER);
+        let Some(s) = st.str(&mut v.d, k::BUS.name) else {
             continue;
         };
         match v.bus_names.iter().position(|b| *b == s.v) {
@@ -56,7 +59,7 @@ fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
                     pre_fader,
                 },
                 s.span.clone(),
-                st.key_path("bus"),
+                st.key_path(k::BUS.name),
             )),
             None => {
                 let help = v.name_hint(&s.v, &v.bus_names.clone(), "bus");
@@ -65,7 +68,12 @@ fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
                 } else {
                     help
                 };
-                v.d.bad_value_help(&s.span, &st.key_path("bus"), "no bus has this name", help);
+                v.d.bad_value_help(
+                    &s.span,
+                    &st.key_path(k::BUS.name),
+                    "no bus has this name",
+                    help,
+                );
             }
         }
     }
@@ -78,57 +86,37 @@ pub(super) fn track(
     i: usize,
     sc: &mut Vec<SidechainRef>,
 ) -> Option<Track> {
+    use keys::track as k;
     let t = &labelled(t, &v.track_names[i].clone());
-    t.check_keys(
-        &mut v.d,
-        &[
-            "name",
-            "file",
-            "gain_db",
-            "pan",
-            "width",
-            "offset_s",
-            "start_s",
-            "end_s",
-            "fade_in_s",
-            "fade_out_s",
-            "fade_curve",
-            "polarity_invert",
-            "mute",
-            "solo",
-            "output",
-            "sends",
-            "fx",
-        ],
-    );
+    t.check_section(&mut v.d, &k::SECTION, &[]);
     let file = if t.require(
         &mut v.d,
-        "file",
+        k::FILE.name,
         "the stem to play, relative to the session file",
     ) {
-        t.str(&mut v.d, "file").and_then(|s| {
-            v.input_file(&s, &t.key_path("file"), true)
+        t.str(&mut v.d, k::FILE.name).and_then(|s| {
+            v.input_file(&s, &t.key_path(k::FILE.name), true)
                 .map(|p| (p, s.v))
         })
     } else {
         None
     };
-    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
-    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
-    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
-    let offset_s = t.num_in(&mut v.d, "offset_s", 0.0, 0.0, 3600.0, "s");
-    let start_s = t.num_in(&mut v.d, "start_s", 0.0, 0.0, 86_400.0, "s");
-    let end_s = t.opt_num_in(&mut v.d, "end_s", 0.0, 86_400.0, "s");
-    let fade_in_s = t.num_in(&mut v.d, "fade_in_s", 0.0, 0.0, 3600.0, "s");
-    let fade_out_s = t.num_in(&mut v.d, "fade_out_s", 0.0, 0.0, 3600.0, "s");
+    let gain_db = t.num_of(&mut v.d, &k::GAIN_DB);
+    let pan = t.num_of(&mut v.d, &k::PAN);
+    let width = t.num_of(&mut v.d, &k::WIDTH);
+    let offset_s = t.num_of(&mut v.d, &k::OFFSET_S);
+    let start_s = t.num_of(&mut v.d, &k::START_S);
+    let end_s = t.opt_num_of(&mut v.d, &k::END_S);
+    let fade_in_s = t.num_of(&mut v.d, &k::FADE_IN_S);
+    let fade_out_s = t.num_of(&mut v.d, &k::FADE_OUT_S);
     let fade_curve = t
-        .choice(&mut v.d, "fade_curve", &FadeCurve::NAMES)
+        .choice_of(&mut v.d, &k::FADE_CURVE)
         .and_then(|c| FadeCurve::from_name(&c.v))
         .unwrap_or_default();
-    let polarity_invert = t.bool_or(&mut v.d, "polarity_invert", false);
-    let mute = t.bool_or(&mut v.d, "mute", false);
-    let solo = t.bool_or(&mut v.d, "solo", false);
-    let output = dest(v, t, "output");
+    let polarity_invert = t.bool_of(&mut v.d, &k::POLARITY_INVERT);
+    let mute = t.bool_of(&mut v.d, &k::MUTE);
+    let solo = t.bool_of(&mut v.d, &k::SOLO);
+    let output = dest(v, t, &k::OUTPUT);
     let sends = sends(v, t).into_iter().map(|(s, _, _)| s).collect();
     let fx = v.fx_chain(t, Owner::Track(i), sc);
     let (file, file_display) = file?;
@@ -141,10 +129,10 @@ pub(super) fn track(
         fade_curve,
     };
     check_region(v, t, &region, &stem);
-    if stem.channels == 1 && t.has("width") && width != 1.0 {
+    if stem.channels == 1 && t.has(k::WIDTH.name) && width != 1.0 {
         v.d.bad_value_help(
-            &t.span_of("width"),
-            &t.key_path("width"),
+            &t.span_of(k::WIDTH.name),
+            &t.key_path(k::WIDTH.name),
             "width needs a stereo stem, and this stem is mono",
             "place a mono stem with pan, or remove width",
         );
@@ -233,20 +221,16 @@ pub(super) fn bus(
     edges: &mut Vec<(usize, usize, Span, String)>,
     i: usize,
 ) -> Option<Bus> {
+    use keys::{bus as k, track};
     let t = &labelled(t, &v.bus_names[i].clone());
-    t.check_keys(
-        &mut v.d,
-        &[
-            "name", "gain_db", "pan", "width", "mute", "output", "sends", "fx",
-        ],
-    );
-    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
-    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
-    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
-    let muted = t.bool_or(&mut v.d, "mute", false);
-    let output = dest(v, t, "output");
+    t.check_section(&mut v.d, &k::SECTION, &[]);
+    let gain_db = t.num_of(&mut v.d, &track::GAIN_DB);
+    let pan = t.num_of(&mut v.d, &track::PAN);
+    let width = t.num_of(&mut v.d, &track::WIDTH);
+    let muted = t.bool_of(&mut v.d, &k::MUTE);
+    let output = dest(v, t, &k::OUTPUT);
     if let Dest::Bus(b) = output {
-        edges.push((i, b, t.span_of("output"), t.key_path("output")));
+        edges.push((i, b, t.span_of(k::OUTPUT.name), t.key_path(k::OUTPUT.name)));
     }
     let mut out_sends = Vec::new();
     for (s, span, path) in sends(v, t) {

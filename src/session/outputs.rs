@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::io::wav::{Dither, Encoding};
 
 use super::diag::Span;
+use super::keys::{self, output as k};
 use super::model::Output;
 use super::paths::{normalize, same_file};
 use super::validate::{LoadOptions, Validator, array_of_tables};
@@ -14,58 +15,56 @@ use super::walk::Tbl;
 /// What `-o` says for standard output.
 pub const STDOUT: &str = "-";
 
+// An output's defaults, from the key table (a change of their kind there fails the build).
+const DEFAULT_RATE: u32 = match k::SAMPLE_RATE.default {
+    keys::Absent::Int(r) => r as u32,
+    _ => panic!("output.sample_rate needs an integer default"),
+};
+const DEFAULT_BITS: i64 = match k::BIT_DEPTH.default {
+    keys::Absent::Int(b) => b,
+    _ => panic!("output.bit_depth needs an integer default"),
+};
+const DEFAULT_DITHER: &str = match k::DITHER.default {
+    keys::Absent::Str(d) => d,
+    _ => panic!("output.dither needs a default"),
+};
+
 pub(super) fn outputs(
     v: &mut Validator<'_>,
     root: &Tbl<'_, '_>,
     session_file: &Path,
     opts: &LoadOptions,
 ) -> Vec<(Output, Span, String)> {
-    let tbls = array_of_tables(&mut v.d, root, "output");
+    let tbls = array_of_tables(&mut v.d, root, keys::root::OUTPUT.name);
     let mut outs: Vec<(Output, Span, String)> = Vec::new();
     for t in &tbls {
-        t.check_keys(&mut v.d, &["path", "sample_rate", "bit_depth", "dither"]);
-        let sample_rate = match t.int(&mut v.d, "sample_rate") {
-            Some((r, _)) if (8000..=192_000).contains(&r) => r as u32,
-            Some((_, span)) => {
-                v.d.bad_value(
-                    &span,
-                    &t.key_path("sample_rate"),
-                    "must be between 8000 and 192000 Hz",
-                );
-                44100
-            }
-            None => 44100,
-        };
-        let encoding = match t.int(&mut v.d, "bit_depth") {
-            None | Some((16, _)) => Encoding::Pcm16,
-            Some((24, _)) => Encoding::Pcm24,
-            Some((32, _)) => Encoding::Float32,
-            Some((_, span)) => {
-                v.d.bad_value(
-                    &span,
-                    &t.key_path("bit_depth"),
-                    "must be 16, 24 or 32 (float)",
-                );
-                Encoding::Pcm16
-            }
+        t.check_section(&mut v.d, &k::SECTION, &[]);
+        let sample_rate = t
+            .int_of(&mut v.d, &k::SAMPLE_RATE)
+            .map_or(DEFAULT_RATE, |r| r as u32);
+        let encoding = match t.int_of(&mut v.d, &k::BIT_DEPTH).unwrap_or(DEFAULT_BITS) {
+            24 => Encoding::Pcm24,
+            32 => Encoding::Float32,
+            _ => Encoding::Pcm16,
         };
         let dither = match t
-            .choice(&mut v.d, "dither", &["none", "tpdf", "shaped"])
+            .choice_of(&mut v.d, &k::DITHER)
             .map(|s| s.v)
-            .as_deref()
+            .unwrap_or_else(|| DEFAULT_DITHER.to_string())
+            .as_str()
         {
-            Some("none") => Dither::None,
-            Some("shaped") => Dither::Shaped,
+            "none" => Dither::None,
+            "shaped" => Dither::Shaped,
             _ => Dither::Tpdf,
         };
         if !t.require(
             &mut v.d,
-            "path",
+            k::PATH.name,
             "where to write the file, e.g. path = \"out/song.wav\"",
         ) {
             continue;
         }
-        let Some(p) = t.str(&mut v.d, "path") else {
+        let Some(p) = t.str(&mut v.d, k::PATH.name) else {
             continue;
         };
         let path = normalize(&v.dir, Path::new(&p.v));
@@ -78,10 +77,10 @@ pub(super) fn outputs(
                 dither,
             },
             p.span,
-            t.key_path("path"),
+            t.key_path(k::PATH.name),
         ));
     }
-    if let Some(v0) = root.get("output")
+    if let Some(v0) = root.get(keys::root::OUTPUT.name)
         && matches!(v0.get_ref(), toml::de::DeValue::Array(a) if a.is_empty())
     {
         v.d.bad_value_help(
@@ -91,7 +90,7 @@ pub(super) fn outputs(
             "give at least one [[output]] with a path, or remove `output` to write SESSION.wav beside the session",
         );
     }
-    if outs.is_empty() && !root.has("output") {
+    if outs.is_empty() && !root.has(keys::root::OUTPUT.name) {
         let stem = session_file.file_stem().unwrap_or_default();
         let mut path = session_file.with_file_name(stem);
         path.set_extension("wav");
@@ -99,7 +98,7 @@ pub(super) fn outputs(
             Output {
                 path,
                 stdout: false,
-                sample_rate: 44100,
+                sample_rate: DEFAULT_RATE,
                 encoding: Encoding::Pcm16,
                 dither: Dither::Tpdf,
             },

@@ -15,6 +15,7 @@ use crate::io::decode::{self, StemInfo};
 
 use super::diag::{Diagnostic, Diags, Source, Span, closest};
 use super::fx::SidechainRef;
+use super::keys;
 use super::master::master;
 use super::metadata::metadata;
 use super::model::{Session, Tail};
@@ -173,15 +174,12 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         full_scan: opts.full_scan,
     };
     let root = Tbl::new(root.get_ref(), root.span(), String::new());
-    root.check_keys(
-        &mut v.d,
-        &["session", "track", "bus", "master", "output", "metadata"],
-    );
+    root.check_section(&mut v.d, &keys::root::SECTION, &[]);
 
-    let track_tbls = array_of_tables(&mut v.d, &root, "track");
-    let bus_tbls = array_of_tables(&mut v.d, &root, "bus");
+    let track_tbls = array_of_tables(&mut v.d, &root, keys::root::TRACK.name);
+    let bus_tbls = array_of_tables(&mut v.d, &root, keys::root::BUS.name);
     if track_tbls.is_empty() {
-        match root.get("track") {
+        match root.get(keys::root::TRACK.name) {
             None => v.d.push(
                 Some(&(0..0)),
                 "track",
@@ -238,30 +236,21 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         .collect();
     v.probes.extend(probed);
 
-    let session_tbl = root.table(&mut v.d, "session");
+    let session_tbl = root.table(&mut v.d, keys::root::SESSION.name);
     let mut name = abs_file
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "session".into());
     let mut tail = Tail::Auto;
     let explicit_rate = session_tbl.as_ref().and_then(|s| {
-        s.check_keys(&mut v.d, &["name", "sample_rate", "tail", "tempo_bpm"]);
-        if let Some(n) = s.str(&mut v.d, "name") {
+        s.check_section(&mut v.d, &keys::session::SECTION, &[]);
+        if let Some(n) = s.str(&mut v.d, keys::session::NAME.name) {
             name = n.v;
         }
-        v.tempo_bpm = s.opt_num_in(&mut v.d, "tempo_bpm", 20.0, 400.0, "BPM");
+        v.tempo_bpm = s.opt_num_of(&mut v.d, &keys::session::TEMPO_BPM);
         tail = read_tail(&mut v.d, s);
-        let (r, span) = s.int(&mut v.d, "sample_rate")?;
-        if (i64::from(decode::MIN_RATE)..=i64::from(decode::MAX_RATE)).contains(&r) {
-            Some(r as u32)
-        } else {
-            v.d.bad_value(
-                &span,
-                &s.key_path("sample_rate"),
-                "must be between 8000 and 192000 Hz",
-            );
-            None
-        }
+        s.int_of(&mut v.d, &keys::session::SAMPLE_RATE)
+            .map(|r| r as u32)
     });
     v.rate = explicit_rate.unwrap_or_else(|| most_common_rate(&v.probes, &stem_paths));
 
@@ -286,13 +275,13 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
     sidechain_cycles(&mut v, &sidechains);
 
     let master = root
-        .table(&mut v.d, "master")
+        .table(&mut v.d, keys::root::MASTER.name)
         .map(|m| master(&mut v, &m))
         .unwrap_or_default();
     let outputs = outputs(&mut v, &root, &abs_file, opts);
     let (outputs, report, plots) = writes(&mut v, outputs, opts);
     let tags = root
-        .table(&mut v.d, "metadata")
+        .table(&mut v.d, keys::root::METADATA.name)
         .map(|m| metadata(&mut v, &m))
         .unwrap_or_default();
 
@@ -349,7 +338,8 @@ fn most_common_rate(probes: &HashMap<PathBuf, Result<StemInfo, String>>, stems: 
 }
 
 fn read_tail(d: &mut Diags<'_>, s: &Tbl<'_, '_>) -> Tail {
-    let Some(val) = s.get("tail") else {
+    let k = &keys::session::TAIL;
+    let Some(val) = s.get(k.name) else {
         return Tail::Auto;
     };
     if let toml::de::DeValue::String(x) = val.get_ref() {
@@ -358,12 +348,12 @@ fn read_tail(d: &mut Diags<'_>, s: &Tbl<'_, '_>) -> Tail {
         }
         d.bad_value(
             &val.span(),
-            &s.key_path("tail"),
+            &s.key_path(k.name),
             "must be \"auto\" or a number of seconds",
         );
         return Tail::Auto;
     }
-    match s.opt_num_in(d, "tail", 0.0, 30.0, "s") {
+    match s.opt_num_of(d, k) {
         Some(x) => Tail::Seconds(x),
         None => Tail::Auto,
     }

@@ -8,6 +8,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diags, Span, closest};
+use super::keys::{Key, Section, Ty};
 
 /// A TOML value with its byte span.
 pub type Val<'i> = Spanned<DeValue<'i>>;
@@ -249,24 +250,6 @@ impl<'a, 'i> Tbl<'a, 'i> {
         }
     }
 
-    /// Like [`Tbl::num_in`] but absent stays absent.
-    pub fn opt_num_in(
-        &self,
-        d: &mut Diags<'_>,
-        key: &str,
-        lo: f64,
-        hi: f64,
-        unit: &str,
-    ) -> Option<f64> {
-        let n = self.num(d, key)?;
-        if n.v >= lo && n.v <= hi {
-            Some(n.v)
-        } else {
-            d.bad_value(&n.span, &self.key_path(key), range_text(lo, hi, unit));
-            None
-        }
-    }
-
     pub fn bool_or(&self, d: &mut Diags<'_>, key: &str, default: bool) -> bool {
         self.bool(d, key).unwrap_or(default)
     }
@@ -289,6 +272,87 @@ impl<'a, 'i> Tbl<'a, 'i> {
             None => d.bad_value(&s.span, &self.key_path(key), msg),
         }
         None
+    }
+}
+
+/// Reads driven by the key table: the key's name, type, range, default and choices come from
+/// its [`Key`], so no limit is written twice.
+impl<'a, 'i> Tbl<'a, 'i> {
+    /// Report every key that is not in `section` (nor `extra`, e.g. the `type` of an fx entry).
+    pub fn check_section(&self, d: &mut Diags<'_>, section: &Section, extra: &[&str]) {
+        let mut allowed: Vec<&str> = extra.to_vec();
+        allowed.extend(section.names());
+        self.check_keys(d, &allowed);
+    }
+
+    /// A number key: its value, or its default when absent or out of range (recorded).
+    pub fn num_of(&self, d: &mut Diags<'_>, k: &Key) -> f64 {
+        debug_assert!(
+            k.num_default().is_some(),
+            "{} has no numeric default",
+            k.name
+        );
+        let default = k.num_default().unwrap_or(0.0);
+        self.opt_num_of(d, k).unwrap_or(default)
+    }
+
+    /// A number key with no default: `None` when absent or out of range (recorded).
+    pub fn opt_num_of(&self, d: &mut Diags<'_>, k: &Key) -> Option<f64> {
+        let (lo, hi) = k.range().unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        let n = self.num(d, k.name)?;
+        if n.v >= lo && n.v <= hi {
+            Some(n.v)
+        } else {
+            let msg = k
+                .limit
+                .map_or_else(|| range_text(lo, hi, k.unit), str::to_string);
+            d.bad_value(&n.span, &self.key_path(k.name), msg);
+            None
+        }
+    }
+
+    /// An integer key in its range or list: `None` when absent or not allowed (recorded).
+    pub fn int_of(&self, d: &mut Diags<'_>, k: &Key) -> Option<i64> {
+        let (i, span) = self.int(d, k.name)?;
+        let ok = match k.ty {
+            Ty::Integer { lo, hi } => (lo..=hi).contains(&i),
+            Ty::IntOf(list) => list.contains(&i),
+            _ => true,
+        };
+        if ok {
+            return Some(i);
+        }
+        let msg = match (k.limit, k.ty) {
+            (Some(l), _) => l.to_string(),
+            (None, Ty::IntOf(list)) => {
+                let list: Vec<String> = list.iter().map(i64::to_string).collect();
+                format!("must be {}", or_list(&list))
+            }
+            (None, Ty::Integer { lo, hi }) => range_text(lo as f64, hi as f64, k.unit),
+            (None, _) => "is not allowed".to_string(),
+        };
+        d.bad_value(&span, &self.key_path(k.name), msg);
+        None
+    }
+
+    /// A boolean key, or its default.
+    pub fn bool_of(&self, d: &mut Diags<'_>, k: &Key) -> bool {
+        let default = matches!(k.default, super::keys::Absent::Bool(true));
+        self.bool_or(d, k.name, default)
+    }
+
+    /// A choice key: `None` when absent or not one of its choices (recorded).
+    pub fn choice_of(&self, d: &mut Diags<'_>, k: &Key) -> Option<Str> {
+        self.choice(d, k.name, k.choices())
+    }
+}
+
+/// `a, b or c`.
+pub fn or_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 

@@ -2,6 +2,8 @@
 //! binary, and readers for what it writes.
 #![allow(dead_code)]
 
+pub mod jsonschema;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
