@@ -3,9 +3,13 @@
 //! Each band becomes one or more [`Coeffs`] sections (a Butterworth cascade for a high- or
 //! low-pass given as a slope, one section otherwise); every channel runs the whole cascade with
 //! its own f64 state (a [`Cascade`]), so no precision is lost between sections. Coefficients
-//! depend on the sample rate and are computed in `prepare`. Settings are static, so no
-//! smoothing is needed. `phase = "linear"` is realised by a separate FIR stage designed from
-//! [`magnitude_db`]; this processor always filters minimum-phase.
+//! depend on the sample rate and are computed in `prepare`. An automated band's frequency, gain
+//! or Q is updated once per block (the engine's blocks are then [`AUTO_BLOCK`] frames): the
+//! Cookbook coefficients are recomputed and the filter states carried over. `phase = "linear"`
+//! is realised by a separate FIR stage designed from [`magnitude_db`]; this processor always
+//! filters minimum-phase.
+//!
+//! [`AUTO_BLOCK`]: super::envelope::AUTO_BLOCK
 
 use realfft::num_complex::Complex64;
 
@@ -13,7 +17,8 @@ use super::biquad::{
     Cascade, Coeffs, amplitude_to_db, butterworth_highpass, butterworth_lowpass, butterworth_order,
     cascade_response, cascade_ring_frames,
 };
-use super::config::{BandKind, EqBand, EqConfig, PassShape};
+use super::config::{BandKind, EqBand, EqConfig, PassShape, ShelfShape};
+use super::envelope::{ParamId, ParamKey};
 use super::{ProcessSpec, Processor};
 
 /// Highest corner used, as a fraction of the sample rate. Validation keeps `freq_hz` below
@@ -96,6 +101,14 @@ pub struct Eq {
     cfg: EqConfig,
     cascade: Cascade,
     tail: usize,
+    /// Sample rate of `prepare` (0 before).
+    fs: f64,
+    /// A parameter moved since the coefficients were computed.
+    dirty: bool,
+    /// Settings an envelope reaches, set before `prepare`: the tail covers the longest ringing.
+    reached: Vec<EqConfig>,
+    /// Scratch for recomputed sections.
+    scratch: Vec<Coeffs>,
 }
 
 impl Eq {
@@ -105,6 +118,10 @@ impl Eq {
             cfg: cfg.clone(),
             cascade: Cascade::default(),
             tail: 0,
+            fs: 0.0,
+            dirty: false,
+            reached: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 }
@@ -117,8 +134,17 @@ impl Processor for Eq {
     fn prepare(&mut self, spec: &ProcessSpec) {
         let coeffs = sections(&self.cfg, spec.sample_rate);
         let cap = (MAX_TAIL_S * spec.sample_rate) as usize;
-        self.tail = cascade_ring_frames(&coeffs).min(cap);
+        let reached = self
+            .reached
+            .iter()
+            .map(|c| cascade_ring_frames(&sections(c, spec.sample_rate)))
+            .max()
+            .unwrap_or(0);
+        self.tail = cascade_ring_frames(&coeffs).max(reached).min(cap);
+        self.scratch = Vec::with_capacity(coeffs.len());
         self.cascade = Cascade::new(coeffs, spec.max_block);
+        self.fs = spec.sample_rate;
+        self.dirty = false;
     }
 
     fn reset(&mut self) {
@@ -127,7 +153,37 @@ impl Processor for Eq {
 
     /// One or two channels (more pass through unchanged).
     fn process(&mut self, block: &mut [&mut [f32]]) {
+        if self.dirty && self.fs > 0.0 {
+            self.scratch.clear();
+            for band in &self.cfg.bands {
+                push_band(band, self.fs, &mut self.scratch);
+            }
+            self.cascade.set_coeffs(&self.scratch);
+            self.dirty = false;
+        }
         self.cascade.process(block);
+    }
+
+    /// A band's `freq_hz`, `gain_db` or `q` (its slope-or-Q form stays as validated).
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        let Some(band) = self.cfg.bands.get_mut(param.band) else {
+            return false;
+        };
+        match param.key {
+            ParamKey::FreqHz => band.freq_hz = value,
+            ParamKey::GainDb => band.gain_db = value,
+            ParamKey::Q => match band.kind {
+                BandKind::Highpass | BandKind::Lowpass => band.pass = PassShape::Q(value),
+                BandKind::Lowshelf | BandKind::Highshelf => band.shelf = ShelfShape::Q(value),
+                _ => band.q = value,
+            },
+            _ => return false,
+        }
+        self.dirty = true;
+        if self.fs == 0.0 {
+            self.reached.push(self.cfg.clone());
+        }
+        true
     }
 
     /// Frames for the impulse response to fall 120 dB (capped at 30 s).

@@ -2,7 +2,9 @@
 //! [`FxConfig`] values. Frequencies are checked against the session's Nyquist frequency.
 
 use crate::dsp::config::*;
+use crate::dsp::envelope::ParamKey;
 
+use super::automation::is_envelope;
 use super::diag::Span;
 use super::validate::Validator;
 use super::walk::{Tbl, as_table, fmt_num, number};
@@ -54,8 +56,13 @@ impl Validator<'_> {
             let Some(t) = as_table(&mut self.d, item, path.clone()) else {
                 continue;
             };
+            self.automation.clear();
             if let Some(cfg) = self.fx_entry(&t, owner, sidechains) {
-                out.push(crate::session::model::Fx { config: cfg, path });
+                out.push(crate::session::model::Fx {
+                    config: cfg,
+                    path,
+                    automation: self.take_automation(),
+                });
             }
         }
         out
@@ -96,7 +103,7 @@ impl Validator<'_> {
                     "the gain in dB, e.g. gain_db = -3.0",
                 );
                 FxConfig::Gain(GainConfig {
-                    gain_db: t.num_in(&mut self.d, "gain_db", 0.0, -96.0, 24.0, "dB"),
+                    gain_db: self.fx_param(t, ParamKey::GainDb, 0.0, -96.0, 24.0, "dB"),
                 })
             }
             "multiband" => {
@@ -171,11 +178,29 @@ impl Validator<'_> {
         let mut located = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let path = format!("{}[{i}]", t.key_path("bands"));
-            if let Some(bt) = as_table(&mut self.d, item, path)
-                && let Some(b) = self.eq_band(&bt)
-            {
+            let Some(bt) = as_table(&mut self.d, item, path) else {
+                continue;
+            };
+            if phase == Phase::Linear {
+                for key in ["freq_hz", "gain_db", "q"] {
+                    if let Some(v) = bt.get(key).filter(|v| is_envelope(v)) {
+                        self.d.bad_value_help(
+                            &v.span(),
+                            &bt.key_path(key),
+                            "cannot be automated with phase = \"linear\": the FIR is designed once",
+                            "use phase = \"minimum\" (the default) to automate a band",
+                        );
+                    }
+                }
+            }
+            let before = self.automation.len();
+            if let Some(b) = self.eq_band(&bt) {
                 bands.push(b);
                 located.push((bt.span.clone(), bt.path.clone()));
+            }
+            // The band's envelopes name it by its place.
+            for a in &mut self.automation[before..] {
+                a.param.band = bands.len().saturating_sub(1);
             }
         }
         let cfg = EqConfig { bands, phase };
@@ -249,7 +274,7 @@ impl Validator<'_> {
         );
         t.require(&mut self.d, "freq_hz", "the band's frequency in Hz");
         let kind_s = t.choice(&mut self.d, "kind", KINDS);
-        let freq_hz = self.freq(t, "freq_hz", 1000.0, 1.0);
+        let freq_hz = self.freq_param(t, 1000.0, 1.0);
         let kind = match kind_s.as_ref().map(|s| s.v.as_str()) {
             Some("highpass") => BandKind::Highpass,
             Some("lowpass") => BandKind::Lowpass,
@@ -279,7 +304,7 @@ impl Validator<'_> {
                         "slope_db_oct builds a Butterworth cascade; q shapes one 12 dB/oct section",
                     );
                 }
-                if let Some(q) = t.opt_num_in(&mut self.d, "q", 0.1, 20.0, "") {
+                if let Some(q) = self.opt_fx_param(t, ParamKey::Q, 0.1, 20.0, "") {
                     band.pass = PassShape::Q(q);
                 } else if let Some((s, span)) = t.int(&mut self.d, "slope_db_oct") {
                     if [6, 12, 18, 24, 36, 48].contains(&s) {
@@ -300,7 +325,7 @@ impl Validator<'_> {
                     "gain_db",
                     &format!("a {kind_name} band needs its gain, e.g. gain_db = 1.5"),
                 );
-                band.gain_db = t.num_in(&mut self.d, "gain_db", 0.0, -30.0, 30.0, "dB");
+                band.gain_db = self.fx_param(t, ParamKey::GainDb, 0.0, -30.0, 30.0, "dB");
                 if t.has("q") && t.has("slope") {
                     self.d.bad_value(
                         &t.span_of("slope"),
@@ -308,7 +333,7 @@ impl Validator<'_> {
                         "give either q or slope, not both",
                     );
                 }
-                if let Some(q) = t.opt_num_in(&mut self.d, "q", 0.1, 10.0, "") {
+                if let Some(q) = self.opt_fx_param(t, ParamKey::Q, 0.1, 10.0, "") {
                     band.shelf = ShelfShape::Q(q);
                 } else if let Some(s) = t.opt_num_in(&mut self.d, "slope", 0.1, 1.0, "") {
                     band.shelf = ShelfShape::Slope(s);
@@ -321,18 +346,18 @@ impl Validator<'_> {
                     "gain_db",
                     "a peak band needs its gain, e.g. gain_db = 2.0",
                 );
-                band.gain_db = t.num_in(&mut self.d, "gain_db", 0.0, -30.0, 30.0, "dB");
-                band.q = t.num_in(&mut self.d, "q", 1.0, 0.1, 40.0, "");
+                band.gain_db = self.fx_param(t, ParamKey::GainDb, 0.0, -30.0, 30.0, "dB");
+                band.q = self.fx_param(t, ParamKey::Q, 1.0, 0.1, 40.0, "");
             }
             BandKind::Notch => {
                 t.check_keys(&mut self.d, &["kind", "freq_hz", "q"]);
-                band.q = t.num_in(&mut self.d, "q", 8.0, 0.1, 100.0, "");
+                band.q = self.fx_param(t, ParamKey::Q, 8.0, 0.1, 100.0, "");
             }
             BandKind::Bandpass => {
                 t.check_keys(&mut self.d, &["kind", "freq_hz", "q"]);
-                band.q = t.num_in(
-                    &mut self.d,
-                    "q",
+                band.q = self.fx_param(
+                    t,
+                    ParamKey::Q,
                     std::f64::consts::FRAC_1_SQRT_2,
                     0.1,
                     40.0,
@@ -355,15 +380,27 @@ impl Validator<'_> {
             Some(s) if s.v == "rms" => Detector::Rms,
             _ => Detector::Peak,
         };
+        // A multiband band's compressor (no sidechain) takes no envelopes.
+        let num = |v: &mut Self, key: ParamKey, default, lo, hi, unit| {
+            if allow_sidechain {
+                v.fx_param(t, key, default, lo, hi, unit)
+            } else {
+                t.num_in(&mut v.d, key.name(), default, lo, hi, unit)
+            }
+        };
+        let threshold_db = num(self, ParamKey::ThresholdDb, -18.0, -80.0, 0.0, "dB");
+        let ratio = num(self, ParamKey::Ratio, 4.0, 1.0, 100.0, ":1");
+        let makeup_db = num(self, ParamKey::MakeupDb, 0.0, -24.0, 24.0, "dB");
+        let mix = num(self, ParamKey::Mix, 1.0, 0.0, 1.0, "");
         let mut cfg = CompressorConfig {
-            threshold_db: t.num_in(&mut self.d, "threshold_db", -18.0, -80.0, 0.0, "dB"),
-            ratio: t.num_in(&mut self.d, "ratio", 4.0, 1.0, 100.0, ":1"),
+            threshold_db,
+            ratio,
             knee_db: t.num_in(&mut self.d, "knee_db", 6.0, 0.0, 24.0, "dB"),
             attack_ms: t.num_in(&mut self.d, "attack_ms", 10.0, 0.01, 500.0, "ms"),
             release_ms: t.num_in(&mut self.d, "release_ms", 100.0, 1.0, 5000.0, "ms"),
-            makeup_db: t.num_in(&mut self.d, "makeup_db", 0.0, -24.0, 24.0, "dB"),
+            makeup_db,
             detector,
-            mix: t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, ""),
+            mix,
             sidechain: None,
         };
         if allow_sidechain && let Some(s) = t.str(&mut self.d, "sidechain") {
@@ -426,7 +463,7 @@ impl Validator<'_> {
         );
         DeesserConfig {
             freq_hz: self.freq(t, "freq_hz", 6500.0, 1000.0),
-            threshold_db: t.num_in(&mut self.d, "threshold_db", -30.0, -80.0, 0.0, "dB"),
+            threshold_db: self.fx_param(t, ParamKey::ThresholdDb, -30.0, -80.0, 0.0, "dB"),
             range_db: t.num_in(&mut self.d, "range_db", 6.0, 0.0, 24.0, "dB"),
         }
     }
@@ -452,9 +489,9 @@ impl Validator<'_> {
         };
         SaturationConfig {
             model,
-            drive_db: t.num_in(&mut self.d, "drive_db", 6.0, 0.0, 36.0, "dB"),
-            mix: t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, ""),
-            output_db: t.num_in(&mut self.d, "output_db", 0.0, -24.0, 24.0, "dB"),
+            drive_db: self.fx_param(t, ParamKey::DriveDb, 6.0, 0.0, 36.0, "dB"),
+            mix: self.fx_param(t, ParamKey::Mix, 1.0, 0.0, 1.0, ""),
+            output_db: self.fx_param(t, ParamKey::OutputDb, 0.0, -24.0, 24.0, "dB"),
         }
     }
 
@@ -495,8 +532,8 @@ impl Validator<'_> {
                 self.note_ms(&s.v, &s.span, &t.key_path("time"))
             }
         };
-        let feedback = t.num_in(&mut self.d, "feedback", 0.3, 0.0, 0.95, "");
-        let mix = t.num_in(&mut self.d, "mix", 0.25, 0.0, 1.0, "");
+        let feedback = self.fx_param(t, ParamKey::Feedback, 0.3, 0.0, 0.95, "");
+        let mix = self.fx_param(t, ParamKey::Mix, 0.25, 0.0, 1.0, "");
         let ping_pong = t.bool_or(&mut self.d, "ping_pong", false);
         let highcut_hz = t
             .has("highcut_hz")
@@ -574,15 +611,15 @@ impl Validator<'_> {
     fn chorus(&mut self, t: &Tbl<'_, '_>) -> ChorusConfig {
         t.check_keys(&mut self.d, &["type", "rate_hz", "depth_ms", "mix"]);
         ChorusConfig {
-            rate_hz: t.num_in(&mut self.d, "rate_hz", 0.8, 0.01, 10.0, "Hz"),
-            depth_ms: t.num_in(&mut self.d, "depth_ms", 3.0, 0.0, 20.0, "ms"),
-            mix: t.num_in(&mut self.d, "mix", 0.5, 0.0, 1.0, ""),
+            rate_hz: self.fx_param(t, ParamKey::RateHz, 0.8, 0.01, 10.0, "Hz"),
+            depth_ms: self.fx_param(t, ParamKey::DepthMs, 3.0, 0.0, 20.0, "ms"),
+            mix: self.fx_param(t, ParamKey::Mix, 0.5, 0.0, 1.0, ""),
         }
     }
 
     fn reverb(&mut self, t: &Tbl<'_, '_>) -> Option<ReverbConfig> {
         let predelay_ms = t.num_in(&mut self.d, "predelay_ms", 0.0, 0.0, 500.0, "ms");
-        let mix = t.num_in(&mut self.d, "mix", 1.0, 0.0, 1.0, "");
+        let mix = self.fx_param(t, ParamKey::Mix, 1.0, 0.0, 1.0, "");
         if t.has("ir") {
             t.check_keys(&mut self.d, &["type", "ir", "predelay_ms", "mix"]);
             let s = t.str(&mut self.d, "ir")?;
@@ -642,7 +679,7 @@ impl Validator<'_> {
     fn width_fx(&mut self, t: &Tbl<'_, '_>) -> WidthConfig {
         t.check_keys(&mut self.d, &["type", "amount", "mono_below_hz"]);
         WidthConfig {
-            amount: t.num_in(&mut self.d, "amount", 1.0, 0.0, 2.0, ""),
+            amount: self.fx_param(t, ParamKey::Amount, 1.0, 0.0, 2.0, ""),
             mono_below_hz: t
                 .has("mono_below_hz")
                 .then(|| self.freq(t, "mono_below_hz", 120.0, 20.0)),

@@ -4,7 +4,7 @@
 use super::diag::Span;
 use super::fx::{Owner, SidechainRef};
 use super::graph;
-use super::model::{Bus, Dest, Region, Send, Track};
+use super::model::{Bus, Dest, MixAutomation, Region, Send, Track};
 use super::validate::{Validator, labelled};
 use super::walk::{Tbl, as_table};
 use crate::dsp::fade::FadeCurve;
@@ -29,7 +29,12 @@ pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, key: &str) -> Dest {
     }
 }
 
-fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
+/// The sends of a track or bus; envelopes on their levels go into `auto`.
+fn sends(
+    v: &mut Validator<'_>,
+    t: &Tbl<'_, '_>,
+    auto: &mut MixAutomation,
+) -> Vec<(Send, Span, String)> {
     let Some(items) = t.array(&mut v.d, "sends") else {
         return Vec::new();
     };
@@ -43,13 +48,17 @@ fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
         if !st.require(&mut v.d, "bus", "the bus this send feeds") {
             continue;
         }
-        let level_db = st.num_in(&mut v.d, "level_db", 0.0, -96.0, 12.0, "dB");
+        let (level_db, level_env) = v.num_or_envelope(&st, "level_db", 0.0, -96.0, 12.0, "dB");
         let pre_fader = st.bool_or(&mut v.d, "pre_fader", false);
         let Some(s) = st.str(&mut v.d, "bus") else {
             continue;
         };
         match v.bus_names.iter().position(|b| *b == s.v) {
-            Some(bus) => out.push((
+            Some(bus) => {
+                if let Some(e) = level_env {
+                    auto.sends.push((out.len(), e));
+                }
+                out.push((
                 Send {
                     bus,
                     level_db,
@@ -57,7 +66,8 @@ fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
                 },
                 s.span.clone(),
                 st.key_path("bus"),
-            )),
+            ))
+            }
             None => {
                 let help = v.name_hint(&s.v, &v.bus_names.clone(), "bus");
                 let help = if s.v == "master" {
@@ -113,9 +123,13 @@ pub(super) fn track(
     } else {
         None
     };
-    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
-    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
-    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
+    let mut auto = MixAutomation::default();
+    let gain_db;
+    let pan;
+    let width;
+    (gain_db, auto.gain_db) = v.num_or_envelope(t, "gain_db", 0.0, -96.0, 24.0, "dB");
+    (pan, auto.pan) = v.num_or_envelope(t, "pan", 0.0, -1.0, 1.0, "");
+    (width, auto.width) = v.num_or_envelope(t, "width", 1.0, 0.0, 2.0, "");
     let offset_s = t.num_in(&mut v.d, "offset_s", 0.0, 0.0, 3600.0, "s");
     let start_s = t.num_in(&mut v.d, "start_s", 0.0, 0.0, 86_400.0, "s");
     let end_s = t.opt_num_in(&mut v.d, "end_s", 0.0, 86_400.0, "s");
@@ -129,7 +143,10 @@ pub(super) fn track(
     let mute = t.bool_or(&mut v.d, "mute", false);
     let solo = t.bool_or(&mut v.d, "solo", false);
     let output = dest(v, t, "output");
-    let sends = sends(v, t).into_iter().map(|(s, _, _)| s).collect();
+    let sends = sends(v, t, &mut auto)
+        .into_iter()
+        .map(|(s, _, _)| s)
+        .collect();
     let fx = v.fx_chain(t, Owner::Track(i), sc);
     let (file, file_display) = file?;
     let stem = v.stem_info(&file)?;
@@ -141,7 +158,7 @@ pub(super) fn track(
         fade_curve,
     };
     check_region(v, t, &region, &stem);
-    if stem.channels == 1 && t.has("width") && width != 1.0 {
+    if stem.channels == 1 && t.has("width") && (width != 1.0 || auto.width.is_some()) {
         v.d.bad_value_help(
             &t.span_of("width"),
             &t.key_path("width"),
@@ -165,6 +182,7 @@ pub(super) fn track(
         output,
         sends,
         fx,
+        auto,
     })
 }
 
@@ -240,16 +258,20 @@ pub(super) fn bus(
             "name", "gain_db", "pan", "width", "mute", "output", "sends", "fx",
         ],
     );
-    let gain_db = t.num_in(&mut v.d, "gain_db", 0.0, -96.0, 24.0, "dB");
-    let pan = t.num_in(&mut v.d, "pan", 0.0, -1.0, 1.0, "");
-    let width = t.num_in(&mut v.d, "width", 1.0, 0.0, 2.0, "");
+    let mut auto = MixAutomation::default();
+    let gain_db;
+    let pan;
+    let width;
+    (gain_db, auto.gain_db) = v.num_or_envelope(t, "gain_db", 0.0, -96.0, 24.0, "dB");
+    (pan, auto.pan) = v.num_or_envelope(t, "pan", 0.0, -1.0, 1.0, "");
+    (width, auto.width) = v.num_or_envelope(t, "width", 1.0, 0.0, 2.0, "");
     let muted = t.bool_or(&mut v.d, "mute", false);
     let output = dest(v, t, "output");
     if let Dest::Bus(b) = output {
         edges.push((i, b, t.span_of("output"), t.key_path("output")));
     }
     let mut out_sends = Vec::new();
-    for (s, span, path) in sends(v, t) {
+    for (s, span, path) in sends(v, t, &mut auto) {
         edges.push((i, s.bus, span, path));
         out_sends.push(s);
     }
@@ -263,6 +285,7 @@ pub(super) fn bus(
         output,
         sends: out_sends,
         fx,
+        auto,
     })
 }
 

@@ -44,6 +44,10 @@ pub(super) struct Validator<'a> {
     pub(super) dir: PathBuf,
     pub(super) rate: u32,
     pub tempo_bpm: Option<f64>,
+    /// Beats in a bar, for `"bar:beat"` envelope times.
+    pub(super) beats_per_bar: u32,
+    /// Envelopes of the processor being read (taken by `fx_chain`).
+    pub(super) automation: Vec<crate::dsp::envelope::Automation>,
     pub track_names: Vec<String>,
     pub(super) bus_names: Vec<String>,
     /// Every file the render reads, for the output-equals-input check.
@@ -166,6 +170,8 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         dir,
         rate: 48000,
         tempo_bpm: None,
+        beats_per_bar: 4,
+        automation: Vec::new(),
         track_names: Vec::new(),
         bus_names: Vec::new(),
         inputs: vec![abs_file.clone()],
@@ -245,11 +251,22 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         .unwrap_or_else(|| "session".into());
     let mut tail = Tail::Auto;
     let explicit_rate = session_tbl.as_ref().and_then(|s| {
-        s.check_keys(&mut v.d, &["name", "sample_rate", "tail", "tempo_bpm"]);
+        s.check_keys(
+            &mut v.d,
+            &["name", "sample_rate", "tail", "tempo_bpm", "beats_per_bar"],
+        );
         if let Some(n) = s.str(&mut v.d, "name") {
             name = n.v;
         }
         v.tempo_bpm = s.opt_num_in(&mut v.d, "tempo_bpm", 20.0, 400.0, "BPM");
+        if let Some((b, span)) = s.int(&mut v.d, "beats_per_bar") {
+            match u32::try_from(b) {
+                Ok(b) if (1..=32).contains(&b) => v.beats_per_bar = b,
+                _ => v
+                    .d
+                    .bad_value(&span, &s.key_path("beats_per_bar"), "must be between 1 and 32"),
+            }
+        }
         tail = read_tail(&mut v.d, s);
         let (r, span) = s.int(&mut v.d, "sample_rate")?;
         if (i64::from(decode::MIN_RATE)..=i64::from(decode::MAX_RATE)).contains(&r) {

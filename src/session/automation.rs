@@ -1,0 +1,318 @@
+//! Envelopes in the session file: a key that takes a number may instead take
+//! `{ points = [[time, value], ...], curve = "linear" | "smooth" | "step" }`, times in seconds or
+//! `"bar:beat"` strings at `[session].tempo_bpm`. Every point is checked against the key's own
+//! range; times may not go backwards.
+
+use crate::dsp::envelope::{Automation, Curve, Envelope, ParamId, ParamKey};
+
+use super::walk::{Tbl, Val, as_table, fmt_num, number, range_text, type_name};
+use super::validate::Validator;
+use toml::de::DeValue;
+
+/// Latest time a point may have, s (the longest song: offsets reach 3600 s, regions 86 400 s).
+const MAX_TIME_S: f64 = 90_000.0;
+
+/// The check every point's value must pass: `Err(problem, help)` names the limit.
+pub(super) type Check<'c> = &'c dyn Fn(f64) -> Result<(), (String, Option<String>)>;
+
+/// A range check in the words of [`range_text`].
+pub(super) fn in_range(lo: f64, hi: f64, unit: &str) -> impl Fn(f64) -> Result<(), (String, Option<String>)> {
+    let unit = unit.to_string();
+    move |x| {
+        if x >= lo && x <= hi {
+            Ok(())
+        } else {
+            Err((range_text(lo, hi, &unit), None))
+        }
+    }
+}
+
+/// Whether a value is written as an envelope (a table).
+pub(super) fn is_envelope(v: &Val<'_>) -> bool {
+    matches!(v.get_ref(), DeValue::Table(_))
+}
+
+impl Validator<'_> {
+    /// A number, or an envelope whose values pass `check`: the number (or the envelope's first
+    /// value, what the render starts from) and the envelope. Absent gives `default`.
+    pub(super) fn num_or_envelope(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        key: &str,
+        default: f64,
+        lo: f64,
+        hi: f64,
+        unit: &str,
+    ) -> (f64, Option<Envelope>) {
+        match t.get(key) {
+            Some(v) if is_envelope(v) => {
+                let check = in_range(lo, hi, unit);
+                match self.envelope(t, key, &check) {
+                    Some(e) => (e.first(), Some(e)),
+                    None => (default, None),
+                }
+            }
+            _ => (t.num_in(&mut self.d, key, default, lo, hi, unit), None),
+        }
+    }
+
+    /// A processor parameter that may be automated: the number, or an envelope recorded for
+    /// the processor being read (see [`Validator::take_automation`]) with its first value.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fx_param(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        key: ParamKey,
+        default: f64,
+        lo: f64,
+        hi: f64,
+        unit: &str,
+    ) -> f64 {
+        let (v, env) = self.num_or_envelope(t, key.name(), default, lo, hi, unit);
+        if let Some(envelope) = env {
+            self.automation.push(Automation {
+                param: ParamId::new(key),
+                envelope,
+            });
+        }
+        v
+    }
+
+    /// Like [`Validator::fx_param`] for a key without a default: absent stays absent.
+    pub(super) fn opt_fx_param(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        key: ParamKey,
+        lo: f64,
+        hi: f64,
+        unit: &str,
+    ) -> Option<f64> {
+        if !t.has(key.name()) {
+            return None;
+        }
+        Some(self.fx_param(t, key, lo, lo, hi, unit))
+    }
+
+    /// An EQ band's `freq_hz`: a number or an envelope, every value at least `lo` and below
+    /// the session's Nyquist frequency.
+    pub(super) fn freq_param(&mut self, t: &Tbl<'_, '_>, default: f64, lo: f64) -> f64 {
+        let key = ParamKey::FreqHz;
+        if !t.get(key.name()).is_some_and(is_envelope) {
+            return self.freq(t, key.name(), default, lo);
+        }
+        let ny = self.nyquist();
+        let rate = self.rate_text();
+        let check = move |x: f64| {
+            if x >= ny {
+                Err((
+                    format!("must be below {} Hz (Nyquist at {rate})", fmt_num(ny)),
+                    Some("lower it, or raise [session].sample_rate".to_string()),
+                ))
+            } else if x < lo {
+                Err((format!("must be at least {} Hz", fmt_num(lo)), None))
+            } else {
+                Ok(())
+            }
+        };
+        match self.envelope(t, key.name(), &check) {
+            Some(envelope) => {
+                let v = envelope.first();
+                self.automation.push(Automation {
+                    param: ParamId::new(key),
+                    envelope,
+                });
+                v
+            }
+            None => default.min(ny * 0.9),
+        }
+    }
+
+    /// The envelopes recorded since the last call (those of one processor).
+    pub(super) fn take_automation(&mut self) -> Vec<Automation> {
+        std::mem::take(&mut self.automation)
+    }
+
+    /// Read `t.key` as an envelope; every problem is recorded, `None` when there was one.
+    pub(super) fn envelope(&mut self, t: &Tbl<'_, '_>, key: &str, check: Check<'_>) -> Option<Envelope> {
+        let v = t.get(key)?;
+        let et = as_table(&mut self.d, v, t.key_path(key))?;
+        et.check_keys(&mut self.d, &["points", "curve"]);
+        if !et.require(
+            &mut self.d,
+            "points",
+            "an envelope needs points = [[time, value], ...]",
+        ) {
+            return None;
+        }
+        let curve = match et.get("curve") {
+            None => Some(Curve::Linear),
+            Some(_) => et
+                .choice(&mut self.d, "curve", &Curve::NAMES)
+                .and_then(|c| Curve::from_name(&c.v)),
+        };
+        let items = et.array(&mut self.d, "points")?;
+        let ppath = et.key_path("points");
+        if items.is_empty() {
+            self.d.bad_value_help(
+                &et.span_of("points"),
+                &ppath,
+                "an envelope needs at least one point",
+                "write points = [[0.0, value]] for a constant, or give the key a number",
+            );
+            return None;
+        }
+        let mut ok = curve.is_some();
+        let mut points: Vec<(f64, f64)> = Vec::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            let p = format!("{ppath}[{i}]");
+            let pair = match it.get_ref() {
+                DeValue::Array(a) if a.len() == 2 => a,
+                other => {
+                    let found = match other {
+                        DeValue::Array(a) => format!("{} values", a.len()),
+                        o => type_name(o).to_string(),
+                    };
+                    self.d.bad_value_help(
+                        &it.span(),
+                        &p,
+                        format!("expected a point [time, value], found {found}"),
+                        "a point is two values: [seconds or \"bar:beat\", value]",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            let time = self.point_time(&pair[0], &format!("{p}[0]"));
+            let value = self.point_value(&pair[1], &format!("{p}[1]"), check);
+            match (time, value) {
+                (Some(t0), Some(v)) => {
+                    if let Some(&(prev, _)) = points.last()
+                        && t0 < prev
+                    {
+                        self.d.bad_value_help(
+                            &pair[0].span(),
+                            &format!("{p}[0]"),
+                            format!(
+                                "times must not go backwards: {} s comes after {} s",
+                                fmt_num(t0),
+                                fmt_num(prev)
+                            ),
+                            "list the points in time order (two points at one time make a jump)",
+                        );
+                        ok = false;
+                    }
+                    points.push((t0, v));
+                }
+                _ => ok = false,
+            }
+        }
+        Some(Envelope {
+            points,
+            curve: curve?,
+        })
+        .filter(|_| ok)
+    }
+
+    /// A point's time: seconds (0 or more), or `"bar:beat"` at the session tempo.
+    fn point_time(&mut self, v: &Val<'_>, path: &str) -> Option<f64> {
+        let span = v.span();
+        let secs = match v.get_ref() {
+            DeValue::String(s) => self.bar_beat(s, &span, path)?,
+            DeValue::Integer(_) | DeValue::Float(_) => match number(v.get_ref()) {
+                Some(x) if x.is_finite() => x,
+                _ => {
+                    self.d.bad_value(&span, path, "must be a finite number");
+                    return None;
+                }
+            },
+            other => {
+                self.d.bad_value(
+                    &span,
+                    path,
+                    format!(
+                        "expected a time in seconds or \"bar:beat\", found {}",
+                        type_name(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        if !(0.0..=MAX_TIME_S).contains(&secs) {
+            self.d.bad_value(&span, path, range_text(0.0, MAX_TIME_S, "s"));
+            return None;
+        }
+        Some(secs)
+    }
+
+    /// `"bar:beat"` (both counted from 1, the beat may have a fraction) to seconds:
+    /// `((bar - 1)·beats_per_bar + beat - 1)·60 / tempo_bpm`.
+    fn bar_beat(&mut self, s: &str, span: &super::diag::Span, path: &str) -> Option<f64> {
+        let parsed = s.split_once(':').and_then(|(b, x)| {
+            let bar = b.trim().parse::<u32>().ok().filter(|&b| b >= 1)?;
+            let beat = x.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
+            Some((bar, beat))
+        });
+        let Some((bar, beat)) = parsed else {
+            self.d.bad_value_help(
+                span,
+                path,
+                "not a time",
+                "give seconds (12.5) or \"bar:beat\", both from 1 (\"17:1\", \"17:2.5\")",
+            );
+            return None;
+        };
+        let per_bar = f64::from(self.beats_per_bar);
+        if !(1.0..per_bar + 1.0).contains(&beat) {
+            self.d.bad_value(
+                span,
+                path,
+                format!(
+                    "beat must be at least 1 and below {} ({} beats per bar)",
+                    fmt_num(per_bar + 1.0),
+                    self.beats_per_bar
+                ),
+            );
+            return None;
+        }
+        let Some(bpm) = self.tempo_bpm else {
+            self.d.bad_value_help(
+                span,
+                path,
+                "a bar:beat time needs the tempo",
+                "set [session].tempo_bpm, or give the time in seconds",
+            );
+            return None;
+        };
+        Some((f64::from(bar - 1) * per_bar + beat - 1.0) * 60.0 / bpm)
+    }
+
+    fn point_value(&mut self, v: &Val<'_>, path: &str, check: Check<'_>) -> Option<f64> {
+        let span = v.span();
+        let x = match v.get_ref() {
+            DeValue::Integer(_) | DeValue::Float(_) => number(v.get_ref()),
+            other => {
+                self.d.bad_value(
+                    &span,
+                    path,
+                    format!("expected a number, found {}", type_name(other)),
+                );
+                return None;
+            }
+        };
+        let Some(x) = x.filter(|x| x.is_finite()) else {
+            self.d.bad_value(&span, path, "must be a finite number");
+            return None;
+        };
+        match check(x) {
+            Ok(()) => Some(x),
+            Err((problem, Some(help))) => {
+                self.d.bad_value_help(&span, path, problem, help);
+                None
+            }
+            Err((problem, None)) => {
+                self.d.bad_value(&span, path, problem);
+                None
+            }
+        }
+    }
+}
