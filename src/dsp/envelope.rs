@@ -255,6 +255,176 @@ mod tests {
         assert_eq!(out, [0.0, 0.0, 0.0, 1.0]);
     }
 
+    /// Every parameter the session file lets an envelope drive (README, "Automation") is
+    /// taken by its processor, and moving all of them at once on loud noise stays finite;
+    /// parameters that fix a processor's structure are refused.
+    #[test]
+    fn processors_take_every_automatable_parameter() {
+        use crate::dsp::config::*;
+        use crate::dsp::{Resources, construct};
+        use ParamKey::*;
+        let band = |kind, f| EqBand {
+            gain_db: 3.0,
+            q: 2.0,
+            ..EqBand::new(kind, f)
+        };
+        let mut q_pass = EqBand::new(BandKind::Lowpass, 8000.0);
+        q_pass.pass = PassShape::Q(0.9);
+        let eq = FxConfig::Eq(EqConfig {
+            bands: vec![
+                band(BandKind::Peak, 1000.0),
+                band(BandKind::Highshelf, 8000.0),
+                q_pass,
+            ],
+            phase: Phase::Minimum,
+        });
+        let comp = CompressorConfig {
+            threshold_db: -20.0,
+            ratio: 4.0,
+            knee_db: 6.0,
+            attack_ms: 10.0,
+            release_ms: 100.0,
+            makeup_db: 0.0,
+            detector: Detector::Peak,
+            mix: 1.0,
+            sidechain: None,
+        };
+        let p = ParamId::new;
+        let b = |key, band| ParamId { key, band };
+        // (config, parameters with the two values each moves between)
+        let cases: Vec<(FxConfig, Vec<(ParamId, f64, f64)>)> = vec![
+            (FxConfig::Gain(GainConfig { gain_db: 0.0 }), vec![(p(GainDb), -40.0, 12.0)]),
+            (
+                eq,
+                vec![
+                    (b(FreqHz, 0), 20.0, 20000.0),
+                    (b(GainDb, 0), -30.0, 30.0),
+                    (b(Q, 0), 0.1, 40.0),
+                    (b(FreqHz, 1), 100.0, 16000.0),
+                    (b(Q, 1), 0.1, 10.0),
+                    (b(FreqHz, 2), 30.0, 20000.0),
+                    (b(Q, 2), 0.1, 20.0),
+                ],
+            ),
+            (
+                FxConfig::Compressor(comp),
+                vec![
+                    (p(ThresholdDb), -80.0, 0.0),
+                    (p(Ratio), 1.0, 100.0),
+                    (p(MakeupDb), -24.0, 24.0),
+                    (p(Mix), 0.0, 1.0),
+                ],
+            ),
+            (
+                FxConfig::Deesser(DeesserConfig {
+                    freq_hz: 6500.0,
+                    threshold_db: -30.0,
+                    range_db: 6.0,
+                }),
+                vec![(p(ThresholdDb), -80.0, 0.0)],
+            ),
+            (
+                FxConfig::Saturation(SaturationConfig {
+                    model: SaturationModel::Tube,
+                    drive_db: 6.0,
+                    mix: 1.0,
+                    output_db: 0.0,
+                }),
+                vec![(p(DriveDb), 0.0, 36.0), (p(Mix), 0.0, 1.0), (p(OutputDb), -24.0, 24.0)],
+            ),
+            (
+                FxConfig::Delay(DelayConfig {
+                    time_ms: 50.0,
+                    feedback: 0.3,
+                    mix: 0.25,
+                    ping_pong: true,
+                    highcut_hz: Some(5000.0),
+                    lowcut_hz: None,
+                }),
+                vec![(p(Feedback), 0.0, 0.95), (p(Mix), 0.0, 1.0)],
+            ),
+            (
+                FxConfig::Chorus(ChorusConfig {
+                    rate_hz: 0.8,
+                    depth_ms: 3.0,
+                    mix: 0.5,
+                }),
+                vec![(p(RateHz), 0.01, 10.0), (p(DepthMs), 0.0, 20.0), (p(Mix), 0.0, 1.0)],
+            ),
+            (
+                FxConfig::Reverb(ReverbConfig {
+                    kind: ReverbKind::Algorithmic {
+                        model: ReverbModel::Room,
+                        decay_s: 0.8,
+                        damping: 0.5,
+                        width: 1.0,
+                    },
+                    predelay_ms: 0.0,
+                    mix: 0.0,
+                }),
+                vec![(p(Mix), 0.0, 1.0)],
+            ),
+            (
+                FxConfig::Width(WidthConfig {
+                    amount: 1.0,
+                    mono_below_hz: Some(120.0),
+                }),
+                vec![(p(Amount), 0.0, 2.0)],
+            ),
+        ];
+        let spec = crate::testkit::spec(48000.0);
+        let x = crate::testkit::white(48000, 3, 0.9);
+        for (cfg, params) in cases {
+            let mut proc = construct(&cfg, &Resources::default()).unwrap();
+            for &(id, lo, hi) in &params {
+                assert!(proc.set_param(id, lo), "{cfg:?} refuses {id:?}");
+                assert!(proc.set_param(id, hi));
+            }
+            proc.prepare(&spec);
+            let (mut l, mut r) = (x.clone(), x.clone());
+            for (k, (pl, pr)) in l.chunks_mut(AUTO_BLOCK).zip(r.chunks_mut(AUTO_BLOCK)).enumerate() {
+                // Every parameter swings between its extremes, a few times a second.
+                let u = 0.5 - 0.5 * (k as f64 * 0.02).cos();
+                for &(id, lo, hi) in &params {
+                    proc.set_param(id, lo + (hi - lo) * u);
+                }
+                proc.process(&mut [pl, pr]);
+            }
+            let peak = l.iter().chain(&r).fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(peak.is_finite() && peak < 1e3, "{}: peak {peak}", proc.name());
+        }
+        // Structure cannot move: a gate, a multiband, a delay's time (no such parameter).
+        let gate = FxConfig::Gate(GateConfig {
+            threshold_db: -50.0,
+            range_db: 60.0,
+            attack_ms: 1.0,
+            hold_ms: 20.0,
+            release_ms: 100.0,
+        });
+        let mut g = construct(&gate, &Resources::default()).unwrap();
+        assert!(!g.set_param(p(ThresholdDb), -40.0));
+        let mb = FxConfig::Multiband(MultibandConfig {
+            crossovers_hz: vec![200.0],
+            bands: vec![comp_default(); 2],
+        });
+        let mut m = construct(&mb, &Resources::default()).unwrap();
+        assert!(!m.set_param(p(ThresholdDb), -40.0));
+    }
+
+    fn comp_default() -> crate::dsp::config::CompressorConfig {
+        crate::dsp::config::CompressorConfig {
+            threshold_db: -20.0,
+            ratio: 2.0,
+            knee_db: 6.0,
+            attack_ms: 10.0,
+            release_ms: 100.0,
+            makeup_db: 0.0,
+            detector: crate::dsp::config::Detector::Peak,
+            mix: 1.0,
+            sidechain: None,
+        }
+    }
+
     #[test]
     fn ramp_reaches_the_target_on_the_last_frame() {
         let mut r = Ramp::new(1.0);

@@ -316,3 +316,53 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::dsp::envelope::{Curve, ParamKey};
+    use crate::session::validate::{LoadOptions, validate};
+
+    fn session(body: &str) -> String {
+        let stem = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stems/impulse-48k-mono.wav");
+        format!(
+            "[session]\nname = \"t\"\ntempo_bpm = 120\nbeats_per_bar = 3\n[[track]]\nname = \"a\"\nfile = {:?}\n{body}\n",
+            stem.display().to_string()
+        )
+    }
+
+    #[test]
+    fn bar_beat_times_count_from_one_at_the_session_tempo() {
+        // 120 BPM: a beat is 0.5 s; 3 beats a bar.
+        let text = session(
+            "gain_db = { points = [[\"1:1\", -6.0], [\"2:1\", 0.0], [\"3:2.5\", -3.0], [4.0, -1.0]], curve = \"smooth\" }\n\
+             fx = [{ type = \"eq\", bands = [{ kind = \"peak\", freq_hz = 100.0, gain_db = 1.0 }, \
+                   { kind = \"peak\", freq_hz = { points = [[0.0, 200.0], [\"1:3\", 400.0]] }, gain_db = 2.0 }] }]",
+        );
+        let s = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap();
+        let t = &s.tracks[0];
+        let env = t.auto.gain_db.as_ref().unwrap();
+        assert_eq!(env.curve, Curve::Smooth);
+        // "3:2.5" = ((3 - 1)·3 + 2.5 - 1)·0.5 s = 3.75 s.
+        assert_eq!(env.points, vec![(0.0, -6.0), (1.5, 0.0), (3.75, -3.0), (4.0, -1.0)]);
+        assert_eq!(t.gain_db, -6.0, "the number is the envelope's first value");
+        // The second band's frequency, named by its band.
+        let a = &t.fx[0].automation;
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].param.key, a[0].param.band), (ParamKey::FreqHz, 1));
+        assert_eq!(a[0].envelope.points, vec![(0.0, 200.0), (1.0, 400.0)]);
+    }
+
+    #[test]
+    fn beats_past_the_bar_are_errors() {
+        let text = session("pan = { points = [[\"2:4\", 0.0]] }");
+        let e = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .contains("beat must be at least 1 and below 4 (3 beats per bar)"),
+            "{}",
+            e[0]
+        );
+    }
+}
