@@ -33,7 +33,9 @@ fn a_gain_envelope_lands_on_every_frame_where_the_arithmetic_says() {
     let pts = [(0.25, 0.0), (0.75, -12.0), (0.875, -3.0)];
     for (curve, shape) in [
         ("linear", (|u: f64| u) as fn(f64) -> f64),
-        ("smooth", |u: f64| (1.0 - (std::f64::consts::PI * u).cos()) / 2.0),
+        ("smooth", |u: f64| {
+            (1.0 - (std::f64::consts::PI * u).cos()) / 2.0
+        }),
         ("step", |_| 0.0),
     ] {
         let p = sb.render_float(
@@ -86,7 +88,10 @@ fn a_flat_envelope_gives_the_static_bytes() {
                 .replace("mix = 0.7", "mix = { points = [[0.0, 0.7], [0.4, 0.7]] }")
         ),
     );
-    assert!(fixed == flat, "a constant envelope must give the number's samples");
+    assert!(
+        fixed == flat,
+        "a constant envelope must give the number's samples"
+    );
 }
 
 #[test]
@@ -97,12 +102,13 @@ fn a_pan_envelope_follows_the_pan_law_frame_by_frame() {
         RATE,
         "[[track]]\nname = \"m\"\nfile = \"m.wav\"\npan = { points = [[0.0, -1.0], [0.5, 1.0]] }\n",
     );
-    for i in 0..24000 {
+    assert_eq!(p[0].len(), 24000);
+    for (i, (&x, &y)) in p[0].iter().zip(&p[1]).enumerate() {
         let pan = linear(&[(0.0, -1.0), (0.5, 1.0)], i as f64 / f64::from(RATE));
         let theta = (pan + 1.0) * std::f64::consts::FRAC_PI_4;
         let (l, r) = (0.5 * theta.cos(), 0.5 * theta.sin());
-        assert!((f64::from(p[0][i]) - l).abs() < 2e-7, "left {i}");
-        assert!((f64::from(p[1][i]) - r).abs() < 2e-7, "right {i}");
+        assert!((f64::from(x) - l).abs() < 2e-7, "left {i}");
+        assert!((f64::from(y) - r).abs() < 2e-7, "right {i}");
     }
 }
 
@@ -125,13 +131,14 @@ fn send_level_envelopes_pre_and_post_fader() {
          gain_db = { points = [[0.1, -6.0], [0.3, 0.0]] }\n\
          sends = [{ bus = \"b\", level_db = { points = [[0.0, -20.0], [0.5, 0.0]] } }]\n",
     );
-    for i in 0..24000 {
+    assert_eq!((pre[0].len(), post[1].len()), (24000, 24000));
+    for (i, (&a, &b)) in pre[0].iter().zip(&post[1]).enumerate() {
         let t = i as f64 / f64::from(RATE);
         let (l, f) = (linear(&level, t), linear(&fader, t));
         let want_pre = 0.5 * (db(-96.0) + db(l));
         let want_post = 0.5 * (db(f) + db(l + f));
-        assert!((f64::from(pre[0][i]) - want_pre).abs() < 2e-7, "pre {i}");
-        assert!((f64::from(post[1][i]) - want_post).abs() < 2e-7, "post {i}");
+        assert!((f64::from(a) - want_pre).abs() < 2e-7, "pre {i}");
+        assert!((f64::from(b) - want_post).abs() < 2e-7, "post {i}");
     }
 }
 
@@ -167,7 +174,10 @@ fn envelopes_follow_the_stems_through_latency() {
             continue;
         }
         let want = if i < half { 0.5 } else { 0.5 * db(-6.0) };
-        assert!((f64::from(x) - want).abs() < 1e-5, "gain stage frame {i}: {x}");
+        assert!(
+            (f64::from(x) - want).abs() < 1e-5,
+            "gain stage frame {i}: {x}"
+        );
     }
 }
 

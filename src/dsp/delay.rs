@@ -167,12 +167,7 @@ impl Processor for Delay {
 impl Delay {
     /// The echo loop over a block. With `RAMP`, feedback and mix move per frame `i` as
     /// `start + step·(i + 1)` (pairs `fb` and `mix`); without, they are `fb.0` and `mix.0`.
-    fn run<const RAMP: bool>(
-        &mut self,
-        block: &mut [&mut [f32]],
-        fb: (f64, f64),
-        mix: (f64, f64),
-    ) {
+    fn run<const RAMP: bool>(&mut self, block: &mut [&mut [f32]], fb: (f64, f64), mix: (f64, f64)) {
         let at = |i: usize| {
             if RAMP {
                 let k = (i + 1) as f64;

@@ -238,7 +238,10 @@ mod tests {
 
     #[test]
     fn repeated_times_jump_and_the_later_point_holds() {
-        let e = env(&[(0.0, 0.0), (2.0, 1.0), (2.0, 5.0), (4.0, 5.0)], Curve::Linear);
+        let e = env(
+            &[(0.0, 0.0), (2.0, 1.0), (2.0, 5.0), (4.0, 5.0)],
+            Curve::Linear,
+        );
         assert!((e.value_at(1.999_999) - 1.0).abs() < 1e-5);
         assert_eq!(e.value_at(2.0), 5.0);
         assert_eq!(e.value_at(3.0), 5.0);
@@ -292,8 +295,12 @@ mod tests {
         let p = ParamId::new;
         let b = |key, band| ParamId { key, band };
         // (config, parameters with the two values each moves between)
-        let cases: Vec<(FxConfig, Vec<(ParamId, f64, f64)>)> = vec![
-            (FxConfig::Gain(GainConfig { gain_db: 0.0 }), vec![(p(GainDb), -40.0, 12.0)]),
+        type Swing = Vec<(ParamId, f64, f64)>;
+        let cases: Vec<(FxConfig, Swing)> = vec![
+            (
+                FxConfig::Gain(GainConfig { gain_db: 0.0 }),
+                vec![(p(GainDb), -40.0, 12.0)],
+            ),
             (
                 eq,
                 vec![
@@ -330,7 +337,11 @@ mod tests {
                     mix: 1.0,
                     output_db: 0.0,
                 }),
-                vec![(p(DriveDb), 0.0, 36.0), (p(Mix), 0.0, 1.0), (p(OutputDb), -24.0, 24.0)],
+                vec![
+                    (p(DriveDb), 0.0, 36.0),
+                    (p(Mix), 0.0, 1.0),
+                    (p(OutputDb), -24.0, 24.0),
+                ],
             ),
             (
                 FxConfig::Delay(DelayConfig {
@@ -349,7 +360,11 @@ mod tests {
                     depth_ms: 3.0,
                     mix: 0.5,
                 }),
-                vec![(p(RateHz), 0.01, 10.0), (p(DepthMs), 0.0, 20.0), (p(Mix), 0.0, 1.0)],
+                vec![
+                    (p(RateHz), 0.01, 10.0),
+                    (p(DepthMs), 0.0, 20.0),
+                    (p(Mix), 0.0, 1.0),
+                ],
             ),
             (
                 FxConfig::Reverb(ReverbConfig {
@@ -382,7 +397,11 @@ mod tests {
             }
             proc.prepare(&spec);
             let (mut l, mut r) = (x.clone(), x.clone());
-            for (k, (pl, pr)) in l.chunks_mut(AUTO_BLOCK).zip(r.chunks_mut(AUTO_BLOCK)).enumerate() {
+            for (k, (pl, pr)) in l
+                .chunks_mut(AUTO_BLOCK)
+                .zip(r.chunks_mut(AUTO_BLOCK))
+                .enumerate()
+            {
                 // Every parameter swings between its extremes, a few times a second.
                 let u = 0.5 - 0.5 * (k as f64 * 0.02).cos();
                 for &(id, lo, hi) in &params {
@@ -391,7 +410,11 @@ mod tests {
                 proc.process(&mut [pl, pr]);
             }
             let peak = l.iter().chain(&r).fold(0.0f32, |m, v| m.max(v.abs()));
-            assert!(peak.is_finite() && peak < 1e3, "{}: peak {peak}", proc.name());
+            assert!(
+                peak.is_finite() && peak < 1e3,
+                "{}: peak {peak}",
+                proc.name()
+            );
         }
         // Structure cannot move: a gate, a multiband, a delay's time (no such parameter).
         let gate = FxConfig::Gate(GateConfig {

@@ -204,7 +204,9 @@ impl Processor for Eq {
             }
             self.cascade.set_coeffs(&self.scratch);
             match block {
-                [l, r] => self.cascade.process(&mut [&mut l[o..o + m], &mut r[o..o + m]]),
+                [l, r] => self
+                    .cascade
+                    .process(&mut [&mut l[o..o + m], &mut r[o..o + m]]),
                 [c] => self.cascade.process(&mut [&mut c[o..o + m]]),
                 _ => {}
             }
@@ -553,7 +555,10 @@ mod tests {
              {coarse:.1} dB, every {AUTO_BLOCK}: {stepped:.1} dB)"
         );
         assert!(fine < -40.0, "{fine:.1} dB");
-        assert!(coarse > -40.0, "the measure must see block-rate steps ({coarse:.1} dB)");
+        assert!(
+            coarse > -40.0,
+            "the measure must see block-rate steps ({coarse:.1} dB)"
+        );
         assert!(stepped > fine, "ramping must beat jumps ({stepped:.1} dB)");
     }
 

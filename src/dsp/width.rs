@@ -91,7 +91,11 @@ impl Processor for Width {
                     None => (0.5 * (xl + xr), 0.5 * (xl - xr)),
                     Some(_) => (
                         self.mid_state.process(&self.mid_ap, 0.5 * (xl + xr)),
-                        State::process_cascade(&mut self.side_state, &self.side_hp, 0.5 * (xl - xr)),
+                        State::process_cascade(
+                            &mut self.side_state,
+                            &self.side_hp,
+                            0.5 * (xl - xr),
+                        ),
                     ),
                 };
                 *x = to_f32(m + a * s);

@@ -206,7 +206,9 @@ impl Chain {
                     let [bl, br] = &mut block;
                     let mut piece = [&mut bl[o..o + m], &mut br[o..o + m]];
                     match key {
-                        Some([kl, kr]) => s.fx.process_keyed(&mut piece, &[&kl[o..o + m], &kr[o..o + m]]),
+                        Some([kl, kr]) => {
+                            s.fx.process_keyed(&mut piece, &[&kl[o..o + m], &kr[o..o + m]])
+                        }
                         None => s.fx.process(&mut piece),
                     }
                     o += m;

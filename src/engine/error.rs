@@ -28,7 +28,9 @@ pub enum RenderError {
         path: String,
         source: dsp::NotImplemented,
     },
-    #[error("{path}.{param}: the {processor} processor cannot follow an envelope on this parameter")]
+    #[error(
+        "{path}.{param}: the {processor} processor cannot follow an envelope on this parameter"
+    )]
     NotAutomatable {
         path: String,
         param: &'static str,

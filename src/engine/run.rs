@@ -129,10 +129,16 @@ impl MixEnvelopes {
             meter.add(&block);
             return;
         };
-        for j in 0..n {
-            let g = crate::dsp::db_to_gain(fader.value_at(self.time(frame, j, rate))) as f32;
-            self.post[0][j] = g * block[0][j];
-            self.post[1][j] = g * block[1][j];
+        let [pl, pr] = &mut self.post;
+        let frames = pl[..n]
+            .iter_mut()
+            .zip(&mut pr[..n])
+            .zip(block[0].iter().zip(block[1]));
+        for (j, ((ol, or), (l, r))) in frames.enumerate() {
+            let t = (frame as i64 + j as i64 - self.latency as i64) as f64 / rate;
+            let g = crate::dsp::db_to_gain(fader.value_at(t)) as f32;
+            *ol = g * l;
+            *or = g * r;
         }
         meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
     }

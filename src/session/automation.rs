@@ -5,8 +5,8 @@
 
 use crate::dsp::envelope::{Automation, Curve, Envelope, ParamId, ParamKey};
 
-use super::walk::{Tbl, Val, as_table, fmt_num, number, range_text, type_name};
 use super::validate::Validator;
+use super::walk::{Tbl, Val, as_table, fmt_num, number, range_text, type_name};
 use toml::de::DeValue;
 
 /// Latest time a point may have, s (the longest song: offsets reach 3600 s, regions 86 400 s).
@@ -16,7 +16,11 @@ const MAX_TIME_S: f64 = 90_000.0;
 pub(super) type Check<'c> = &'c dyn Fn(f64) -> Result<(), (String, Option<String>)>;
 
 /// A range check in the words of [`range_text`].
-pub(super) fn in_range(lo: f64, hi: f64, unit: &str) -> impl Fn(f64) -> Result<(), (String, Option<String>)> {
+pub(super) fn in_range(
+    lo: f64,
+    hi: f64,
+    unit: &str,
+) -> impl Fn(f64) -> Result<(), (String, Option<String>)> {
     let unit = unit.to_string();
     move |x| {
         if x >= lo && x <= hi {
@@ -58,7 +62,6 @@ impl Validator<'_> {
 
     /// A processor parameter that may be automated: the number, or an envelope recorded for
     /// the processor being read (see [`Validator::take_automation`]) with its first value.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn fx_param(
         &mut self,
         t: &Tbl<'_, '_>,
@@ -133,7 +136,12 @@ impl Validator<'_> {
     }
 
     /// Read `t.key` as an envelope; every problem is recorded, `None` when there was one.
-    pub(super) fn envelope(&mut self, t: &Tbl<'_, '_>, key: &str, check: Check<'_>) -> Option<Envelope> {
+    pub(super) fn envelope(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        key: &str,
+        check: Check<'_>,
+    ) -> Option<Envelope> {
         let v = t.get(key)?;
         let et = as_table(&mut self.d, v, t.key_path(key))?;
         et.check_keys(&mut self.d, &["points", "curve"]);
@@ -238,7 +246,8 @@ impl Validator<'_> {
             }
         };
         if !(0.0..=MAX_TIME_S).contains(&secs) {
-            self.d.bad_value(&span, path, range_text(0.0, MAX_TIME_S, "s"));
+            self.d
+                .bad_value(&span, path, range_text(0.0, MAX_TIME_S, "s"));
             return None;
         }
         Some(secs)
@@ -325,7 +334,8 @@ mod tests {
     use crate::session::validate::{LoadOptions, validate};
 
     fn session(body: &str) -> String {
-        let stem = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stems/impulse-48k-mono.wav");
+        let stem =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stems/impulse-48k-mono.wav");
         format!(
             "[session]\nname = \"t\"\ntempo_bpm = 120\nbeats_per_bar = 3\n[[track]]\nname = \"a\"\nfile = {:?}\n{body}\n",
             stem.display().to_string()
@@ -345,7 +355,10 @@ mod tests {
         let env = t.auto.gain_db.as_ref().unwrap();
         assert_eq!(env.curve, Curve::Smooth);
         // "3:2.5" = ((3 - 1)·3 + 2.5 - 1)·0.5 s = 3.75 s.
-        assert_eq!(env.points, vec![(0.0, -6.0), (1.5, 0.0), (3.75, -3.0), (4.0, -1.0)]);
+        assert_eq!(
+            env.points,
+            vec![(0.0, -6.0), (1.5, 0.0), (3.75, -3.0), (4.0, -1.0)]
+        );
         assert_eq!(t.gain_db, -6.0, "the number is the envelope's first value");
         // The second band's frequency, named by its band.
         let a = &t.fx[0].automation;

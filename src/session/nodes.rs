@@ -59,14 +59,14 @@ fn sends(
                     auto.sends.push((out.len(), e));
                 }
                 out.push((
-                Send {
-                    bus,
-                    level_db,
-                    pre_fader,
-                },
-                s.span.clone(),
-                st.key_path("bus"),
-            ))
+                    Send {
+                        bus,
+                        level_db,
+                        pre_fader,
+                    },
+                    s.span.clone(),
+                    st.key_path("bus"),
+                ))
             }
             None => {
                 let help = v.name_hint(&s.v, &v.bus_names.clone(), "bus");

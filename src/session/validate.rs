@@ -262,9 +262,11 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         if let Some((b, span)) = s.int(&mut v.d, "beats_per_bar") {
             match u32::try_from(b) {
                 Ok(b) if (1..=32).contains(&b) => v.beats_per_bar = b,
-                _ => v
-                    .d
-                    .bad_value(&span, &s.key_path("beats_per_bar"), "must be between 1 and 32"),
+                _ => v.d.bad_value(
+                    &span,
+                    &s.key_path("beats_per_bar"),
+                    "must be between 1 and 32",
+                ),
             }
         }
         tail = read_tail(&mut v.d, s);
