@@ -72,6 +72,22 @@ impl Envelope {
         }
     }
 
+    /// The value, when it does not change from `t0` to `t1` seconds (`t0 <= t1`): both lie
+    /// before the first point, after the last, or between two points it does not move between.
+    pub fn constant_over(&self, t0: f64, t1: f64) -> Option<f64> {
+        let p = &self.points;
+        let i = p.partition_point(|&(pt, _)| pt <= t0);
+        if i != p.partition_point(|&(pt, _)| pt <= t1) {
+            return None;
+        }
+        match (i.checked_sub(1).map(|k| p[k]), p.get(i)) {
+            (None, _) => Some(self.first()),
+            (Some((_, v0)), None) => Some(v0),
+            (Some((_, v0)), Some(&(_, v1))) if v0 == v1 || self.curve == Curve::Step => Some(v0),
+            _ => None,
+        }
+    }
+
     /// The value before the first point (what a processor is built with).
     pub fn first(&self) -> f64 {
         self.points.first().map_or(0.0, |&(_, v)| v)
@@ -248,6 +264,40 @@ mod tests {
         let one = env(&[(7.0, 3.0)], Curve::Smooth);
         assert_eq!(one.value_at(0.0), 3.0);
         assert_eq!(one.value_at(100.0), 3.0);
+    }
+
+    #[test]
+    fn constant_stretches_are_found() {
+        let e = env(
+            &[(1.0, 0.0), (2.0, 4.0), (3.0, 4.0), (4.0, 1.0)],
+            Curve::Linear,
+        );
+        assert_eq!(e.constant_over(-1.0, 0.999), Some(0.0));
+        assert_eq!(e.constant_over(0.5, 1.0), None);
+        assert_eq!(e.constant_over(1.2, 1.3), None);
+        assert_eq!(e.constant_over(2.0, 2.9), Some(4.0));
+        assert_eq!(e.constant_over(2.9, 3.0), None);
+        assert_eq!(e.constant_over(4.0, 1e6), Some(1.0));
+        let s = Envelope {
+            curve: Curve::Step,
+            ..e
+        };
+        assert_eq!(s.constant_over(1.2, 1.3), Some(0.0));
+        // Wherever it says constant, every value in between agrees.
+        for k in 0..500 {
+            let t0 = -0.5 + k as f64 * 0.01;
+            let t1 = t0 + 0.05;
+            for v in [
+                &s,
+                &env(&[(1.0, 0.0), (2.0, 4.0), (3.0, 4.0)], Curve::Smooth),
+            ] {
+                if let Some(c) = v.constant_over(t0, t1) {
+                    for j in 0..=10 {
+                        assert_eq!(v.value_at(t0 + (t1 - t0) * j as f64 / 10.0), c);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

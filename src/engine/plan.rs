@@ -59,6 +59,24 @@ pub struct EdgeGain {
 }
 
 impl EdgeGain {
+    /// The gain of frames `start..start + out.len()` of the song (frame `i` at `i / rate` s)
+    /// into `out`; computed once when no term moves over them.
+    pub fn fill(&self, start: i64, rate: f64, out: &mut [f32]) {
+        let t0 = start as f64 / rate;
+        let t1 = (start + out.len() as i64) as f64 / rate;
+        let still = self.terms.iter().all(|x| match x {
+            DbTerm::Fixed(_) => true,
+            DbTerm::Env(e) => e.constant_over(t0, t1).is_some(),
+        });
+        if still {
+            out.fill(self.at(t0));
+            return;
+        }
+        for (i, g) in out.iter_mut().enumerate() {
+            *g = self.at((start + i as i64) as f64 / rate);
+        }
+    }
+
     /// The linear gain at song time `t` seconds.
     pub fn at(&self, t: f64) -> f32 {
         let mut it = self.terms.iter();

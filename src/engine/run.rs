@@ -112,9 +112,19 @@ impl MixEnvelopes {
         self.pan.1.is_some() || self.width.1.is_some()
     }
 
-    /// Width then pan, frame by frame (the static [`Placement`] of each frame's values).
+    /// Width then pan, frame by frame (the static [`Placement`] of each frame's values), or
+    /// once for the block when neither moves during it.
     fn place(&self, l: &mut [f32], r: &mut [f32], frame: u64, rate: f64) {
         let at = |p: &(f64, Option<Envelope>), t| p.1.as_ref().map_or(p.0, |e| e.value_at(t));
+        let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, l.len(), rate));
+        let still = |p: &(f64, Option<Envelope>)| {
+            p.1.as_ref()
+                .is_none_or(|e| e.constant_over(t0, t1).is_some())
+        };
+        if still(&self.pan) && still(&self.width) {
+            Placement::new(at(&self.pan, t0), at(&self.width, t0), self.mono).apply(l, r);
+            return;
+        }
         for (j, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
             let t = self.time(frame, j, rate);
             let p = Placement::new(at(&self.pan, t), at(&self.width, t), self.mono);
@@ -129,6 +139,21 @@ impl MixEnvelopes {
             meter.add(&block);
             return;
         };
+        let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, n, rate));
+        if let Some(db) = fader.constant_over(t0, t1) {
+            let g = crate::dsp::db_to_gain(db) as f32;
+            let [pl, pr] = &mut self.post;
+            for ((ol, or), (l, r)) in pl[..n]
+                .iter_mut()
+                .zip(&mut pr[..n])
+                .zip(block[0].iter().zip(block[1]))
+            {
+                *ol = g * l;
+                *or = g * r;
+            }
+            meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
+            return;
+        }
         let [pl, pr] = &mut self.post;
         let frames = pl[..n]
             .iter_mut()
@@ -293,10 +318,7 @@ fn sum_edges<'s>(
         };
         if let Some(auto) = &e.auto {
             let gains = &mut at.gains[..n];
-            for (j, g) in gains.iter_mut().enumerate() {
-                let t = (at.frame as i64 + j as i64 - at.arrive as i64) as f64 / at.rate;
-                *g = auto.at(t);
-            }
+            auto.fill(at.frame as i64 - at.arrive as i64, at.rate, gains);
             for ((d, s), g) in dst[0][..n].iter_mut().zip(l).zip(gains.iter()) {
                 *d += *g * *s;
             }
