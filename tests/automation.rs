@@ -143,6 +143,29 @@ fn send_level_envelopes_pre_and_post_fader() {
 }
 
 #[test]
+fn a_bus_fader_and_balance_follow_their_envelopes() {
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 24000, |_, _| 0.5);
+    let fader = [(0.1, 0.0), (0.4, -18.0)];
+    let pan = [(0.0, 0.0), (0.5, 1.0)];
+    let p = sb.render_float(
+        RATE,
+        "[[bus]]\nname = \"b\"\ngain_db = { points = [[0.1, 0.0], [0.4, -18.0]] }\n\
+         pan = { points = [[0.0, 0.0], [0.5, 1.0]] }\n\
+         [[track]]\nname = \"d\"\nfile = \"dc.wav\"\noutput = \"b\"\n",
+    );
+    assert_eq!(p[0].len(), 24000);
+    for (i, (&l, &r)) in p[0].iter().zip(&p[1]).enumerate() {
+        let t = i as f64 / f64::from(RATE);
+        let g = 0.5 * db(linear(&fader, t));
+        // Balance: the far (left) side turned down along a quarter cosine.
+        let left = (linear(&pan, t) * std::f64::consts::FRAC_PI_2).cos();
+        assert!((f64::from(l) - g * left).abs() < 2e-7, "left {i}: {l}");
+        assert!((f64::from(r) - g).abs() < 2e-7, "right {i}: {r}");
+    }
+}
+
+#[test]
 fn envelopes_follow_the_stems_through_latency() {
     // A linear-phase EQ (flat: a delayed impulse) puts latency in the track; the fader's step
     // and a gain processor's step after the EQ must still land at the stems' 0.5 s.

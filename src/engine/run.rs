@@ -139,21 +139,11 @@ impl MixEnvelopes {
             meter.add(&block);
             return;
         };
+        // One gain for the block when the fader does not move during it.
         let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, n, rate));
-        if let Some(db) = fader.constant_over(t0, t1) {
-            let g = crate::dsp::db_to_gain(db) as f32;
-            let [pl, pr] = &mut self.post;
-            for ((ol, or), (l, r)) in pl[..n]
-                .iter_mut()
-                .zip(&mut pr[..n])
-                .zip(block[0].iter().zip(block[1]))
-            {
-                *ol = g * l;
-                *or = g * r;
-            }
-            meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
-            return;
-        }
+        let still = fader
+            .constant_over(t0, t1)
+            .map(|db| crate::dsp::db_to_gain(db) as f32);
         let [pl, pr] = &mut self.post;
         let frames = pl[..n]
             .iter_mut()
@@ -161,7 +151,7 @@ impl MixEnvelopes {
             .zip(block[0].iter().zip(block[1]));
         for (j, ((ol, or), (l, r))) in frames.enumerate() {
             let t = (frame as i64 + j as i64 - self.latency as i64) as f64 / rate;
-            let g = crate::dsp::db_to_gain(fader.value_at(t)) as f32;
+            let g = still.unwrap_or_else(|| crate::dsp::db_to_gain(fader.value_at(t)) as f32);
             *ol = g * l;
             *or = g * r;
         }
