@@ -597,7 +597,9 @@ fn good_value(section: &Section, k: &Key) -> String {
         Ty::Number { lo, hi } | Ty::Envelope { lo, hi } | Ty::AutoOrSeconds { lo, hi } => {
             format!("{:?}", k.num_default().unwrap_or((lo + hi) / 2.0))
         }
-        Ty::Hz { lo } => format!("{:?}", k.num_default().unwrap_or(lo.max(100.0))),
+        Ty::Hz { lo } | Ty::HzEnvelope { lo } => {
+            format!("{:?}", k.num_default().unwrap_or(lo.max(100.0)))
+        }
         Ty::Integer { lo, .. } => k.num_default().map_or(lo, |d| d as i64).to_string(),
         Ty::IntOf(list) => list[0].to_string(),
         Ty::Bool => "true".into(),
@@ -625,7 +627,7 @@ fn bad_values(k: &Key) -> Vec<String> {
             out.push(format!("{:?}", lo - 1.0));
             out.push(format!("{:?}", hi + 1.0));
         }
-        Ty::Hz { lo } => {
+        Ty::Hz { lo } | Ty::HzEnvelope { lo } => {
             out.push("\"x\"".into());
             out.push(format!("{:?}", lo / 2.0));
             out.push("200000.0".into());
@@ -731,7 +733,7 @@ fn the_validator_reads_every_key_of_the_table_and_no_other() {
                     continue;
                 };
                 if let (Some((lo, hi)), false) = (k.range(), bad.starts_with('"') || bad == "1.5")
-                    && !matches!(k.ty, Ty::Hz { .. })
+                    && !matches!(k.ty, Ty::Hz { .. } | Ty::HzEnvelope { .. })
                 {
                     let limit = k.limit.map_or_else(
                         || {

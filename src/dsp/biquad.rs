@@ -440,6 +440,14 @@ impl Cascade {
         &self.coeffs
     }
 
+    /// Replace the sections' coefficients (as many as before), keeping every state: a filter
+    /// that moves. The transposed direct form II carries its state through the change.
+    pub fn set_coeffs(&mut self, coeffs: &[Coeffs]) {
+        debug_assert_eq!(coeffs.len(), self.coeffs.len());
+        self.coeffs.clear();
+        self.coeffs.extend_from_slice(coeffs);
+    }
+
     /// Forget the past on every channel.
     pub fn reset(&mut self) {
         self.states.fill([State::default(); 2]);

@@ -24,6 +24,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::delay_line::DelayLine;
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor};
 
 /// Smallest partition [`Convolver::auto_partition`] chooses, in frames.
@@ -369,6 +370,8 @@ pub struct ConvolutionReverb {
     predelay_ms: f64,
     /// Wet share 0..1.
     mix: f64,
+    /// `mix` under automation (then the convolver runs, and its latency counts, at any mix).
+    mix_ramp: Option<Ramp>,
     /// Predelay in frames at the prepared rate.
     predelay: usize,
     latency: usize,
@@ -401,11 +404,37 @@ impl ConvolutionReverb {
             conv,
             predelay_ms: predelay_ms.max(0.0),
             mix: mix.clamp(0.0, 1.0),
+            mix_ramp: None,
             predelay: 0,
             latency: 0,
             wet_delay: Vec::new(),
             dry_delay: Vec::new(),
             dry: Vec::new(),
+        }
+    }
+}
+
+impl ConvolutionReverb {
+    /// The block with an automated mix: frame `i` blends at `start + step·(i + 1)`.
+    fn process_ramped(&mut self, block: &mut [&mut [f32]], n: usize, start: f64, step: f64) {
+        for ((d, ch), line) in self
+            .dry
+            .iter_mut()
+            .zip(block.iter())
+            .zip(&mut self.dry_delay)
+        {
+            d[..n].copy_from_slice(ch);
+            line.process(&mut [&mut d[..n]]);
+        }
+        self.conv.process(block);
+        for (ch, line) in block.iter_mut().zip(&mut self.wet_delay) {
+            line.process(&mut [&mut ch[..]]);
+        }
+        for (ch, d) in block.iter_mut().zip(&self.dry) {
+            for (i, (y, &x)) in ch.iter_mut().zip(&d[..n]).enumerate() {
+                let wet = start + step * (i + 1) as f64;
+                *y = flush((1.0 - wet) * f64::from(x) + wet * f64::from(*y));
+            }
         }
     }
 }
@@ -417,7 +446,7 @@ impl Processor for ConvolutionReverb {
 
     fn prepare(&mut self, spec: &ProcessSpec) {
         self.predelay = (self.predelay_ms * 1e-3 * spec.sample_rate).round() as usize;
-        let (wet, lat) = if self.mix == 0.0 {
+        let (wet, lat) = if self.mix == 0.0 && self.mix_ramp.is_none() {
             (0, 0)
         } else {
             let conv = self.conv.latency();
@@ -430,7 +459,7 @@ impl Processor for ConvolutionReverb {
         self.wet_delay = (0..spec.channels).map(|_| DelayLine::new(1, wet)).collect();
         self.dry_delay = (0..spec.channels).map(|_| DelayLine::new(1, lat)).collect();
         self.dry = vec![vec![0.0; spec.max_block]; spec.channels];
-        if self.mix > 0.0 {
+        if self.mix > 0.0 || self.mix_ramp.is_some() {
             self.conv.prepare(spec);
         }
     }
@@ -442,11 +471,17 @@ impl Processor for ConvolutionReverb {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        if let Some(ramp) = &mut self.mix_ramp {
+            let (start, step) = ramp.begin(n);
+            self.mix = ramp.target();
+            self.process_ramped(block, n, start, step);
+            return;
+        }
         if self.mix == 0.0 {
             // Dry exactly, and no latency to compensate.
             return;
         }
-        let n = block.first().map_or(0, |c| c.len());
         if self.mix < 1.0 {
             for ((d, ch), line) in self
                 .dry
@@ -472,13 +507,21 @@ impl Processor for ConvolutionReverb {
         }
     }
 
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        if param.key != ParamKey::Mix {
+            return false;
+        }
+        self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value);
+        true
+    }
+
     fn latency(&self) -> usize {
         self.latency
     }
 
     /// IR length plus predelay, in frames.
     fn tail(&self) -> usize {
-        if self.mix == 0.0 {
+        if self.mix == 0.0 && self.mix_ramp.is_none() {
             0
         } else {
             self.conv.ir_len() + self.predelay

@@ -7,6 +7,7 @@
 
 use super::biquad::{Coeffs, State};
 use super::config::{ChorusConfig, DelayConfig};
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor};
 use super::{flush, to_f32};
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_PI_2, PI};
@@ -47,6 +48,11 @@ pub struct Delay {
     filters: Vec<Coeffs>,
     lines: Vec<EchoLine>,
     tail: usize,
+    /// `feedback` and `mix` under automation, ramped per sample.
+    feedback_ramp: Ramp,
+    mix_ramp: Ramp,
+    /// The largest feedback an envelope reaches (the tail is sized for it).
+    feedback_max: f64,
 }
 
 impl Delay {
@@ -65,6 +71,9 @@ impl Delay {
             filters: Vec::new(),
             lines: Vec::new(),
             tail: 0,
+            feedback_ramp: Ramp::new(cfg.feedback.clamp(0.0, 0.95)),
+            mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
+            feedback_max: cfg.feedback.clamp(0.0, 0.95),
         }
     }
 
@@ -104,7 +113,7 @@ impl Processor for Delay {
         // the end is below -90 dBFS from k = 1 + ln(floor (1 - feedback)) / ln(feedback). Each
         // loop filter then rings for about 10.4 time constants (-90 dB), its poles' time
         // constant being sqrt(2) / (2 pi fc) for a Butterworth pair.
-        let fb = self.feedback;
+        let fb = self.feedback_max;
         let echoes = if fb > 0.0 {
             1.0 + ((TAIL_FLOOR * (1.0 - fb)).ln() / fb.ln()).ceil()
         } else {
@@ -126,14 +135,56 @@ impl Processor for Delay {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
-        let (fb, wet, dry) = (self.feedback, self.mix, 1.0 - self.mix);
+        if self.feedback_ramp.moving() || self.mix_ramp.moving() {
+            let n = block.first().map_or(0, |c| c.len());
+            let fb = self.feedback_ramp.begin(n);
+            let mix = self.mix_ramp.begin(n);
+            self.feedback = self.feedback_ramp.target();
+            self.mix = self.mix_ramp.target();
+            self.run::<true>(block, fb, mix);
+        } else {
+            self.run::<false>(block, (self.feedback, 0.0), (self.mix, 0.0));
+        }
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        match param.key {
+            ParamKey::Feedback => {
+                self.feedback_ramp.set(value);
+                self.feedback_max = self.feedback_max.max(value);
+            }
+            ParamKey::Mix => self.mix_ramp.set(value),
+            _ => return false,
+        }
+        true
+    }
+
+    fn tail(&self) -> usize {
+        self.tail
+    }
+}
+
+impl Delay {
+    /// The echo loop over a block. With `RAMP`, feedback and mix move per frame `i` as
+    /// `start + step·(i + 1)` (pairs `fb` and `mix`); without, they are `fb.0` and `mix.0`.
+    fn run<const RAMP: bool>(&mut self, block: &mut [&mut [f32]], fb: (f64, f64), mix: (f64, f64)) {
+        let at = |i: usize| {
+            if RAMP {
+                let k = (i + 1) as f64;
+                let wet = mix.0 + mix.1 * k;
+                (fb.0 + fb.1 * k, wet, 1.0 - wet)
+            } else {
+                (fb.0, mix.0, 1.0 - mix.0)
+            }
+        };
         let filters = &self.filters;
         if self.ping_pong && block.len() >= 2 && self.lines.len() >= 2 {
             let (l_line, rest) = self.lines.split_at_mut(1);
             let (l_line, r_line) = (&mut l_line[0], &mut rest[0]);
             let (left, rest) = block.split_at_mut(1);
             let (left, right) = (&mut *left[0], &mut *rest[0]);
-            for (l, r) in left.iter_mut().zip(right.iter_mut()) {
+            for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
+                let (fb, wet, dry) = at(i);
                 let (xl, xr) = (f64::from(*l), f64::from(*r));
                 let (rl, rr) = (l_line.read(), r_line.read());
                 let el = Delay::filter(filters, &mut l_line.state, rl);
@@ -148,7 +199,8 @@ impl Processor for Delay {
             return;
         }
         for (ch, line) in block.iter_mut().zip(self.lines.iter_mut()) {
-            for s in ch.iter_mut() {
+            for (i, s) in ch.iter_mut().enumerate() {
+                let (fb, wet, dry) = at(i);
                 let x = f64::from(*s);
                 let read = line.read();
                 let e = Delay::filter(filters, &mut line.state, read);
@@ -156,10 +208,6 @@ impl Processor for Delay {
                 *s = to_f32(dry * x + wet * e);
             }
         }
-    }
-
-    fn tail(&self) -> usize {
-        self.tail
     }
 }
 
@@ -233,6 +281,12 @@ pub struct Chorus {
     /// LFO phase, cycles in 0..1.
     phase: f64,
     lines: Vec<Ring>,
+    /// `depth_ms` and `mix` under automation, ramped per sample (`rate_hz` moves per block).
+    depth_ramp: Ramp,
+    mix_ramp: Ramp,
+    /// The largest depth an envelope reaches, ms (the lines are sized for it).
+    depth_max_ms: f64,
+    sample_rate: f64,
 }
 
 impl Chorus {
@@ -248,14 +302,58 @@ impl Chorus {
             inc: 0.0,
             phase: 0.0,
             lines: Vec::new(),
+            depth_ramp: Ramp::new(cfg.depth_ms.max(0.0)),
+            mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
+            depth_max_ms: cfg.depth_ms.max(0.0),
+            sample_rate: 0.0,
         }
     }
 
     /// Delay in frames of channel `ch` at LFO phase `phase` (cycles).
     #[inline]
     fn delay_at(&self, phase: f64, ch: usize) -> f64 {
+        self.delay_with(self.depth, phase, ch)
+    }
+
+    /// Delay in frames of channel `ch` at `phase` for a sweep `depth` frames wide.
+    #[inline]
+    fn delay_with(&self, depth: f64, phase: f64, ch: usize) -> f64 {
         let lfo = (2.0 * PI * phase - FRAC_PI_2 * ch as f64).sin();
-        self.base + self.depth * 0.5 * (1.0 + lfo)
+        self.base + depth * 0.5 * (1.0 + lfo)
+    }
+
+    /// The block with depth and mix moving per frame `i` as `start + step·(i + 1)`.
+    fn process_ramped(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        let (d0, dd) = self.depth_ramp.begin(n);
+        let (m0, dm) = self.mix_ramp.begin(n);
+        let to_frames = self.sample_rate / 1000.0;
+        let mut lines = std::mem::take(&mut self.lines);
+        for (c, (ch, line)) in block.iter_mut().zip(lines.iter_mut()).enumerate() {
+            let mut phase = self.phase;
+            for (i, s) in ch.iter_mut().enumerate() {
+                let k = (i + 1) as f64;
+                let (depth, mix) = ((d0 + dd * k) * to_frames, m0 + dm * k);
+                let x = f64::from(*s);
+                line.push(x);
+                let y = line.read_lagrange(self.delay_with(depth, phase, c));
+                *s = to_f32((1.0 - mix) * x + mix * y);
+                phase += self.inc;
+                if phase >= 1.0 {
+                    phase -= 1.0;
+                }
+            }
+        }
+        self.lines = lines;
+        self.depth_ms = self.depth_ramp.target();
+        self.depth = self.depth_ms * to_frames;
+        self.mix = self.mix_ramp.target();
+        for _ in 0..n {
+            self.phase += self.inc;
+            if self.phase >= 1.0 {
+                self.phase -= 1.0;
+            }
+        }
     }
 }
 
@@ -267,11 +365,13 @@ impl Processor for Chorus {
     fn prepare(&mut self, spec: &ProcessSpec) {
         let fs = spec.sample_rate;
         self.base = CHORUS_BASE_MS * fs / 1000.0;
+        self.sample_rate = fs;
         self.depth = self.depth_ms * fs / 1000.0;
         self.inc = self.rate_hz / fs;
         self.phase = 0.0;
         // The interpolator reads one frame newer and two older than the integer delay.
-        let span = (self.base + self.depth).ceil() as usize + 3;
+        let deepest = self.depth_max_ms * fs / 1000.0;
+        let span = (self.base + deepest).ceil() as usize + 3;
         self.lines = (0..spec.channels).map(|_| Ring::new(span)).collect();
     }
 
@@ -283,6 +383,10 @@ impl Processor for Chorus {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
+        if self.depth_ramp.moving() || self.mix_ramp.moving() {
+            self.process_ramped(block);
+            return;
+        }
         let n = block.first().map_or(0, |c| c.len());
         let mut lines = std::mem::take(&mut self.lines);
         for (c, (ch, line)) in block.iter_mut().zip(lines.iter_mut()).enumerate() {
@@ -308,8 +412,27 @@ impl Processor for Chorus {
         }
     }
 
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        match param.key {
+            ParamKey::RateHz => {
+                self.rate_hz = value;
+                if self.sample_rate > 0.0 {
+                    self.inc = value / self.sample_rate;
+                }
+            }
+            ParamKey::DepthMs => {
+                self.depth_ramp.set(value);
+                self.depth_max_ms = self.depth_max_ms.max(value);
+            }
+            ParamKey::Mix => self.mix_ramp.set(value),
+            _ => return false,
+        }
+        true
+    }
+
     fn tail(&self) -> usize {
-        (self.base + self.depth).ceil() as usize + 2
+        let deepest = self.depth_max_ms * self.sample_rate / 1000.0;
+        (self.base + deepest.max(self.depth)).ceil() as usize + 2
     }
 }
 

@@ -15,6 +15,7 @@
 
 use super::config::{CompressorConfig, DeesserConfig, Detector, GateConfig};
 use super::db::{fast_db_to_gain, fast_gain_to_db};
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor, db_to_gain};
 
 /// Sample rate the coefficients assume until `prepare` gives the real one, in Hz.
@@ -177,6 +178,10 @@ pub struct Compressor {
     mean_square: Vec<f64>,
     /// Per-frame gain reduction, then gain factor, of the block being processed.
     factors: Vec<f64>,
+    /// `makeup_db` and `mix` under automation, ramped per sample (threshold and ratio move
+    /// per block: the attack and release smooth what they change).
+    makeup_ramp: Ramp,
+    mix_ramp: Ramp,
 }
 
 impl Compressor {
@@ -193,9 +198,16 @@ impl Compressor {
             reduction_db: 0.0,
             mean_square: Vec::new(),
             factors: Vec::new(),
+            makeup_ramp: Ramp::new(cfg.makeup_db),
+            mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
         };
         c.cfg.mix = cfg.mix.clamp(0.0, 1.0);
         c
+    }
+
+    /// The detector level below which the static curve is 0, after the threshold or knee moved.
+    fn set_knee_start(&mut self) {
+        self.knee_start = db_to_gain(self.cfg.threshold_db - self.cfg.knee_db.max(0.0) / 2.0);
     }
 
     /// Current smoothed gain reduction in dB (0 = none, 6 = 6 dB down), before makeup and mix:
@@ -276,6 +288,25 @@ impl Compressor {
             self.reduction_db = self.ballistics.step(self.reduction_db, target);
             *f = self.reduction_db;
         }
+        if self.makeup_ramp.moving() || self.mix_ramp.moving() {
+            let (u0, du) = self.makeup_ramp.begin(n);
+            let (m0, dm) = self.mix_ramp.begin(n);
+            for (i, f) in factors_n.iter_mut().enumerate() {
+                let k = (i + 1) as f64;
+                let mix = m0 + dm * k;
+                *f = mix * fast_db_to_gain(u0 + du * k - *f) + (1.0 - mix);
+            }
+            self.cfg.makeup_db = self.makeup_ramp.target();
+            self.makeup = db_to_gain(self.cfg.makeup_db);
+            self.cfg.mix = self.mix_ramp.target();
+            for ch in block.iter_mut() {
+                for (x, &f) in ch[..n].iter_mut().zip(factors_n.iter()) {
+                    *x = out(f64::from(*x) * f);
+                }
+            }
+            self.factors = factors;
+            return;
+        }
         let mix = self.cfg.mix;
         let dry = 1.0 - mix;
         let (makeup_db, makeup) = (self.cfg.makeup_db, self.makeup);
@@ -324,6 +355,20 @@ impl Processor for Compressor {
     /// The key replaces the program as the detector input; the gain still applies to `block`.
     fn process_keyed(&mut self, block: &mut [&mut [f32]], key: &[&[f32]]) {
         self.run(block, Some(key));
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        match param.key {
+            ParamKey::ThresholdDb => {
+                self.cfg.threshold_db = value;
+                self.set_knee_start();
+            }
+            ParamKey::Ratio => self.cfg.ratio = value,
+            ParamKey::MakeupDb => self.makeup_ramp.set(value),
+            ParamKey::Mix => self.mix_ramp.set(value.clamp(0.0, 1.0)),
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -536,6 +581,16 @@ impl Processor for Deesser {
     fn reset(&mut self) {
         self.reduction_db = 0.0;
         self.chans.fill(DeesserChannel::default());
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        if param.key != ParamKey::ThresholdDb {
+            return false;
+        }
+        // Per block: the reduction it sets is smoothed by the attack and release.
+        self.cfg.threshold_db = value;
+        self.quiet_ms = db_to_gain(value).powi(2);
+        true
     }
 
     /// Channels beyond `spec.channels` pass through unchanged.

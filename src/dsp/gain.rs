@@ -1,11 +1,14 @@
-//! Static gain.
+//! Gain: a fixed factor, or one that follows an envelope in dB, ramped per sample.
 
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor, db_to_gain};
 
-/// Multiplies every sample by a fixed factor.
+/// Multiplies every sample by a factor.
 #[derive(Debug, Clone)]
 pub struct Gain {
     factor: f32,
+    /// The gain in dB; it moves only under automation.
+    gain_db: Ramp,
 }
 
 impl Gain {
@@ -13,6 +16,7 @@ impl Gain {
     pub fn new(gain_db: f64) -> Self {
         Gain {
             factor: db_to_gain(gain_db) as f32,
+            gain_db: Ramp::new(gain_db),
         }
     }
 }
@@ -27,11 +31,32 @@ impl Processor for Gain {
     fn reset(&mut self) {}
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
+        if self.gain_db.moving() {
+            // A straight line in dB from the last value to the new one, per sample.
+            let n = block.first().map_or(0, |c| c.len());
+            let (start, step) = self.gain_db.begin(n);
+            for i in 0..n {
+                let g = db_to_gain(start + step * (i + 1) as f64) as f32;
+                for ch in block.iter_mut() {
+                    ch[i] *= g;
+                }
+            }
+            self.factor = db_to_gain(self.gain_db.target()) as f32;
+            return;
+        }
         for ch in block.iter_mut() {
             for x in ch.iter_mut() {
                 *x *= self.factor;
             }
         }
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        if param.key != ParamKey::GainDb {
+            return false;
+        }
+        self.gain_db.set(value);
+        true
     }
 }
 

@@ -13,6 +13,7 @@ pub mod db;
 pub mod delay;
 pub mod delay_line;
 pub mod dynamics;
+pub mod envelope;
 pub mod eq;
 pub mod fade;
 pub mod fir;
@@ -58,6 +59,16 @@ pub trait Processor: Send {
     fn process_keyed(&mut self, block: &mut [&mut [f32]], _key: &[&[f32]]) {
         self.process(block);
     }
+    /// Move an automatable parameter to `value` (session units, within the key's range): the
+    /// processor reaches it by the last frame of the next block it processes, ramping gains and
+    /// mixes per sample, and updating filters and other settings once per block. The engine
+    /// calls it every [`envelope::AUTO_BLOCK`] frames. Before `prepare` it is called with every
+    /// value the envelope reaches at its points, then with its first value, so a processor can
+    /// size lines and its tail for the whole range. Returns false when the processor has no
+    /// such parameter (validation only lets through the ones it has).
+    fn set_param(&mut self, _param: envelope::ParamId, _value: f64) -> bool {
+        false
+    }
     /// Delay this processor adds, in frames.
     fn latency(&self) -> usize {
         0
@@ -80,13 +91,22 @@ pub struct Resources {
     pub impulse_responses: HashMap<PathBuf, Arc<Vec<Vec<f32>>>>,
 }
 
-/// Build a processor from its validated configuration.
+/// Build a processor from its validated configuration, prepared for `spec`.
 pub fn build(
     cfg: &FxConfig,
     spec: &ProcessSpec,
     res: &Resources,
 ) -> Result<Box<dyn Processor>, NotImplemented> {
-    let mut p: Box<dyn Processor> = match cfg {
+    let mut p = construct(cfg, res)?;
+    p.prepare(spec);
+    Ok(p)
+}
+
+/// A processor from its validated configuration, not yet prepared: automated parameters are
+/// set before `prepare`, so a processor whose set-up depends on a parameter (a convolution
+/// reverb with no wet signal skips its convolver) sets itself up for the values to come.
+pub fn construct(cfg: &FxConfig, res: &Resources) -> Result<Box<dyn Processor>, NotImplemented> {
+    let p: Box<dyn Processor> = match cfg {
         FxConfig::Gain(g) => Box::new(gain::Gain::new(g.gain_db)),
         FxConfig::Eq(e) if e.phase == config::Phase::Linear => Box::new(fir::LinearPhaseEq::new(e)),
         FxConfig::Eq(e) => Box::new(eq::Eq::new(e)),
@@ -122,7 +142,6 @@ pub fn build(
             },
         },
     };
-    p.prepare(spec);
     Ok(p)
 }
 

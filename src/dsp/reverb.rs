@@ -34,6 +34,7 @@
 //! 1e-30, so the decay ends in exact zeros rather than denormals.
 
 use super::config::ReverbModel;
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor, flush};
 
 /// Number of delay lines in the network (a power of two for the fast Hadamard transform).
@@ -270,6 +271,8 @@ pub struct Reverb {
     width: f64,
     predelay_ms: f64,
     mix: f64,
+    /// `mix` under automation (then the network runs even while the mix is 0).
+    mix_ramp: Option<Ramp>,
     // Derived in `prepare`.
     sample_rate: f64,
     predelay: usize,
@@ -312,6 +315,7 @@ impl Reverb {
             width: width.clamp(0.0, 2.0),
             predelay_ms: predelay_ms.clamp(0.0, 2000.0),
             mix: mix.clamp(0.0, 1.0),
+            mix_ramp: None,
             sample_rate: 0.0,
             predelay: 0,
             inputs: [Taps::default(), Taps::default()],
@@ -507,19 +511,30 @@ impl Processor for Reverb {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
-        if self.mix == 0.0 {
+        // Under automation: the mix from the last value to the new one, per sample.
+        let n = block.first().map_or(0, |c| c.len());
+        let ramp = self.mix_ramp.as_mut().map(|r| r.begin(n));
+        if let Some(r) = &self.mix_ramp {
+            self.mix = r.target();
+        }
+        if ramp.is_none() && self.mix == 0.0 {
             return;
         }
+        let (start, step) = ramp.unwrap_or((self.mix, 0.0));
+        let mix_at = |i: usize| {
+            let wet = start + step * (i + 1) as f64;
+            (wet, 1.0 - wet)
+        };
         // Width by mid/side, keeping the power of two uncorrelated outputs constant:
         // L = norm (M + w S), R = norm (M - w S) with norm = sqrt(2 / (1 + w^2)).
         let w = self.width;
         let norm = (2.0 / (1.0 + w * w)).sqrt();
-        let (wet, dry) = (self.mix, 1.0 - self.mix);
         let (l, r) = match block {
             [l, r, ..] => (l, r),
             [m] => {
                 // Mono block: feed both inputs, return the mid.
-                for x in m.iter_mut() {
+                for (i, x) in m.iter_mut().enumerate() {
+                    let (wet, dry) = mix_at(i);
                     let v = f64::from(*x);
                     let (a, b) = self.tick(v, v);
                     let y = dry * v + wet * norm * 0.5 * (a + b);
@@ -529,7 +544,8 @@ impl Processor for Reverb {
             }
             [] => return,
         };
-        for (xl, xr) in l.iter_mut().zip(r.iter_mut()) {
+        for (i, (xl, xr)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+            let (wet, dry) = mix_at(i);
             let (vl, vr) = (f64::from(*xl), f64::from(*xr));
             let (a, b) = self.tick(vl, vr);
             let mid = 0.5 * (a + b);
@@ -537,6 +553,14 @@ impl Processor for Reverb {
             *xl = flush(dry * vl + wet * norm * (mid + side)) as f32;
             *xr = flush(dry * vr + wet * norm * (mid - side)) as f32;
         }
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        if param.key != ParamKey::Mix {
+            return false;
+        }
+        self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value);
+        true
     }
 
     /// Frames until the decay is 90 dB down (1.5 x RT60), after the predelay, the early

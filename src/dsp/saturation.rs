@@ -41,6 +41,7 @@
 use std::sync::LazyLock;
 
 use super::config::{SaturationConfig, SaturationModel};
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::fir::bessel_i0;
 use super::{ProcessSpec, Processor, db_to_gain};
 use super::{flush, to_f32};
@@ -100,6 +101,12 @@ pub struct Saturation {
     scratch: Scratch,
     latency: usize,
     tail: usize,
+    /// `drive_db`, `mix` and `output_db` under automation, ramped per sample.
+    drive_db: Ramp,
+    mix_ramp: Ramp,
+    output_db: Ramp,
+    /// Per-frame drive (linear), mix and output gain (linear) of a ramped block.
+    ramped: Vec<[f64; 3]>,
 }
 
 impl Saturation {
@@ -118,12 +125,24 @@ impl Saturation {
             scratch: Scratch::default(),
             latency: 0,
             tail: 0,
+            drive_db: Ramp::new(cfg.drive_db),
+            mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
+            output_db: Ramp::new(cfg.output_db),
+            ramped: Vec::new(),
         }
     }
 
     /// The wet path of one channel for up to [`CHUNK`] frames: `x` in, `y` out (before
     /// `output_db`), both at the session rate.
-    fn wet_chunk(&self, st: &mut ChannelState, sc: &mut Scratch, x: &[f32], y: &mut [f64]) {
+    /// `drive`: the drive of each frame when it moves (else the fixed one).
+    fn wet_chunk(
+        &self,
+        st: &mut ChannelState,
+        sc: &mut Scratch,
+        x: &[f32],
+        y: &mut [f64],
+        drive: Option<&[[f64; 3]]>,
+    ) {
         let m = x.len();
         let os = &self.os;
         let [up0, up1, up2] = &mut st.up;
@@ -133,8 +152,17 @@ impl Saturation {
         // Drive (and tape pre-emphasis) at the session rate, in f64 like the IIR state; `y`
         // serves as scratch until the output is written to it.
         let y = &mut y[..m];
-        for (v, &s) in y.iter_mut().zip(x) {
-            *v = f64::from(s) * self.drive;
+        match drive {
+            None => {
+                for (v, &s) in y.iter_mut().zip(x) {
+                    *v = f64::from(s) * self.drive;
+                }
+            }
+            Some(d) => {
+                for ((v, &s), d) in y.iter_mut().zip(x).zip(d) {
+                    *v = f64::from(s) * d[0];
+                }
+            }
         }
         if let Some(em) = &self.emphasis {
             em.pre.run(&mut st.pre, y);
@@ -207,6 +235,7 @@ impl Processor for Saturation {
         self.scratch = Scratch::new();
         let st = ChannelState::new(&self.os, &self.shape, self.latency);
         self.chans = vec![st; spec.channels];
+        self.ramped = vec![[0.0; 3]; spec.max_block];
     }
 
     fn reset(&mut self) {
@@ -216,6 +245,10 @@ impl Processor for Saturation {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
+        if self.drive_db.moving() || self.mix_ramp.moving() || self.output_db.moving() {
+            self.process_ramped(block);
+            return;
+        }
         let mut chans = std::mem::take(&mut self.chans);
         let mut sc = std::mem::take(&mut self.scratch);
         let (dry_share, wet_share) = (1.0 - self.mix, self.mix);
@@ -223,7 +256,7 @@ impl Processor for Saturation {
         for (ch, st) in block.iter_mut().zip(chans.iter_mut()) {
             for xs in ch.chunks_mut(CHUNK) {
                 let wet = &mut wet[..xs.len()];
-                self.wet_chunk(st, &mut sc, xs, wet);
+                self.wet_chunk(st, &mut sc, xs, wet, None);
                 for (x, &w) in xs.iter_mut().zip(wet.iter()) {
                     let dry = st.dry_delay(*x);
                     *x = to_f32(dry_share * f64::from(dry) + wet_share * (w * self.out_gain));
@@ -234,12 +267,65 @@ impl Processor for Saturation {
         self.chans = chans;
     }
 
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        match param.key {
+            ParamKey::DriveDb => self.drive_db.set(value),
+            ParamKey::Mix => self.mix_ramp.set(value),
+            ParamKey::OutputDb => self.output_db.set(value),
+            _ => return false,
+        }
+        true
+    }
+
     fn latency(&self) -> usize {
         self.latency
     }
 
     fn tail(&self) -> usize {
         self.tail
+    }
+}
+
+impl Saturation {
+    /// A block with drive, mix or output moving: each frame `i` at `start + step·(i + 1)`
+    /// (the gains in dB, then converted).
+    fn process_ramped(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        let mut ramped = std::mem::take(&mut self.ramped);
+        if ramped.len() < n {
+            ramped.resize(n, [0.0; 3]);
+        }
+        let (d0, dd) = self.drive_db.begin(n);
+        let (m0, dm) = self.mix_ramp.begin(n);
+        let (o0, dout) = self.output_db.begin(n);
+        for (i, r) in ramped[..n].iter_mut().enumerate() {
+            let k = (i + 1) as f64;
+            *r = [
+                db_to_gain(d0 + dd * k),
+                m0 + dm * k,
+                db_to_gain(o0 + dout * k),
+            ];
+        }
+        self.drive = db_to_gain(self.drive_db.target());
+        self.mix = self.mix_ramp.target();
+        self.out_gain = db_to_gain(self.output_db.target());
+        let mut chans = std::mem::take(&mut self.chans);
+        let mut sc = std::mem::take(&mut self.scratch);
+        let mut wet = [0.0f64; CHUNK];
+        for (ch, st) in block.iter_mut().zip(chans.iter_mut()) {
+            for (c, xs) in ch.chunks_mut(CHUNK).enumerate() {
+                let frames = &ramped[c * CHUNK..c * CHUNK + xs.len()];
+                let wet = &mut wet[..xs.len()];
+                self.wet_chunk(st, &mut sc, xs, wet, Some(frames));
+                for ((x, &w), r) in xs.iter_mut().zip(wet.iter()).zip(frames) {
+                    let dry = st.dry_delay(*x);
+                    *x = to_f32((1.0 - r[1]) * f64::from(dry) + r[1] * (w * r[2]));
+                }
+            }
+        }
+        self.scratch = sc;
+        self.chans = chans;
+        self.ramped = ramped;
     }
 }
 

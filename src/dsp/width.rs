@@ -16,11 +16,12 @@
 //! low band (-54 dB at `4 f`). Subtracting an LR4 low band from the side instead (`S - LP(S)`)
 //! does not remove the low side at all, because `LP` is not in phase with `S` (at `f / 4` it
 //! is down only about 3 dB). The mid's magnitude is untouched either way; only its phase turns,
-//! as in any crossover. `amount` is static, so no gain smoothing is needed.
+//! as in any crossover. An automated `amount` is ramped per sample.
 
 use super::biquad::{Coeffs, State, cascade_ring_frames, to_f32};
 use super::config::WidthConfig;
 use super::crossover::{lr4_allpass, lr4_highpass};
+use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor};
 
 /// The `width` processor (stereo only; other channel counts pass through).
@@ -28,6 +29,8 @@ use super::{ProcessSpec, Processor};
 pub struct Width {
     /// Side gain: 0 mono, 1 as is, 2 twice the side.
     amount: f64,
+    /// `amount` under automation.
+    ramp: Ramp,
     /// Side removed below this frequency (Hz), if set.
     mono_below_hz: Option<f64>,
     side_hp: [Coeffs; 2],
@@ -42,6 +45,7 @@ impl Width {
     pub fn new(cfg: &WidthConfig) -> Self {
         Width {
             amount: cfg.amount,
+            ramp: Ramp::new(cfg.amount),
             mono_below_hz: cfg.mono_below_hz,
             side_hp: [Coeffs::identity(); 2],
             mid_ap: Coeffs::identity(),
@@ -78,6 +82,28 @@ impl Processor for Width {
         let [l, r] = block else {
             return;
         };
+        if self.ramp.moving() {
+            let (start, step) = self.ramp.begin(l.len());
+            for (i, (x, y)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+                let a = start + step * (i + 1) as f64;
+                let (xl, xr) = (f64::from(*x), f64::from(*y));
+                let (m, s) = match self.mono_below_hz {
+                    None => (0.5 * (xl + xr), 0.5 * (xl - xr)),
+                    Some(_) => (
+                        self.mid_state.process(&self.mid_ap, 0.5 * (xl + xr)),
+                        State::process_cascade(
+                            &mut self.side_state,
+                            &self.side_hp,
+                            0.5 * (xl - xr),
+                        ),
+                    ),
+                };
+                *x = to_f32(m + a * s);
+                *y = to_f32(m - a * s);
+            }
+            self.amount = self.ramp.target();
+            return;
+        }
         let a = self.amount;
         match self.mono_below_hz {
             // The plain rotation is not bit-exact in floating point; unity width must be.
@@ -105,6 +131,14 @@ impl Processor for Width {
                 }
             }
         }
+    }
+
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        if param.key != ParamKey::Amount {
+            return false;
+        }
+        self.ramp.set(value);
+        true
     }
 
     /// Ringing of the crossover filters (0 without `mono_below_hz`).

@@ -10,13 +10,13 @@ use rayon::prelude::*;
 
 use crate::dsp::config::{FxConfig, ReverbKind};
 use crate::dsp::{self, ProcessSpec, Resources};
-use crate::session::model::{Fx, Session, Tail, Track};
+use crate::session::model::{Fx, MixAutomation, Session, Tail, Track};
 
 use super::chain::{Chain, Keys};
 use super::error::RenderError;
 use super::meter::BlockMeter;
 use super::plan::{self, NodeTimes, Plan};
-use super::run::{BusState, EdgeDelays, Placement, TrackState};
+use super::run::{BusState, EdgeDelays, MixEnvelopes, Placement, TrackState};
 use super::source::{Placed, SourceError, StemSource};
 use crate::dsp::fade::Fades;
 
@@ -125,6 +125,33 @@ fn placement(track: &Track, rate: u32, renders: bool) -> Result<Placed, SourceEr
 
 fn offset_frames(offset_s: f64, rate: u32) -> u64 {
     (offset_s * f64::from(rate)).round() as u64
+}
+
+/// The envelopes of a node's pan, width and fader, read `latency` frames after the stems;
+/// `None` when none of them is automated (the static path).
+fn mix_envelopes(
+    auto: &MixAutomation,
+    pan: f64,
+    width: f64,
+    mono: bool,
+    latency: usize,
+) -> Option<MixEnvelopes> {
+    if auto.gain_db.is_none() && auto.pan.is_none() && auto.width.is_none() {
+        return None;
+    }
+    let post = if auto.gain_db.is_some() {
+        [vec![0.0; BLOCK], vec![0.0; BLOCK]]
+    } else {
+        [Vec::new(), Vec::new()]
+    };
+    Some(MixEnvelopes {
+        pan: (pan, auto.pan.clone()),
+        width: (width, auto.width.clone()),
+        fader: auto.gain_db.clone(),
+        mono,
+        latency,
+        post,
+    })
 }
 
 /// Every chain of the session: tracks', buses', the master's.
@@ -278,6 +305,13 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
                     polarity: if t.polarity_invert { -1.0 } else { 1.0 },
                     placement: Placement::new(t.pan, t.width, t.stem.channels == 1),
                     fader: dsp::db_to_gain(t.gain_db),
+                    envelopes: mix_envelopes(
+                        &t.auto,
+                        t.pan,
+                        t.width,
+                        t.stem.channels == 1,
+                        plan.track_out_latency[i],
+                    ),
                     buf: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
                     meter: BlockMeter::new(rate),
                 }))
@@ -288,11 +322,13 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
         .buses
         .iter()
         .zip(bus_chains)
-        .map(|(b, chain)| BusState {
+        .enumerate()
+        .map(|(i, (b, chain))| BusState {
             name: b.name.clone(),
             chain,
             placement: Placement::new(b.pan, b.width, false),
             fader: dsp::db_to_gain(b.gain_db),
+            envelopes: mix_envelopes(&b.auto, b.pan, b.width, false, plan.bus_out_latency[i]),
             input: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
             meter: BlockMeter::new(rate),
             muted: b.muted,

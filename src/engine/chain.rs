@@ -4,6 +4,7 @@
 //! instead (which adds to the chain's latency, and so to the alignment of everything after).
 
 use crate::dsp::delay_line::DelayLine;
+use crate::dsp::envelope::{AUTO_BLOCK, Automation};
 use crate::dsp::{self, ProcessSpec, Processor, Resources};
 use crate::session::model::Fx;
 
@@ -54,18 +55,23 @@ struct Stage {
     key_delay: Option<DelayLine>,
     /// Scratch for the delayed key.
     key_buf: [Vec<f32>; 2],
+    /// Parameters that follow envelopes (none: the block is processed whole).
+    auto: Vec<Automation>,
 }
 
 pub struct Chain {
     stages: Vec<Stage>,
     max_block: usize,
+    /// Latency of the chain's input relative to the stems, frames (set by `align_keys`):
+    /// envelopes are read at the song time of the frames each stage receives.
+    arrive: usize,
 }
 
 impl Chain {
     pub fn build(fx: &[Fx], spec: &ProcessSpec, res: &Resources) -> Result<Chain, RenderError> {
         let mut stages = Vec::with_capacity(fx.len());
         for f in fx {
-            let p = dsp::build(&f.config, spec, res).map_err(|source| RenderError::Build {
+            let mut p = dsp::construct(&f.config, res).map_err(|source| RenderError::Build {
                 path: f.path.clone(),
                 source,
             })?;
@@ -73,6 +79,23 @@ impl Chain {
                 dsp::config::FxConfig::Compressor(c) => c.sidechain,
                 _ => None,
             };
+            for a in &f.automation {
+                // Every value the envelope reaches at a point (its extremes are among them),
+                // so the processor sizes its lines and tail for them, then its starting value,
+                // which the config already holds. A processor that does not take the
+                // parameter says so: no envelope is ever ignored.
+                for &(_, v) in &a.envelope.points {
+                    p.set_param(a.param, v);
+                }
+                if !p.set_param(a.param, a.envelope.first()) {
+                    return Err(RenderError::NotAutomatable {
+                        path: f.path.clone(),
+                        param: a.param.key.name(),
+                        processor: p.name(),
+                    });
+                }
+            }
+            p.prepare(spec);
             stages.push(Stage {
                 fx: p,
                 path: f.path.clone(),
@@ -84,11 +107,13 @@ impl Chain {
                 } else {
                     [Vec::new(), Vec::new()]
                 },
+                auto: f.automation.clone(),
             });
         }
         Ok(Chain {
             stages,
             max_block: spec.max_block,
+            arrive: 0,
         })
     }
 
@@ -111,6 +136,7 @@ impl Chain {
     /// grew (the chain's latency changed).
     pub fn align_keys(&mut self, arrive: usize, key_latency: &dyn Fn(usize) -> usize) -> bool {
         let mut grew = false;
+        self.arrive = arrive;
         let mut at = arrive;
         for s in &mut self.stages {
             if let Some(k) = s.key {
@@ -140,13 +166,15 @@ impl Chain {
         rate: u32,
     ) -> Result<(), RenderError> {
         debug_assert!(n <= self.max_block);
+        let mut at = self.arrive;
         for s in &mut self.stages {
             let [l, r] = buf;
             let mut block = [&mut l[..n], &mut r[..n]];
             if let Some(d) = &mut s.pre_delay {
                 d.process(&mut block);
+                at += d.delay();
             }
-            match s.key.and_then(|k| keys.get(k)) {
+            let key = match s.key.and_then(|k| keys.get(k)) {
                 Some([kl, kr]) => {
                     let [bl, br] = &mut s.key_buf;
                     bl[..n].copy_from_slice(&kl[..n]);
@@ -155,10 +183,38 @@ impl Chain {
                     if let Some(d) = &mut s.key_delay {
                         d.process(&mut kb);
                     }
-                    s.fx.process_keyed(&mut block, &[&bl[..n], &br[..n]]);
+                    Some([&bl[..n], &br[..n]])
                 }
-                None => s.fx.process(&mut block),
+                None => None,
+            };
+            if s.auto.is_empty() {
+                match key {
+                    Some(k) => s.fx.process_keyed(&mut block, &k),
+                    None => s.fx.process(&mut block),
+                }
+            } else {
+                // Every AUTO_BLOCK frames, each envelope's value at the song time of the last
+                // frame of the piece, which the processor reaches by that frame.
+                let mut o = 0;
+                while o < n {
+                    let m = AUTO_BLOCK.min(n - o);
+                    let last = frame as i64 + (o + m - 1) as i64 - at as i64;
+                    let t = last as f64 / f64::from(rate);
+                    for a in &s.auto {
+                        s.fx.set_param(a.param, a.envelope.value_at(t));
+                    }
+                    let [bl, br] = &mut block;
+                    let mut piece = [&mut bl[o..o + m], &mut br[o..o + m]];
+                    match key {
+                        Some([kl, kr]) => {
+                            s.fx.process_keyed(&mut piece, &[&kl[o..o + m], &kr[o..o + m]])
+                        }
+                        None => s.fx.process(&mut piece),
+                    }
+                    o += m;
+                }
             }
+            at += s.fx.latency();
             for ch in &block {
                 if let Some(i) = ch.iter().position(|x| !x.is_finite()) {
                     return Err(RenderError::NonFinite {

@@ -28,6 +28,14 @@ pub enum RenderError {
         path: String,
         source: dsp::NotImplemented,
     },
+    #[error(
+        "{path}.{param}: the {processor} processor cannot follow an envelope on this parameter"
+    )]
+    NotAutomatable {
+        path: String,
+        param: &'static str,
+        processor: &'static str,
+    },
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("{path}: impulse response {file}: {source}")]

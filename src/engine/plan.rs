@@ -5,6 +5,7 @@
 
 use crate::dsp::config::FxConfig;
 use crate::dsp::db_to_gain;
+use crate::dsp::envelope::Envelope;
 use crate::session::graph;
 use crate::session::model::{Dest, Session};
 
@@ -23,6 +24,65 @@ pub struct Edge {
     pub gain: f32,
     /// Latency compensation in frames.
     pub delay: usize,
+    /// When a fader or send level it includes is automated: its gain frame by frame, which
+    /// replaces `gain`.
+    pub auto: Option<EdgeGain>,
+}
+
+/// One term of a connection's gain in dB: a number or an envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbTerm {
+    Fixed(f64),
+    Env(Envelope),
+}
+
+impl DbTerm {
+    fn new(db: f64, env: Option<&Envelope>) -> Self {
+        env.map_or(DbTerm::Fixed(db), |e| DbTerm::Env(e.clone()))
+    }
+
+    fn at(&self, t: f64) -> f64 {
+        match self {
+            DbTerm::Fixed(db) => *db,
+            DbTerm::Env(e) => e.value_at(t),
+        }
+    }
+}
+
+/// An automated connection's gain: `10^(dB/20)` of the sum of its terms, in the order the
+/// static gain adds them (send level, then fader), so flat envelopes give the static gain's
+/// bits. The envelopes are read at the song time of the frame that arrives at the destination,
+/// after the latency compensation, so every path sees them at the same moment of the stems.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EdgeGain {
+    pub terms: Vec<DbTerm>,
+}
+
+impl EdgeGain {
+    /// The gain of frames `start..start + out.len()` of the song (frame `i` at `i / rate` s)
+    /// into `out`; computed once when no term moves over them.
+    pub fn fill(&self, start: i64, rate: f64, out: &mut [f32]) {
+        let t0 = start as f64 / rate;
+        let t1 = (start + out.len() as i64) as f64 / rate;
+        let still = self.terms.iter().all(|x| match x {
+            DbTerm::Fixed(_) => true,
+            DbTerm::Env(e) => e.constant_over(t0, t1).is_some(),
+        });
+        if still {
+            out.fill(self.at(t0));
+            return;
+        }
+        for (i, g) in out.iter_mut().enumerate() {
+            *g = self.at((start + i as i64) as f64 / rate);
+        }
+    }
+
+    /// The linear gain at song time `t` seconds.
+    pub fn at(&self, t: f64) -> f32 {
+        let mut it = self.terms.iter();
+        let first = it.next().map_or(0.0, |x| x.at(t));
+        db_to_gain(it.fold(first, |db, x| db + x.at(t))) as f32
+    }
 }
 
 /// Latency and tail of each node's own processing, in frames.
@@ -85,6 +145,21 @@ pub fn track_levels(s: &Session) -> Result<Vec<Vec<usize>>, PlanError> {
     Ok(groups)
 }
 
+/// The automated gain of a connection with a first term (`db`, or its envelope) and, for a
+/// post-fader send, the fader as a second; `None` when nothing in it is automated.
+fn edge_gain(
+    db: f64,
+    env: Option<&Envelope>,
+    fader: Option<(f64, Option<&Envelope>)>,
+) -> Option<EdgeGain> {
+    let automated = env.is_some() || fader.is_some_and(|(_, e)| e.is_some());
+    automated.then(|| {
+        let mut terms = vec![DbTerm::new(db, env)];
+        terms.extend(fader.map(|(db, e)| DbTerm::new(db, e)));
+        EdgeGain { terms }
+    })
+}
+
 impl Plan {
     pub fn new(s: &Session, times: &NodeTimes) -> Result<Plan, PlanError> {
         let nb = s.buses.len();
@@ -129,11 +204,12 @@ impl Plan {
         // Edges in summing order: tracks in session order, then buses in session order.
         let mut into_bus: Vec<Vec<Edge>> = vec![Vec::new(); nb];
         let mut into_master: Vec<Edge> = Vec::new();
-        let mut connect = |from: Node, dest: Dest, gain_db: f64| {
+        let mut connect = |from: Node, dest: Dest, gain_db: f64, auto: Option<EdgeGain>| {
             let e = Edge {
                 from,
                 gain: db_to_gain(gain_db) as f32,
                 delay: 0,
+                auto,
             };
             match dest {
                 Dest::Master => into_master.push(e),
@@ -144,20 +220,42 @@ impl Plan {
             if t.muted {
                 continue;
             }
-            connect(Node::Track(i), t.output, t.gain_db);
-            for send in &t.sends {
+            let fader = t.auto.gain_db.as_ref();
+            connect(
+                Node::Track(i),
+                t.output,
+                t.gain_db,
+                edge_gain(t.gain_db, fader, None),
+            );
+            for (k, send) in t.sends.iter().enumerate() {
                 let db = send.level_db + if send.pre_fader { 0.0 } else { t.gain_db };
-                connect(Node::Track(i), Dest::Bus(send.bus), db);
+                let auto = edge_gain(
+                    send.level_db,
+                    t.auto.send(k),
+                    (!send.pre_fader).then_some((t.gain_db, fader)),
+                );
+                connect(Node::Track(i), Dest::Bus(send.bus), db, auto);
             }
         }
         for (i, b) in s.buses.iter().enumerate() {
             if b.muted {
                 continue;
             }
-            connect(Node::Bus(i), b.output, b.gain_db);
-            for send in &b.sends {
+            let fader = b.auto.gain_db.as_ref();
+            connect(
+                Node::Bus(i),
+                b.output,
+                b.gain_db,
+                edge_gain(b.gain_db, fader, None),
+            );
+            for (k, send) in b.sends.iter().enumerate() {
                 let db = send.level_db + if send.pre_fader { 0.0 } else { b.gain_db };
-                connect(Node::Bus(i), Dest::Bus(send.bus), db);
+                let auto = edge_gain(
+                    send.level_db,
+                    b.auto.send(k),
+                    (!send.pre_fader).then_some((b.gain_db, fader)),
+                );
+                connect(Node::Bus(i), Dest::Bus(send.bus), db, auto);
             }
         }
 
@@ -250,6 +348,7 @@ mod tests {
             output,
             sends,
             fx: Vec::new(),
+            auto: Default::default(),
         }
     }
 
@@ -263,6 +362,7 @@ mod tests {
             output,
             sends: Vec::new(),
             fx: Vec::new(),
+            auto: Default::default(),
         }
     }
 

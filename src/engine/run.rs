@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use crate::dsp::delay_line::DelayLine;
+use crate::dsp::envelope::Envelope;
 use crate::dsp::gain_to_db;
 use crate::session::model::Session;
 
@@ -70,7 +71,7 @@ impl Placement {
         }
     }
 
-    fn apply(&self, l: &mut [f32], r: &mut [f32]) {
+    pub(super) fn apply(&self, l: &mut [f32], r: &mut [f32]) {
         if self.width != 1.0 {
             for (a, b) in l.iter_mut().zip(r.iter_mut()) {
                 let m = 0.5 * (*a + *b);
@@ -88,6 +89,99 @@ impl Placement {
     }
 }
 
+/// Envelopes on a node's pan, width and fader, read at the node's output: `latency` frames
+/// after the stems (the latency of its chain and of what feeds it), so a frame sees the value
+/// at the song time of the stems it came from.
+pub(super) struct MixEnvelopes {
+    pub(super) pan: (f64, Option<Envelope>),
+    pub(super) width: (f64, Option<Envelope>),
+    pub(super) fader: Option<Envelope>,
+    pub(super) mono: bool,
+    pub(super) latency: usize,
+    /// The post-fader block, for the meter, when the fader is automated.
+    pub(super) post: [Vec<f32>; 2],
+}
+
+impl MixEnvelopes {
+    /// Song time of frame `j` of the block that starts at render frame `frame`.
+    fn time(&self, frame: u64, j: usize, rate: f64) -> f64 {
+        (frame as i64 + j as i64 - self.latency as i64) as f64 / rate
+    }
+
+    fn placed(&self) -> bool {
+        self.pan.1.is_some() || self.width.1.is_some()
+    }
+
+    /// Width then pan, frame by frame (the static [`Placement`] of each frame's values), or
+    /// once for the block when neither moves during it.
+    fn place(&self, l: &mut [f32], r: &mut [f32], frame: u64, rate: f64) {
+        let at = |p: &(f64, Option<Envelope>), t| p.1.as_ref().map_or(p.0, |e| e.value_at(t));
+        let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, l.len(), rate));
+        let still = |p: &(f64, Option<Envelope>)| {
+            p.1.as_ref()
+                .is_none_or(|e| e.constant_over(t0, t1).is_some())
+        };
+        if still(&self.pan) && still(&self.width) {
+            Placement::new(at(&self.pan, t0), at(&self.width, t0), self.mono).apply(l, r);
+            return;
+        }
+        for (j, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+            let t = self.time(frame, j, rate);
+            let p = Placement::new(at(&self.pan, t), at(&self.width, t), self.mono);
+            p.apply(std::slice::from_mut(a), std::slice::from_mut(b));
+        }
+    }
+
+    /// Meter the block as it leaves through the automated fader.
+    fn meter(&mut self, meter: &mut BlockMeter, block: [&[f32]; 2], frame: u64, rate: f64) {
+        let n = block[0].len();
+        let Some(fader) = &self.fader else {
+            meter.add(&block);
+            return;
+        };
+        // One gain for the block when the fader does not move during it.
+        let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, n, rate));
+        let still = fader
+            .constant_over(t0, t1)
+            .map(|db| crate::dsp::db_to_gain(db) as f32);
+        let [pl, pr] = &mut self.post;
+        let frames = pl[..n]
+            .iter_mut()
+            .zip(&mut pr[..n])
+            .zip(block[0].iter().zip(block[1]));
+        for (j, ((ol, or), (l, r))) in frames.enumerate() {
+            let t = (frame as i64 + j as i64 - self.latency as i64) as f64 / rate;
+            let g = still.unwrap_or_else(|| crate::dsp::db_to_gain(fader.value_at(t)) as f32);
+            *ol = g * l;
+            *or = g * r;
+        }
+        meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
+    }
+}
+
+/// Place a node's block (static or automated) and meter it (unless `meter` is `None`).
+fn place_and_meter(
+    placement: &Placement,
+    env: &mut Option<MixEnvelopes>,
+    buf: &mut [Vec<f32>; 2],
+    n: usize,
+    frame: u64,
+    rate: f64,
+    meter: Option<&mut BlockMeter>,
+) {
+    let [l, r] = buf;
+    match env {
+        Some(e) if e.placed() => e.place(&mut l[..n], &mut r[..n], frame, rate),
+        _ => placement.apply(&mut l[..n], &mut r[..n]),
+    }
+    if let Some(m) = meter {
+        match env {
+            Some(e) => e.meter(m, [&l[..n], &r[..n]], frame, rate),
+            None => m.add(&[&l[..n], &r[..n]]),
+        }
+    }
+}
+
 pub(super) struct TrackState {
     pub(super) idx: usize,
     pub(super) name: String,
@@ -97,6 +191,8 @@ pub(super) struct TrackState {
     pub(super) polarity: f32,
     pub(super) placement: Placement,
     pub(super) fader: f64,
+    /// Envelopes on pan, width or the fader, if any.
+    pub(super) envelopes: Option<MixEnvelopes>,
     /// Post-fx, post-pan, pre-fader signal: every edge from this track is a gain of it.
     pub(super) buf: [Vec<f32>; 2],
     pub(super) meter: BlockMeter,
@@ -119,10 +215,24 @@ impl TrackState {
             }
         }
         self.chain.run(&mut self.buf, n, keys, frame, rate)?;
-        let [l, r] = &mut self.buf;
-        self.placement.apply(&mut l[..n], &mut r[..n]);
-        self.meter.add(&[&l[..n], &r[..n]]);
+        place_and_meter(
+            &self.placement,
+            &mut self.envelopes,
+            &mut self.buf,
+            n,
+            frame,
+            f64::from(rate),
+            Some(&mut self.meter),
+        );
         Ok(())
+    }
+
+    /// The fader the meter's figures still need (1 when the meter saw the automated fader).
+    fn metered_fader(&self) -> f64 {
+        match &self.envelopes {
+            Some(e) if e.fader.is_some() => 1.0,
+            _ => self.fader,
+        }
     }
 
     /// Decode what is left of the stem after the song (see [`StemSource::finish`]).
@@ -140,6 +250,8 @@ pub(super) struct BusState {
     pub(super) chain: Chain,
     pub(super) placement: Placement,
     pub(super) fader: f64,
+    /// Envelopes on pan, width or the fader, if any.
+    pub(super) envelopes: Option<MixEnvelopes>,
     pub(super) input: [Vec<f32>; 2],
     pub(super) meter: BlockMeter,
     pub(super) muted: bool,
@@ -164,22 +276,45 @@ impl EdgeDelays {
     }
 }
 
+/// Where a sum happens: the block's render frame, the latency of the signals arriving (after
+/// compensation), the rate, and room for an automated edge's gains.
+struct SumAt<'g> {
+    frame: u64,
+    arrive: usize,
+    rate: f64,
+    gains: &'g mut [f32],
+}
+
 /// `dst = Σ gain * delayed(src)` over the edges, in order. A delayed run is summed from zero
 /// and then delayed; a delay only moves samples, and the one run of several edges opens the sum
 /// (see [`EdgeDelays`]), so every sample is added in the same order as when each edge is
-/// delayed on its own: the same result to the bit.
+/// delayed on its own: the same result to the bit. An automated edge's gain is applied before
+/// its delay, so it is read `delay` frames later in the song than the arriving signal.
 fn sum_edges<'s>(
     dst: &mut [Vec<f32>; 2],
     n: usize,
     edges: &[Edge],
     delays: &mut EdgeDelays,
     scratch: &mut [Vec<f32>; 2],
+    at: SumAt<'_>,
     source: &dyn Fn(Node) -> [&'s [f32]; 2],
 ) {
     dst[0][..n].fill(0.0);
     dst[1][..n].fill(0.0);
-    let add = |to: &mut [Vec<f32>; 2], e: &Edge| {
+    let gains = &mut at.gains[..n];
+    let mut add = |to: &mut [Vec<f32>; 2], e: &Edge| {
         let src = source(e.from);
+        if let Some(auto) = &e.auto {
+            let start = at.frame as i64 - at.arrive as i64 + e.delay as i64;
+            auto.fill(start, at.rate, gains);
+            for ((d, s), g) in to[0][..n].iter_mut().zip(&src[0][..n]).zip(gains.iter()) {
+                *d += *g * *s;
+            }
+            for ((d, s), g) in to[1][..n].iter_mut().zip(&src[1][..n]).zip(gains.iter()) {
+                *d += *g * *s;
+            }
+            return;
+        }
         let g = e.gain;
         for (d, s) in to[0][..n].iter_mut().zip(&src[0][..n]) {
             *d += g * *s;
@@ -226,6 +361,8 @@ impl Graph {
         let rate = session.sample_rate;
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
         let mut mix = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        let mut gains = vec![0.0f32; BLOCK];
+        let frate = f64::from(rate);
         let Graph {
             plan,
             tracks,
@@ -266,24 +403,41 @@ impl Graph {
                         ],
                     }
                 };
+                let at = SumAt {
+                    frame,
+                    arrive: plan.bus_in_latency[b],
+                    rate: frate,
+                    gains: &mut gains,
+                };
                 sum_edges(
                     &mut bus.input,
                     n,
                     &plan.into_bus[b],
                     &mut bus_delays[b],
                     &mut scratch,
+                    at,
                     &source,
                 );
                 if bus.muted {
                     continue;
                 }
                 bus.chain.run(&mut bus.input, n, keys, frame, rate)?;
-                let [l, r] = &mut bus.input;
-                bus.placement.apply(&mut l[..n], &mut r[..n]);
+                place_and_meter(
+                    &bus.placement,
+                    &mut bus.envelopes,
+                    &mut bus.input,
+                    n,
+                    frame,
+                    frate,
+                    None,
+                );
             }
             buses.par_iter_mut().filter(|b| !b.muted).for_each(|b| {
                 let [l, r] = &b.input;
-                b.meter.add(&[&l[..n], &r[..n]]);
+                match &mut b.envelopes {
+                    Some(e) => e.meter(&mut b.meter, [&l[..n], &r[..n]], frame, frate),
+                    None => b.meter.add(&[&l[..n], &r[..n]]),
+                }
             });
             let source = |node: Node| -> [&[f32]; 2] {
                 match node {
@@ -294,12 +448,19 @@ impl Graph {
                     Node::Bus(j) => [&buses[j].input[0][..], &buses[j].input[1][..]],
                 }
             };
+            let at = SumAt {
+                frame,
+                arrive: plan.mix_latency,
+                rate: frate,
+                gains: &mut gains,
+            };
             sum_edges(
                 &mut mix,
                 n,
                 &plan.into_master,
                 master_delays,
                 &mut scratch,
+                at,
                 &source,
             );
             sink.write(&mut mix, n, keys, frame)?;
@@ -320,7 +481,7 @@ impl Graph {
         for (i, t) in session.tracks.iter().enumerate() {
             let st = self.tracks[i].as_ref();
             tracks.push(match st {
-                Some(st) if !t.muted => st.meter.stats(&t.name, st.fader, false),
+                Some(st) if !t.muted => st.meter.stats(&t.name, st.metered_fader(), false),
                 _ => NodeStats {
                     name: t.name.clone(),
                     peak_dbfs: f64::NEG_INFINITY,
@@ -342,7 +503,13 @@ impl Graph {
         let buses = self
             .buses
             .iter()
-            .map(|b| b.meter.stats(&b.name, b.fader, b.muted))
+            .map(|b| {
+                let fader = match &b.envelopes {
+                    Some(e) if e.fader.is_some() => 1.0,
+                    _ => b.fader,
+                };
+                b.meter.stats(&b.name, fader, b.muted)
+            })
             .collect();
         MixStats {
             tracks,
@@ -369,6 +536,7 @@ mod tests {
                 from: Node::Track(i),
                 gain: 0.3 + 0.1 * i as f32,
                 delay,
+                auto: None,
             })
             .collect();
         let n = 9000;
@@ -391,6 +559,7 @@ mod tests {
             let mut got = [Vec::new(), Vec::new()];
             let mut dst = [vec![0.0; block], vec![0.0; block]];
             let mut scratch = [vec![0.0; block], vec![0.0; block]];
+            let mut gains = vec![0.0; block];
             let mut start = 0;
             while start < n {
                 let m = block.min(n - start);
@@ -398,7 +567,13 @@ mod tests {
                     let Node::Track(i) = node else { unreachable!() };
                     [&src[i][0][start..start + m], &src[i][1][start..start + m]]
                 };
-                sum_edges(&mut dst, m, &edges, &mut d, &mut scratch, &source);
+                let at = SumAt {
+                    frame: start as u64,
+                    arrive: 0,
+                    rate: 48000.0,
+                    gains: &mut gains,
+                };
+                sum_edges(&mut dst, m, &edges, &mut d, &mut scratch, at, &source);
                 got[0].extend_from_slice(&dst[0][..m]);
                 got[1].extend_from_slice(&dst[1][..m]);
                 start += m;

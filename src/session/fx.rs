@@ -2,7 +2,9 @@
 //! [`FxConfig`] values. Frequencies are checked against the session's Nyquist frequency.
 
 use crate::dsp::config::*;
+use crate::dsp::envelope::ParamKey;
 
+use super::automation::is_envelope;
 use super::diag::Span;
 use super::keys::{self, Key, Ty, fx as k};
 use super::validate::Validator;
@@ -42,8 +44,13 @@ impl Validator<'_> {
             let Some(t) = as_table(&mut self.d, item, path.clone()) else {
                 continue;
             };
+            self.automation.clear();
             if let Some(cfg) = self.fx_entry(&t, owner, sidechains) {
-                out.push(crate::session::model::Fx { config: cfg, path });
+                out.push(crate::session::model::Fx {
+                    config: cfg,
+                    path,
+                    automation: self.take_automation(),
+                });
             }
         }
         out
@@ -81,7 +88,7 @@ impl Validator<'_> {
                 t.check_section(&mut self.d, &k::gain::SECTION, &[TYPE]);
                 t.require(&mut self.d, g.name, "the gain in dB, e.g. gain_db = -3.0");
                 FxConfig::Gain(GainConfig {
-                    gain_db: t.opt_num_of(&mut self.d, g).unwrap_or_default(),
+                    gain_db: self.fx_param(t, ParamKey::GainDb, g),
                 })
             }
             "multiband" => {
@@ -107,7 +114,7 @@ impl Validator<'_> {
     pub(super) fn freq(&mut self, t: &Tbl<'_, '_>, k: &Key) -> f64 {
         let key = k.name;
         let lo = match k.ty {
-            Ty::Hz { lo } => lo,
+            Ty::Hz { lo } | Ty::HzEnvelope { lo } => lo,
             _ => 0.0,
         };
         let default = k.num_default().unwrap_or(lo);
@@ -165,11 +172,29 @@ impl Validator<'_> {
         let mut located = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let path = format!("{}[{i}]", t.key_path(BANDS.name));
-            if let Some(bt) = as_table(&mut self.d, item, path)
-                && let Some(b) = self.eq_band(&bt)
-            {
+            let Some(bt) = as_table(&mut self.d, item, path) else {
+                continue;
+            };
+            if phase == Phase::Linear {
+                for key in ["freq_hz", "gain_db", "q"] {
+                    if let Some(v) = bt.get(key).filter(|v| is_envelope(v)) {
+                        self.d.bad_value_help(
+                            &v.span(),
+                            &bt.key_path(key),
+                            "cannot be automated with phase = \"linear\": the FIR is designed once",
+                            "use phase = \"minimum\" (the default) to automate a band",
+                        );
+                    }
+                }
+            }
+            let before = self.automation.len();
+            if let Some(b) = self.eq_band(&bt) {
                 bands.push(b);
                 located.push((bt.span.clone(), bt.path.clone()));
+            }
+            // The band's envelopes name it by its place.
+            for a in &mut self.automation[before..] {
+                a.param.band = bands.len().saturating_sub(1);
             }
         }
         let cfg = EqConfig { bands, phase };
@@ -236,7 +261,7 @@ impl Validator<'_> {
         );
         t.require(&mut self.d, e::FREQ_HZ.name, "the band's frequency in Hz");
         let kind_s = t.choice(&mut self.d, KIND, &kinds);
-        let freq_hz = self.freq(t, &e::FREQ_HZ);
+        let freq_hz = self.freq_param(t, &e::FREQ_HZ);
         let kind = match kind_s.as_ref().map(|s| s.v.as_str()) {
             Some("highpass") => BandKind::Highpass,
             Some("lowpass") => BandKind::Lowpass,
@@ -273,7 +298,7 @@ impl Validator<'_> {
                         "slope_db_oct builds a Butterworth cascade; q shapes one 12 dB/oct section",
                     );
                 }
-                band.pass = if let Some(q) = t.opt_num_of(&mut self.d, q) {
+                band.pass = if let Some(q) = self.opt_fx_param(t, ParamKey::Q, q) {
                     PassShape::Q(q)
                 } else {
                     let s = t
@@ -289,7 +314,7 @@ impl Validator<'_> {
                     e::GAIN_DB.name,
                     &format!("a {kind_name} band needs its gain, e.g. gain_db = 1.5"),
                 );
-                band.gain_db = t.opt_num_of(&mut self.d, &e::GAIN_DB).unwrap_or_default();
+                band.gain_db = self.fx_param(t, ParamKey::GainDb, &e::GAIN_DB);
                 let (q, slope) = (&e::SHELF_Q, &e::SHELF_SLOPE);
                 if t.has(q.name) && t.has(slope.name) {
                     self.d.bad_value(
@@ -298,7 +323,7 @@ impl Validator<'_> {
                         "give either q or slope, not both",
                     );
                 }
-                band.shelf = match t.opt_num_of(&mut self.d, q) {
+                band.shelf = match self.opt_fx_param(t, ParamKey::Q, q) {
                     Some(q) => ShelfShape::Q(q),
                     None => ShelfShape::Slope(t.num_of(&mut self.d, slope)),
                 };
@@ -310,16 +335,16 @@ impl Validator<'_> {
                     e::GAIN_DB.name,
                     "a peak band needs its gain, e.g. gain_db = 2.0",
                 );
-                band.gain_db = t.opt_num_of(&mut self.d, &e::GAIN_DB).unwrap_or_default();
-                band.q = t.num_of(&mut self.d, &e::PEAK_Q);
+                band.gain_db = self.fx_param(t, ParamKey::GainDb, &e::GAIN_DB);
+                band.q = self.fx_param(t, ParamKey::Q, &e::PEAK_Q);
             }
             BandKind::Notch => {
                 t.check_section(&mut self.d, &e::NOTCH, &[KIND]);
-                band.q = t.num_of(&mut self.d, &e::NOTCH_Q);
+                band.q = self.fx_param(t, ParamKey::Q, &e::NOTCH_Q);
             }
             BandKind::Bandpass => {
                 t.check_section(&mut self.d, &e::BANDPASS, &[KIND]);
-                band.q = t.num_of(&mut self.d, &e::BANDPASS_Q);
+                band.q = self.fx_param(t, ParamKey::Q, &e::BANDPASS_Q);
             }
         }
         Some(band)
@@ -338,15 +363,27 @@ impl Validator<'_> {
             Some(s) if s.v == "rms" => Detector::Rms,
             _ => Detector::Peak,
         };
+        // A multiband band's compressor (no sidechain) takes no envelopes.
+        let num = |v: &mut Self, param: ParamKey, k: &Key| {
+            if allow_sidechain {
+                v.fx_param(t, param, k)
+            } else {
+                t.num_of(&mut v.d, k)
+            }
+        };
+        let threshold_db = num(self, ParamKey::ThresholdDb, &c::THRESHOLD_DB);
+        let ratio = num(self, ParamKey::Ratio, &c::RATIO);
+        let makeup_db = num(self, ParamKey::MakeupDb, &c::MAKEUP_DB);
+        let mix = num(self, ParamKey::Mix, &c::MIX);
         let mut cfg = CompressorConfig {
-            threshold_db: t.num_of(&mut self.d, &c::THRESHOLD_DB),
-            ratio: t.num_of(&mut self.d, &c::RATIO),
+            threshold_db,
+            ratio,
             knee_db: t.num_of(&mut self.d, &c::KNEE_DB),
             attack_ms: t.num_of(&mut self.d, &c::ATTACK_MS),
             release_ms: t.num_of(&mut self.d, &c::RELEASE_MS),
-            makeup_db: t.num_of(&mut self.d, &c::MAKEUP_DB),
+            makeup_db,
             detector,
-            mix: t.num_of(&mut self.d, &c::MIX),
+            mix,
             sidechain: None,
         };
         let sidechain = c::SIDECHAIN.name;
@@ -399,7 +436,7 @@ impl Validator<'_> {
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         DeesserConfig {
             freq_hz: self.freq(t, &e::FREQ_HZ),
-            threshold_db: t.num_of(&mut self.d, &e::THRESHOLD_DB),
+            threshold_db: self.fx_param(t, ParamKey::ThresholdDb, &e::THRESHOLD_DB),
             range_db: t.num_of(&mut self.d, &e::RANGE_DB),
         }
     }
@@ -415,9 +452,9 @@ impl Validator<'_> {
         };
         SaturationConfig {
             model,
-            drive_db: t.num_of(&mut self.d, &e::DRIVE_DB),
-            mix: t.num_of(&mut self.d, &e::MIX),
-            output_db: t.num_of(&mut self.d, &e::OUTPUT_DB),
+            drive_db: self.fx_param(t, ParamKey::DriveDb, &e::DRIVE_DB),
+            mix: self.fx_param(t, ParamKey::Mix, &e::MIX),
+            output_db: self.fx_param(t, ParamKey::OutputDb, &e::OUTPUT_DB),
         }
     }
 
@@ -448,8 +485,8 @@ impl Validator<'_> {
                 self.note_ms(&s.v, &s.span, &t.key_path(time))
             }
         };
-        let feedback = t.num_of(&mut self.d, &e::FEEDBACK);
-        let mix = t.num_of(&mut self.d, &e::MIX);
+        let feedback = self.fx_param(t, ParamKey::Feedback, &e::FEEDBACK);
+        let mix = self.fx_param(t, ParamKey::Mix, &e::MIX);
         let ping_pong = t.bool_of(&mut self.d, &e::PING_PONG);
         let highcut_hz = t
             .has(e::HIGHCUT_HZ.name)
@@ -530,16 +567,16 @@ impl Validator<'_> {
         use k::chorus as e;
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         ChorusConfig {
-            rate_hz: t.num_of(&mut self.d, &e::RATE_HZ),
-            depth_ms: t.num_of(&mut self.d, &e::DEPTH_MS),
-            mix: t.num_of(&mut self.d, &e::MIX),
+            rate_hz: self.fx_param(t, ParamKey::RateHz, &e::RATE_HZ),
+            depth_ms: self.fx_param(t, ParamKey::DepthMs, &e::DEPTH_MS),
+            mix: self.fx_param(t, ParamKey::Mix, &e::MIX),
         }
     }
 
     fn reverb(&mut self, t: &Tbl<'_, '_>) -> Option<ReverbConfig> {
         use k::reverb as e;
         let predelay_ms = t.num_of(&mut self.d, &e::PREDELAY_MS);
-        let mix = t.num_of(&mut self.d, &e::MIX);
+        let mix = self.fx_param(t, ParamKey::Mix, &e::MIX);
         if t.has(e::IR.name) {
             t.check_section(&mut self.d, &e::IR_SECTION, &[TYPE]);
             let s = t.str(&mut self.d, e::IR.name)?;
@@ -584,7 +621,7 @@ impl Validator<'_> {
         use k::width as e;
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         WidthConfig {
-            amount: t.num_of(&mut self.d, &e::AMOUNT),
+            amount: self.fx_param(t, ParamKey::Amount, &e::AMOUNT),
             mono_below_hz: t
                 .has(e::MONO_BELOW_HZ.name)
                 .then(|| self.freq(t, &e::MONO_BELOW_HZ)),
@@ -613,7 +650,7 @@ impl Validator<'_> {
             return None;
         };
         let lo = match *item {
-            Ty::Hz { lo } => lo,
+            Ty::Hz { lo } | Ty::HzEnvelope { lo } => lo,
             _ => 0.0,
         };
         let xs = t.array(&mut self.d, crossovers_hz)?;

@@ -50,6 +50,10 @@ pub enum Ty {
     Hz {
         lo: f64,
     },
+    /// A [`Ty::Hz`] frequency, or an automation envelope of such frequencies.
+    HzEnvelope {
+        lo: f64,
+    },
     /// An integer in `lo..=hi`.
     Integer {
         lo: i64,
@@ -96,7 +100,7 @@ pub enum Ty {
 
 /// How an automation envelope ([`Ty::Envelope`]) moves between its points; the first is the
 /// default.
-pub const ENVELOPE_CURVES: [&str; 3] = ["linear", "smooth", "step"];
+pub const ENVELOPE_CURVES: [&str; 3] = crate::dsp::envelope::Curve::NAMES;
 
 /// One kind of entry in a [`Ty::Tagged`] array: the tag's value and the keys that go with it.
 /// Two variants may share a tag (a reverb is algorithmic or convolution); the validation code
@@ -160,7 +164,7 @@ impl Key {
                 Some((lo, hi))
             }
             Ty::Integer { lo, hi } => Some((lo as f64, hi as f64)),
-            Ty::Hz { lo } => Some((lo, f64::INFINITY)),
+            Ty::Hz { lo } | Ty::HzEnvelope { lo } => Some((lo, f64::INFINITY)),
             _ => None,
         }
     }
@@ -235,6 +239,16 @@ const fn text(name: &'static str) -> Key {
 }
 
 impl Key {
+    /// The key also takes an automation envelope of its values.
+    const fn auto(mut self) -> Key {
+        self.ty = match self.ty {
+            Ty::Number { lo, hi } => Ty::Envelope { lo, hi },
+            Ty::Hz { lo } => Ty::HzEnvelope { lo },
+            ty => ty,
+        };
+        self
+    }
+
     const fn doc(mut self, doc: &'static str) -> Key {
         self.doc = doc;
         self
@@ -345,14 +359,21 @@ pub mod session {
         "seconds rendered after the last stem ends; `\"auto\"` renders the processors' \
          ringing until it falls below -90 dBFS (at most 30 s)",
     );
-    pub const TEMPO_BPM: Key =
-        num_opt("tempo_bpm", 20.0, 400.0, "BPM").doc("lets delay times be note values");
+    pub const TEMPO_BPM: Key = num_opt("tempo_bpm", 20.0, 400.0, "BPM")
+        .doc("lets delay times be note values and automation times be `\"bar:beat\"` strings");
+    pub const BEATS_PER_BAR: Key = key(
+        "beats_per_bar",
+        Ty::Integer { lo: 1, hi: 32 },
+        "",
+        Absent::Int(4),
+    )
+    .doc("beats in a bar, for automation times written `\"bar:beat\"`");
 
     pub const SECTION: Section = Section {
         id: "session",
         title: "[session]",
         doc: "",
-        keys: &[&NAME, &SAMPLE_RATE, &TAIL, &TEMPO_BPM],
+        keys: &[&NAME, &SAMPLE_RATE, &TAIL, &TEMPO_BPM, &BEATS_PER_BAR],
     };
 }
 
@@ -366,16 +387,20 @@ pub mod track {
         "the stem: WAV (16/24/32-bit integer, 32/64-bit float, WAVE_FORMAT_EXTENSIBLE), AIFF, \
          FLAC, MP3, Ogg Vorbis; mono or stereo; 8..192 kHz",
     );
-    pub const GAIN_DB: Key = num("gain_db", -96.0, 24.0, "dB", 0.0).doc("fader");
-    pub const PAN: Key = num("pan", -1.0, 1.0, "", 0.0).doc(
-        "mono stems: constant-power pan law, -3 dB each side at centre (L = cos θ, R = sin θ, \
+    pub const GAIN_DB: Key = num("gain_db", -96.0, 24.0, "dB", 0.0).doc("fader").auto();
+    pub const PAN: Key = num("pan", -1.0, 1.0, "", 0.0)
+        .doc(
+            "mono stems: constant-power pan law, -3 dB each side at centre (L = cos θ, R = sin θ, \
          θ = (pan+1)·π/4); stereo stems and buses: balance (the far side is turned down along \
          a quarter cosine, -3 dB at ±0.5, silent at ±1)",
-    );
-    pub const WIDTH: Key = num("width", 0.0, 2.0, "", 1.0).doc(
-        "stereo only: mid/side width, 0 mono, 1 as recorded, 2 twice the side signal (on a \
+        )
+        .auto();
+    pub const WIDTH: Key = num("width", 0.0, 2.0, "", 1.0)
+        .doc(
+            "stereo only: mid/side width, 0 mono, 1 as recorded, 2 twice the side signal (on a \
          track with a mono stem, an error)",
-    );
+        )
+        .auto();
     pub const OFFSET_S: Key = num("offset_s", 0.0, 3600.0, "s", 0.0)
         .doc("where the region starts in the song (rounded to the nearest frame)");
     pub const START_S: Key = num("start_s", 0.0, 86_400.0, "s", 0.0)
@@ -461,7 +486,9 @@ pub mod sends {
     use super::{Absent, Key, Section, Ty, flag, key, num};
 
     pub const BUS: Key = key("bus", Ty::Ref, "", Absent::Required).doc("the bus fed");
-    pub const LEVEL_DB: Key = num("level_db", -96.0, 12.0, "dB", 0.0).doc("send level");
+    pub const LEVEL_DB: Key = num("level_db", -96.0, 12.0, "dB", 0.0)
+        .doc("send level")
+        .auto();
     pub const PRE_FADER: Key =
         flag("pre_fader", false).doc("tap before the fader (ignoring it) instead of after it");
 
@@ -762,7 +789,8 @@ pub mod fx {
             "dB",
             Absent::Required,
         )
-        .doc("the gain");
+        .doc("the gain")
+        .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.gain",
@@ -831,7 +859,9 @@ pub mod fx {
             keys: &[&BANDS, &PHASE],
         };
 
-        pub const FREQ_HZ: Key = hz("freq_hz", 1.0, Absent::Required).doc("the band's frequency");
+        pub const FREQ_HZ: Key = hz("freq_hz", 1.0, Absent::Required)
+            .doc("the band's frequency")
+            .auto();
         pub const GAIN_DB: Key = key(
             "gain_db",
             Ty::Number {
@@ -841,9 +871,11 @@ pub mod fx {
             "dB",
             Absent::Required,
         )
-        .doc("the band's gain");
+        .doc("the band's gain")
+        .auto();
         pub const PASS_Q: Key = num_opt("q", 0.1, 20.0, "")
-            .doc("one 12 dB/oct section of this Q instead of a Butterworth slope");
+            .doc("one 12 dB/oct section of this Q instead of a Butterworth slope")
+            .auto();
         pub const SLOPE_DB_OCT: Key = key(
             "slope_db_oct",
             Ty::IntOf(&[6, 12, 18, 24, 36, 48]),
@@ -852,13 +884,16 @@ pub mod fx {
         )
         .doc("Butterworth cascade; give `q` or `slope_db_oct`, not both")
         .limit("must be 6, 12, 18, 24, 36 or 48 dB per octave");
-        pub const SHELF_Q: Key = num_opt("q", 0.1, 10.0, "").doc("shelf Q instead of `slope`");
+        pub const SHELF_Q: Key = num_opt("q", 0.1, 10.0, "")
+            .doc("shelf Q instead of `slope`")
+            .auto();
         pub const SHELF_SLOPE: Key =
             num("slope", 0.1, 1.0, "", 1.0).doc("shelf slope; give `q` or `slope`, not both");
-        pub const PEAK_Q: Key = num("q", 0.1, 40.0, "", 1.0).doc("bandwidth");
-        pub const NOTCH_Q: Key = num("q", 0.1, 100.0, "", 8.0).doc("bandwidth");
-        pub const BANDPASS_Q: Key =
-            num("q", 0.1, 40.0, "", std::f64::consts::FRAC_1_SQRT_2).doc("bandwidth");
+        pub const PEAK_Q: Key = num("q", 0.1, 40.0, "", 1.0).doc("bandwidth").auto();
+        pub const NOTCH_Q: Key = num("q", 0.1, 100.0, "", 8.0).doc("bandwidth").auto();
+        pub const BANDPASS_Q: Key = num("q", 0.1, 40.0, "", std::f64::consts::FRAC_1_SQRT_2)
+            .doc("bandwidth")
+            .auto();
 
         pub const PASS: Section = Section {
             id: "fx.eq.bands.pass",
@@ -895,16 +930,21 @@ pub mod fx {
     pub mod compressor {
         use super::super::{Absent, Key, Section, Ty, choice, key, num};
 
-        pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -18.0).doc("threshold");
-        pub const RATIO: Key = num("ratio", 1.0, 100.0, ":1", 4.0).doc("ratio");
+        pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -18.0)
+            .doc("threshold")
+            .auto();
+        pub const RATIO: Key = num("ratio", 1.0, 100.0, ":1", 4.0).doc("ratio").auto();
         pub const KNEE_DB: Key = num("knee_db", 0.0, 24.0, "dB", 6.0).doc("soft knee width");
         pub const ATTACK_MS: Key = num("attack_ms", 0.01, 500.0, "ms", 10.0).doc("attack time");
         pub const RELEASE_MS: Key = num("release_ms", 1.0, 5000.0, "ms", 100.0).doc("release time");
-        pub const MAKEUP_DB: Key = num("makeup_db", -24.0, 24.0, "dB", 0.0).doc("makeup gain");
+        pub const MAKEUP_DB: Key = num("makeup_db", -24.0, 24.0, "dB", 0.0)
+            .doc("makeup gain")
+            .auto();
         pub const DETECTOR: Key =
             choice("detector", &["peak", "rms"], Absent::Str("peak")).doc("level detector");
-        pub const MIX: Key =
-            num("mix", 0.0, 1.0, "", 1.0).doc("wet share (below 1: parallel compression)");
+        pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0)
+            .doc("wet share (below 1: parallel compression)")
+            .auto();
         pub const SIDECHAIN: Key = key("sidechain", Ty::Ref, "", Absent::Off).doc(
             "a track name: keyed by that track's signal after its fx and pan, before its fader \
              (latency-aligned with the compressed signal; not its own track, no loops)",
@@ -952,7 +992,9 @@ pub mod fx {
 
         pub const FREQ_HZ: Key =
             hz("freq_hz", 1000.0, Absent::Num(6500.0)).doc("centre of the band reduced (Q 1)");
-        pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -30.0).doc("threshold");
+        pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -30.0)
+            .doc("threshold")
+            .auto();
         pub const RANGE_DB: Key = num("range_db", 0.0, 24.0, "dB", 6.0).doc("most reduction");
 
         pub const SECTION: Section = Section {
@@ -972,9 +1014,13 @@ pub mod fx {
             Absent::Str("tape"),
         )
         .doc("the transfer curve");
-        pub const DRIVE_DB: Key = num("drive_db", 0.0, 36.0, "dB", 6.0).doc("gain into the curve");
-        pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share");
-        pub const OUTPUT_DB: Key = num("output_db", -24.0, 24.0, "dB", 0.0).doc("output gain");
+        pub const DRIVE_DB: Key = num("drive_db", 0.0, 36.0, "dB", 6.0)
+            .doc("gain into the curve")
+            .auto();
+        pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share").auto();
+        pub const OUTPUT_DB: Key = num("output_db", -24.0, 24.0, "dB", 0.0)
+            .doc("output gain")
+            .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.saturation",
@@ -995,8 +1041,10 @@ pub mod fx {
             "a note value at `[session].tempo_bpm`: `\"1/1\"`..`\"1/32\"`, dotted `\"1/4.\"`, \
              triplet `\"1/8t\"` (no longer than `time_ms` may be)",
         );
-        pub const FEEDBACK: Key = num("feedback", 0.0, 0.95, "", 0.3).doc("share fed back");
-        pub const MIX: Key = num("mix", 0.0, 1.0, "", 0.25).doc("wet share");
+        pub const FEEDBACK: Key = num("feedback", 0.0, 0.95, "", 0.3)
+            .doc("share fed back")
+            .auto();
+        pub const MIX: Key = num("mix", 0.0, 1.0, "", 0.25).doc("wet share").auto();
         pub const PING_PONG: Key =
             flag("ping_pong", false).doc("echoes alternate left/right from a mono sum");
         pub const HIGHCUT_HZ: Key = hz("highcut_hz", 20.0, Absent::Off)
@@ -1023,9 +1071,13 @@ pub mod fx {
     pub mod chorus {
         use super::super::{Key, Section, num};
 
-        pub const RATE_HZ: Key = num("rate_hz", 0.01, 10.0, "Hz", 0.8).doc("modulation rate");
-        pub const DEPTH_MS: Key = num("depth_ms", 0.0, 20.0, "ms", 3.0).doc("modulation depth");
-        pub const MIX: Key = num("mix", 0.0, 1.0, "", 0.5).doc("wet share");
+        pub const RATE_HZ: Key = num("rate_hz", 0.01, 10.0, "Hz", 0.8)
+            .doc("modulation rate")
+            .auto();
+        pub const DEPTH_MS: Key = num("depth_ms", 0.0, 20.0, "ms", 3.0)
+            .doc("modulation depth")
+            .auto();
+        pub const MIX: Key = num("mix", 0.0, 1.0, "", 0.5).doc("wet share").auto();
 
         pub const SECTION: Section = Section {
             id: "fx.chorus",
@@ -1055,7 +1107,7 @@ pub mod fx {
         pub const WIDTH: Key = num("width", 0.0, 2.0, "", 1.0).doc("stereo width of the tail");
         pub const PREDELAY_MS: Key =
             num("predelay_ms", 0.0, 500.0, "ms", 0.0).doc("delay before the reverb");
-        pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share");
+        pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share").auto();
         pub const IR: Key = key("ir", Ty::File, "", Absent::Required).doc(
             "an impulse response (any supported format and rate, resampled; its level is kept \
              as recorded)",
@@ -1078,8 +1130,9 @@ pub mod fx {
     pub mod width {
         use super::super::{Absent, Key, Section, hz, num};
 
-        pub const AMOUNT: Key =
-            num("amount", 0.0, 2.0, "", 1.0).doc("0 mono, 1 as is, 2 twice the side signal");
+        pub const AMOUNT: Key = num("amount", 0.0, 2.0, "", 1.0)
+            .doc("0 mono, 1 as is, 2 twice the side signal")
+            .auto();
         pub const MONO_BELOW_HZ: Key = hz("mono_below_hz", 20.0, Absent::Off)
             .doc("the side signal below it is removed with a Linkwitz-Riley crossover");
 

@@ -2,6 +2,7 @@
 //! resolve into the [`model::Session`] the engine renders.
 
 pub mod album;
+mod automation;
 pub mod diag;
 mod fx;
 pub mod graph;

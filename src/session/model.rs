@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::dsp::config::FxConfig;
+use crate::dsp::envelope::{Automation, Envelope};
 use crate::io::decode::StemInfo;
 use crate::io::tags::Tags;
 use crate::io::wav::{Dither, Encoding};
@@ -39,6 +40,30 @@ pub struct Fx {
     pub config: FxConfig,
     /// `track[2] "vocals".fx[1]`, for runtime errors.
     pub path: String,
+    /// Parameters that follow an envelope (their value in `config` is the envelope's first).
+    pub automation: Vec<Automation>,
+}
+
+/// Envelopes on a track's or bus's mixer keys; the numbers of those keys hold the envelopes'
+/// first values. Empty: the numbers hold for the whole song.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MixAutomation {
+    pub gain_db: Option<Envelope>,
+    pub pan: Option<Envelope>,
+    pub width: Option<Envelope>,
+    /// `(index into sends, envelope of its level_db)`.
+    pub sends: Vec<(usize, Envelope)>,
+}
+
+impl MixAutomation {
+    pub fn is_empty(&self) -> bool {
+        *self == MixAutomation::default()
+    }
+
+    /// The envelope of send `i`'s level, if it has one.
+    pub fn send(&self, i: usize) -> Option<&Envelope> {
+        self.sends.iter().find(|(j, _)| *j == i).map(|(_, e)| e)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +88,8 @@ pub struct Track {
     pub output: Dest,
     pub sends: Vec<Send>,
     pub fx: Vec<Fx>,
+    /// Envelopes on `gain_db`, `pan`, `width` and send levels.
+    pub auto: MixAutomation,
 }
 
 /// The part of a stem a track plays: from `start_s` to `end_s` of the stem (seconds of the
@@ -94,6 +121,8 @@ pub struct Bus {
     pub output: Dest,
     pub sends: Vec<Send>,
     pub fx: Vec<Fx>,
+    /// Envelopes on `gain_db`, `pan`, `width` and send levels.
+    pub auto: MixAutomation,
 }
 
 /// Loudness target of the master.

@@ -5,7 +5,7 @@ use super::diag::Span;
 use super::fx::{Owner, SidechainRef};
 use super::graph;
 use super::keys::{self, Key};
-use super::model::{Bus, Dest, Region, Send, Track};
+use super::model::{Bus, Dest, MixAutomation, Region, Send, Track};
 use super::validate::{Validator, labelled};
 use super::walk::{Tbl, as_table};
 use crate::dsp::fade::FadeCurve;
@@ -31,7 +31,12 @@ pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, k: &Key) -> Dest {
     }
 }
 
-fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
+/// The sends of a track or bus; envelopes on their levels go into `auto`.
+fn sends(
+    v: &mut Validator<'_>,
+    t: &Tbl<'_, '_>,
+    auto: &mut MixAutomation,
+) -> Vec<(Send, Span, String)> {
     use keys::sends as k;
     let Some(items) = t.array(&mut v.d, keys::track::SENDS.name) else {
         return Vec::new();
@@ -46,21 +51,26 @@ fn sends(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> Vec<(Send, Span, String)> {
         if !st.require(&mut v.d, k::BUS.name, "the bus this send feeds") {
             continue;
         }
-        let level_db = st.num_of(&mut v.d, &k::LEVEL_DB);
+        let (level_db, level_env) = v.num_or_envelope(&st, &k::LEVEL_DB);
         let pre_fader = st.bool_of(&mut v.d, &k::PRE_FADER);
         let Some(s) = st.str(&mut v.d, k::BUS.name) else {
             continue;
         };
         match v.bus_names.iter().position(|b| *b == s.v) {
-            Some(bus) => out.push((
-                Send {
-                    bus,
-                    level_db,
-                    pre_fader,
-                },
-                s.span.clone(),
-                st.key_path(k::BUS.name),
-            )),
+            Some(bus) => {
+                if let Some(e) = level_env {
+                    auto.sends.push((out.len(), e));
+                }
+                out.push((
+                    Send {
+                        bus,
+                        level_db,
+                        pre_fader,
+                    },
+                    s.span.clone(),
+                    st.key_path(k::BUS.name),
+                ))
+            }
             None => {
                 let help = v.name_hint(&s.v, &v.bus_names.clone(), "bus");
                 let help = if s.v == "master" {
@@ -101,9 +111,13 @@ pub(super) fn track(
     } else {
         None
     };
-    let gain_db = t.num_of(&mut v.d, &k::GAIN_DB);
-    let pan = t.num_of(&mut v.d, &k::PAN);
-    let width = t.num_of(&mut v.d, &k::WIDTH);
+    let mut auto = MixAutomation::default();
+    let gain_db;
+    let pan;
+    let width;
+    (gain_db, auto.gain_db) = v.num_or_envelope(t, &k::GAIN_DB);
+    (pan, auto.pan) = v.num_or_envelope(t, &k::PAN);
+    (width, auto.width) = v.num_or_envelope(t, &k::WIDTH);
     let offset_s = t.num_of(&mut v.d, &k::OFFSET_S);
     let start_s = t.num_of(&mut v.d, &k::START_S);
     let end_s = t.opt_num_of(&mut v.d, &k::END_S);
@@ -117,7 +131,10 @@ pub(super) fn track(
     let mute = t.bool_of(&mut v.d, &k::MUTE);
     let solo = t.bool_of(&mut v.d, &k::SOLO);
     let output = dest(v, t, &k::OUTPUT);
-    let sends = sends(v, t).into_iter().map(|(s, _, _)| s).collect();
+    let sends = sends(v, t, &mut auto)
+        .into_iter()
+        .map(|(s, _, _)| s)
+        .collect();
     let fx = v.fx_chain(t, Owner::Track(i), sc);
     let (file, file_display) = file?;
     let stem = v.stem_info(&file)?;
@@ -129,7 +146,7 @@ pub(super) fn track(
         fade_curve,
     };
     check_region(v, t, &region, &stem);
-    if stem.channels == 1 && t.has(k::WIDTH.name) && width != 1.0 {
+    if stem.channels == 1 && t.has(k::WIDTH.name) && (width != 1.0 || auto.width.is_some()) {
         v.d.bad_value_help(
             &t.span_of(k::WIDTH.name),
             &t.key_path(k::WIDTH.name),
@@ -153,6 +170,7 @@ pub(super) fn track(
         output,
         sends,
         fx,
+        auto,
     })
 }
 
@@ -224,16 +242,20 @@ pub(super) fn bus(
     use keys::{bus as k, track};
     let t = &labelled(t, &v.bus_names[i].clone());
     t.check_section(&mut v.d, &k::SECTION, &[]);
-    let gain_db = t.num_of(&mut v.d, &track::GAIN_DB);
-    let pan = t.num_of(&mut v.d, &track::PAN);
-    let width = t.num_of(&mut v.d, &track::WIDTH);
+    let mut auto = MixAutomation::default();
+    let gain_db;
+    let pan;
+    let width;
+    (gain_db, auto.gain_db) = v.num_or_envelope(t, &track::GAIN_DB);
+    (pan, auto.pan) = v.num_or_envelope(t, &track::PAN);
+    (width, auto.width) = v.num_or_envelope(t, &track::WIDTH);
     let muted = t.bool_of(&mut v.d, &k::MUTE);
     let output = dest(v, t, &k::OUTPUT);
     if let Dest::Bus(b) = output {
         edges.push((i, b, t.span_of(k::OUTPUT.name), t.key_path(k::OUTPUT.name)));
     }
     let mut out_sends = Vec::new();
-    for (s, span, path) in sends(v, t) {
+    for (s, span, path) in sends(v, t, &mut auto) {
         edges.push((i, s.bus, span, path));
         out_sends.push(s);
     }
@@ -247,6 +269,7 @@ pub(super) fn bus(
         output,
         sends: out_sends,
         fx,
+        auto,
     })
 }
 

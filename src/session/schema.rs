@@ -103,6 +103,10 @@ fn ty_schema(ty: &Ty) -> Value {
             "maximum": MAX_NYQUIST_HZ,
             "exclusiveMaximum": true,
         }),
+        Ty::HzEnvelope { lo } => json!({ "anyOf": [
+            ty_schema(&Ty::Hz { lo }),
+            envelope_schema(lo, MAX_NYQUIST_HZ),
+        ] }),
         Ty::Integer { lo, hi } => json!({ "type": "integer", "minimum": lo, "maximum": hi }),
         Ty::IntOf(list) => json!({ "type": "integer", "enum": list }),
         Ty::Bool => json!({ "type": "boolean" }),
@@ -293,7 +297,7 @@ fn quoted(list: &[&str]) -> String {
 fn type_text(ty: &Ty) -> String {
     match *ty {
         Ty::Number { .. } | Ty::Hz { .. } => "number".into(),
-        Ty::Envelope { .. } => "number or envelope".into(),
+        Ty::Envelope { .. } | Ty::HzEnvelope { .. } => "number or envelope".into(),
         Ty::Integer { .. } | Ty::IntOf(_) => "integer".into(),
         Ty::Bool => "boolean".into(),
         Ty::Text => "string".into(),
@@ -346,7 +350,9 @@ fn range_text(k: &Key) -> String {
 fn ty_range(ty: &Ty, unit: &str) -> String {
     match *ty {
         Ty::Number { lo, hi } | Ty::Envelope { lo, hi } => span_text(lo, hi, unit),
-        Ty::Hz { lo } => format!("from {} to below Nyquist", with_unit(fmt_num(lo), unit)),
+        Ty::Hz { lo } | Ty::HzEnvelope { lo } => {
+            format!("from {} to below Nyquist", with_unit(fmt_num(lo), unit))
+        }
         Ty::Integer { lo, hi } => span_text(lo as f64, hi as f64, unit),
         Ty::IntOf(list) => list
             .iter()
@@ -409,9 +415,15 @@ mod tests {
         let track = &s["properties"]["track"]["items"];
         assert_eq!(track["additionalProperties"], false);
         assert_eq!(track["required"], json!(["name", "file"]));
+        // The fader takes a number or an envelope, both within -96..24 dB.
         let gain = &track["properties"]["gain_db"];
-        assert_eq!(gain["minimum"], -96.0);
-        assert_eq!(gain["maximum"], 24.0);
+        assert_eq!(gain["anyOf"][0]["minimum"], -96.0);
+        assert_eq!(gain["anyOf"][0]["maximum"], 24.0);
+        let value = &gain["anyOf"][1]["properties"]["points"]["items"]["items"][1];
+        assert_eq!(
+            (value["minimum"].as_f64(), value["maximum"].as_f64()),
+            (Some(-96.0), Some(24.0))
+        );
         assert_eq!(gain["default"], 0.0);
         assert!(gain["description"].as_str().unwrap().starts_with("fader"));
     }

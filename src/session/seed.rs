@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::model::{Fx, Session};
+use super::model::{Fx, MixAutomation, Session};
 use super::paths::fnv1a;
 
 /// The dither seed of `s` (each output derives its own stream from it).
@@ -68,6 +68,7 @@ fn fingerprint(s: &Session) -> String {
         if !t.region.is_whole() {
             let _ = writeln!(w, "region {:?}", t.region);
         }
+        automation(&mut w, &t.auto, &t.fx);
     }
     for b in &s.buses {
         let _ = writeln!(
@@ -81,9 +82,11 @@ fn fingerprint(s: &Session) -> String {
             b.sends,
             fx(&b.fx)
         );
+        automation(&mut w, &b.auto, &b.fx);
     }
     let m = &s.master;
     let _ = writeln!(w, "master fx [{}]", fx(&m.fx));
+    automation(&mut w, &MixAutomation::default(), &m.fx);
     if let Some(r) = &m.reference {
         let _ = writeln!(
             w,
@@ -111,6 +114,19 @@ fn fingerprint(s: &Session) -> String {
         );
     }
     w
+}
+
+/// The envelopes of a node and its processors, only when there are any, so sessions without
+/// automation keep their seeds (and bytes).
+fn automation(w: &mut String, mix: &MixAutomation, fx: &[Fx]) {
+    if !mix.is_empty() {
+        let _ = writeln!(w, "automation {mix:?}");
+    }
+    for (i, f) in fx.iter().enumerate() {
+        if !f.automation.is_empty() {
+            let _ = writeln!(w, "fx {i} automation {:?}", f.automation);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub(super) struct Validator<'a> {
     pub(super) dir: PathBuf,
     pub(super) rate: u32,
     pub tempo_bpm: Option<f64>,
+    /// Beats in a bar, for `"bar:beat"` envelope times.
+    pub(super) beats_per_bar: u32,
+    /// Envelopes of the processor being read (taken by `fx_chain`).
+    pub(super) automation: Vec<crate::dsp::envelope::Automation>,
     pub track_names: Vec<String>,
     pub(super) bus_names: Vec<String>,
     /// Every file the render reads, for the output-equals-input check.
@@ -167,6 +171,8 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
         dir,
         rate: 48000,
         tempo_bpm: None,
+        beats_per_bar: 4,
+        automation: Vec::new(),
         track_names: Vec::new(),
         bus_names: Vec::new(),
         inputs: vec![abs_file.clone()],
@@ -248,6 +254,9 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
             name = n.v;
         }
         v.tempo_bpm = s.opt_num_of(&mut v.d, &keys::session::TEMPO_BPM);
+        if let Some(b) = s.int_of(&mut v.d, &keys::session::BEATS_PER_BAR) {
+            v.beats_per_bar = b as u32;
+        }
         tail = read_tail(&mut v.d, s);
         s.int_of(&mut v.d, &keys::session::SAMPLE_RATE)
             .map(|r| r as u32)

@@ -140,6 +140,17 @@ impl<'a, 'i> Tbl<'a, 'i> {
     pub fn num(&self, d: &mut Diags<'_>, key: &str) -> Option<Num> {
         let v = self.get(key)?;
         let span = v.span();
+        if matches!(v.get_ref(), DeValue::Table(_)) {
+            // An envelope where the key takes only a number: say so rather than "wrong type".
+            d.bad_value_help(
+                &span,
+                &self.key_path(key),
+                "this key cannot be automated: it takes a number, not an envelope",
+                "envelopes work on gain_db, pan, width, a send's level_db and the processor \
+                 parameters the README lists as automatable",
+            );
+            return None;
+        }
         if !matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
             self.wrong_type(d, key, v, "a number");
             return None;

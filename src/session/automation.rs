@@ -1,0 +1,374 @@
+//! Envelopes in the session file: a key that takes a number may instead take
+//! `{ points = [[time, value], ...], curve = "linear" | "smooth" | "step" }`, times in seconds or
+//! `"bar:beat"` strings at `[session].tempo_bpm`. Every point is checked against the key's own
+//! range; times may not go backwards.
+
+use crate::dsp::envelope::{Automation, Curve, Envelope, ParamId, ParamKey};
+
+use super::keys::{Key, Ty};
+use super::validate::Validator;
+use super::walk::{Tbl, Val, as_table, fmt_num, number, range_text, type_name};
+use toml::de::DeValue;
+
+/// Latest time a point may have, s (the longest song: offsets reach 3600 s, regions 86 400 s).
+const MAX_TIME_S: f64 = 90_000.0;
+
+/// The check every point's value must pass: `Err(problem, help)` names the limit.
+pub(super) type Check<'c> = &'c dyn Fn(f64) -> Result<(), (String, Option<String>)>;
+
+/// A range check in the words of [`range_text`].
+pub(super) fn in_range(
+    lo: f64,
+    hi: f64,
+    unit: &str,
+) -> impl Fn(f64) -> Result<(), (String, Option<String>)> {
+    let unit = unit.to_string();
+    move |x| {
+        if x >= lo && x <= hi {
+            Ok(())
+        } else {
+            Err((range_text(lo, hi, &unit), None))
+        }
+    }
+}
+
+/// Whether a value is written as an envelope (a table).
+pub(super) fn is_envelope(v: &Val<'_>) -> bool {
+    matches!(v.get_ref(), DeValue::Table(_))
+}
+
+impl Validator<'_> {
+    /// A number, or an envelope whose values pass `check`: the number (or the envelope's first
+    /// value, what the render starts from) and the envelope. Absent gives `default`.
+    pub(super) fn num_or_envelope(&mut self, t: &Tbl<'_, '_>, k: &Key) -> (f64, Option<Envelope>) {
+        let default = k.num_default().unwrap_or(0.0);
+        match t.get(k.name) {
+            Some(v) if is_envelope(v) => {
+                let (lo, hi) = k.range().unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+                let check = in_range(lo, hi, k.unit);
+                match self.envelope(t, k.name, &check) {
+                    Some(e) => (e.first(), Some(e)),
+                    None => (default, None),
+                }
+            }
+            _ => (t.opt_num_of(&mut self.d, k).unwrap_or(default), None),
+        }
+    }
+
+    /// A processor parameter that may be automated (`param` names it to the processor, `k` in
+    /// the key table): the number, or an envelope recorded for the processor being read (see
+    /// [`Validator::take_automation`]) with its first value.
+    pub(super) fn fx_param(&mut self, t: &Tbl<'_, '_>, param: ParamKey, k: &Key) -> f64 {
+        debug_assert_eq!(param.name(), k.name);
+        let (v, env) = self.num_or_envelope(t, k);
+        if let Some(envelope) = env {
+            self.automation.push(Automation {
+                param: ParamId::new(param),
+                envelope,
+            });
+        }
+        v
+    }
+
+    /// Like [`Validator::fx_param`] for a key without a default: absent stays absent.
+    pub(super) fn opt_fx_param(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        param: ParamKey,
+        k: &Key,
+    ) -> Option<f64> {
+        if !t.has(k.name) {
+            return None;
+        }
+        Some(self.fx_param(t, param, k))
+    }
+
+    /// An EQ band's `freq_hz`: a number or an envelope, every value at least `lo` and below
+    /// the session's Nyquist frequency.
+    pub(super) fn freq_param(&mut self, t: &Tbl<'_, '_>, k: &Key) -> f64 {
+        let key = ParamKey::FreqHz;
+        debug_assert_eq!(key.name(), k.name);
+        if !t.get(key.name()).is_some_and(is_envelope) {
+            return self.freq(t, k);
+        }
+        let lo = match k.ty {
+            Ty::Hz { lo } | Ty::HzEnvelope { lo } => lo,
+            _ => 0.0,
+        };
+        let default = k.num_default().unwrap_or(lo);
+        let ny = self.nyquist();
+        let rate = self.rate_text();
+        let check = move |x: f64| {
+            if x >= ny {
+                Err((
+                    format!("must be below {} Hz (Nyquist at {rate})", fmt_num(ny)),
+                    Some("lower it, or raise [session].sample_rate".to_string()),
+                ))
+            } else if x < lo {
+                Err((format!("must be at least {} Hz", fmt_num(lo)), None))
+            } else {
+                Ok(())
+            }
+        };
+        match self.envelope(t, key.name(), &check) {
+            Some(envelope) => {
+                let v = envelope.first();
+                self.automation.push(Automation {
+                    param: ParamId::new(key),
+                    envelope,
+                });
+                v
+            }
+            None => default.min(ny * 0.9),
+        }
+    }
+
+    /// The envelopes recorded since the last call (those of one processor).
+    pub(super) fn take_automation(&mut self) -> Vec<Automation> {
+        std::mem::take(&mut self.automation)
+    }
+
+    /// Read `t.key` as an envelope; every problem is recorded, `None` when there was one.
+    pub(super) fn envelope(
+        &mut self,
+        t: &Tbl<'_, '_>,
+        key: &str,
+        check: Check<'_>,
+    ) -> Option<Envelope> {
+        let v = t.get(key)?;
+        let et = as_table(&mut self.d, v, t.key_path(key))?;
+        et.check_keys(&mut self.d, &["points", "curve"]);
+        if !et.require(
+            &mut self.d,
+            "points",
+            "an envelope needs points = [[time, value], ...]",
+        ) {
+            return None;
+        }
+        let curve = match et.get("curve") {
+            None => Some(Curve::Linear),
+            Some(_) => et
+                .choice(&mut self.d, "curve", &Curve::NAMES)
+                .and_then(|c| Curve::from_name(&c.v)),
+        };
+        let items = et.array(&mut self.d, "points")?;
+        let ppath = et.key_path("points");
+        if items.is_empty() {
+            self.d.bad_value_help(
+                &et.span_of("points"),
+                &ppath,
+                "an envelope needs at least one point",
+                "write points = [[0.0, value]] for a constant, or give the key a number",
+            );
+            return None;
+        }
+        let mut ok = curve.is_some();
+        let mut points: Vec<(f64, f64)> = Vec::with_capacity(items.len());
+        for (i, it) in items.iter().enumerate() {
+            let p = format!("{ppath}[{i}]");
+            let pair = match it.get_ref() {
+                DeValue::Array(a) if a.len() == 2 => a,
+                other => {
+                    let found = match other {
+                        DeValue::Array(a) => format!("{} values", a.len()),
+                        o => type_name(o).to_string(),
+                    };
+                    self.d.bad_value_help(
+                        &it.span(),
+                        &p,
+                        format!("expected a point [time, value], found {found}"),
+                        "a point is two values: [seconds or \"bar:beat\", value]",
+                    );
+                    ok = false;
+                    continue;
+                }
+            };
+            let time = self.point_time(&pair[0], &format!("{p}[0]"));
+            let value = self.point_value(&pair[1], &format!("{p}[1]"), check);
+            match (time, value) {
+                (Some(t0), Some(v)) => {
+                    if let Some(&(prev, _)) = points.last()
+                        && t0 < prev
+                    {
+                        self.d.bad_value_help(
+                            &pair[0].span(),
+                            &format!("{p}[0]"),
+                            format!(
+                                "times must not go backwards: {} s comes after {} s",
+                                fmt_num(t0),
+                                fmt_num(prev)
+                            ),
+                            "list the points in time order (two points at one time make a jump)",
+                        );
+                        ok = false;
+                    }
+                    points.push((t0, v));
+                }
+                _ => ok = false,
+            }
+        }
+        Some(Envelope {
+            points,
+            curve: curve?,
+        })
+        .filter(|_| ok)
+    }
+
+    /// A point's time: seconds (0 or more), or `"bar:beat"` at the session tempo.
+    fn point_time(&mut self, v: &Val<'_>, path: &str) -> Option<f64> {
+        let span = v.span();
+        let secs = match v.get_ref() {
+            DeValue::String(s) => self.bar_beat(s, &span, path)?,
+            DeValue::Integer(_) | DeValue::Float(_) => match number(v.get_ref()) {
+                Some(x) if x.is_finite() => x,
+                _ => {
+                    self.d.bad_value(&span, path, "must be a finite number");
+                    return None;
+                }
+            },
+            other => {
+                self.d.bad_value(
+                    &span,
+                    path,
+                    format!(
+                        "expected a time in seconds or \"bar:beat\", found {}",
+                        type_name(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        if !(0.0..=MAX_TIME_S).contains(&secs) {
+            self.d
+                .bad_value(&span, path, range_text(0.0, MAX_TIME_S, "s"));
+            return None;
+        }
+        Some(secs)
+    }
+
+    /// `"bar:beat"` (both counted from 1, the beat may have a fraction) to seconds:
+    /// `((bar - 1)·beats_per_bar + beat - 1)·60 / tempo_bpm`.
+    fn bar_beat(&mut self, s: &str, span: &super::diag::Span, path: &str) -> Option<f64> {
+        let parsed = s.split_once(':').and_then(|(b, x)| {
+            let bar = b.trim().parse::<u32>().ok().filter(|&b| b >= 1)?;
+            let beat = x.trim().parse::<f64>().ok().filter(|x| x.is_finite())?;
+            Some((bar, beat))
+        });
+        let Some((bar, beat)) = parsed else {
+            self.d.bad_value_help(
+                span,
+                path,
+                "not a time",
+                "give seconds (12.5) or \"bar:beat\", both from 1 (\"17:1\", \"17:2.5\")",
+            );
+            return None;
+        };
+        let per_bar = f64::from(self.beats_per_bar);
+        if !(1.0..per_bar + 1.0).contains(&beat) {
+            self.d.bad_value(
+                span,
+                path,
+                format!(
+                    "beat must be at least 1 and below {} ({} beats per bar)",
+                    fmt_num(per_bar + 1.0),
+                    self.beats_per_bar
+                ),
+            );
+            return None;
+        }
+        let Some(bpm) = self.tempo_bpm else {
+            self.d.bad_value_help(
+                span,
+                path,
+                "a bar:beat time needs the tempo",
+                "set [session].tempo_bpm, or give the time in seconds",
+            );
+            return None;
+        };
+        Some((f64::from(bar - 1) * per_bar + beat - 1.0) * 60.0 / bpm)
+    }
+
+    fn point_value(&mut self, v: &Val<'_>, path: &str, check: Check<'_>) -> Option<f64> {
+        let span = v.span();
+        let x = match v.get_ref() {
+            DeValue::Integer(_) | DeValue::Float(_) => number(v.get_ref()),
+            other => {
+                self.d.bad_value(
+                    &span,
+                    path,
+                    format!("expected a number, found {}", type_name(other)),
+                );
+                return None;
+            }
+        };
+        let Some(x) = x.filter(|x| x.is_finite()) else {
+            self.d.bad_value(&span, path, "must be a finite number");
+            return None;
+        };
+        match check(x) {
+            Ok(()) => Some(x),
+            Err((problem, Some(help))) => {
+                self.d.bad_value_help(&span, path, problem, help);
+                None
+            }
+            Err((problem, None)) => {
+                self.d.bad_value(&span, path, problem);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::dsp::envelope::{Curve, ParamKey};
+    use crate::session::validate::{LoadOptions, validate};
+
+    fn session(body: &str) -> String {
+        let stem =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/stems/impulse-48k-mono.wav");
+        format!(
+            "[session]\nname = \"t\"\ntempo_bpm = 120\nbeats_per_bar = 3\n[[track]]\nname = \"a\"\nfile = {:?}\n{body}\n",
+            stem.display().to_string()
+        )
+    }
+
+    #[test]
+    fn bar_beat_times_count_from_one_at_the_session_tempo() {
+        // 120 BPM: a beat is 0.5 s; 3 beats a bar.
+        let text = session(
+            "gain_db = { points = [[\"1:1\", -6.0], [\"2:1\", 0.0], [\"3:2.5\", -3.0], [4.0, -1.0]], curve = \"smooth\" }\n\
+             fx = [{ type = \"eq\", bands = [{ kind = \"peak\", freq_hz = 100.0, gain_db = 1.0 }, \
+                   { kind = \"peak\", freq_hz = { points = [[0.0, 200.0], [\"1:3\", 400.0]] }, gain_db = 2.0 }] }]",
+        );
+        let s = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap();
+        let t = &s.tracks[0];
+        let env = t.auto.gain_db.as_ref().unwrap();
+        assert_eq!(env.curve, Curve::Smooth);
+        // "3:2.5" = ((3 - 1)·3 + 2.5 - 1)·0.5 s = 3.75 s.
+        assert_eq!(
+            env.points,
+            vec![(0.0, -6.0), (1.5, 0.0), (3.75, -3.0), (4.0, -1.0)]
+        );
+        assert_eq!(t.gain_db, -6.0, "the number is the envelope's first value");
+        // The second band's frequency, named by its band.
+        let a = &t.fx[0].automation;
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].param.key, a[0].param.band), (ParamKey::FreqHz, 1));
+        assert_eq!(a[0].envelope.points, vec![(0.0, 200.0), (1.0, 400.0)]);
+    }
+
+    #[test]
+    fn beats_past_the_bar_are_errors() {
+        let text = session("pan = { points = [[\"2:4\", 0.0]] }");
+        let e = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap_err();
+        assert!(
+            e[0].to_string()
+                .contains("beat must be at least 1 and below 4 (3 beats per bar)"),
+            "{}",
+            e[0]
+        );
+    }
+}

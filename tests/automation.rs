@@ -1,0 +1,274 @@
+//! Automation envelopes through the whole binary, against their arithmetic: constant float
+//! stems in, 32-bit float out without dither or master processing, so every frame can be
+//! checked against the envelope formulas written out here independently of the crate.
+
+mod common;
+
+use common::*;
+
+const RATE: u32 = 48000;
+
+fn db(x: f64) -> f64 {
+    10f64.powf(x / 20.0)
+}
+
+/// A linear envelope through `(t, v)` points, written out independently of the crate.
+fn linear(points: &[(f64, f64)], t: f64) -> f64 {
+    if t <= points[0].0 {
+        return points[0].1;
+    }
+    for w in points.windows(2) {
+        let ((t0, v0), (t1, v1)) = (w[0], w[1]);
+        if t < t1 {
+            return v0 + (v1 - v0) * (t - t0) / (t1 - t0);
+        }
+    }
+    points[points.len() - 1].1
+}
+
+#[test]
+fn a_gain_envelope_lands_on_every_frame_where_the_arithmetic_says() {
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 48000, |_, _| 0.5);
+    let pts = [(0.25, 0.0), (0.75, -12.0), (0.875, -3.0)];
+    for (curve, shape) in [
+        ("linear", (|u: f64| u) as fn(f64) -> f64),
+        ("smooth", |u: f64| {
+            (1.0 - (std::f64::consts::PI * u).cos()) / 2.0
+        }),
+        ("step", |_| 0.0),
+    ] {
+        let p = sb.render_float(
+            RATE,
+            &format!(
+                "[[track]]\nname = \"d\"\nfile = \"dc.wav\"\n\
+                 gain_db = {{ points = [[0.25, 0.0], [0.75, -12.0], [0.875, -3.0]], curve = \"{curve}\" }}\n"
+            ),
+        );
+        assert_eq!(p[0].len(), 48000);
+        for (i, &x) in p[0].iter().enumerate() {
+            let t = i as f64 / f64::from(RATE);
+            let g = if t < pts[0].0 {
+                pts[0].1
+            } else if t >= pts[2].0 {
+                pts[2].1
+            } else {
+                let k = if t < pts[1].0 { 0 } else { 1 };
+                let ((t0, v0), (t1, v1)) = (pts[k], pts[k + 1]);
+                v0 + (v1 - v0) * shape((t - t0) / (t1 - t0))
+            };
+            let want = 0.5 * db(g);
+            assert!(
+                (f64::from(x) - want).abs() < 2e-7,
+                "{curve} frame {i}: {x} vs {want}"
+            );
+            assert_eq!(x, p[1][i], "{curve}: channels differ at {i}");
+        }
+    }
+}
+
+#[test]
+fn a_flat_envelope_gives_the_static_bytes() {
+    let sb = Sandbox::new();
+    sb.stem_f32("n.wav", RATE, 2, 24000, |c, i| {
+        (((i * 7919 + c * 104_729) % 2000) as f32 / 1000.0 - 1.0) * 0.3
+    });
+    let fx = "fx = [{ type = \"eq\", bands = [{ kind = \"peak\", freq_hz = 2000.0, gain_db = 4.0, q = 2.0 }] }, \
+              { type = \"compressor\", threshold_db = -20.0, makeup_db = 2.0, mix = 0.7 }]";
+    let fixed = sb.render_float(
+        RATE,
+        &format!("[[track]]\nname = \"n\"\nfile = \"n.wav\"\ngain_db = -4.0\npan = 0.25\n{fx}\n"),
+    );
+    let flat = sb.render_float(
+        RATE,
+        &format!(
+            "[[track]]\nname = \"n\"\nfile = \"n.wav\"\ngain_db = {{ points = [[0.0, -4.0]] }}\n\
+             pan = {{ points = [[0.1, 0.25], [0.3, 0.25]], curve = \"smooth\" }}\n{}\n",
+            fx.replace("gain_db = 4.0", "gain_db = { points = [[0.0, 4.0]] }")
+                .replace("mix = 0.7", "mix = { points = [[0.0, 0.7], [0.4, 0.7]] }")
+        ),
+    );
+    assert!(
+        fixed == flat,
+        "a constant envelope must give the number's samples"
+    );
+}
+
+#[test]
+fn a_pan_envelope_follows_the_pan_law_frame_by_frame() {
+    let sb = Sandbox::new();
+    sb.stem_f32("m.wav", RATE, 1, 24000, |_, _| 0.5);
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"m\"\nfile = \"m.wav\"\npan = { points = [[0.0, -1.0], [0.5, 1.0]] }\n",
+    );
+    assert_eq!(p[0].len(), 24000);
+    for (i, (&x, &y)) in p[0].iter().zip(&p[1]).enumerate() {
+        let pan = linear(&[(0.0, -1.0), (0.5, 1.0)], i as f64 / f64::from(RATE));
+        let theta = (pan + 1.0) * std::f64::consts::FRAC_PI_4;
+        let (l, r) = (0.5 * theta.cos(), 0.5 * theta.sin());
+        assert!((f64::from(x) - l).abs() < 2e-7, "left {i}");
+        assert!((f64::from(y) - r).abs() < 2e-7, "right {i}");
+    }
+}
+
+#[test]
+fn send_level_envelopes_pre_and_post_fader() {
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 24000, |_, _| 0.5);
+    let level = [(0.0, -20.0), (0.5, 0.0)];
+    let fader = [(0.1, -6.0), (0.3, 0.0)];
+    // Pre-fader: the send ignores the track's fader (-96 dB, so the direct path is tiny).
+    let pre = sb.render_float(
+        RATE,
+        "[[bus]]\nname = \"b\"\n[[track]]\nname = \"d\"\nfile = \"dc.wav\"\ngain_db = -96.0\n\
+         sends = [{ bus = \"b\", level_db = { points = [[0.0, -20.0], [0.5, 0.0]] }, pre_fader = true }]\n",
+    );
+    // Post-fader: the send's level and the automated fader add in dB.
+    let post = sb.render_float(
+        RATE,
+        "[[bus]]\nname = \"b\"\n[[track]]\nname = \"d\"\nfile = \"dc.wav\"\n\
+         gain_db = { points = [[0.1, -6.0], [0.3, 0.0]] }\n\
+         sends = [{ bus = \"b\", level_db = { points = [[0.0, -20.0], [0.5, 0.0]] } }]\n",
+    );
+    assert_eq!((pre[0].len(), post[1].len()), (24000, 24000));
+    for (i, (&a, &b)) in pre[0].iter().zip(&post[1]).enumerate() {
+        let t = i as f64 / f64::from(RATE);
+        let (l, f) = (linear(&level, t), linear(&fader, t));
+        let want_pre = 0.5 * (db(-96.0) + db(l));
+        let want_post = 0.5 * (db(f) + db(l + f));
+        assert!((f64::from(a) - want_pre).abs() < 2e-7, "pre {i}");
+        assert!((f64::from(b) - want_post).abs() < 2e-7, "post {i}");
+    }
+}
+
+#[test]
+fn a_bus_fader_and_balance_follow_their_envelopes() {
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 24000, |_, _| 0.5);
+    let fader = [(0.1, 0.0), (0.4, -18.0)];
+    let pan = [(0.0, 0.0), (0.5, 1.0)];
+    let p = sb.render_float(
+        RATE,
+        "[[bus]]\nname = \"b\"\ngain_db = { points = [[0.1, 0.0], [0.4, -18.0]] }\n\
+         pan = { points = [[0.0, 0.0], [0.5, 1.0]] }\n\
+         [[track]]\nname = \"d\"\nfile = \"dc.wav\"\noutput = \"b\"\n",
+    );
+    assert_eq!(p[0].len(), 24000);
+    for (i, (&l, &r)) in p[0].iter().zip(&p[1]).enumerate() {
+        let t = i as f64 / f64::from(RATE);
+        let g = 0.5 * db(linear(&fader, t));
+        // Balance: the far (left) side turned down along a quarter cosine.
+        let left = (linear(&pan, t) * std::f64::consts::FRAC_PI_2).cos();
+        assert!((f64::from(l) - g * left).abs() < 2e-7, "left {i}: {l}");
+        assert!((f64::from(r) - g).abs() < 2e-7, "right {i}: {r}");
+    }
+}
+
+#[test]
+fn envelopes_follow_the_stems_through_latency() {
+    // A linear-phase EQ (flat: a delayed impulse) puts latency in the track; the fader's step
+    // and a gain processor's step after the EQ must still land at the stems' 0.5 s.
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 48000, |_, _| 0.5);
+    let eq = "{ type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = 1000.0, gain_db = 0.0 }] }";
+    let fader = sb.render_float(
+        RATE,
+        &format!(
+            "[[track]]\nname = \"d\"\nfile = \"dc.wav\"\nfx = [{eq}]\n\
+             gain_db = {{ points = [[0.5, 0.0], [0.5, -6.0]] }}\n"
+        ),
+    );
+    let stage = sb.render_float(
+        RATE,
+        &format!(
+            "[[track]]\nname = \"d\"\nfile = \"dc.wav\"\n\
+             fx = [{eq}, {{ type = \"gain\", gain_db = {{ points = [[0.5, 0.0], [0.5, -6.0]] }} }}]\n"
+        ),
+    );
+    let half = 24000;
+    for (i, &x) in fader[0].iter().enumerate().skip(2000).take(44000) {
+        let want = if i < half { 0.5 } else { 0.5 * db(-6.0) };
+        assert!((f64::from(x) - want).abs() < 1e-5, "fader frame {i}: {x}");
+    }
+    // The processor reaches each value by the last frame of its 32-frame update.
+    for (i, &x) in stage[0].iter().enumerate().skip(2000).take(44000) {
+        if (half - 32..half + 32).contains(&i) {
+            continue;
+        }
+        let want = if i < half { 0.5 } else { 0.5 * db(-6.0) };
+        assert!(
+            (f64::from(x) - want).abs() < 1e-5,
+            "gain stage frame {i}: {x}"
+        );
+    }
+}
+
+#[test]
+fn automated_renders_are_identical_for_any_jobs() {
+    let sb = Sandbox::new();
+    for (k, name) in ["a", "b", "c"].iter().enumerate() {
+        sb.stem_f32(&format!("{name}.wav"), RATE, 2, 36000, move |c, i| {
+            (((i * (7919 + k) + c * 104_729) % 2000) as f32 / 1000.0 - 1.0) * 0.2
+        });
+    }
+    let text = "[session]\nname = \"j\"\nsample_rate = 48000\ntempo_bpm = 120\n\
+        [[bus]]\nname = \"verb\"\nfx = [{ type = \"reverb\", model = \"room\", mix = { points = [[0.0, 1.0], [0.5, 0.3]] } }]\n\
+        gain_db = { points = [[\"1:1\", -6.0], [\"2:1\", 0.0]], curve = \"smooth\" }\n\
+        [[track]]\nname = \"a\"\nfile = \"a.wav\"\npan = { points = [[0.0, -0.5], [0.7, 0.5]] }\n\
+        sends = [{ bus = \"verb\", level_db = { points = [[0.2, -30.0], [0.4, -6.0]], curve = \"step\" } }]\n\
+        fx = [{ type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 200.0], [0.7, 5000.0]] }, gain_db = 6.0, q = 4.0 }] }]\n\
+        [[track]]\nname = \"b\"\nfile = \"b.wav\"\nwidth = { points = [[0.0, 0.0], [0.7, 2.0]] }\n\
+        fx = [{ type = \"delay\", time_ms = 90.0, feedback = { points = [[0.0, 0.1], [0.5, 0.8]] }, mix = 0.4 }]\n\
+        [[track]]\nname = \"c\"\nfile = \"c.wav\"\ngain_db = { points = [[0.0, -3.0], [0.6, -9.0]] }\n\
+        fx = [{ type = \"compressor\", threshold_db = { points = [[0.0, -10.0], [0.6, -30.0]] }, makeup_db = { points = [[0.0, 0.0], [0.6, 6.0]] } }]\n\
+        [master]\nfx = [{ type = \"saturation\", drive_db = { points = [[0.0, 0.0], [0.7, 12.0]] } }]\n\
+        [[output]]\npath = \"out.wav\"\nsample_rate = 48000\nbit_depth = 24\n";
+    sb.write("s.toml", text);
+    let mut hashes = Vec::new();
+    for jobs in ["1", "2"] {
+        let out = sb.run(&["render", "s.toml", "-q", "--jobs", jobs]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        hashes.push(file_sha(&sb.path("out.wav")));
+    }
+    assert_eq!(hashes[0], hashes[1]);
+}
+
+#[test]
+fn envelope_mistakes_are_located_errors() {
+    let sb = Sandbox::new();
+    sb.stem_f32("dc.wav", RATE, 2, 4800, |_, _| 0.5);
+    let text = "[session]\nname = \"e\"\n\
+[[track]]\n\
+name = \"a\"\n\
+file = \"dc.wav\"\n\
+gain_db = { points = [[1.0, -6.0], [0.5, 0.0]] }\n\
+pan = { points = [[0.0, 0.0], [1.0, 1.5]] }\n\
+width = { points = [] }\n\
+sends = [{ bus = \"b\", level_db = { points = [[\"2:1\", 0.0]] } }]\n\
+fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } },\n\
+      { type = \"compressor\", attack_ms = { points = [[0.0, 5.0]] } },\n\
+      { type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0]] }, gain_db = 1.0 }] },\n\
+      { type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0], [1.0, 30000.0]] }, gain_db = 1.0 }] }]\n\
+[[bus]]\nname = \"b\"\n";
+    // (A `\` line continuation also drops the next line's indentation: columns count from
+    // the first character written.)
+    sb.write("s.toml", text);
+    let out = sb.run(&["check", "s.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for want in [
+        "s.toml:6:37: track[0] \"a\".gain_db.points[1][0] = 0.5: times must not go backwards: 0.5 s comes after 1 s",
+        "s.toml:7:37: track[0] \"a\".pan.points[1][1] = 1.5: must be between -1 and 1",
+        "s.toml:8:20: track[0] \"a\".width.points = []: an envelope needs at least one point",
+        "s.toml:9:47: track[0] \"a\".sends[0].level_db.points[0][0] = \"2:1\": a bar:beat time needs the tempo",
+        "help: set [session].tempo_bpm, or give the time in seconds",
+        "s.toml:10:67: track[0] \"a\".fx[0].gain_db.curve = \"cubic\": must be one of \"linear\", \"smooth\", \"step\"",
+        "s.toml:11:36: track[0] \"a\".fx[1].attack_ms = { points = [[0.0, 5.0]] }: this key cannot be automated",
+        "s.toml:12:70: track[0] \"a\".fx[2].bands[0].freq_hz = { points = [[0.0, 100.0]] }: cannot be automated with phase = \"linear\"",
+        "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
+    ] {
+        assert!(err.contains(want), "expected {want:?} in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
