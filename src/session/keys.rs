@@ -362,9 +362,30 @@ pub mod track {
 
     pub const NAME: Key = key("name", Ty::Text, "", Absent::Required)
         .doc("unique among tracks; sends, sidechains and messages use it");
-    pub const FILE: Key = key("file", Ty::File, "", Absent::Required).doc(
+    pub const FILE: Key = key(
+        "file",
+        Ty::File,
+        "",
+        Absent::Described("required, unless `regions`"),
+    )
+    .doc(
         "the stem: WAV (16/24/32-bit integer, 32/64-bit float, WAVE_FORMAT_EXTENSIBLE), AIFF, \
          FLAC, MP3, Ogg Vorbis; mono or stereo; 8..192 kHz",
+    );
+    pub const REGIONS: Key = key(
+        "regions",
+        Ty::Tables {
+            of: &super::regions::SECTION,
+            min: 1,
+            max: usize::MAX,
+        },
+        "",
+        Absent::Off,
+    )
+    .doc(
+        "instead of `file` (and of `offset_s`, `start_s`, `end_s`, `fade_in_s`, `fade_out_s`): \
+         several regions of one or more files, placed in the song; where two overlap, the \
+         earlier fades out and the later fades in over the overlap with `fade_curve`",
     );
     pub const GAIN_DB: Key = num("gain_db", -96.0, 24.0, "dB", 0.0).doc("fader");
     pub const PAN: Key = num("pan", -1.0, 1.0, "", 0.0).doc(
@@ -437,6 +458,7 @@ pub mod track {
         keys: &[
             &NAME,
             &FILE,
+            &REGIONS,
             &GAIN_DB,
             &PAN,
             &WIDTH,
@@ -453,6 +475,40 @@ pub mod track {
             &SENDS,
             &FX,
         ],
+    };
+}
+
+/// `regions = [{ file, at_s, ... }]` of a track.
+pub mod regions {
+    use super::{Absent, Key, Section, Ty, key, num, num_opt};
+
+    pub const FILE: Key = key("file", Ty::File, "", Absent::Required).doc(
+        "the file this region plays (any stem format; mono plays dual mono; other rates are \
+         resampled like stems)",
+    );
+    pub const AT_S: Key = num("at_s", 0.0, 3600.0, "s", 0.0)
+        .doc("where the region starts in the song (rounded to the nearest frame)");
+    pub const START_S: Key = num("start_s", 0.0, 86_400.0, "s", 0.0)
+        .doc("the part of the file that plays starts this far into it (before its end)");
+    pub const END_S: Key = num_opt("end_s", 0.0, 86_400.0, "s")
+        .default(Absent::Described("the file's end"))
+        .doc("... and ends here (seconds of the file; after `start_s`, not past the file's end)");
+    pub const FADE_IN_S: Key = num("fade_in_s", 0.0, 3600.0, "s", 0.0).doc(
+        "the region's own fade-in, as a track's; a crossfade into the region is at least as \
+         long as the overlap",
+    );
+    pub const FADE_OUT_S: Key = num("fade_out_s", 0.0, 3600.0, "s", 0.0).doc(
+        "the region's own fade-out, as a track's; with `fade_in_s` and the crossfades not \
+         longer than the region",
+    );
+    pub const GAIN_DB: Key =
+        num("gain_db", -96.0, 24.0, "dB", 0.0).doc("the region's level, before the track's chain");
+
+    pub const SECTION: Section = Section {
+        id: "track.regions",
+        title: "regions",
+        doc: "",
+        keys: &[&FILE, &AT_S, &START_S, &END_S, &FADE_IN_S, &FADE_OUT_S, &GAIN_DB],
     };
 }
 

@@ -55,6 +55,10 @@ pub struct Track {
     pub offset_s: f64,
     /// The part of the stem that plays, and its fades.
     pub region: Region,
+    /// `regions = [...]`: the regions the track plays instead of one stem, in the order
+    /// written (empty for a track with `file`). `file`, `file_display` and `stem` are then the
+    /// first region's, `offset_s` is 0 and `region` the whole stem.
+    pub regions: Vec<Clip>,
     pub polarity_invert: bool,
     /// Muted by `mute`, or by another track's `solo`.
     pub muted: bool,
@@ -81,6 +85,50 @@ impl Region {
     /// The whole stem, unfaded (what a track without region keys plays).
     pub fn is_whole(&self) -> bool {
         *self == Region::default()
+    }
+}
+
+/// A stretch of a file placed on the song's timeline: a track's `file` (placed at `offset_s`)
+/// or one entry of its `regions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Absolute path of the file.
+    pub file: PathBuf,
+    /// The file as written in the session (for messages).
+    pub file_display: String,
+    pub stem: StemInfo,
+    /// Where the region starts in the song, s.
+    pub at_s: f64,
+    /// The part of the file that plays and its own fades (the track's curve).
+    pub region: Region,
+    /// The region's own gain, dB.
+    pub gain_db: f64,
+}
+
+impl Track {
+    /// What the track plays: its regions, or its stem as one region.
+    pub fn clips(&self) -> Vec<Clip> {
+        if !self.regions.is_empty() {
+            return self.regions.clone();
+        }
+        vec![Clip {
+            file: self.file.clone(),
+            file_display: self.file_display.clone(),
+            stem: self.stem.clone(),
+            at_s: self.offset_s,
+            region: self.region,
+            gain_db: 0.0,
+        }]
+    }
+
+    /// The most files the track reads at once: one, or two across a crossfade.
+    pub fn files_at_once(&self) -> usize {
+        self.regions.len().clamp(1, 2)
+    }
+
+    /// Whether every file the track plays is mono (the track is then panned as a mono source).
+    pub fn is_mono(&self) -> bool {
+        self.clips().iter().all(|c| c.stem.channels == 1)
     }
 }
 

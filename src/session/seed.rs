@@ -68,6 +68,20 @@ fn fingerprint(s: &Session) -> String {
         if !t.region.is_whole() {
             let _ = writeln!(w, "region {:?}", t.region);
         }
+        for c in &t.regions {
+            let _ = writeln!(
+                w,
+                "clip {:?} {} {} {:?} {:?} at {:?} gain {:?} {:?}",
+                rel(&c.file),
+                c.stem.sample_rate,
+                c.stem.channels,
+                c.stem.frames,
+                c.stem.format,
+                c.at_s,
+                c.gain_db,
+                c.region
+            );
+        }
     }
     for b in &s.buses {
         let _ = writeln!(
