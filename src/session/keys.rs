@@ -558,7 +558,7 @@ pub mod bus {
 
 /// `[master]`.
 pub mod master {
-    use super::{Absent, Key, Section, Ty, key};
+    use super::{Absent, Key, Section, Ty, choice, key, num};
 
     pub const FX: Key = key(
         "fx",
@@ -585,12 +585,33 @@ pub mod master {
         Absent::Off,
     )
     .doc("the loudness target under a true-peak ceiling; always the last stage");
+    pub const FADE_IN_S: Key = num("fade_in_s", 0.0, 600.0, "s", 0.0).doc(
+        "fade-in of the whole song from its first frame, after the target stage and before \
+         dither (frame *i* at gain g(i/F), as a track's)",
+    );
+    pub const FADE_OUT_S: Key = num("fade_out_s", 0.0, 600.0, "s", 0.0).doc(
+        "fade-out of the whole song to its last frame (tail included), after the target stage \
+         and before dither; the loudness gate judges each output before its fades",
+    );
+    pub const FADE_CURVE: Key = choice(
+        "fade_curve",
+        &crate::dsp::fade::FadeCurve::NAMES,
+        Absent::Str("equal_power"),
+    )
+    .doc("the shape of the master's fades, as a track's `fade_curve`");
 
     pub const SECTION: Section = Section {
         id: "master",
         title: "[master]",
         doc: "",
-        keys: &[&FX, &REFERENCE, &TARGET],
+        keys: &[
+            &FX,
+            &REFERENCE,
+            &TARGET,
+            &FADE_IN_S,
+            &FADE_OUT_S,
+            &FADE_CURVE,
+        ],
     };
 }
 

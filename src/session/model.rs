@@ -169,6 +169,26 @@ pub struct Master {
     pub fx: Vec<Fx>,
     pub reference: Option<Reference>,
     pub target: Option<Target>,
+    /// Fades of the whole song, applied after the target stage, before quantization.
+    pub fades: MasterFades,
+}
+
+/// `[master] fade_in_s`, `fade_out_s`, `fade_curve`: fades over the mastered song, after the
+/// target stage (so its gain is found on the unfaded song), before dither and quantization.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MasterFades {
+    /// Seconds from the song's first frame.
+    pub fade_in_s: f64,
+    /// Seconds before the song's last frame (the end of its tail).
+    pub fade_out_s: f64,
+    pub curve: crate::dsp::fade::FadeCurve,
+}
+
+impl MasterFades {
+    /// Whether the master is faded at all.
+    pub fn is_set(&self) -> bool {
+        self.fade_in_s > 0.0 || self.fade_out_s > 0.0
+    }
 }
 
 /// One delivery file.

@@ -98,6 +98,10 @@ fn fingerprint(s: &Session) -> String {
     }
     let m = &s.master;
     let _ = writeln!(w, "master fx [{}]", fx(&m.fx));
+    // Only when set, so sessions without master fades keep their seeds (and bytes).
+    if m.fades.is_set() {
+        let _ = writeln!(w, "master fades {:?}", m.fades);
+    }
     if let Some(r) = &m.reference {
         let _ = writeln!(
             w,
