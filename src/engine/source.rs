@@ -298,7 +298,8 @@ pub struct ClipPlan {
 enum Stage {
     /// Not reached yet: nothing allocated, nothing open.
     Waiting,
-    Playing(StemSource),
+    /// Boxed: a waiting or finished region of a long list costs a word, not a decoder's worth.
+    Playing(Box<StemSource>),
     /// Played and decoded to the end of its file; closed.
     Done,
 }
@@ -334,7 +335,7 @@ impl TrackSource {
         let mut out = Vec::with_capacity(clips.len());
         for c in clips {
             let stage = if direct {
-                Stage::Playing(Self::open(&c, session_rate, c.placed.offset)?)
+                Stage::Playing(Box::new(Self::open(&c, session_rate, c.placed.offset)?))
             } else {
                 Stage::Waiting
             };
@@ -371,7 +372,7 @@ impl TrackSource {
     fn retire(&mut self, k: usize) -> Result<(), ClipError> {
         let (c, stage) = &mut self.clips[k];
         let mut src = match std::mem::replace(stage, Stage::Done) {
-            Stage::Playing(s) => s,
+            Stage::Playing(s) => *s,
             Stage::Waiting => Self::open(c, self.rate, 0)?,
             Stage::Done => return Ok(()),
         };
@@ -416,7 +417,8 @@ impl TrackSource {
                 continue;
             }
             if matches!(stage, Stage::Waiting) {
-                *stage = Stage::Playing(Self::open(c, self.rate, start.saturating_sub(from))?);
+                let lead_in = start.saturating_sub(from);
+                *stage = Stage::Playing(Box::new(Self::open(c, self.rate, lead_in)?));
             }
             let Stage::Playing(src) = stage else {
                 continue;
