@@ -356,6 +356,10 @@ pub mod session {
     };
 }
 
+/// Sections in which exactly one of a few keys must be given (a track plays `file` or
+/// `regions`), by section id: the schema says so with `oneOf`, the validator in its own words.
+pub const ONE_OF: &[(&str, &[&str])] = &[("track", &["file", "regions"])];
+
 /// `[[track]]`.
 pub mod track {
     use super::{Absent, Key, Section, Ty, choice, flag, key, num, num_opt};
@@ -508,7 +512,15 @@ pub mod regions {
         id: "track.regions",
         title: "regions",
         doc: "",
-        keys: &[&FILE, &AT_S, &START_S, &END_S, &FADE_IN_S, &FADE_OUT_S, &GAIN_DB],
+        keys: &[
+            &FILE,
+            &AT_S,
+            &START_S,
+            &END_S,
+            &FADE_IN_S,
+            &FADE_OUT_S,
+            &GAIN_DB,
+        ],
     };
 }
 

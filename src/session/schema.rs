@@ -57,6 +57,10 @@ fn section_schema(s: &Section, tag: Option<(&str, &str)>) -> Value {
     if !required.is_empty() {
         out["required"] = json!(required);
     }
+    if let Some((_, keys)) = keys::ONE_OF.iter().find(|(id, _)| *id == s.id) {
+        let each: Vec<Value> = keys.iter().map(|k| json!({ "required": [k] })).collect();
+        out["oneOf"] = json!(each);
+    }
     let doc = variant_doc(s);
     if !doc.is_empty() {
         out["description"] = json!(doc);
@@ -408,7 +412,11 @@ mod tests {
         assert_eq!(s["additionalProperties"], false);
         let track = &s["properties"]["track"]["items"];
         assert_eq!(track["additionalProperties"], false);
-        assert_eq!(track["required"], json!(["name", "file"]));
+        assert_eq!(track["required"], json!(["name"]));
+        assert_eq!(
+            track["oneOf"],
+            json!([{ "required": ["file"] }, { "required": ["regions"] }])
+        );
         let gain = &track["properties"]["gain_db"];
         assert_eq!(gain["minimum"], -96.0);
         assert_eq!(gain["maximum"], 24.0);
