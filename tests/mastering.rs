@@ -234,3 +234,124 @@ fn a_master_shorter_than_a_gating_block_is_too_short_not_silent() {
         assert!(levels["integrated_lufs"].is_null(), "{levels}");
     }
 }
+
+/// Fade shapes written out independently of the crate: gain of a fade-in at `t`.
+fn fade_shape(curve: &str, t: f64) -> f64 {
+    use std::f64::consts::PI;
+    match curve {
+        "equal_power" => (PI * t / 2.0).sin(),
+        "s_curve" => (1.0 - (PI * t).cos()) / 2.0,
+        _ => unreachable!(),
+    }
+}
+
+/// `[master]` fades come after the target stage: the static gain is the unfaded song's, the
+/// delivered envelope is the unfaded delivery times the fade's formula, and a long fade-out
+/// does not fail the loudness gate, which judges the song before its fades.
+#[test]
+fn master_fades_follow_their_formula_after_the_target_stage() {
+    let sb = Sandbox::new();
+    let rate = 48000;
+    let frames = rate as usize * 6;
+    let tone = mixdown::testkit::sine(frames, f64::from(rate), 1000.0, 0.1);
+    sb.stem_f32("tone.wav", rate, 2, frames, |_, n| tone[n]);
+    let session = |fades: &str| {
+        format!(
+            "[session]\nsample_rate = {rate}\ntail = 0\n[[track]]\nname = \"t\"\nfile = \"tone.wav\"\n[master]\ntarget = {{ lufs = -16.0, ceiling_dbtp = -1.0 }}\n{fades}\n[[output]]\npath = \"f.wav\"\nsample_rate = {rate}\nbit_depth = 32\n[[output]]\npath = \"i.wav\"\nsample_rate = {rate}\nbit_depth = 16\n"
+        )
+    };
+    sb.write("plain.toml", &session(""));
+    let out = sb.run(&["render", "plain.toml", "-q", "--report", "plain.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let (_, plain) = read_wav(&sb.path("f.wav"));
+    let (_, plain16) = read_wav(&sb.path("i.wav"));
+    let plain_report = report(&sb.path("plain.json"));
+    for curve in ["equal_power", "s_curve"] {
+        // 0.5 s in (24000 frames), 3 s out (144000): half the song fades.
+        sb.write(
+            "faded.toml",
+            &session(&format!(
+                "fade_in_s = 0.5\nfade_out_s = 3.0\nfade_curve = \"{curve}\""
+            )),
+        );
+        let out = sb.run(&["render", "faded.toml", "-q", "--report", "faded.json"]);
+        assert_eq!(out.status.code(), Some(0), "{curve}: {}", stderr(&out));
+        let rep = report(&sb.path("faded.json"));
+        assert_eq!(
+            rep["master"]["stage"]["static_gain_db"],
+            plain_report["master"]["stage"]["static_gain_db"],
+            "{curve}: the target's gain is the unfaded song's"
+        );
+        let (_, faded) = read_wav(&sb.path("f.wav"));
+        let (_, faded16) = read_wav(&sb.path("i.wav"));
+        assert_eq!(faded[0].len(), frames);
+        let gain = |i: usize| {
+            let mut g = 1.0;
+            if i < 24000 {
+                g *= fade_shape(curve, i as f64 / 24000.0);
+            }
+            let left = frames - i;
+            if left <= 144_000 {
+                g *= fade_shape(curve, left as f64 / 144_000.0);
+            }
+            g
+        };
+        // 16-bit: each sample is within 1.5 LSB of its exact value (TPDF dither up to 1 LSB
+        // either way, then rounding), so faded - g * plain is within 1.5 + 1.5 g LSB.
+        let lsb = 1.0 / 32768.0;
+        for c in 0..2 {
+            for i in 0..frames {
+                let want = f64::from(plain[c][i]) * gain(i);
+                let got = f64::from(faded[c][i]);
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "{curve} float frame {i}: {got} vs {want}"
+                );
+                let want16 = f64::from(plain16[c][i]) * gain(i);
+                assert!(
+                    (f64::from(faded16[c][i]) - want16).abs() <= (1.5 + 1.5 * gain(i)) * lsb + 1e-9,
+                    "{curve} 16-bit frame {i}"
+                );
+            }
+        }
+        // The faded file is honestly quieter; the gate judges the song before its fades.
+        for (k, o) in rep["outputs"].as_array().unwrap().iter().enumerate() {
+            let p = &plain_report["outputs"][k];
+            let (delivered, before) = (
+                o["integrated_lufs"].as_f64().unwrap(),
+                o["integrated_lufs_before_fades"].as_f64().unwrap(),
+            );
+            // Further below the target than the tolerance (0.5 LU): judged on the faded file,
+            // the gate would fail.
+            assert!(delivered < -16.5, "{curve}: {delivered} vs {before}");
+            assert!((before + 16.0).abs() <= 0.5, "{curve}: {before}");
+            assert!(
+                (before - p["integrated_lufs"].as_f64().unwrap()).abs() <= 0.02,
+                "{curve}: before the fades = the unfaded delivery"
+            );
+            assert_eq!(o["loudness_ok"], true);
+        }
+        assert!(
+            plain_report["outputs"][0]
+                .get("integrated_lufs_before_fades")
+                .is_none()
+        );
+    }
+}
+
+#[test]
+fn master_fades_longer_than_the_song_fail_the_render() {
+    let sb = Sandbox::new();
+    sb.stem_f32("tone.wav", 48000, 1, 48000, |_, n| {
+        if n % 100 < 50 { 0.1 } else { -0.1 }
+    });
+    sb.write(
+        "s.toml",
+        "[session]\ntail = 0\n[[track]]\nname = \"t\"\nfile = \"tone.wav\"\n[master]\nfade_in_s = 0.6\nfade_out_s = 0.6\n[[output]]\npath = \"o.wav\"\n",
+    );
+    let out = sb.run(&["render", "s.toml", "-q"]);
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("[master] fade_in_s + fade_out_s"), "{err}");
+    assert!(!sb.path("o.wav").exists());
+}

@@ -458,6 +458,13 @@ fn host(section: &Section, body: &str) -> (String, String) {
             "session".into(),
         ),
         "track" => (tracks(body), "track[0]".into()),
+        "track.regions" => (
+            format!(
+                "session = {{ tempo_bpm = 120 }}\ntrack = [{{ name = \"a\", regions = [{{ {} }}] }}, {{ name = \"b\", file = \"a.wav\" }}]\nbus = [{{ name = \"b\" }}]\n",
+                inline(&[("file", "\"a.wav\"")], body)
+            ),
+            "track[0].regions[0]".into(),
+        ),
         "sends" => (
             tracks(&format!(
                 "sends = [{{ {} }}]",
@@ -582,7 +589,7 @@ fn unlabel(path: &str) -> String {
 /// A value of `k` that the validator takes (in its range, one of its choices).
 fn good_value(section: &Section, k: &Key) -> String {
     match (section.id, k.name) {
-        ("track", "end_s") => return "0.05".into(),
+        ("track" | "track.regions", "end_s") => return "0.05".into(),
         ("track", "name") => return "\"a\"".into(),
         ("track", "output") | ("sends", "bus") | ("bus", "name") => return "\"b\"".into(),
         ("fx.compressor", "sidechain") => return "\"b\"".into(),

@@ -56,7 +56,11 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
         .collect();
     let _locks = crate::io::lock::Locks::acquire(written.iter().copied())?;
     let scratch: usize = sessions.iter().map(|s| 3 + s.outputs.len()).sum();
-    let stems: usize = sessions.iter().map(|s| s.tracks.len()).sum();
+    let stems: usize = sessions
+        .iter()
+        .flat_map(|s| &s.tracks)
+        .map(|t| t.files_at_once())
+        .sum();
     crate::io::files::plan(written.len(), scratch, jobs, stems)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

@@ -124,7 +124,8 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     // The master's temporary files (master::store): the premaster, a reference-matched
     // premaster, the limiter's detector, and the premaster at each output rate.
     let scratch = 3 + session.outputs.len();
-    files::plan(written.len(), scratch, jobs, session.tracks.len())?;
+    let stems = session.tracks.iter().map(|t| t.files_at_once()).sum();
+    files::plan(written.len(), scratch, jobs, stems)?;
 
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)

@@ -10,14 +10,14 @@ use rayon::prelude::*;
 
 use crate::dsp::config::{FxConfig, ReverbKind};
 use crate::dsp::{self, ProcessSpec, Resources};
-use crate::session::model::{Fx, MixAutomation, Session, Tail, Track};
+use crate::session::model::{Clip, Fx, MixAutomation, Session, Tail, Track};
 
 use super::chain::{Chain, Keys};
 use super::error::RenderError;
 use super::meter::BlockMeter;
 use super::plan::{self, NodeTimes, Plan};
 use super::run::{BusState, EdgeDelays, MixEnvelopes, Placement, TrackState};
-use super::source::{Placed, SourceError, StemSource};
+use super::source::{ClipPlan, Placed, SourceError, TrackSource};
 use crate::dsp::fade::Fades;
 
 /// Frames per block.
@@ -87,17 +87,18 @@ impl Graph {
     }
 }
 
-/// Where `track` plays, from its stem's length in the header where it states one and the stem
-/// renders (the render then decodes it to its end). A stem that does not render (muted, keying
+/// Where `clip` plays, from its file's length in the header where it states one and the track
+/// renders (the render then decodes it to its end). A file that does not render (muted, keying
 /// nothing) is decoded in full here, as `check` decodes it, so a damaged stem fails a render
-/// whether or not it is heard.
-fn placement(track: &Track, rate: u32, renders: bool) -> Result<Placed, SourceError> {
-    let frames = match track.stem.frames {
+/// whether or not it is heard. `open_end`: the region may play whatever the resampler delivers
+/// past the header's length (a lone stem without `end_s` or a fade-out).
+fn placement(clip: &Clip, rate: u32, renders: bool, open_end: bool) -> Result<Placed, SourceError> {
+    let frames = match clip.stem.frames {
         Some(f) if renders => f,
-        _ => crate::io::decode::scan(&track.file)?.frames,
+        _ => crate::io::decode::scan(&clip.file)?.frames,
     };
-    let resampled = (frames * u64::from(rate)).div_ceil(u64::from(track.stem.sample_rate));
-    let r = &track.region;
+    let resampled = (frames * u64::from(rate)).div_ceil(u64::from(clip.stem.sample_rate));
+    let r = &clip.region;
     let skip = offset_frames(r.start_s, rate).min(resampled);
     let end = r
         .end_s
@@ -107,7 +108,7 @@ fn placement(track: &Track, rate: u32, renders: bool) -> Result<Placed, SourceEr
     let fade_in = offset_frames(r.fade_in_s, rate).min(len);
     let fade_out = offset_frames(r.fade_out_s, rate).min(len - fade_in);
     Ok(Placed {
-        offset: offset_frames(track.offset_s, rate),
+        offset: offset_frames(clip.at_s, rate),
         skip,
         fades: Fades {
             len,
@@ -115,12 +116,52 @@ fn placement(track: &Track, rate: u32, renders: bool) -> Result<Placed, SourceEr
             fade_out,
             curve: r.fade_curve,
         },
-        limit: if r.end_s.is_none() && fade_out == 0 {
+        limit: if open_end && r.end_s.is_none() && fade_out == 0 {
             u64::MAX
         } else {
             len
         },
     })
+}
+
+/// The regions of `track` placed in the song, in the order they are summed (by start, then as
+/// written), each with the crossfade into its successor: where a region starts before the one
+/// before it ends, the earlier fades out and the later fades in over the overlap (longer fades
+/// of their own stay). Equal frames on both sides make the two gains mirror images, so an
+/// equal-power pair keeps constant power and a linear pair sums to one.
+fn clip_plans(track: &Track, rate: u32, renders: bool) -> Result<Vec<ClipPlan>, RenderError> {
+    let clips = track.clips();
+    let lone = clips.len() == 1;
+    let mut plans = Vec::with_capacity(clips.len());
+    for c in &clips {
+        let placed = placement(c, rate, renders, lone).map_err(|source| RenderError::Source {
+            track: track.name.clone(),
+            file: c.file_display.clone(),
+            source,
+        })?;
+        plans.push(ClipPlan {
+            path: c.file.clone(),
+            display: c.file_display.clone(),
+            info: c.stem.clone(),
+            placed,
+            gain: dsp::db_to_gain(c.gain_db) as f32,
+        });
+    }
+    plans.sort_by_key(|p| p.placed.offset);
+    for k in 1..plans.len() {
+        let (a, b) = (&plans[k - 1].placed, &plans[k].placed);
+        let overlap = (a.offset + a.fades.len)
+            .saturating_sub(b.offset)
+            .min(b.fades.len);
+        if overlap == 0 {
+            continue;
+        }
+        let a = &mut plans[k - 1].placed.fades;
+        a.fade_out = a.fade_out.max(overlap).min(a.len);
+        let b = &mut plans[k].placed.fades;
+        b.fade_in = b.fade_in.max(overlap).min(b.len);
+    }
+    Ok(plans)
 }
 
 fn offset_frames(offset_s: f64, rate: u32) -> u64 {
@@ -251,21 +292,16 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
     };
 
     // Song length: the longest placed stem, muted or not (muting does not shorten a song).
-    let places: Vec<Placed> = session
+    let places: Vec<Vec<ClipPlan>> = session
         .tracks
         .par_iter()
         .enumerate()
-        .map(|(i, t)| {
-            placement(t, rate, plan.track_active[i]).map_err(|source| RenderError::Source {
-                track: t.name.clone(),
-                file: t.file_display.clone(),
-                source,
-            })
-        })
+        .map(|(i, t)| clip_plans(t, rate, plan.track_active[i]))
         .collect::<Result<_, _>>()?;
     let content_frames = places
         .iter()
-        .map(|p| p.offset + p.fades.len)
+        .flatten()
+        .map(|p| p.placed.offset + p.placed.fades.len)
         .max()
         .unwrap_or(0);
 
@@ -283,27 +319,25 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
         .tracks
         .par_iter()
         .zip(track_chains.into_par_iter())
+        .zip(places.into_par_iter())
         .enumerate()
         .map(
-            |(i, (t, chain))| -> Result<Option<TrackState>, RenderError> {
+            |(i, ((t, chain), clips))| -> Result<Option<TrackState>, RenderError> {
                 if !plan.track_active[i] {
                     return Ok(None);
                 }
-                let src = StemSource::new(&t.file, &t.stem, rate, places[i]).map_err(|source| {
-                    RenderError::Source {
-                        track: t.name.clone(),
-                        file: t.file_display.clone(),
-                        source,
-                    }
+                let src = TrackSource::new(clips, rate).map_err(|e| RenderError::Source {
+                    track: t.name.clone(),
+                    file: e.file,
+                    source: e.source,
                 })?;
                 Ok(Some(TrackState {
                     idx: i,
                     name: t.name.clone(),
-                    file: t.file_display.clone(),
                     src,
                     chain,
                     polarity: if t.polarity_invert { -1.0 } else { 1.0 },
-                    placement: Placement::new(t.pan, t.width, t.stem.channels == 1),
+                    placement: Placement::new(t.pan, t.width, t.is_mono()),
                     fader: dsp::db_to_gain(t.gain_db),
                     envelopes: mix_envelopes(
                         &t.auto,

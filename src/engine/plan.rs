@@ -342,6 +342,7 @@ mod tests {
             width: 1.0,
             offset_s: 0.0,
             region: Default::default(),
+            regions: Vec::new(),
             polarity_invert: false,
             muted: false,
             solo: false,

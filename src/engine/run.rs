@@ -17,7 +17,7 @@ use super::chain::{Chain, Keys};
 use super::error::RenderError;
 use super::meter::{BlockMeter, NodeStats, StemStats};
 use super::plan::{Edge, Node};
-use super::source::StemSource;
+use super::source::TrackSource;
 
 /// Where the mix bus goes, block by block.
 pub trait MixSink {
@@ -185,8 +185,7 @@ fn place_and_meter(
 pub(super) struct TrackState {
     pub(super) idx: usize,
     pub(super) name: String,
-    pub(super) file: String,
-    pub(super) src: StemSource,
+    pub(super) src: TrackSource,
     pub(super) chain: Chain,
     pub(super) polarity: f32,
     pub(super) placement: Placement,
@@ -202,13 +201,11 @@ impl TrackState {
     fn process(&mut self, n: usize, frame: u64, rate: u32, keys: &Keys) -> Result<(), RenderError> {
         let [l, r] = &mut self.buf;
         let mut out = [&mut l[..n], &mut r[..n]];
-        self.src
-            .read(&mut out)
-            .map_err(|source| RenderError::Source {
-                track: self.name.clone(),
-                file: self.file.clone(),
-                source,
-            })?;
+        self.src.read(&mut out).map_err(|e| RenderError::Source {
+            track: self.name.clone(),
+            file: e.file,
+            source: e.source,
+        })?;
         if self.polarity < 0.0 {
             for ch in out.iter_mut() {
                 ch.iter_mut().for_each(|x| *x = -*x);
@@ -235,12 +232,12 @@ impl TrackState {
         }
     }
 
-    /// Decode what is left of the stem after the song (see [`StemSource::finish`]).
+    /// Decode what is left of the track's files after the song (see [`TrackSource::finish`]).
     fn finish(&mut self) -> Result<(), RenderError> {
-        self.src.finish().map_err(|source| RenderError::Source {
+        self.src.finish().map_err(|e| RenderError::Source {
             track: self.name.clone(),
-            file: self.file.clone(),
-            source,
+            file: e.file,
+            source: e.source,
         })
     }
 }

@@ -275,3 +275,180 @@ impl StemSource {
         Ok(())
     }
 }
+
+/// Why a track's source failed, and in which of its files.
+#[derive(Debug)]
+pub struct ClipError {
+    /// The file as written in the session.
+    pub file: String,
+    pub source: SourceError,
+}
+
+/// One region of a track, ready to play.
+pub struct ClipPlan {
+    pub path: PathBuf,
+    /// The file as written in the session (for messages).
+    pub display: String,
+    pub info: StemInfo,
+    pub placed: Placed,
+    /// The region's own gain (linear).
+    pub gain: f32,
+}
+
+enum Stage {
+    /// Not reached yet: nothing allocated, nothing open.
+    Waiting,
+    /// Boxed: a waiting or finished region of a long list costs a word, not a decoder's worth.
+    Playing(Box<StemSource>),
+    /// Played and decoded to the end of its file; closed.
+    Done,
+}
+
+/// What a track plays, block by block: one stem, or several regions summed where they overlap
+/// (their fades make the crossfades).
+///
+/// A region's source (decoder, resampler) is made only when the song reaches the region, and
+/// the region's file is decoded to its end (checked, as `check` does) and closed as soon as the
+/// region has played, so a track of a hundred regions in a row holds one file open at a time,
+/// two across a crossfade.
+pub struct TrackSource {
+    clips: Vec<(ClipPlan, Stage)>,
+    rate: u32,
+    /// A single region at unity gain, read straight into the block (bit for bit what a track
+    /// with `file` gives).
+    direct: bool,
+    /// Song frame of the next block.
+    frame: u64,
+    scratch: [Vec<f32>; 2],
+    /// Largest absolute sample of the decoded files (before resampling).
+    pub source_peak: f32,
+    /// Decoded samples at or beyond full scale.
+    pub source_clipped: u64,
+}
+
+impl TrackSource {
+    /// The regions `clips` of a track in a song at `session_rate`, in the order they are
+    /// summed. A single region at unity gain gets its source at once (its file still opens
+    /// only when the song reaches it); the others wait for the song to reach them.
+    pub fn new(clips: Vec<ClipPlan>, session_rate: u32) -> Result<Self, ClipError> {
+        let direct = clips.len() == 1 && clips[0].gain == 1.0;
+        let mut out = Vec::with_capacity(clips.len());
+        for c in clips {
+            let stage = if direct {
+                Stage::Playing(Box::new(Self::open(&c, session_rate, c.placed.offset)?))
+            } else {
+                Stage::Waiting
+            };
+            out.push((c, stage));
+        }
+        Ok(TrackSource {
+            clips: out,
+            rate: session_rate,
+            direct,
+            frame: 0,
+            scratch: [Vec::new(), Vec::new()],
+            source_peak: 0.0,
+            source_clipped: 0,
+        })
+    }
+
+    fn open(c: &ClipPlan, rate: u32, lead_in: u64) -> Result<StemSource, ClipError> {
+        StemSource::new(
+            &c.path,
+            &c.info,
+            rate,
+            Placed {
+                offset: lead_in,
+                ..c.placed
+            },
+        )
+        .map_err(|source| ClipError {
+            file: c.display.clone(),
+            source,
+        })
+    }
+
+    /// Decode what is left of a region's file, close it and keep its figures.
+    fn retire(&mut self, k: usize) -> Result<(), ClipError> {
+        let (c, stage) = &mut self.clips[k];
+        let mut src = match std::mem::replace(stage, Stage::Done) {
+            Stage::Playing(s) => *s,
+            Stage::Waiting => Self::open(c, self.rate, 0)?,
+            Stage::Done => return Ok(()),
+        };
+        src.finish().map_err(|source| ClipError {
+            file: c.display.clone(),
+            source,
+        })?;
+        self.source_peak = self.source_peak.max(src.source_peak);
+        self.source_clipped += src.source_clipped;
+        Ok(())
+    }
+
+    /// Fill `out` (two channels of equal length) with the next block of the track.
+    pub fn read(&mut self, out: &mut [&mut [f32]; 2]) -> Result<(), ClipError> {
+        let n = out[0].len();
+        let (from, to) = (self.frame, self.frame + n as u64);
+        self.frame = to;
+        if self.direct {
+            let (c, stage) = &mut self.clips[0];
+            if let Stage::Playing(src) = stage {
+                let r = src.read(out);
+                self.source_peak = src.source_peak;
+                self.source_clipped = src.source_clipped;
+                return r.map_err(|source| ClipError {
+                    file: c.display.clone(),
+                    source,
+                });
+            }
+            out[0].fill(0.0);
+            out[1].fill(0.0);
+            return Ok(());
+        }
+        out[0].fill(0.0);
+        out[1].fill(0.0);
+        for s in &mut self.scratch {
+            s.resize(n, 0.0);
+        }
+        for k in 0..self.clips.len() {
+            let (c, stage) = &mut self.clips[k];
+            let (start, end) = (c.placed.offset, c.placed.offset + c.placed.fades.len);
+            if start >= to || matches!(stage, Stage::Done) {
+                continue;
+            }
+            if matches!(stage, Stage::Waiting) {
+                let lead_in = start.saturating_sub(from);
+                *stage = Stage::Playing(Box::new(Self::open(c, self.rate, lead_in)?));
+            }
+            let Stage::Playing(src) = stage else {
+                continue;
+            };
+            let [sl, sr] = &mut self.scratch;
+            src.read(&mut [&mut sl[..n], &mut sr[..n]])
+                .map_err(|source| ClipError {
+                    file: c.display.clone(),
+                    source,
+                })?;
+            let g = c.gain;
+            let [ol, or] = out;
+            for (o, s) in [(&mut **ol, &sl[..n]), (&mut **or, &sr[..n])] {
+                for (o, &x) in o.iter_mut().zip(s) {
+                    *o += g * x;
+                }
+            }
+            if end <= to {
+                self.retire(k)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode every file to its end (regions the song never reached included), as `check`
+    /// does: a damaged packet after the last frame the song used fails the render too.
+    pub fn finish(&mut self) -> Result<(), ClipError> {
+        for k in 0..self.clips.len() {
+            self.retire(k)?;
+        }
+        Ok(())
+    }
+}

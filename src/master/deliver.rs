@@ -7,12 +7,12 @@
 
 use crate::analysis::bs1770::IntegratedMeter;
 use crate::analysis::loudness::{Levels, Program, ProgramAnalyzer};
-use crate::dsp::fade::FadeCurve;
+use crate::dsp::fade::{FadeCurve, Fades};
 use crate::dsp::gain_to_db;
 use crate::io::decode::FULL_SCALE;
 use crate::io::stage;
 use crate::io::wav::{self, Format};
-use crate::session::model::{Output, Seams, Session};
+use crate::session::model::{MasterFades, Output, Seams, Session};
 
 use super::detect::EnvelopeStream;
 use super::target::{self, Mastering, TargetOutcome};
@@ -24,10 +24,14 @@ const BLOCK: usize = 1 << 15;
 /// Most times one output is made again.
 const MAX_REDOS: usize = 4;
 
-/// Album seams in frames at one output rate: what is kept of the master, the fades inside it,
-/// and the silence after it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What is done to the mastered song at one output rate before quantization, in frames: the
+/// master's own fades over the whole song, then an album's seams (what is kept of the master,
+/// the fades inside it, and the silence after it).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cut {
+    /// `[master]` fades over the whole master, frame by frame as a region's fades
+    /// ([`Fades::gain`]); flat when the session sets none.
+    pub master: Fades,
     /// Frames dropped at the start.
     pub head: usize,
     /// Frames kept after the head.
@@ -39,26 +43,39 @@ pub struct Cut {
 }
 
 impl Cut {
-    /// The seams of `s` over a master of `len` frames at `rate` Hz (each length rounded to the
-    /// nearest frame). [`MasterError::Seams`] when the trims leave nothing, or the fades do not
-    /// fit in what is left.
-    pub fn new(s: &Seams, rate: u32, len: usize) -> Result<Cut, MasterError> {
+    /// The master fades `m` and album seams `s` over a master of `len` frames at `rate` Hz
+    /// (each length rounded to the nearest frame). [`MasterError::Seams`] when the master's
+    /// fades do not fit in it, the trims leave nothing, or the album's fades do not fit in what
+    /// is left.
+    pub fn new(m: &MasterFades, s: &Seams, rate: u32, len: usize) -> Result<Cut, MasterError> {
         let frames = |x: f64| (x * f64::from(rate)).round() as usize;
-        let (head, tail) = (frames(s.trim_head_s), frames(s.trim_tail_s));
         let seconds = len as f64 / f64::from(rate);
         let too_long = |what: &str| MasterError::Seams {
             what: what.to_string(),
             seconds,
         };
+        let master = Fades {
+            len: len as u64,
+            fade_in: frames(m.fade_in_s) as u64,
+            fade_out: frames(m.fade_out_s) as u64,
+            curve: m.curve,
+        };
+        if master.fade_in + master.fade_out > master.len {
+            return Err(too_long("[master] fade_in_s + fade_out_s"));
+        }
+        let (head, tail) = (frames(s.trim_head_s), frames(s.trim_tail_s));
         let keep = len
             .checked_sub(head + tail)
             .filter(|&k| k > 0)
-            .ok_or_else(|| too_long("trim_head_s + trim_tail_s"))?;
+            .ok_or_else(|| too_long("the album's trim_head_s + trim_tail_s"))?;
         let (fade_in, fade_out) = (frames(s.fade_in_s), frames(s.fade_out_s));
         if fade_in + fade_out > keep {
-            return Err(too_long("fade_in_s + fade_out_s (after the trims)"));
+            return Err(too_long(
+                "the album's fade_in_s + fade_out_s (after the trims)",
+            ));
         }
         Ok(Cut {
+            master,
             head,
             keep,
             fade_in,
@@ -72,14 +89,17 @@ impl Cut {
         self.keep + self.gap
     }
 
-    /// Shape the master's frames `pos..pos + n` (in `buf`, one `Vec` per channel): drop what
-    /// the trims cut, fade what the fades cover.
+    /// Shape the master's frames `pos..pos + n` (in `buf`, one `Vec` per channel): fade what
+    /// the master's fades cover, drop what the trims cut, fade what the album's fades cover.
     pub fn shape(&self, pos: usize, buf: &mut [Vec<f32>]) {
         let n = buf.first().map_or(0, Vec::len);
         let (start, end) = (
             self.head.clamp(pos, pos + n),
             (self.head + self.keep).clamp(pos, pos + n),
         );
+        // The master's fades count frames of the whole master, trims included.
+        let mut planes: Vec<&mut [f32]> = buf.iter_mut().map(|c| &mut c[..]).collect();
+        self.master.apply(pos as u64, &mut planes);
         for ch in buf.iter_mut() {
             ch.truncate(end - pos);
             ch.drain(..start - pos);
@@ -149,8 +169,9 @@ pub(crate) fn deliver_one(
         dither: o.dither,
         seed,
     };
-    let seams = (session.seams != Seams::default())
-        .then(|| Cut::new(&session.seams, o.sample_rate, at.pre().len()))
+    let fades = session.master.fades;
+    let seams = (session.seams != Seams::default() || fades.is_set())
+        .then(|| Cut::new(&fades, &session.seams, o.sample_rate, at.pre().len()))
         .transpose()?;
     loop {
         let pre = at.pre();
@@ -165,6 +186,11 @@ pub(crate) fn deliver_one(
             .map_err(encode_err)?;
         let mut stream = Mastering::new(pre, at.measurement.as_ref().zip(plan.as_ref()));
         let mut meter = IntegratedMeter::new(channels, o.sample_rate);
+        // With master fades, the loudness the target is judged on: the song before its fades
+        // (after the gain and limiter, at the output's rate).
+        let mut unfaded = fades
+            .is_set()
+            .then(|| IntegratedMeter::new(channels, o.sample_rate));
         let mut detector = EnvelopeStream::new(channels, o.sample_rate);
         let mut program = match analyse {
             true => Some(ProgramAnalyzer::new(channels, o.sample_rate)?),
@@ -179,6 +205,10 @@ pub(crate) fn deliver_one(
         loop {
             let n = stream.next(BLOCK, &mut buf)?;
             if n > 0 {
+                if let Some(u) = &mut unfaded {
+                    let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                    u.add(&refs);
+                }
                 if let Some(c) = &seams {
                     c.shape(pos, &mut buf);
                 }
@@ -224,6 +254,7 @@ pub(crate) fn deliver_one(
         });
         let (_, written) = wav.finish().map_err(encode_err)?;
         let true_peak_dbtp = gain_to_db(f64::from(true_peak.max(peak)));
+        let before_fades_lufs = unfaded.as_ref().and_then(IntegratedMeter::integrated);
         let levels = Levels {
             integrated_lufs: meter.integrated(),
             sample_peak_dbfs: gain_to_db(f64::from(peak)),
@@ -237,7 +268,7 @@ pub(crate) fn deliver_one(
             // Only re-aim when the stage itself could reach the target: an unreachable target
             // stays a failed gate, reported, not chased.
             let reachable = (p.lufs - t.lufs).abs() <= 0.1;
-            let miss = match levels.integrated_lufs {
+            let miss = match before_fades_lufs.or(levels.integrated_lufs) {
                 Some(i) if reachable => i - t.lufs,
                 _ => 0.0,
             };
@@ -297,6 +328,7 @@ pub(crate) fn deliver_one(
                 staged: Some(file.finish()?),
                 encoded: written,
                 levels,
+                before_fades_lufs,
                 true_peak_dbtp,
                 sample_rate: o.sample_rate,
                 encoding: o.encoding,
@@ -328,10 +360,17 @@ mod tests {
 
     #[test]
     fn seams_in_frames_round_to_the_nearest_frame() {
-        let c = Cut::new(&seams(0.1, 0.25, 0.5, 1.0, 2.0), 44100, 441_000).unwrap();
+        let none = MasterFades::default();
+        let c = Cut::new(&none, &seams(0.1, 0.25, 0.5, 1.0, 2.0), 44100, 441_000).unwrap();
         assert_eq!(
             c,
             Cut {
+                master: Fades {
+                    len: 441_000,
+                    fade_in: 0,
+                    fade_out: 0,
+                    curve: FadeCurve::EqualPower,
+                },
                 head: 4410,
                 keep: 441_000 - 4410 - 11025,
                 fade_in: 22050,
@@ -341,18 +380,34 @@ mod tests {
         );
         assert_eq!(c.frames(), c.keep + 88200);
         assert!(matches!(
-            Cut::new(&seams(5.0, 5.0, 0.0, 0.0, 0.0), 1000, 10_000),
+            Cut::new(
+                &MasterFades::default(),
+                &seams(5.0, 5.0, 0.0, 0.0, 0.0),
+                1000,
+                10_000
+            ),
             Err(MasterError::Seams { .. })
         ));
         assert!(matches!(
-            Cut::new(&seams(0.0, 0.0, 6.0, 5.0, 0.0), 1000, 10_000),
+            Cut::new(
+                &MasterFades::default(),
+                &seams(0.0, 0.0, 6.0, 5.0, 0.0),
+                1000,
+                10_000
+            ),
             Err(MasterError::Seams { .. })
         ));
     }
 
     #[test]
     fn fades_are_raised_cosines_that_mirror_each_other() {
-        let c = Cut::new(&seams(0.0, 0.0, 0.1, 0.1, 0.0), 1000, 1000).unwrap();
+        let c = Cut::new(
+            &MasterFades::default(),
+            &seams(0.0, 0.0, 0.1, 0.1, 0.0),
+            1000,
+            1000,
+        )
+        .unwrap();
         // sin²(π/2 · t) at the frame centres t = (k + 0.5) / n: a fade-in and the matching
         // fade-out sum to one (sin² + cos²), and the midpoint is -6 dB.
         for k in 0..100 {
@@ -370,7 +425,13 @@ mod tests {
 
     #[test]
     fn shaping_blocks_drops_the_trims_wherever_the_blocks_fall() {
-        let c = Cut::new(&seams(0.003, 0.002, 0.0, 0.0, 0.0), 1000, 10).unwrap();
+        let c = Cut::new(
+            &MasterFades::default(),
+            &seams(0.003, 0.002, 0.0, 0.0, 0.0),
+            1000,
+            10,
+        )
+        .unwrap();
         let mut kept = Vec::new();
         // Blocks of 4 frames holding their frame index.
         for pos in (0..10).step_by(4) {

@@ -49,7 +49,7 @@ pub enum MasterError {
     Meter(#[from] MeterError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("the album's {what} is longer than the {seconds:.2} s master")]
+    #[error("{what} is longer than the {seconds:.2} s master")]
     Seams { what: String, seconds: f64 },
 }
 
@@ -84,6 +84,9 @@ pub struct Delivery {
     /// Levels of the delivered (quantized, dithered) samples: integrated loudness, sample peak,
     /// the largest true-peak reading.
     pub levels: Levels,
+    /// With `[master]` fades: the integrated loudness of the output before its fades (the song
+    /// as the target stage made it), LUFS; `None` without fades.
+    pub before_fades_lufs: Option<f64>,
     /// The largest reading of every true-peak meter of the delivered samples, dBTP.
     pub true_peak_dbtp: f64,
     pub sample_rate: u32,
@@ -97,6 +100,14 @@ pub struct Delivery {
     /// Mean-square energy of every 400 ms gating block of the delivered samples (BS.1770-4
     /// §2.8, channel-summed, 75 % overlap): an album's loudness is gated over these.
     pub blocks: Vec<f64>,
+}
+
+impl Delivery {
+    /// The integrated loudness the loudness gate judges: the song as mastered, before the
+    /// master's fades when it has any (a fade-out is not a miss of the target), LUFS.
+    pub fn gated_lufs(&self) -> Option<f64> {
+        self.before_fades_lufs.or(self.levels.integrated_lufs)
+    }
 }
 
 /// The finished master and its deliveries.

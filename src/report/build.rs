@@ -128,9 +128,9 @@ pub fn build(
                 integrated_lufs: d.levels.integrated_lufs.and_then(db),
                 requested_lufs: target.map(|t| t.lufs),
                 requested_ceiling_dbtp: target.map(|t| t.ceiling_dbtp),
+                integrated_lufs_before_fades: d.before_fades_lufs.and_then(db),
                 loudness_ok: target.map(|t| {
-                    d.levels
-                        .integrated_lufs
+                    d.gated_lufs()
                         .is_some_and(|i| super::gates::loudness_ok(session, t, i))
                 }),
                 true_peak_ok: target.map(|t| d.true_peak_dbtp <= t.ceiling_dbtp),

@@ -140,17 +140,22 @@ pub fn verdicts(
         check(&mut gates, "clipped_samples", from);
         if let Some(t) = target {
             let from = gates.len();
-            match d.levels.integrated_lufs {
+            let faded = if d.before_fades_lufs.is_some() {
+                " before the master's fades"
+            } else {
+                ""
+            };
+            match d.gated_lufs() {
                 Some(i) if loudness_ok(session, t, i) => {}
                 // An album's gain leaves the quieter songs under the target, by design.
                 Some(i) if session.album_gain => gates.push(format!(
-                    "{path}: integrated loudness {i:.2} LUFS is {:.2} LU over the target {} LUFS with the album's gain (tolerance {} LU)",
+                    "{path}: integrated loudness{faded} {i:.2} LUFS is {:.2} LU over the target {} LUFS with the album's gain (tolerance {} LU)",
                     i - t.lufs,
                     t.lufs,
                     t.tolerance_lu
                 )),
                 Some(i) => gates.push(format!(
-                    "{path}: integrated loudness {i:.2} LUFS is {:.2} LU from the target {} LUFS (tolerance {} LU)",
+                    "{path}: integrated loudness{faded} {i:.2} LUFS is {:.2} LU from the target {} LUFS (tolerance {} LU)",
                     (i - t.lufs).abs(),
                     t.lufs,
                     t.tolerance_lu

@@ -155,6 +155,10 @@ pub struct OutputReport {
     /// The larger of the BS.1770-4 (4x) and mixdown's 8x true-peak readings, dBTP.
     pub true_peak_dbtp: Option<f64>,
     pub integrated_lufs: Option<f64>,
+    /// With `[master]` fades: the integrated loudness before them, LUFS; the loudness gate
+    /// judges this figure (absent without master fades).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrated_lufs_before_fades: Option<f64>,
     /// Requested loudness and ceiling (with a target), and the verdict of each gate.
     pub requested_lufs: Option<f64>,
     pub requested_ceiling_dbtp: Option<f64>,

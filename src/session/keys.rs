@@ -377,15 +377,40 @@ pub mod session {
     };
 }
 
+/// Sections in which exactly one of a few keys must be given (a track plays `file` or
+/// `regions`), by section id: the schema says so with `oneOf`, the validator in its own words.
+pub const ONE_OF: &[(&str, &[&str])] = &[("track", &["file", "regions"])];
+
 /// `[[track]]`.
 pub mod track {
     use super::{Absent, Key, Section, Ty, choice, flag, key, num, num_opt};
 
     pub const NAME: Key = key("name", Ty::Text, "", Absent::Required)
         .doc("unique among tracks; sends, sidechains and messages use it");
-    pub const FILE: Key = key("file", Ty::File, "", Absent::Required).doc(
+    pub const FILE: Key = key(
+        "file",
+        Ty::File,
+        "",
+        Absent::Described("required, unless `regions`"),
+    )
+    .doc(
         "the stem: WAV (16/24/32-bit integer, 32/64-bit float, WAVE_FORMAT_EXTENSIBLE), AIFF, \
          FLAC, MP3, Ogg Vorbis; mono or stereo; 8..192 kHz",
+    );
+    pub const REGIONS: Key = key(
+        "regions",
+        Ty::Tables {
+            of: &super::regions::SECTION,
+            min: 1,
+            max: usize::MAX,
+        },
+        "",
+        Absent::Off,
+    )
+    .doc(
+        "instead of `file` (and of `offset_s`, `start_s`, `end_s`, `fade_in_s`, `fade_out_s`): \
+         several regions of one or more files, placed in the song; where two overlap, the \
+         earlier fades out and the later fades in over the overlap with `fade_curve`",
     );
     pub const GAIN_DB: Key = num("gain_db", -96.0, 24.0, "dB", 0.0).doc("fader").auto();
     pub const PAN: Key = num("pan", -1.0, 1.0, "", 0.0)
@@ -462,6 +487,7 @@ pub mod track {
         keys: &[
             &NAME,
             &FILE,
+            &REGIONS,
             &GAIN_DB,
             &PAN,
             &WIDTH,
@@ -477,6 +503,48 @@ pub mod track {
             &OUTPUT,
             &SENDS,
             &FX,
+        ],
+    };
+}
+
+/// `regions = [{ file, at_s, ... }]` of a track.
+pub mod regions {
+    use super::{Absent, Key, Section, Ty, key, num, num_opt};
+
+    pub const FILE: Key = key("file", Ty::File, "", Absent::Required).doc(
+        "the file this region plays (any stem format; mono plays dual mono; other rates are \
+         resampled like stems)",
+    );
+    pub const AT_S: Key = num("at_s", 0.0, 3600.0, "s", 0.0)
+        .doc("where the region starts in the song (rounded to the nearest frame)");
+    pub const START_S: Key = num("start_s", 0.0, 86_400.0, "s", 0.0)
+        .doc("the part of the file that plays starts this far into it (before its end)");
+    pub const END_S: Key = num_opt("end_s", 0.0, 86_400.0, "s")
+        .default(Absent::Described("the file's end"))
+        .doc("... and ends here (seconds of the file; after `start_s`, not past the file's end)");
+    pub const FADE_IN_S: Key = num("fade_in_s", 0.0, 3600.0, "s", 0.0).doc(
+        "the region's own fade-in, as a track's; a crossfade into the region is at least as \
+         long as the overlap",
+    );
+    pub const FADE_OUT_S: Key = num("fade_out_s", 0.0, 3600.0, "s", 0.0).doc(
+        "the region's own fade-out, as a track's; with `fade_in_s` and the crossfades not \
+         longer than the region",
+    );
+    pub const GAIN_DB: Key =
+        num("gain_db", -96.0, 24.0, "dB", 0.0).doc("the region's level, before the track's chain");
+
+    pub const SECTION: Section = Section {
+        id: "track.regions",
+        title: "regions",
+        doc: "",
+        keys: &[
+            &FILE,
+            &AT_S,
+            &START_S,
+            &END_S,
+            &FADE_IN_S,
+            &FADE_OUT_S,
+            &GAIN_DB,
         ],
     };
 }
@@ -529,7 +597,7 @@ pub mod bus {
 
 /// `[master]`.
 pub mod master {
-    use super::{Absent, Key, Section, Ty, key};
+    use super::{Absent, Key, Section, Ty, choice, key, num};
 
     pub const FX: Key = key(
         "fx",
@@ -556,12 +624,33 @@ pub mod master {
         Absent::Off,
     )
     .doc("the loudness target under a true-peak ceiling; always the last stage");
+    pub const FADE_IN_S: Key = num("fade_in_s", 0.0, 600.0, "s", 0.0).doc(
+        "fade-in of the whole song from its first frame, after the target stage and before \
+         dither (frame *i* at gain g(i/F), as a track's)",
+    );
+    pub const FADE_OUT_S: Key = num("fade_out_s", 0.0, 600.0, "s", 0.0).doc(
+        "fade-out of the whole song to its last frame (tail included), after the target stage \
+         and before dither; the loudness gate judges each output before its fades",
+    );
+    pub const FADE_CURVE: Key = choice(
+        "fade_curve",
+        &crate::dsp::fade::FadeCurve::NAMES,
+        Absent::Str("equal_power"),
+    )
+    .doc("the shape of the master's fades, as a track's `fade_curve`");
 
     pub const SECTION: Section = Section {
         id: "master",
         title: "[master]",
         doc: "",
-        keys: &[&FX, &REFERENCE, &TARGET],
+        keys: &[
+            &FX,
+            &REFERENCE,
+            &TARGET,
+            &FADE_IN_S,
+            &FADE_OUT_S,
+            &FADE_CURVE,
+        ],
     };
 }
 

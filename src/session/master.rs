@@ -1,11 +1,13 @@
-//! `[master]`: its fx chain, reference matching and the loudness target (with presets).
+//! `[master]`: its fx chain, reference matching, the loudness target (with presets) and the
+//! song's fades.
 
 use super::diag::Diags;
 use super::fx::Owner;
 use super::keys;
-use super::model::{Master, Reference, Target};
+use super::model::{Master, MasterFades, Reference, Target};
 use super::validate::Validator;
 use super::walk::{Tbl, or_list};
+use crate::dsp::fade::FadeCurve;
 
 pub(super) fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
     use keys::reference as k;
@@ -51,10 +53,19 @@ pub(super) fn master(v: &mut Validator<'_>, m: &Tbl<'_, '_>) -> Master {
     let target = m
         .table(&mut v.d, keys::master::TARGET.name)
         .and_then(|t| target(&mut v.d, &t));
+    let fades = MasterFades {
+        fade_in_s: m.num_of(&mut v.d, &keys::master::FADE_IN_S),
+        fade_out_s: m.num_of(&mut v.d, &keys::master::FADE_OUT_S),
+        curve: m
+            .choice_of(&mut v.d, &keys::master::FADE_CURVE)
+            .and_then(|c| FadeCurve::from_name(&c.v))
+            .unwrap_or_default(),
+    };
     Master {
         fx,
         reference,
         target,
+        fades,
     }
 }
 

@@ -80,6 +80,10 @@ pub struct Track {
     pub offset_s: f64,
     /// The part of the stem that plays, and its fades.
     pub region: Region,
+    /// `regions = [...]`: the regions the track plays instead of one stem, in the order
+    /// written (empty for a track with `file`). `file`, `file_display` and `stem` are then the
+    /// first region's, `offset_s` is 0 and `region` the whole stem.
+    pub regions: Vec<Clip>,
     pub polarity_invert: bool,
     /// Muted by `mute`, or by another track's `solo`.
     pub muted: bool,
@@ -108,6 +112,50 @@ impl Region {
     /// The whole stem, unfaded (what a track without region keys plays).
     pub fn is_whole(&self) -> bool {
         *self == Region::default()
+    }
+}
+
+/// A stretch of a file placed on the song's timeline: a track's `file` (placed at `offset_s`)
+/// or one entry of its `regions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Absolute path of the file.
+    pub file: PathBuf,
+    /// The file as written in the session (for messages).
+    pub file_display: String,
+    pub stem: StemInfo,
+    /// Where the region starts in the song, s.
+    pub at_s: f64,
+    /// The part of the file that plays and its own fades (the track's curve).
+    pub region: Region,
+    /// The region's own gain, dB.
+    pub gain_db: f64,
+}
+
+impl Track {
+    /// What the track plays: its regions, or its stem as one region.
+    pub fn clips(&self) -> Vec<Clip> {
+        if !self.regions.is_empty() {
+            return self.regions.clone();
+        }
+        vec![Clip {
+            file: self.file.clone(),
+            file_display: self.file_display.clone(),
+            stem: self.stem.clone(),
+            at_s: self.offset_s,
+            region: self.region,
+            gain_db: 0.0,
+        }]
+    }
+
+    /// The most files the track reads at once: one, or two across a crossfade.
+    pub fn files_at_once(&self) -> usize {
+        self.regions.len().clamp(1, 2)
+    }
+
+    /// Whether every file the track plays is mono (the track is then panned as a mono source).
+    pub fn is_mono(&self) -> bool {
+        self.clips().iter().all(|c| c.stem.channels == 1)
     }
 }
 
@@ -150,6 +198,26 @@ pub struct Master {
     pub fx: Vec<Fx>,
     pub reference: Option<Reference>,
     pub target: Option<Target>,
+    /// Fades of the whole song, applied after the target stage, before quantization.
+    pub fades: MasterFades,
+}
+
+/// `[master] fade_in_s`, `fade_out_s`, `fade_curve`: fades over the mastered song, after the
+/// target stage (so its gain is found on the unfaded song), before dither and quantization.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct MasterFades {
+    /// Seconds from the song's first frame.
+    pub fade_in_s: f64,
+    /// Seconds before the song's last frame (the end of its tail).
+    pub fade_out_s: f64,
+    pub curve: crate::dsp::fade::FadeCurve,
+}
+
+impl MasterFades {
+    /// Whether the master is faded at all.
+    pub fn is_set(&self) -> bool {
+        self.fade_in_s > 0.0 || self.fade_out_s > 0.0
+    }
 }
 
 /// One delivery file.

@@ -5,7 +5,7 @@ use super::diag::Span;
 use super::fx::{Owner, SidechainRef};
 use super::graph;
 use super::keys::{self, Key};
-use super::model::{Bus, Dest, MixAutomation, Region, Send, Track};
+use super::model::{Bus, Clip, Dest, MixAutomation, Region, Send, Track};
 use super::validate::{Validator, labelled};
 use super::walk::{Tbl, as_table};
 use crate::dsp::fade::FadeCurve;
@@ -99,10 +99,44 @@ pub(super) fn track(
     use keys::track as k;
     let t = &labelled(t, &v.track_names[i].clone());
     t.check_section(&mut v.d, &k::SECTION, &[]);
-    let file = if t.require(
+    let has_regions = t.has(k::REGIONS.name);
+    if has_regions {
+        if t.has(k::FILE.name) {
+            v.d.bad_value_help(
+                &t.span_of(k::FILE.name),
+                &t.key_path(k::FILE.name),
+                "a track plays either `file` or `regions`, not both",
+                "name the file in each region instead",
+            );
+        }
+        for key in [
+            &k::OFFSET_S,
+            &k::START_S,
+            &k::END_S,
+            &k::FADE_IN_S,
+            &k::FADE_OUT_S,
+        ]
+        .map(|k| k.name)
+        {
+            if t.has(key) {
+                v.d.bad_value_help(
+                    &t.span_of(key),
+                    &t.key_path(key),
+                    "a track with `regions` sets this in each region",
+                    format!(
+                        "move it into the regions (`{}` there)",
+                        if key == "offset_s" { "at_s" } else { key }
+                    ),
+                );
+            }
+        }
+    }
+    let file = if has_regions {
+        None
+    } else if t.require(
         &mut v.d,
         k::FILE.name,
-        "the stem to play, relative to the session file",
+        "the stem to play, relative to the session file (or `regions`)",
     ) {
         t.str(&mut v.d, k::FILE.name).and_then(|s| {
             v.input_file(&s, &t.key_path(k::FILE.name), true)
@@ -136,8 +170,6 @@ pub(super) fn track(
         .map(|(s, _, _)| s)
         .collect();
     let fx = v.fx_chain(t, Owner::Track(i), sc);
-    let (file, file_display) = file?;
-    let stem = v.stem_info(&file)?;
     let region = Region {
         start_s,
         end_s,
@@ -145,8 +177,18 @@ pub(super) fn track(
         fade_out_s,
         fade_curve,
     };
-    check_region(v, t, &region, &stem);
-    if stem.channels == 1 && t.has(k::WIDTH.name) && (width != 1.0 || auto.width.is_some()) {
+    let (file, file_display, stem, regions) = if has_regions {
+        let regions = regions(v, t, fade_curve)?;
+        let first = regions.first()?.clone();
+        (first.file, first.file_display, first.stem, regions)
+    } else {
+        let (file, file_display) = file?;
+        let stem = v.stem_info(&file)?;
+        check_region(v, t, &region, &stem);
+        (file, file_display, stem, Vec::new())
+    };
+    let stereo = stem.channels == 2 || regions.iter().any(|c| c.stem.channels == 2);
+    if !stereo && t.has(k::WIDTH.name) && (width != 1.0 || auto.width.is_some()) {
         v.d.bad_value_help(
             &t.span_of(k::WIDTH.name),
             &t.key_path(k::WIDTH.name),
@@ -163,7 +205,12 @@ pub(super) fn track(
         pan,
         width,
         offset_s,
-        region,
+        region: if has_regions {
+            Region::default()
+        } else {
+            region
+        },
+        regions,
         polarity_invert,
         muted: mute,
         solo,
@@ -172,6 +219,160 @@ pub(super) fn track(
         fx,
         auto,
     })
+}
+
+/// `regions = [{ file, at_s, start_s, end_s, fade_in_s, fade_out_s, gain_db }, ...]`: each
+/// region checked like a track's own region, then against its neighbours in time. Two regions
+/// may overlap (a crossfade) only when the later one starts after and ends after the earlier
+/// one, and no three may overlap at any moment; where a region's length is not known before
+/// decoding (an MP3 without a LAME tag, no `end_s`), its overlaps are left to the render.
+fn regions(v: &mut Validator<'_>, t: &Tbl<'_, '_>, curve: FadeCurve) -> Option<Vec<Clip>> {
+    use keys::regions as r;
+    let items = t.array(&mut v.d, keys::track::REGIONS.name)?;
+    if items.is_empty() {
+        v.d.bad_value_help(
+            &t.span_of("regions"),
+            &t.key_path("regions"),
+            "an empty list: the track plays nothing",
+            "add at least one { file, at_s } region, or remove the track",
+        );
+        return None;
+    }
+    let mut clips = Vec::new();
+    // (index, span of at_s, start and end in the song when the length is known)
+    let mut placed: Vec<(usize, Span, f64, Option<f64>)> = Vec::new();
+    let mut ok = true;
+    // Per clip: its index in `regions`, its span, its length in s when known.
+    let (mut index, mut spans, mut lens) = (Vec::new(), Vec::new(), Vec::new());
+    // Overlaps: (earlier region, later region, seconds).
+    let mut cross: Vec<(usize, usize, f64)> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(rt) = as_table(&mut v.d, item, format!("{}[{i}]", t.key_path("regions"))) else {
+            ok = false;
+            continue;
+        };
+        rt.check_section(&mut v.d, &r::SECTION, &[]);
+        let file = if rt.require(&mut v.d, r::FILE.name, "the file this region plays") {
+            rt.str(&mut v.d, r::FILE.name).and_then(|s| {
+                v.input_file(&s, &rt.key_path(r::FILE.name), true)
+                    .map(|p| (p, s.v))
+            })
+        } else {
+            None
+        };
+        let at_s = rt.num_of(&mut v.d, &r::AT_S);
+        let region = Region {
+            start_s: rt.num_of(&mut v.d, &r::START_S),
+            end_s: rt.opt_num_of(&mut v.d, &r::END_S),
+            fade_in_s: rt.num_of(&mut v.d, &r::FADE_IN_S),
+            fade_out_s: rt.num_of(&mut v.d, &r::FADE_OUT_S),
+            fade_curve: curve,
+        };
+        let gain_db = rt.num_of(&mut v.d, &r::GAIN_DB);
+        let Some((file, file_display)) = file else {
+            ok = false;
+            continue;
+        };
+        let Some(stem) = v.stem_info(&file) else {
+            ok = false;
+            continue;
+        };
+        check_region(v, &rt, &region, &stem);
+        let len = region
+            .end_s
+            .or(stem.frames.map(|f| f as f64 / f64::from(stem.sample_rate)));
+        let len = len.map(|e| (e - region.start_s).max(0.0));
+        placed.push((i, rt.span_of("at_s"), at_s, len.map(|l| at_s + l)));
+        index.push(i);
+        spans.push(rt.span.clone());
+        lens.push(len);
+        clips.push(Clip {
+            file,
+            file_display,
+            stem,
+            at_s,
+            region,
+            gain_db,
+        });
+    }
+    // Neighbours in time (ties in the order written).
+    placed.sort_by(|a, b| a.2.total_cmp(&b.2).then(a.0.cmp(&b.0)));
+    let path = |i: usize| format!("{}[{i}].at_s", t.key_path("regions"));
+    for w in 0..placed.len() {
+        let (i, ref span, at, _) = placed[w];
+        let earlier = placed[..w].iter().filter(|p| p.3.is_none_or(|e| e > at));
+        let earlier: Vec<_> = earlier.collect();
+        let Some(&&(j, _, at_j, end_j)) = earlier.last() else {
+            continue;
+        };
+        if earlier.len() >= 2 {
+            let k = earlier[earlier.len() - 2].0;
+            v.d.bad_value_help(
+                span,
+                &path(i),
+                format!(
+                    "three regions overlap at {at:.3} s (regions[{k}], regions[{j}] and this one)"
+                ),
+                "a crossfade joins two regions; move this region later, or end one of the others sooner",
+            );
+            ok = false;
+            continue;
+        }
+        let end_i = placed[w].3;
+        if at == at_j {
+            v.d.bad_value_help(
+                span,
+                &path(i),
+                format!("starts where regions[{j}] starts ({at:.3} s)"),
+                "a crossfade needs one region to start later than the other",
+            );
+            ok = false;
+        } else if let (Some(e_i), Some(e_j)) = (end_i, end_j)
+            && e_i <= e_j
+        {
+            v.d.bad_value_help(
+                span,
+                &path(i),
+                format!(
+                    "lies within regions[{j}] ({at_j:.3} s to {e_j:.3} s): only the ends of two regions may overlap"
+                ),
+                format!("shorten regions[{j}] with its end_s, or move this region past its end"),
+            );
+            ok = false;
+        } else if let Some(e_j) = end_j {
+            cross.push((j, i, e_j - at));
+        }
+    }
+    // A crossfade is at least as long as the overlap; longer explicit fades stay.
+    for (n, c) in clips.iter().enumerate() {
+        let (i, len) = (index[n], lens[n]);
+        let x_in = cross
+            .iter()
+            .filter(|x| x.1 == i)
+            .map(|x| x.2)
+            .fold(0.0, f64::max);
+        let x_out = cross
+            .iter()
+            .filter(|x| x.0 == i)
+            .map(|x| x.2)
+            .fold(0.0, f64::max);
+        let (fade_in, fade_out) = (c.region.fade_in_s.max(x_in), c.region.fade_out_s.max(x_out));
+        if let Some(len) = len
+            && (x_in > 0.0 || x_out > 0.0)
+            && fade_in + fade_out > len + 1e-9
+        {
+            v.d.bad_value_help(
+                &spans[n],
+                &format!("{}[{i}]", t.key_path("regions")),
+                format!(
+                    "its fades with the crossfades ({fade_in:.3} s in, {fade_out:.3} s out) are longer than the region ({len:.3} s)"
+                ),
+                "shorten the fades or the overlaps",
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(clips)
 }
 
 /// A region must lie inside its stem (when the header states the stem's length) and hold its

@@ -57,6 +57,10 @@ fn section_schema(s: &Section, tag: Option<(&str, &str)>) -> Value {
     if !required.is_empty() {
         out["required"] = json!(required);
     }
+    if let Some((_, keys)) = keys::ONE_OF.iter().find(|(id, _)| *id == s.id) {
+        let each: Vec<Value> = keys.iter().map(|k| json!({ "required": [k] })).collect();
+        out["oneOf"] = json!(each);
+    }
     let doc = variant_doc(s);
     if !doc.is_empty() {
         out["description"] = json!(doc);
@@ -414,7 +418,11 @@ mod tests {
         assert_eq!(s["additionalProperties"], false);
         let track = &s["properties"]["track"]["items"];
         assert_eq!(track["additionalProperties"], false);
-        assert_eq!(track["required"], json!(["name", "file"]));
+        assert_eq!(track["required"], json!(["name"]));
+        assert_eq!(
+            track["oneOf"],
+            json!([{ "required": ["file"] }, { "required": ["regions"] }])
+        );
         // The fader takes a number or an envelope, both within -96..24 dB.
         let gain = &track["properties"]["gain_db"];
         assert_eq!(gain["anyOf"][0]["minimum"], -96.0);

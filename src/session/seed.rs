@@ -68,6 +68,20 @@ fn fingerprint(s: &Session) -> String {
         if !t.region.is_whole() {
             let _ = writeln!(w, "region {:?}", t.region);
         }
+        for c in &t.regions {
+            let _ = writeln!(
+                w,
+                "clip {:?} {} {} {:?} {:?} at {:?} gain {:?} {:?}",
+                rel(&c.file),
+                c.stem.sample_rate,
+                c.stem.channels,
+                c.stem.frames,
+                c.stem.format,
+                c.at_s,
+                c.gain_db,
+                c.region
+            );
+        }
         automation(&mut w, &t.auto, &t.fx);
     }
     for b in &s.buses {
@@ -87,6 +101,10 @@ fn fingerprint(s: &Session) -> String {
     let m = &s.master;
     let _ = writeln!(w, "master fx [{}]", fx(&m.fx));
     automation(&mut w, &MixAutomation::default(), &m.fx);
+    // Only when set, so sessions without master fades keep their seeds (and bytes).
+    if m.fades.is_set() {
+        let _ = writeln!(w, "master fades {:?}", m.fades);
+    }
     if let Some(r) = &m.reference {
         let _ = writeln!(
             w,

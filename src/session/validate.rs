@@ -219,21 +219,42 @@ pub fn validate(file: &Path, text: &str, opts: &LoadOptions) -> Result<Session, 
     }
 
     // Probe every stem (in parallel: it is file I/O and, for `check`, full decodes).
+    // A track's `file` and the `file` of each of its `regions`.
+    let file_of = |t: &toml::de::DeTable<'_>| match t.get("file").map(|f| f.get_ref()) {
+        Some(toml::de::DeValue::String(s)) => Some(normalize(&v.dir, Path::new(s.as_ref()))),
+        _ => None,
+    };
     let stem_paths: Vec<PathBuf> = track_tbls
         .iter()
-        .filter_map(|t| match t.get("file").map(|f| f.get_ref()) {
-            Some(toml::de::DeValue::String(s)) => Some(normalize(&v.dir, Path::new(s.as_ref()))),
-            _ => None,
+        .flat_map(|t| {
+            let regions = match t.get("regions").map(|r| r.get_ref()) {
+                Some(toml::de::DeValue::Array(items)) => items
+                    .iter()
+                    .filter_map(|r| match r.get_ref() {
+                        toml::de::DeValue::Table(r) => file_of(r),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            file_of(t.t).into_iter().chain(regions)
         })
         .collect();
     let full = opts.full_scan;
-    if let Some(pb) = &opts.progress {
-        pb.set_length(stem_paths.len() as u64);
+    // Each file once, however many regions play it.
+    let mut unique: Vec<&PathBuf> = Vec::new();
+    for p in &stem_paths {
+        if !unique.contains(&p) {
+            unique.push(p);
+        }
     }
-    let probed: Vec<(PathBuf, Result<StemInfo, String>)> = stem_paths
+    if let Some(pb) = &opts.progress {
+        pb.set_length(unique.len() as u64);
+    }
+    let probed: Vec<(PathBuf, Result<StemInfo, String>)> = unique
         .par_iter()
         .map(|p| {
-            let r = (p.clone(), probe_file(p, full));
+            let r = ((*p).clone(), probe_file(p, full));
             if let Some(pb) = &opts.progress {
                 pb.inc(1);
             }
