@@ -133,3 +133,43 @@ fn reports_follow_the_schema_the_tool_ships() {
         [".mix.surprise: not in the schema"]
     );
 }
+
+/// A session whose stems and impulse response lie outside its folder renders the same bytes,
+/// and names its inputs the same way, wherever its checkout lies.
+#[test]
+fn a_session_renders_the_same_bytes_wherever_it_lies() {
+    let mut shas = Vec::new();
+    let mut inputs = Vec::new();
+    for root in ["", "deep/er/still/"] {
+        let sb = Sandbox::new();
+        let tone = |c: usize, n: usize| 0.3 * ((n as f32 * 0.031) + c as f32).sin();
+        sb.stem_i16(&format!("{root}stems/tone.wav"), 44100, 2, 44100, tone);
+        sb.stem_f32(&format!("{root}irs/room.wav"), 44100, 2, 2000, |c, n| {
+            if n == c * 7 { 0.5 } else { 0.0 }
+        });
+        sb.write(
+            &format!("{root}song/session.toml"),
+            r#"[[track]]
+name = "tone"
+file = "../stems/tone.wav"
+fx = [{ type = "reverb", ir = "../irs/room.wav", mix = 0.3 }]
+
+[[output]]
+path = "out.wav"
+"#,
+        );
+        let s = sb.path(&format!("{root}song/session.toml"));
+        let out = sb.run(&["render", s.to_str().unwrap(), "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let r = report(&sb.path(&format!("{root}song/out.report.json")));
+        shas.push(r["outputs"][0]["sha256"].clone());
+        inputs.push(r["inputs"].clone());
+    }
+    assert_eq!(
+        shas[0], shas[1],
+        "the same dither wherever the session lies"
+    );
+    assert_eq!(inputs[0], inputs[1]);
+    assert_eq!(inputs[0][1]["path"], "../stems/tone.wav");
+    assert_eq!(inputs[0][2]["path"], "../irs/room.wav");
+}

@@ -37,7 +37,7 @@ pub const PLAN_KIND: &str = "mixdown-album-plan";
 /// One input file and the SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputHash {
-    /// The path relative to the session's folder (`/`-separated), or absolute when outside it.
+    /// The path relative to the session's folder (`/`-separated, `..` where it lies outside).
     pub path: String,
     pub sha256: String,
 }
@@ -292,13 +292,8 @@ pub fn input_hashes(session: &Session) -> std::io::Result<Vec<InputHash>> {
         .inputs
         .iter()
         .map(|p| {
-            let rel = p.strip_prefix(dir).unwrap_or(p);
             Ok(InputHash {
-                path: rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/"),
+                path: crate::session::paths::relative(dir, p),
                 sha256: sha256_file(p)
                     .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?,
             })

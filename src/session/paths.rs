@@ -30,6 +30,30 @@ pub fn normalize(base: &Path, p: &Path) -> PathBuf {
     out
 }
 
+/// `p` relative to the folder `dir` (both absolute and normalized), `/`-separated, with `..`
+/// where `p` lies outside `dir`; `p` as it is when the two share no root (another drive). What
+/// a session names this way is the same wherever its checkout lies.
+pub fn relative(dir: &Path, p: &Path) -> String {
+    let (d, f): (Vec<Component<'_>>, Vec<Component<'_>>) =
+        (dir.components().collect(), p.components().collect());
+    let common = d.iter().zip(&f).take_while(|(a, b)| a == b).count();
+    let rooted = |c: &[Component<'_>]| {
+        c.iter()
+            .any(|c| matches!(c, Component::RootDir | Component::Prefix(_)))
+    };
+    if rooted(&d[common..]) || rooted(&f[common..]) {
+        return p.to_string_lossy().into_owned();
+    }
+    std::iter::repeat_n("..".to_string(), d.len() - common)
+        .chain(
+            f[common..]
+                .iter()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Whether two paths name the same file (by identity when both exist, else by normalized path).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
@@ -65,5 +89,27 @@ mod tests {
     fn fnv_is_stable() {
         assert_eq!(fnv1a(b""), 0xcbf29ce484222325);
         assert_eq!(fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+    }
+
+    #[test]
+    fn relative_paths_climb_out_of_the_session_folder() {
+        let dir = Path::new("/w/examples/song");
+        assert_eq!(
+            relative(dir, Path::new("/w/examples/song/stems/a.wav")),
+            "stems/a.wav"
+        );
+        assert_eq!(
+            relative(dir, Path::new("/w/examples/demo/stems/a.wav")),
+            "../demo/stems/a.wav"
+        );
+        assert_eq!(
+            relative(dir, Path::new("/elsewhere/a.wav")),
+            "../../../elsewhere/a.wav"
+        );
+        // Two checkouts in different places give the same text.
+        assert_eq!(
+            relative(Path::new("/a/b/x/song"), Path::new("/a/b/x/demo/k.flac")),
+            relative(Path::new("/c/song"), Path::new("/c/demo/k.flac"))
+        );
     }
 }

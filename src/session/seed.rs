@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::model::{Fx, MixAutomation, Session};
-use super::paths::fnv1a;
+use super::paths::{fnv1a, relative};
+use crate::dsp::config::{FxConfig, ReverbConfig, ReverbKind};
 
 /// The dither seed of `s` (each output derives its own stream from it).
 pub fn dither_seed(s: &Session) -> u64 {
@@ -23,22 +24,8 @@ pub fn dither_seed(s: &Session) -> u64 {
 /// resolved values is exact (shortest round-trip floats) and the same on every platform.
 fn fingerprint(s: &Session) -> String {
     let dir = s.file.parent().unwrap_or(Path::new(""));
-    let rel = |p: &Path| -> String {
-        let r = p.strip_prefix(dir).unwrap_or(p);
-        r.components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
-    // Impulse-response paths live inside processor configs: make them relative too.
-    let dir_prefix = format!("{:?}", dir.join("x"));
-    let dir_prefix = dir_prefix.trim_end_matches("x\"").to_string();
-    let fx = |f: &[Fx]| -> String {
-        f.iter()
-            .map(|f| format!("{:?}", f.config).replace(&dir_prefix, "\""))
-            .collect::<Vec<_>>()
-            .join(";")
-    };
+    let rel = |p: &Path| relative(dir, p);
+    let fx = |f: &[Fx]| fx_text(dir, f);
     let mut w = String::new();
     let _ = writeln!(
         w,
@@ -134,6 +121,23 @@ fn fingerprint(s: &Session) -> String {
     w
 }
 
+/// A processor chain as text, impulse-response paths (inside the configs) relative to `dir`.
+fn fx_text(dir: &Path, f: &[Fx]) -> String {
+    f.iter()
+        .map(|f| {
+            let text = format!("{:?}", f.config);
+            match &f.config {
+                FxConfig::Reverb(ReverbConfig {
+                    kind: ReverbKind::Convolution { ir },
+                    ..
+                }) => text.replace(&format!("{ir:?}"), &format!("{:?}", relative(dir, ir))),
+                _ => text,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 /// The envelopes of a node and its processors, only when there are any, so sessions without
 /// automation keep their seeds (and bytes).
 fn automation(w: &mut String, mix: &MixAutomation, fx: &[Fx]) {
@@ -152,16 +156,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn impulse_response_paths_are_relative() {
-        let dir = Path::new("/some/where");
-        let cfg = crate::dsp::config::ReverbKind::Convolution {
-            ir: dir.join("ir/hall.wav"),
+    fn impulse_response_paths_are_relative_to_the_session() {
+        let ir = |path: &str| Fx {
+            config: FxConfig::Reverb(ReverbConfig {
+                kind: ReverbKind::Convolution { ir: path.into() },
+                predelay_ms: 0.0,
+                mix: 1.0,
+            }),
+            path: String::new(),
+            automation: Vec::new(),
         };
-        let prefix = format!("{:?}", dir.join("x"));
-        let prefix = prefix.trim_end_matches("x\"");
+        let text = fx_text(
+            Path::new("/some/where"),
+            &[ir("/some/where/ir/hall.wav"), ir("/some/demo/plate.wav")],
+        );
+        assert!(text.contains("ir: \"ir/hall.wav\""), "{text}");
+        assert!(text.contains("ir: \"../demo/plate.wav\""), "{text}");
+        // The same session checked out elsewhere gives the same text.
         assert_eq!(
-            format!("{cfg:?}").replace(prefix, "\""),
-            "Convolution { ir: \"ir/hall.wav\" }"
+            text,
+            fx_text(
+                Path::new("/x/y/where"),
+                &[ir("/x/y/where/ir/hall.wav"), ir("/x/y/demo/plate.wav")],
+            )
         );
     }
 }
