@@ -415,21 +415,29 @@ impl ConvolutionReverb {
 }
 
 impl ConvolutionReverb {
-    /// The block with an automated mix: frame `i` blends at `start + step·(i + 1)`.
-    fn process_ramped(&mut self, block: &mut [&mut [f32]], n: usize, start: f64, step: f64) {
-        for ((d, ch), line) in self
-            .dry
-            .iter_mut()
-            .zip(block.iter())
-            .zip(&mut self.dry_delay)
-        {
-            d[..n].copy_from_slice(ch);
-            line.process(&mut [&mut d[..n]]);
+    /// Convolve `block` in place (the wet signal, aligned), keeping its dry frames delayed to
+    /// match in `self.dry` when `keep_dry`.
+    fn wet_and_dry(&mut self, block: &mut [&mut [f32]], n: usize, keep_dry: bool) {
+        if keep_dry {
+            for ((d, ch), line) in self
+                .dry
+                .iter_mut()
+                .zip(block.iter())
+                .zip(&mut self.dry_delay)
+            {
+                d[..n].copy_from_slice(ch);
+                line.process(&mut [&mut d[..n]]);
+            }
         }
         self.conv.process(block);
         for (ch, line) in block.iter_mut().zip(&mut self.wet_delay) {
             line.process(&mut [&mut ch[..]]);
         }
+    }
+
+    /// The block with an automated mix: frame `i` blends at `start + step·(i + 1)`.
+    fn process_ramped(&mut self, block: &mut [&mut [f32]], n: usize, start: f64, step: f64) {
+        self.wet_and_dry(block, n, true);
         for (ch, d) in block.iter_mut().zip(&self.dry) {
             for (i, (y, &x)) in ch.iter_mut().zip(&d[..n]).enumerate() {
                 let wet = start + step * (i + 1) as f64;
@@ -482,21 +490,7 @@ impl Processor for ConvolutionReverb {
             // Dry exactly, and no latency to compensate.
             return;
         }
-        if self.mix < 1.0 {
-            for ((d, ch), line) in self
-                .dry
-                .iter_mut()
-                .zip(block.iter())
-                .zip(&mut self.dry_delay)
-            {
-                d[..n].copy_from_slice(ch);
-                line.process(&mut [&mut d[..n]]);
-            }
-        }
-        self.conv.process(block);
-        for (ch, line) in block.iter_mut().zip(&mut self.wet_delay) {
-            line.process(&mut [&mut ch[..]]);
-        }
+        self.wet_and_dry(block, n, self.mix < 1.0);
         let (wet_g, dry_g) = (self.mix, 1.0 - self.mix);
         if self.mix < 1.0 {
             for (ch, d) in block.iter_mut().zip(&self.dry) {

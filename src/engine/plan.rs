@@ -7,7 +7,7 @@ use crate::dsp::config::FxConfig;
 use crate::dsp::db_to_gain;
 use crate::dsp::envelope::Envelope;
 use crate::session::graph;
-use crate::session::model::{Dest, Session};
+use crate::session::model::{Dest, MixAutomation, Send, Session};
 
 /// A signal source in the graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,47 +216,27 @@ impl Plan {
                 Dest::Bus(b) => into_bus[b].push(e),
             }
         };
-        for (i, t) in s.tracks.iter().enumerate() {
-            if t.muted {
-                continue;
-            }
-            let fader = t.auto.gain_db.as_ref();
-            connect(
-                Node::Track(i),
-                t.output,
-                t.gain_db,
-                edge_gain(t.gain_db, fader, None),
-            );
-            for (k, send) in t.sends.iter().enumerate() {
-                let db = send.level_db + if send.pre_fader { 0.0 } else { t.gain_db };
-                let auto = edge_gain(
-                    send.level_db,
-                    t.auto.send(k),
-                    (!send.pre_fader).then_some((t.gain_db, fader)),
-                );
-                connect(Node::Track(i), Dest::Bus(send.bus), db, auto);
-            }
+        // A node's main output (through its fader) and its sends (post-fader ones through the
+        // fader too; automated terms become an edge's envelope).
+        let mut node =
+            |from: Node, output: Dest, gain_db: f64, auto: &MixAutomation, sends: &[Send]| {
+                let fader = auto.gain_db.as_ref();
+                connect(from, output, gain_db, edge_gain(gain_db, fader, None));
+                for (k, send) in sends.iter().enumerate() {
+                    let db = send.level_db + if send.pre_fader { 0.0 } else { gain_db };
+                    let edge = edge_gain(
+                        send.level_db,
+                        auto.send(k),
+                        (!send.pre_fader).then_some((gain_db, fader)),
+                    );
+                    connect(from, Dest::Bus(send.bus), db, edge);
+                }
+            };
+        for (i, t) in s.tracks.iter().enumerate().filter(|(_, t)| !t.muted) {
+            node(Node::Track(i), t.output, t.gain_db, &t.auto, &t.sends);
         }
-        for (i, b) in s.buses.iter().enumerate() {
-            if b.muted {
-                continue;
-            }
-            let fader = b.auto.gain_db.as_ref();
-            connect(
-                Node::Bus(i),
-                b.output,
-                b.gain_db,
-                edge_gain(b.gain_db, fader, None),
-            );
-            for (k, send) in b.sends.iter().enumerate() {
-                let db = send.level_db + if send.pre_fader { 0.0 } else { b.gain_db };
-                let auto = edge_gain(
-                    send.level_db,
-                    b.auto.send(k),
-                    (!send.pre_fader).then_some((b.gain_db, fader)),
-                );
-                connect(Node::Bus(i), Dest::Bus(send.bus), db, auto);
-            }
+        for (i, b) in s.buses.iter().enumerate().filter(|(_, b)| !b.muted) {
+            node(Node::Bus(i), b.output, b.gain_db, &b.auto, &b.sends);
         }
 
         // Latency: each bus waits for its latest input; earlier inputs are delayed to match.
