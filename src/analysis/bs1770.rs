@@ -173,11 +173,31 @@ fn filter_energy_pair(
     xa: &[f32],
     xb: &[f32],
 ) -> f64 {
+    let (mut acc_a, mut acc_b) = (0.0, 0.0);
+    k_pair(f, sa, sb, xa, xb, |_, oa, ob| {
+        acc_a += oa * oa;
+        acc_b += ob * ob;
+    });
+    acc_a + acc_b
+}
+
+/// K-weight two channels through the two sections (updating their states; both recursions in
+/// one loop, so the CPU overlaps them), handing `each(frame, left, right)` every weighted frame.
+/// Decayed states are flushed to zero at the end, where long silences would otherwise leave the
+/// recursion in subnormal range.
+#[inline(always)]
+fn k_pair(
+    f: &[Section; 2],
+    sa: &mut [[f64; 2]; 2],
+    sb: &mut [[f64; 2]; 2],
+    xa: &[f32],
+    xb: &[f32],
+    mut each: impl FnMut(usize, f64, f64),
+) {
     let [s1, s2] = f;
     let ([mut az1, mut az2], [mut aw1, mut aw2]) = (sa[0], sa[1]);
     let ([mut bz1, mut bz2], [mut bw1, mut bw2]) = (sb[0], sb[1]);
-    let (mut acc_a, mut acc_b) = (0.0, 0.0);
-    for (&va, &vb) in xa.iter().zip(xb) {
+    for (i, (&va, &vb)) in xa.iter().zip(xb).enumerate() {
         let (va, vb) = (f64::from(va), f64::from(vb));
         let ya = s1.b[0] * va + az1;
         let yb = s1.b[0] * vb + bz1;
@@ -191,8 +211,7 @@ fn filter_energy_pair(
         bw1 = s2.b[1] * yb - s2.a[0] * ob + bw2;
         aw2 = s2.b[2] * ya - s2.a[1] * oa;
         bw2 = s2.b[2] * yb - s2.a[1] * ob;
-        acc_a += oa * oa;
-        acc_b += ob * ob;
+        each(i, oa, ob);
     }
     for z in [
         &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
@@ -203,7 +222,6 @@ fn filter_energy_pair(
     }
     *sa = [[az1, az2], [aw1, aw2]];
     *sb = [[bz1, bz2], [bw1, bw2]];
-    acc_a + acc_b
 }
 
 /// Loudness of a mean-square energy, BS.1770-4 eq. 2.
@@ -484,37 +502,13 @@ fn weigh_pair(
     xb: &[f32],
     out: &mut [f64],
 ) -> f64 {
-    let [s1, s2] = f;
-    let ([mut az1, mut az2], [mut aw1, mut aw2]) = (sa[0], sa[1]);
-    let ([mut bz1, mut bz2], [mut bw1, mut bw2]) = (sb[0], sb[1]);
+    let n = xa.len().min(xb.len()).min(out.len());
     let mut mono = 0.0;
-    for ((&va, &vb), o) in xa.iter().zip(xb).zip(out.iter_mut()) {
-        let (va, vb) = (f64::from(va), f64::from(vb));
-        let ya = s1.b[0] * va + az1;
-        let yb = s1.b[0] * vb + bz1;
-        az1 = s1.b[1] * va - s1.a[0] * ya + az2;
-        bz1 = s1.b[1] * vb - s1.a[0] * yb + bz2;
-        az2 = s1.b[2] * va - s1.a[1] * ya;
-        bz2 = s1.b[2] * vb - s1.a[1] * yb;
-        let oa = s2.b[0] * ya + aw1;
-        let ob = s2.b[0] * yb + bw1;
-        aw1 = s2.b[1] * ya - s2.a[0] * oa + aw2;
-        bw1 = s2.b[1] * yb - s2.a[0] * ob + bw2;
-        aw2 = s2.b[2] * ya - s2.a[1] * oa;
-        bw2 = s2.b[2] * yb - s2.a[1] * ob;
-        *o = oa * oa + ob * ob;
+    k_pair(f, sa, sb, &xa[..n], &xb[..n], |i, oa, ob| {
+        out[i] = oa * oa + ob * ob;
         let sum = oa + ob;
         mono += 0.5 * sum * sum;
-    }
-    for z in [
-        &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
-    ] {
-        if z.abs() < 1e-30 {
-            *z = 0.0;
-        }
-    }
-    *sa = [[az1, az2], [aw1, aw2]];
-    *sb = [[bz1, bz2], [bw1, bw2]];
+    });
     mono
 }
 
