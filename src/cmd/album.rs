@@ -35,13 +35,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
     if args.collect {
         return collect(args, &album, &sessions, started);
     }
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (jobs, cut) = super::render::worker_threads(args.jobs.map(|n| n.get()), cores);
-    if let Some(w) = cut
-        && !args.quiet
-    {
-        eprintln!("warning: {w}");
-    }
+    let jobs = super::render::jobs_here(args.jobs, args.quiet);
     // Every file the album writes is locked until it is done, as a render locks its own; the
     // songs render at once, so the file budget is the sum of theirs.
     let written: Vec<&std::path::Path> = sessions

@@ -32,6 +32,19 @@ use super::ui::{fmt_db, fmt_lufs, progress_bar, shown, stage_line, step_text};
 /// so that oversubscribing stays possible, and the output is the same for any number.
 pub const MAX_JOBS_PER_CORE: usize = 4;
 
+/// Worker threads for `--jobs` on this machine ([`worker_threads`]), saying on stderr (unless
+/// quiet) when the request was cut.
+pub(super) fn jobs_here(requested: Option<std::num::NonZeroUsize>, quiet: bool) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (jobs, cut) = worker_threads(requested.map(|n| n.get()), cores);
+    if let Some(w) = cut
+        && !quiet
+    {
+        eprintln!("warning: {w}");
+    }
+    jobs
+}
+
 /// Worker threads for `--jobs requested` on a machine with `cores` cores: one per core by
 /// default, at most [`MAX_JOBS_PER_CORE`] per core; with a warning when the request was cut.
 pub fn worker_threads(requested: Option<usize>, cores: usize) -> (usize, Option<String>) {
@@ -74,13 +87,7 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         Some(p) => Some(planned_song(&mut session, p)?),
         None => None,
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (jobs, cut) = worker_threads(args.jobs.map(|n| n.get()), cores);
-    if let Some(w) = cut
-        && !args.quiet
-    {
-        eprintln!("warning: {w}");
-    }
+    let jobs = jobs_here(args.jobs, args.quiet);
 
     // What the render reads, hashed before it reads it (the report's `inputs`).
     let inputs = input_hashes(&session)?;
