@@ -182,6 +182,8 @@ pub struct Compressor {
     /// per block: the attack and release smooth what they change).
     makeup_ramp: Ramp,
     mix_ramp: Ramp,
+    /// Sample rate, Hz (for time constants moved by automation).
+    rate: f64,
 }
 
 impl Compressor {
@@ -200,6 +202,7 @@ impl Compressor {
             factors: Vec::new(),
             makeup_ramp: Ramp::new(cfg.makeup_db),
             mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
+            rate: DEFAULT_RATE,
         };
         c.cfg.mix = cfg.mix.clamp(0.0, 1.0);
         c
@@ -334,6 +337,7 @@ impl Processor for Compressor {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
+        self.rate = spec.sample_rate;
         self.ballistics =
             Ballistics::new(self.cfg.attack_ms, self.cfg.release_ms, spec.sample_rate);
         self.rms_coeff = one_pole(RMS_TIME_MS, spec.sample_rate);
@@ -366,6 +370,20 @@ impl Processor for Compressor {
             ParamKey::Ratio => self.cfg.ratio = value,
             ParamKey::MakeupDb => self.makeup_ramp.set(value),
             ParamKey::Mix => self.mix_ramp.set(value.clamp(0.0, 1.0)),
+            ParamKey::KneeDb => {
+                self.cfg.knee_db = value;
+                self.set_knee_start();
+            }
+            // New time constants from the next frame on; the reduction itself carries over.
+            ParamKey::AttackMs | ParamKey::ReleaseMs => {
+                if param.key == ParamKey::AttackMs {
+                    self.cfg.attack_ms = value;
+                } else {
+                    self.cfg.release_ms = value;
+                }
+                self.ballistics =
+                    Ballistics::new(self.cfg.attack_ms, self.cfg.release_ms, self.rate);
+            }
             _ => return false,
         }
         true
@@ -659,6 +677,37 @@ mod tests {
             detector: Detector::Peak,
             mix: 1.0,
             sidechain: None,
+        }
+    }
+
+    /// An automated release takes effect at once: after a settled reduction, the silence that
+    /// follows brings it down by 1/e in one release time, the moved one.
+    #[test]
+    fn an_automated_release_time_is_the_one_the_reduction_follows() {
+        for (release_ms, moved) in [(100.0, None), (100.0, Some(1000.0)), (1000.0, Some(100.0))] {
+            let mut c = Compressor::new(&CompressorConfig {
+                attack_ms: 1.0,
+                release_ms,
+                ..comp(-20.0, 10.0, 0.0)
+            });
+            c.prepare(&spec(RATE));
+            // Settle on a loud constant: 0.5 s at -6 dBFS.
+            let loud = vec![0.5f32; (RATE * 0.5) as usize];
+            run(&mut c, &[loud.clone(), loud], 4096);
+            let settled = c.gain_reduction_db();
+            assert!(settled > 10.0, "{settled}");
+            if let Some(ms) = moved {
+                assert!(c.set_param(ParamId::new(ParamKey::ReleaseMs), ms));
+            }
+            let follow = moved.unwrap_or(release_ms);
+            // Silence for one of the release times in force: down to 1/e of the reduction.
+            let quiet = vec![0.0f32; (RATE * follow / 1000.0) as usize];
+            run(&mut c, &[quiet.clone(), quiet], 4096);
+            let left = c.gain_reduction_db() / settled;
+            assert!(
+                (left - (1.0 - ONE_TAU)).abs() < 0.01,
+                "release {release_ms} ms moved to {moved:?}: {left}"
+            );
         }
     }
 

@@ -117,6 +117,9 @@ pub enum ParamKey {
     RateHz,
     DepthMs,
     Amount,
+    KneeDb,
+    AttackMs,
+    ReleaseMs,
 }
 
 impl ParamKey {
@@ -136,6 +139,9 @@ impl ParamKey {
             ParamKey::RateHz => "rate_hz",
             ParamKey::DepthMs => "depth_ms",
             ParamKey::Amount => "amount",
+            ParamKey::KneeDb => "knee_db",
+            ParamKey::AttackMs => "attack_ms",
+            ParamKey::ReleaseMs => "release_ms",
         }
     }
 }
@@ -370,6 +376,9 @@ mod tests {
                     (p(Ratio), 1.0, 100.0),
                     (p(MakeupDb), -24.0, 24.0),
                     (p(Mix), 0.0, 1.0),
+                    (p(KneeDb), 0.0, 24.0),
+                    (p(AttackMs), 0.01, 500.0),
+                    (p(ReleaseMs), 1.0, 5000.0),
                 ],
             ),
             (

@@ -375,12 +375,15 @@ impl Validator<'_> {
         let ratio = num(self, ParamKey::Ratio, &c::RATIO);
         let makeup_db = num(self, ParamKey::MakeupDb, &c::MAKEUP_DB);
         let mix = num(self, ParamKey::Mix, &c::MIX);
+        let knee_db = num(self, ParamKey::KneeDb, &c::KNEE_DB);
+        let attack_ms = num(self, ParamKey::AttackMs, &c::ATTACK_MS);
+        let release_ms = num(self, ParamKey::ReleaseMs, &c::RELEASE_MS);
         let mut cfg = CompressorConfig {
             threshold_db,
             ratio,
-            knee_db: t.num_of(&mut self.d, &c::KNEE_DB),
-            attack_ms: t.num_of(&mut self.d, &c::ATTACK_MS),
-            release_ms: t.num_of(&mut self.d, &c::RELEASE_MS),
+            knee_db,
+            attack_ms,
+            release_ms,
             makeup_db,
             detector,
             mix,

@@ -1023,9 +1023,15 @@ pub mod fx {
             .doc("threshold")
             .auto();
         pub const RATIO: Key = num("ratio", 1.0, 100.0, ":1", 4.0).doc("ratio").auto();
-        pub const KNEE_DB: Key = num("knee_db", 0.0, 24.0, "dB", 6.0).doc("soft knee width");
-        pub const ATTACK_MS: Key = num("attack_ms", 0.01, 500.0, "ms", 10.0).doc("attack time");
-        pub const RELEASE_MS: Key = num("release_ms", 1.0, 5000.0, "ms", 100.0).doc("release time");
+        pub const KNEE_DB: Key = num("knee_db", 0.0, 24.0, "dB", 6.0)
+            .doc("soft knee width")
+            .auto();
+        pub const ATTACK_MS: Key = num("attack_ms", 0.01, 500.0, "ms", 10.0)
+            .doc("attack time")
+            .auto();
+        pub const RELEASE_MS: Key = num("release_ms", 1.0, 5000.0, "ms", 100.0)
+            .doc("release time")
+            .auto();
         pub const MAKEUP_DB: Key = num("makeup_db", -24.0, 24.0, "dB", 0.0)
             .doc("makeup gain")
             .auto();
