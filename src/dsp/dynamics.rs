@@ -413,6 +413,8 @@ pub struct Gate {
     open: bool,
     hold_left: u64,
     gain: f64,
+    /// Sample rate, Hz (for times moved by automation).
+    rate: f64,
 }
 
 impl Gate {
@@ -432,12 +434,14 @@ impl Gate {
             open: false,
             hold_left: 0,
             gain: floor,
+            rate: DEFAULT_RATE,
         };
         g.set_rate(DEFAULT_RATE);
         g
     }
 
     fn set_rate(&mut self, rate: f64) {
+        self.rate = rate;
         self.ballistics = Ballistics::new(self.cfg.attack_ms, self.cfg.release_ms, rate);
         self.detector_coeff = one_pole(GATE_DETECTOR_MS, rate);
         self.hold_frames = (self.cfg.hold_ms.max(0.0) * rate / 1000.0).round() as u64;
@@ -464,6 +468,30 @@ impl Processor for Gate {
         self.open = false;
         self.hold_left = 0;
         self.gain = self.floor;
+    }
+
+    /// Levels and times move from the next frame on; the gain carries over and moves toward
+    /// its new target with the ballistics, so a moved range or threshold never steps.
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        match param.key {
+            ParamKey::ThresholdDb => {
+                self.cfg.threshold_db = value;
+                self.open_level = db_to_gain(value);
+                self.close_level = db_to_gain(value - GATE_HYSTERESIS_DB);
+                return true;
+            }
+            ParamKey::RangeDb => {
+                self.cfg.range_db = value;
+                self.floor = db_to_gain(-value.max(0.0));
+                return true;
+            }
+            ParamKey::AttackMs => self.cfg.attack_ms = value,
+            ParamKey::HoldMs => self.cfg.hold_ms = value,
+            ParamKey::ReleaseMs => self.cfg.release_ms = value,
+            _ => return false,
+        }
+        self.set_rate(self.rate);
+        true
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
@@ -602,12 +630,15 @@ impl Processor for Deesser {
     }
 
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
-        if param.key != ParamKey::ThresholdDb {
-            return false;
+        match param.key {
+            // Per block: the reduction it sets is smoothed by the attack and release.
+            ParamKey::ThresholdDb => {
+                self.cfg.threshold_db = value;
+                self.quiet_ms = db_to_gain(value).powi(2);
+            }
+            ParamKey::RangeDb => self.cfg.range_db = value,
+            _ => return false,
         }
-        // Per block: the reduction it sets is smoothed by the attack and release.
-        self.cfg.threshold_db = value;
-        self.quiet_ms = db_to_gain(value).powi(2);
         true
     }
 
@@ -709,6 +740,22 @@ mod tests {
                 "release {release_ms} ms moved to {moved:?}: {left}"
             );
         }
+    }
+
+    /// An automated range moves a closed gate's floor: it settles on the new depth.
+    #[test]
+    fn an_automated_gate_range_moves_the_closed_floor() {
+        let mut g = Gate::new(&gate_cfg());
+        g.prepare(&spec(RATE));
+        let quiet = vec![0.0f32; (RATE * 0.5) as usize];
+        run(&mut g, &[quiet.clone(), quiet.clone()], 4096);
+        assert!((g.gain_db() + 60.0).abs() < 0.01, "{}", g.gain_db());
+        assert!(g.set_param(ParamId::new(ParamKey::RangeDb), 20.0));
+        // Opening toward the shallower floor follows the attack (1 ms): settled within 50 ms.
+        let short = vec![0.0f32; (RATE * 0.05) as usize];
+        run(&mut g, &[short.clone(), short], 4096);
+        assert!((g.gain_db() + 20.0).abs() < 0.01, "{}", g.gain_db());
+        assert!(!g.set_param(ParamId::new(ParamKey::Ratio), 2.0));
     }
 
     fn gate_cfg() -> GateConfig {

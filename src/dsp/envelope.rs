@@ -120,6 +120,8 @@ pub enum ParamKey {
     KneeDb,
     AttackMs,
     ReleaseMs,
+    RangeDb,
+    HoldMs,
 }
 
 impl ParamKey {
@@ -142,6 +144,8 @@ impl ParamKey {
             ParamKey::KneeDb => "knee_db",
             ParamKey::AttackMs => "attack_ms",
             ParamKey::ReleaseMs => "release_ms",
+            ParamKey::RangeDb => "range_db",
+            ParamKey::HoldMs => "hold_ms",
         }
     }
 }
@@ -387,7 +391,23 @@ mod tests {
                     threshold_db: -30.0,
                     range_db: 6.0,
                 }),
-                vec![(p(ThresholdDb), -80.0, 0.0)],
+                vec![(p(ThresholdDb), -80.0, 0.0), (p(RangeDb), 0.0, 24.0)],
+            ),
+            (
+                FxConfig::Gate(GateConfig {
+                    threshold_db: -40.0,
+                    range_db: 60.0,
+                    attack_ms: 1.0,
+                    hold_ms: 20.0,
+                    release_ms: 100.0,
+                }),
+                vec![
+                    (p(ThresholdDb), -100.0, 0.0),
+                    (p(RangeDb), 0.0, 100.0),
+                    (p(AttackMs), 0.01, 100.0),
+                    (p(HoldMs), 0.0, 2000.0),
+                    (p(ReleaseMs), 1.0, 5000.0),
+                ],
             ),
             (
                 FxConfig::Saturation(SaturationConfig {
@@ -475,16 +495,7 @@ mod tests {
                 proc.name()
             );
         }
-        // Structure cannot move: a gate, a multiband, a delay's time (no such parameter).
-        let gate = FxConfig::Gate(GateConfig {
-            threshold_db: -50.0,
-            range_db: 60.0,
-            attack_ms: 1.0,
-            hold_ms: 20.0,
-            release_ms: 100.0,
-        });
-        let mut g = construct(&gate, &Resources::default()).unwrap();
-        assert!(!g.set_param(p(ThresholdDb), -40.0));
+        // Structure cannot move: a multiband, a delay's time (no such parameter).
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],

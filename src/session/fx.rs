@@ -426,11 +426,11 @@ impl Validator<'_> {
         use k::gate as g;
         t.check_section(&mut self.d, &g::SECTION, &[TYPE]);
         GateConfig {
-            threshold_db: t.num_of(&mut self.d, &g::THRESHOLD_DB),
-            range_db: t.num_of(&mut self.d, &g::RANGE_DB),
-            attack_ms: t.num_of(&mut self.d, &g::ATTACK_MS),
-            hold_ms: t.num_of(&mut self.d, &g::HOLD_MS),
-            release_ms: t.num_of(&mut self.d, &g::RELEASE_MS),
+            threshold_db: self.fx_param(t, ParamKey::ThresholdDb, &g::THRESHOLD_DB),
+            range_db: self.fx_param(t, ParamKey::RangeDb, &g::RANGE_DB),
+            attack_ms: self.fx_param(t, ParamKey::AttackMs, &g::ATTACK_MS),
+            hold_ms: self.fx_param(t, ParamKey::HoldMs, &g::HOLD_MS),
+            release_ms: self.fx_param(t, ParamKey::ReleaseMs, &g::RELEASE_MS),
         }
     }
 
@@ -440,7 +440,7 @@ impl Validator<'_> {
         DeesserConfig {
             freq_hz: self.freq(t, &e::FREQ_HZ),
             threshold_db: self.fx_param(t, ParamKey::ThresholdDb, &e::THRESHOLD_DB),
-            range_db: t.num_of(&mut self.d, &e::RANGE_DB),
+            range_db: self.fx_param(t, ParamKey::RangeDb, &e::RANGE_DB),
         }
     }
 

@@ -1066,13 +1066,21 @@ pub mod fx {
     pub mod gate {
         use super::super::{Key, Section, num};
 
-        pub const THRESHOLD_DB: Key =
-            num("threshold_db", -100.0, 0.0, "dB", -50.0).doc("opens here, closes 3 dB lower");
-        pub const RANGE_DB: Key =
-            num("range_db", 0.0, 100.0, "dB", 60.0).doc("attenuation when closed");
-        pub const ATTACK_MS: Key = num("attack_ms", 0.01, 100.0, "ms", 1.0).doc("attack time");
-        pub const HOLD_MS: Key = num("hold_ms", 0.0, 2000.0, "ms", 20.0).doc("hold time");
-        pub const RELEASE_MS: Key = num("release_ms", 1.0, 5000.0, "ms", 100.0).doc("release time");
+        pub const THRESHOLD_DB: Key = num("threshold_db", -100.0, 0.0, "dB", -50.0)
+            .doc("opens here, closes 3 dB lower")
+            .auto();
+        pub const RANGE_DB: Key = num("range_db", 0.0, 100.0, "dB", 60.0)
+            .doc("attenuation when closed")
+            .auto();
+        pub const ATTACK_MS: Key = num("attack_ms", 0.01, 100.0, "ms", 1.0)
+            .doc("attack time")
+            .auto();
+        pub const HOLD_MS: Key = num("hold_ms", 0.0, 2000.0, "ms", 20.0)
+            .doc("hold time")
+            .auto();
+        pub const RELEASE_MS: Key = num("release_ms", 1.0, 5000.0, "ms", 100.0)
+            .doc("release time")
+            .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.gate",
@@ -1090,7 +1098,9 @@ pub mod fx {
         pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -30.0)
             .doc("threshold")
             .auto();
-        pub const RANGE_DB: Key = num("range_db", 0.0, 24.0, "dB", 6.0).doc("most reduction");
+        pub const RANGE_DB: Key = num("range_db", 0.0, 24.0, "dB", 6.0)
+            .doc("most reduction")
+            .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.deesser",
