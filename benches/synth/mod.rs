@@ -10,7 +10,7 @@
 //!   bus "verb" that convolves with a 2 s stereo impulse response (written beside the session as
 //!   `ir/hall.wav`); the master has a shelving EQ, a 3-band multiband compressor and a
 //!   compressor, then the -14 LUFS / -1 dBTP target. `scripts/bench-compare.sh` runs the same
-//!   job with SoX, ffmpeg and pedalboard from this session's parameters.
+//!   job with SoX, ffmpeg and pedalboard from the generated session file's parameters.
 //!
 //! Shared by `benches/render.rs` and `examples/gen_session.rs` through `#[path]`.
 #![allow(dead_code)]

@@ -250,23 +250,22 @@ impl Compressor {
         let mut start = 0;
         while start < n {
             let end = n.min(start + CHUNK);
-            let mut sub: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[start..end]).collect();
-            // (A key shorter than the block reads as silence past its end, as unchunked.)
-            let sub_key: Option<Vec<&[f32]>> = key.map(|k| {
-                k.iter()
-                    .map(|c| &c[start.min(c.len())..end.min(c.len())])
-                    .collect()
-            });
-            self.run_chunk(&mut sub, sub_key.as_deref());
+            self.run_chunk(block, key, start..end);
             start = end;
         }
     }
 
-    /// In three passes over the chunk: the smoothed gain reduction of every frame (the only
-    /// part that must go sample by sample), the gain factors (a polynomial `exp`, which the
-    /// compiler can vectorise), then the factors applied to each channel.
-    fn run_chunk(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
-        let n = frames(block);
+    /// In three passes over the frames `range` of the block: the smoothed gain reduction of
+    /// every frame (the only part that must go sample by sample), the gain factors (a polynomial
+    /// `exp`, which the compiler can vectorise), then the factors applied to each channel. (A
+    /// key shorter than the block reads as silence past its end.)
+    fn run_chunk(
+        &mut self,
+        block: &mut [&mut [f32]],
+        key: Option<&[&[f32]]>,
+        range: std::ops::Range<usize>,
+    ) {
+        let (start, n) = (range.start, range.len());
         let mut factors = std::mem::take(&mut self.factors);
         if factors.len() < n {
             factors.resize(n, 0.0);
@@ -274,14 +273,16 @@ impl Compressor {
         let factors_n = &mut factors[..n];
         // The common case, a stereo block and a peak detector, without the general loop.
         let stereo_peak = match (key, &*block) {
-            (None, [l, r]) if self.cfg.detector == Detector::Peak => Some((&l[..n], &r[..n])),
+            (None, [l, r]) if self.cfg.detector == Detector::Peak => {
+                Some((&l[range.clone()], &r[range.clone()]))
+            }
             _ => None,
         };
         for (i, f) in factors_n.iter_mut().enumerate() {
             let level = match (stereo_peak, key) {
                 (Some((l, r)), _) => f64::from(l[i]).abs().max(f64::from(r[i]).abs()),
-                (None, Some(k)) => self.detect(k, i),
-                (None, None) => self.detect(block, i),
+                (None, Some(k)) => self.detect(k, start + i),
+                (None, None) => self.detect(block, start + i),
             };
             let target = if level < self.knee_start {
                 0.0
@@ -303,7 +304,7 @@ impl Compressor {
             self.makeup = db_to_gain(self.cfg.makeup_db);
             self.cfg.mix = self.mix_ramp.target();
             for ch in block.iter_mut() {
-                for (x, &f) in ch[..n].iter_mut().zip(factors_n.iter()) {
+                for (x, &f) in ch[range.clone()].iter_mut().zip(factors_n.iter()) {
                     *x = out(f64::from(*x) * f);
                 }
             }
@@ -323,7 +324,7 @@ impl Compressor {
             *f = mix * wet + dry;
         }
         for ch in block.iter_mut() {
-            for (x, &f) in ch[..n].iter_mut().zip(factors_n.iter()) {
+            for (x, &f) in ch[range.clone()].iter_mut().zip(factors_n.iter()) {
                 *x = out(f64::from(*x) * f);
             }
         }

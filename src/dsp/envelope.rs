@@ -342,15 +342,8 @@ mod tests {
             phase: Phase::Minimum,
         });
         let comp = CompressorConfig {
-            threshold_db: -20.0,
             ratio: 4.0,
-            knee_db: 6.0,
-            attack_ms: 10.0,
-            release_ms: 100.0,
-            makeup_db: 0.0,
-            detector: Detector::Peak,
-            mix: 1.0,
-            sidechain: None,
+            ..comp_default()
         };
         let p = ParamId::new;
         let b = |key, band| ParamId { key, band };

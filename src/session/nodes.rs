@@ -31,6 +31,20 @@ pub(super) fn dest(v: &mut Validator<'_>, t: &Tbl<'_, '_>, k: &Key) -> Dest {
     }
 }
 
+/// A track's or bus's `gain_db`, `pan` and `width` (numbers, or their envelopes' first values)
+/// and the envelopes among them.
+fn mixer(v: &mut Validator<'_>, t: &Tbl<'_, '_>) -> (f64, f64, f64, MixAutomation) {
+    use keys::track as k;
+    let mut auto = MixAutomation::default();
+    let gain_db;
+    let pan;
+    let width;
+    (gain_db, auto.gain_db) = v.num_or_envelope(t, &k::GAIN_DB);
+    (pan, auto.pan) = v.num_or_envelope(t, &k::PAN);
+    (width, auto.width) = v.num_or_envelope(t, &k::WIDTH);
+    (gain_db, pan, width, auto)
+}
+
 /// The sends of a track or bus; envelopes on their levels go into `auto`.
 fn sends(
     v: &mut Validator<'_>,
@@ -145,13 +159,7 @@ pub(super) fn track(
     } else {
         None
     };
-    let mut auto = MixAutomation::default();
-    let gain_db;
-    let pan;
-    let width;
-    (gain_db, auto.gain_db) = v.num_or_envelope(t, &k::GAIN_DB);
-    (pan, auto.pan) = v.num_or_envelope(t, &k::PAN);
-    (width, auto.width) = v.num_or_envelope(t, &k::WIDTH);
+    let (gain_db, pan, width, mut auto) = mixer(v, t);
     let offset_s = t.num_of(&mut v.d, &k::OFFSET_S);
     let start_s = t.num_of(&mut v.d, &k::START_S);
     let end_s = t.opt_num_of(&mut v.d, &k::END_S);
@@ -440,16 +448,10 @@ pub(super) fn bus(
     edges: &mut Vec<(usize, usize, Span, String)>,
     i: usize,
 ) -> Option<Bus> {
-    use keys::{bus as k, track};
+    use keys::bus as k;
     let t = &labelled(t, &v.bus_names[i].clone());
     t.check_section(&mut v.d, &k::SECTION, &[]);
-    let mut auto = MixAutomation::default();
-    let gain_db;
-    let pan;
-    let width;
-    (gain_db, auto.gain_db) = v.num_or_envelope(t, &track::GAIN_DB);
-    (pan, auto.pan) = v.num_or_envelope(t, &track::PAN);
-    (width, auto.width) = v.num_or_envelope(t, &track::WIDTH);
+    let (gain_db, pan, width, mut auto) = mixer(v, t);
     let muted = t.bool_of(&mut v.d, &k::MUTE);
     let output = dest(v, t, &k::OUTPUT);
     if let Dest::Bus(b) = output {

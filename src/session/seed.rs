@@ -14,6 +14,7 @@ use std::path::Path;
 use super::model::{Fx, MixAutomation, Session};
 use super::paths::{fnv1a, relative};
 use crate::dsp::config::{FxConfig, ReverbConfig, ReverbKind};
+use crate::io::decode::StemInfo;
 
 /// The dither seed of `s` (each output derives its own stream from it).
 pub fn dither_seed(s: &Session) -> u64 {
@@ -26,6 +27,17 @@ fn fingerprint(s: &Session) -> String {
     let dir = s.file.parent().unwrap_or(Path::new(""));
     let rel = |p: &Path| relative(dir, p);
     let fx = |f: &[Fx]| fx_text(dir, f);
+    // A stem or region file: where it is and what it holds.
+    let file = |p: &Path, st: &StemInfo| {
+        format!(
+            "{:?} {} {} {:?} {:?}",
+            rel(p),
+            st.sample_rate,
+            st.channels,
+            st.frames,
+            st.format
+        )
+    };
     let mut w = String::new();
     let _ = writeln!(
         w,
@@ -35,12 +47,8 @@ fn fingerprint(s: &Session) -> String {
     for t in &s.tracks {
         let _ = writeln!(
             w,
-            "track {:?} {} {} {:?} {:?} gain {:?} pan {:?} width {:?} offset {:?} polarity {} muted {} to {:?} sends {:?} fx [{}]",
-            rel(&t.file),
-            t.stem.sample_rate,
-            t.stem.channels,
-            t.stem.frames,
-            t.stem.format,
+            "track {} gain {:?} pan {:?} width {:?} offset {:?} polarity {} muted {} to {:?} sends {:?} fx [{}]",
+            file(&t.file, &t.stem),
             t.gain_db,
             t.pan,
             t.width,
@@ -58,12 +66,8 @@ fn fingerprint(s: &Session) -> String {
         for c in &t.regions {
             let _ = writeln!(
                 w,
-                "clip {:?} {} {} {:?} {:?} at {:?} gain {:?} {:?}",
-                rel(&c.file),
-                c.stem.sample_rate,
-                c.stem.channels,
-                c.stem.frames,
-                c.stem.format,
+                "clip {} at {:?} gain {:?} {:?}",
+                file(&c.file, &c.stem),
                 c.at_s,
                 c.gain_db,
                 c.region
