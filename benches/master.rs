@@ -1,5 +1,6 @@
 //! The master stage on a 3-minute stereo song at 48 kHz: the target stage (loudness iteration
-//! with the look-ahead true-peak limiter), the true-peak reconstruction alone, and the output
+//! with the look-ahead true-peak limiter), the true-peak reconstruction alone, the standard
+//! meters' interpolators over one channel, and the output
 //! stage's resample + dither + encode. `cargo bench --bench master`.
 
 use std::sync::OnceLock;
@@ -46,6 +47,12 @@ fn target_stage_to_minus_14_lufs(b: Bencher) {
 fn true_peak_reconstruction(b: Bencher) {
     let planes = song();
     b.bench(|| mixdown::dsp::truepeak::true_peak(planes));
+}
+
+#[divan::bench(sample_count = 3)]
+fn true_peak_standard_meters(b: Bencher) {
+    let planes = song();
+    b.bench(|| mixdown::dsp::truepeak::standard_envelope(&planes[0], RATE).len());
 }
 
 #[divan::bench(sample_count = 3)]

@@ -89,13 +89,14 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     };
     let jobs = jobs_here(args.jobs, args.quiet);
 
-    // What the render reads, hashed before it reads it (the report's `inputs`).
-    let inputs = input_hashes(&session)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|source| AppError::Threads { jobs, source })?;
+    // What the render reads, hashed before it reads it (the report's `inputs`), on the
+    // render's threads.
+    let inputs = pool.install(|| input_hashes(&session))?;
     if args.measure_only {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build()
-            .map_err(|source| AppError::Threads { jobs, source })?;
         let m = pool.install(|| measure(&session, inputs, args.quiet))?;
         let json = serde_json::to_string_pretty(&m).map_err(AppError::Json)?;
         println!("{json}");
@@ -133,11 +134,6 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
     let scratch = 3 + session.outputs.len();
     let stems = session.tracks.iter().map(|t| t.files_at_once()).sum();
     files::plan(written.len(), scratch, jobs, stems)?;
-
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|source| AppError::Threads { jobs, source })?;
 
     // Every file is staged first (outputs, plots, then the report) and the set is committed
     // at the end, whole or not at all.

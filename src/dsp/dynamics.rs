@@ -16,6 +16,7 @@
 use super::config::{CompressorConfig, DeesserConfig, Detector, GateConfig};
 use super::db::{fast_db_to_gain, fast_gain_to_db};
 use super::envelope::{ParamId, ParamKey, Ramp};
+use super::simd;
 use super::{ProcessSpec, Processor, db_to_gain};
 
 /// Sample rate the coefficients assume until `prepare` gives the real one, in Hz.
@@ -79,7 +80,7 @@ fn one_pole(tau_ms: f64, rate: f64) -> f64 {
 }
 
 /// Amplitude to dBFS, floored at [`LEVEL_FLOOR`].
-#[inline]
+#[inline(always)]
 fn amp_to_db(a: f64) -> f64 {
     fast_gain_to_db(a.max(LEVEL_FLOOR))
 }
@@ -134,18 +135,24 @@ impl Ballistics {
 /// width W: no change below T - W/2, `(T - x)(1 - 1/R)` above T + W/2, and between them the
 /// quadratic `(1/R - 1)(x - T + W/2)² / 2W`, which meets both lines with matching slopes. A
 /// knee of 0 dB is the hard knee.
+///
+/// Both curves are computed and one is selected, so a loop over frames has no branch and
+/// vectorises.
+#[inline(always)]
 pub fn static_gain_db(cfg: &CompressorConfig, level_db: f64) -> f64 {
     let t = cfg.threshold_db;
     let w = cfg.knee_db.max(0.0);
     let slope = 1.0 / cfg.ratio.max(1.0) - 1.0;
     let over = level_db - t;
+    let knee = slope * (over + w / 2.0) * (over + w / 2.0) / (2.0 * w);
+    let above = slope * over;
     if 2.0 * over <= -w {
-        // Also the hard knee's exact threshold, where the quadratic would divide by W = 0.
+        // Also the hard knee's exact threshold, where the quadratic divides by W = 0.
         0.0
     } else if 2.0 * over < w {
-        slope * (over + w / 2.0).powi(2) / (2.0 * w)
+        knee
     } else {
-        slope * over
+        above
     }
 }
 
@@ -278,20 +285,43 @@ impl Compressor {
             }
             _ => None,
         };
-        for (i, f) in factors_n.iter_mut().enumerate() {
-            let level = match (stereo_peak, key) {
-                (Some((l, r)), _) => f64::from(l[i]).abs().max(f64::from(r[i]).abs()),
-                (None, Some(k)) => self.detect(k, start + i),
-                (None, None) => self.detect(block, start + i),
-            };
-            let target = if level < self.knee_start {
-                0.0
-            } else {
-                -static_gain_db(&self.cfg, amp_to_db(level))
-            };
-            self.reduction_db = self.ballistics.step(self.reduction_db, target);
-            *f = self.reduction_db;
+        // The target reduction of every frame first, then the ballistics over them: apart,
+        // the recursion is a short loop of selects the CPU does not mispredict, and the
+        // logarithms overlap instead of stalling it.
+        match (stereo_peak, key) {
+            (Some((l, r)), _) => {
+                for (f, (a, b)) in factors_n.iter_mut().zip(l.iter().zip(r)) {
+                    *f = f64::from(a.abs().max(b.abs()));
+                }
+            }
+            (None, Some(k)) => {
+                for (i, f) in factors_n.iter_mut().enumerate() {
+                    *f = self.detect(k, start + i);
+                }
+            }
+            (None, None) => {
+                for (i, f) in factors_n.iter_mut().enumerate() {
+                    *f = self.detect(block, start + i);
+                }
+            }
         }
+        let (cfg, knee_start) = (&self.cfg, self.knee_start);
+        simd::wide(
+            #[inline(always)]
+            || {
+                for f in factors_n.iter_mut() {
+                    let target = -static_gain_db(cfg, amp_to_db(*f));
+                    *f = if *f < knee_start { 0.0 } else { target };
+                }
+            },
+        );
+        let ballistics = self.ballistics;
+        let mut reduction = self.reduction_db;
+        for f in factors_n.iter_mut() {
+            reduction = ballistics.step(reduction, *f);
+            *f = reduction;
+        }
+        self.reduction_db = reduction;
         if self.makeup_ramp.moving() || self.mix_ramp.moving() {
             let (u0, du) = self.makeup_ramp.begin(n);
             let (m0, dm) = self.mix_ramp.begin(n);
@@ -314,15 +344,18 @@ impl Compressor {
         let mix = self.cfg.mix;
         let dry = 1.0 - mix;
         let (makeup_db, makeup) = (self.cfg.makeup_db, self.makeup);
-        for f in factors_n.iter_mut() {
-            let wet = if *f == 0.0 {
-                makeup
-            } else {
-                fast_db_to_gain(makeup_db - *f)
-            };
-            // With mix = 0 the factor is exactly 1 and the dry signal passes bit for bit.
-            *f = mix * wet + dry;
-        }
+        simd::wide(
+            #[inline(always)]
+            || {
+                for f in factors_n.iter_mut() {
+                    let gained = fast_db_to_gain(makeup_db - *f);
+                    let wet = if *f == 0.0 { makeup } else { gained };
+                    // With mix = 0 the factor is exactly 1 and the dry signal passes bit for
+                    // bit.
+                    *f = mix * wet + dry;
+                }
+            },
+        );
         for ch in block.iter_mut() {
             for (x, &f) in ch[range.clone()].iter_mut().zip(factors_n.iter()) {
                 *x = out(f64::from(*x) * f);

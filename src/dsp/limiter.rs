@@ -163,8 +163,17 @@ pub struct Curve {
     sum: f64,
     frames: u64,
     min: f32,
+    /// Reduction in dB summed over the frames below unity gain, up to the last time
+    /// `product` was folded in.
     sum_db: f64,
+    /// Product of the gains below unity since then: a `log10` per fold (when the product nears
+    /// the bottom of the f64 range) rather than per frame, which is most of a gain trial's cost.
+    product: f64,
 }
+
+/// The product of gains is folded into the dB sum before it can leave the normal f64 range
+/// (one more f32 gain, at least 1e-45, keeps it above 1e-290).
+const FOLD_BELOW: f64 = 1e-245;
 
 impl Curve {
     /// A curve for the static `gain` (linear) under the `ceiling` (linear) at `sample_rate`.
@@ -182,6 +191,7 @@ impl Curve {
             frames: 0,
             min: 1.0,
             sum_db: 0.0,
+            product: 1.0,
         }
     }
 
@@ -215,7 +225,11 @@ impl Curve {
             self.frames += 1;
             if c < 1.0 {
                 self.min = self.min.min(c);
-                self.sum_db += -20.0 * f64::from(c).log10();
+                self.product *= f64::from(c);
+                if self.product < FOLD_BELOW {
+                    self.sum_db += -20.0 * self.product.log10();
+                    self.product = 1.0;
+                }
             }
         }
     }
@@ -228,7 +242,7 @@ impl Curve {
             mean_reduction_db: if self.frames == 0 {
                 0.0
             } else {
-                self.sum_db / self.frames as f64 + 0.0
+                (self.sum_db - 20.0 * self.product.log10()) / self.frames as f64 + 0.0
             },
         }
     }

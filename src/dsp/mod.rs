@@ -22,7 +22,9 @@ pub mod limiter;
 pub mod multiband;
 pub mod reverb;
 pub mod saturation;
+pub mod simd;
 pub mod truepeak;
+pub mod vmath;
 pub mod width;
 
 use std::collections::HashMap;

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::fir::bessel_i0;
+use super::simd;
 
 /// Oversampling factor.
 pub const FACTOR: usize = 8;
@@ -77,6 +78,7 @@ impl Scratch {
 /// Magnitude at the vertex of the parabola through `(-1, a)`, `(0, b)`, `(1, c)`, where `b` is a
 /// local maximum of the magnitude; `|b|` when the three do not bend like a peak.
 #[inline]
+#[cfg(test)]
 fn parabolic_peak(a: f64, b: f64, c: f64) -> f64 {
     let (a, b, c) = if b < 0.0 { (-a, -b, -c) } else { (a, b, c) };
     let curve = 2.0 * b - a - c;
@@ -85,6 +87,86 @@ fn parabolic_peak(a: f64, b: f64, c: f64) -> f64 {
     }
     // Vertex value b + (a - c)^2 / (8 (2b - a - c)); near a true peak the lift is tiny.
     b + ((a - c) * (a - c) / (8.0 * curve)).min(0.05 * b)
+}
+
+/// What the point `b` (between its neighbours `a` and `c` of the oversampled sequence) adds
+/// to the envelope: `|b|`, or where `|b|` is a local maximum of the magnitude, the vertex of
+/// [`parabolic_peak`] (which is at least `|b|`). The same arithmetic as `parabolic_peak`
+/// written with selects instead of branches, so a loop over points vectorises; the values are
+/// identical.
+#[inline(always)]
+fn refined(a: f32, b: f32, c: f32) -> f32 {
+    let (aa, ba, ca) = (a.abs(), b.abs(), c.abs());
+    let flip = if b < 0.0 { -1.0 } else { 1.0 };
+    let (a, b, c) = (
+        f64::from(a) * flip,
+        f64::from(b) * flip,
+        f64::from(c) * flip,
+    );
+    let curve = 2.0 * b - a - c;
+    let lifted = b + ((a - c) * (a - c) / (8.0 * curve)).min(0.05 * b);
+    let vertex = if curve <= 0.0 { b } else { lifted } as f32;
+    if ba >= aa && ba >= ca {
+        ba.max(vertex)
+    } else {
+        ba
+    }
+}
+
+/// `out[j] = max(out[j], the refined points of frame j)` for a sequence `y` oversampled `P`
+/// times whose frame `j` has the points `y[first + j * P .. first + (j + 1) * P]` (the first
+/// at the frame itself); `y` must hold one point more on each side. The plain maximum first
+/// (it vectorises), then the local maxima refined (rare at 8 points per sample): the same
+/// values as [`refined`] point by point, without its division where it cannot matter.
+#[inline(always)]
+fn max_refined_interleaved<const P: usize>(y: &[f32], first: usize, out: &mut [f32]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        let base = first + j * P;
+        // The points of this interval and one on each side.
+        let w: &[f32; P] = y[base..base + P].try_into().expect("P points");
+        *o = w.iter().fold(*o, |m, v| m.max(v.abs()));
+        for k in 0..P {
+            let (a, b, c) = (y[base + k - 1], w[k], y[base + k + 1]);
+            if (b.abs() >= a.abs()) & (b.abs() >= c.abs()) {
+                *o = o.max(refined(a, b, c));
+            }
+        }
+    }
+}
+
+/// `out[j] = max(out[j], the refined points of frame j)` for a sequence oversampled `P` times
+/// held phase by phase: `rows[p * len + 1 + j]` is the point `p / P` after frame `j` (for
+/// `j = -1 ..= n`, so `len = n + 2`). The plain maxima vectorised over frames, one phase at a
+/// time, then the local maxima refined.
+#[inline(always)]
+fn max_refined_phases<const P: usize>(rows: &[f32], out: &mut [f32]) {
+    let n = out.len();
+    let len = n + 2;
+    // The k-th point of frame j's sequence (k = 0 the last point of frame j - 1, k = P + 1
+    // the first of frame j + 1), as a slice over j.
+    let seq = |k: usize| -> &[f32] {
+        if k == 0 {
+            &rows[(P - 1) * len..][..n]
+        } else if k <= P {
+            &rows[(k - 1) * len + 1..][..n]
+        } else {
+            &rows[2..][..n]
+        }
+    };
+    for k in 1..=P {
+        for (o, v) in out.iter_mut().zip(seq(k)) {
+            *o = o.max(v.abs());
+        }
+    }
+    for k in 1..=P {
+        let (a, b, c) = (seq(k - 1), seq(k), seq(k + 1));
+        for (j, o) in out.iter_mut().enumerate() {
+            let (a, b, c) = (a[j], b[j], c[j]);
+            if (b.abs() >= a.abs()) & (b.abs() >= c.abs()) {
+                *o = o.max(refined(a, b, c));
+            }
+        }
+    }
 }
 
 /// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
@@ -125,28 +207,10 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
     {
         return;
     }
-    let y = &sc.y;
-    for (j, o) in out.iter_mut().enumerate() {
-        let base = (MARGIN + j) * FACTOR;
-        // The points of this interval and one on each side.
-        let w: &[f32; FACTOR + 2] = y[base - 1..base + FACTOR + 1]
-            .try_into()
-            .expect("FACTOR + 2 points");
-        let mut m = x[start + j].abs();
-        // The plain maximum first (it vectorises), then the rare local maxima refined: the
-        // same maximum as taking them point by point.
-        for v in &w[1..=FACTOR] {
-            m = m.max(v.abs());
-        }
-        for k in 1..=FACTOR {
-            let (a, b, c) = (w[k - 1], w[k], w[k + 1]);
-            if b.abs() >= a.abs() && b.abs() >= c.abs() {
-                let (a, b, c) = (f64::from(a), f64::from(b), f64::from(c));
-                m = m.max(parabolic_peak(a, b, c) as f32);
-            }
-        }
-        *o = m;
+    for (o, &v) in out.iter_mut().zip(&x[start..]) {
+        *o = v.abs();
     }
+    max_refined_interleaved::<FACTOR>(&sc.y, MARGIN * FACTOR, out);
 }
 
 /// Per-sample true-peak envelope of `x`: `env[n]` is the largest magnitude of the band-limited
@@ -173,13 +237,13 @@ struct Phase {
 }
 
 /// Frames an FIR output block holds in registers.
-const LANES: usize = 16;
+const LANES: usize = 32;
 
 /// `y[j] = sum over k of taps[k] * x[j + at(k)]` for `j < y.len()`, each sum formed in f32
 /// from zero in the order of `taps`, exactly as a tap-by-tap loop forms it. `LANES` outputs
 /// at a time stay in registers while the taps pass, so the values are the same and memory is
 /// touched once per output rather than once per tap.
-#[inline]
+#[inline(always)]
 fn fir_into(taps: &[f32], at: impl Fn(usize) -> usize, x: &[f32], y: &mut [f32]) {
     let n = y.len();
     let mut j = 0;
@@ -329,6 +393,27 @@ impl Meters {
     /// lead + j to the next)`. `window` must hold [`Meters::reach`] frames before `lead` and
     /// after `lead + out.len()` (zeros where the signal has none). `y` is scratch.
     pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        self.max_into_at(simd::level(), window, lead, out, y);
+    }
+
+    /// [`Meters::max_into`] compiled for the vector unit `at` (the same values on any).
+    pub fn max_into_at(
+        &self,
+        at: simd::Level,
+        window: &[f32],
+        lead: usize,
+        out: &mut [f32],
+        y: &mut Vec<f32>,
+    ) {
+        simd::wide_at(
+            at,
+            #[inline(always)]
+            || self.max_into_inline(window, lead, out, y),
+        );
+    }
+
+    #[inline(always)]
+    fn max_into_inline(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
         let n = out.len();
         for (o, x) in out.iter_mut().zip(&window[lead..lead + n]) {
             *o = o.max(x.abs());
@@ -491,39 +576,37 @@ impl SwrMeter {
     /// next)`; `window` must hold [`SwrMeter::reach`] frames before `lead` and after
     /// `lead + out.len()`. `y` is scratch.
     pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        self.max_into_at(simd::level(), window, lead, out, y);
+    }
+
+    /// [`SwrMeter::max_into`] compiled for the vector unit `at` (the same values on any).
+    pub fn max_into_at(
+        &self,
+        at: simd::Level,
+        window: &[f32],
+        lead: usize,
+        out: &mut [f32],
+        y: &mut Vec<f32>,
+    ) {
+        simd::wide_at(
+            at,
+            #[inline(always)]
+            || self.max_into_inline(window, lead, out, y),
+        );
+    }
+
+    #[inline(always)]
+    fn max_into_inline(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
         let n = out.len();
-        // y[(j + 1) * P + p]: the point frame lead + j + p/P, for j = -1 ..= n.
-        let p_n = SWR_PHASES;
+        // y[p * (n + 2) + j + 1]: the point frame lead + j + p/P, for j = -1 ..= n.
+        let len = n + 2;
         y.clear();
-        y.resize((n + 2) * p_n, 0.0);
-        let mut acc = vec![0.0f32; n + 2];
-        for (p, taps) in self.taps.iter().enumerate() {
+        y.resize(SWR_PHASES * len, 0.0);
+        for (taps, row) in self.taps.iter().zip(y.chunks_exact_mut(len)) {
             // Point lead + j' (j' = j - 1 = -1 ..= n) reads x[lead + j' - CENTRE + i].
-            fir_into(taps, |i| i, &window[lead - 1 - SWR_CENTRE..], &mut acc);
-            for (j, a) in acc.iter().enumerate() {
-                y[j * p_n + p] = *a;
-            }
+            fir_into(taps, |i| i, &window[lead - 1 - SWR_CENTRE..], row);
         }
-        for (j, o) in out.iter_mut().enumerate() {
-            let base = (j + 1) * p_n;
-            let w: &[f32; SWR_PHASES + 2] = y[base - 1..base + p_n + 1]
-                .try_into()
-                .expect("SWR_PHASES + 2 points");
-            let mut m = *o;
-            // As in `block_envelope`: the plain maximum, then the local maxima refined (in
-            // f64, as the comparisons and magnitudes of f32 values are exact in either).
-            for v in &w[1..=SWR_PHASES] {
-                m = m.max(v.abs());
-            }
-            for k in 1..=SWR_PHASES {
-                let (a, b, c) = (w[k - 1].abs(), w[k].abs(), w[k + 1].abs());
-                if b >= a && b >= c {
-                    let (a, b, c) = (f64::from(w[k - 1]), f64::from(w[k]), f64::from(w[k + 1]));
-                    m = m.max(parabolic_peak(a, b, c) as f32);
-                }
-            }
-            *o = m;
-        }
+        max_refined_phases::<SWR_PHASES>(y, out);
     }
 }
 
@@ -692,6 +775,73 @@ mod tests {
             assert!(
                 v >= lo - 2e-4 && v <= hi + 2e-4,
                 "frame {i}: {v} not in [{lo}, {hi}]"
+            );
+        }
+    }
+
+    /// The branch-free refinement computes what the branching reference does, for every kind
+    /// of triple: peaks of either sign, flat or bending the wrong way, and ties.
+    #[test]
+    fn refined_equals_the_parabola_reference() {
+        let reference = |a: f32, b: f32, c: f32| {
+            if b.abs() >= a.abs() && b.abs() >= c.abs() {
+                b.abs()
+                    .max(parabolic_peak(f64::from(a), f64::from(b), f64::from(c)) as f32)
+            } else {
+                b.abs()
+            }
+        };
+        let mut noise = crate::testkit::Noise::new(11);
+        let mut triples: Vec<(f32, f32, f32)> = (0..200_000)
+            .map(|_| (noise.uniform(), noise.uniform(), noise.uniform()))
+            .collect();
+        triples.extend([
+            (0.5, 0.5, 0.5),
+            (-0.5, -0.5, 0.5),
+            (0.0, 0.0, 0.0),
+            (0.2, -0.9, 0.3),
+            (0.9, 0.9, -0.9),
+            (-0.0, 0.0, -0.0),
+        ]);
+        for (a, b, c) in triples {
+            assert_eq!(
+                refined(a, b, c).to_bits(),
+                reference(a, b, c).to_bits(),
+                "({a}, {b}, {c})"
+            );
+        }
+    }
+
+    /// The meters compiled for the widest vector unit this CPU has give the baseline copy's
+    /// values bit for bit (on a CPU without AVX both are the baseline copy).
+    #[test]
+    fn meters_give_the_same_bits_on_every_vector_unit() {
+        let mut noise = crate::testkit::Noise::new(3);
+        let x: Vec<f32> = (0..20_000).map(|_| 0.7 * noise.uniform()).collect();
+        for rate in [44100, 48000, 96000] {
+            let meters = Meters::new(rate);
+            let swr = SwrMeter::new(rate).expect("below 192 kHz");
+            let r = meters.reach().max(swr.reach());
+            let n = x.len() - 2 * r;
+            let run = |at: simd::Level| {
+                let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+                let mut y = Vec::new();
+                meters.max_into_at(at, &x, r, &mut a, &mut y);
+                swr.max_into_at(at, &x, r, &mut b, &mut y);
+                (a, b)
+            };
+            let (base, wide) = (run(simd::Level::Baseline), run(simd::level()));
+            assert!(
+                base.0
+                    .iter()
+                    .zip(&wide.0)
+                    .all(|(p, q)| p.to_bits() == q.to_bits())
+            );
+            assert!(
+                base.1
+                    .iter()
+                    .zip(&wide.1)
+                    .all(|(p, q)| p.to_bits() == q.to_bits())
             );
         }
     }

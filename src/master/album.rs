@@ -285,12 +285,13 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 }
 
 /// The SHA-256 of every input of `session` (the session file first), paths relative to its
-/// folder.
+/// folder; the files are read in parallel on the current rayon pool.
 pub fn input_hashes(session: &Session) -> std::io::Result<Vec<InputHash>> {
+    use rayon::prelude::*;
     let dir = session.file.parent().unwrap_or(Path::new(""));
     session
         .inputs
-        .iter()
+        .par_iter()
         .map(|p| {
             Ok(InputHash {
                 path: crate::session::paths::relative(dir, p),
