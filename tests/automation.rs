@@ -234,6 +234,48 @@ fn automated_renders_are_identical_for_any_jobs() {
     assert_eq!(hashes[0], hashes[1]);
 }
 
+/// A delay's time follows its envelope through the whole render: an impulse before a step in
+/// the time echoes at the old time, one after it (once the 50 ms glide has arrived) at the
+/// new one, here a fractional 984.48 frames: the interpolated echo's centroid is there.
+#[test]
+fn a_delay_time_envelope_moves_the_echo() {
+    let sb = Sandbox::new();
+    let (first, second) = (4800, 43_200);
+    sb.stem_f32("imp.wav", RATE, 2, 57_600, |_, i| {
+        if i == first || i == second { 0.5 } else { 0.0 }
+    });
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"i\"\nfile = \"imp.wav\"\n\
+         fx = [{ type = \"delay\", feedback = 0.0, mix = 1.0, \
+                 time_ms = { points = [[0.3, 10.0], [0.3, 20.51]], curve = \"step\" } }]\n",
+    );
+    let echo = |from: usize, to: usize| {
+        let y = &p[0][from..to];
+        let sum: f64 = y.iter().map(|&v| f64::from(v)).sum();
+        let moment: f64 = y
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (from + i) as f64 * f64::from(v))
+            .sum();
+        (sum, moment / sum)
+    };
+    let rate = f64::from(RATE);
+    for (at, ms) in [(first, 10.0), (second, 20.51)] {
+        let (sum, centroid) = echo(at, at + 2000);
+        let want = at as f64 + ms * rate / 1000.0;
+        assert!((sum - 0.5).abs() < 1e-6, "{ms} ms: echo sum {sum}");
+        assert!((centroid - want).abs() < 0.01, "{centroid} vs {want}");
+    }
+    assert!(
+        p[0][..first]
+            .iter()
+            .chain(&p[0][first + 480 + 1..second])
+            .all(|&v| v == 0.0)
+    );
+    assert_eq!(p[0], p[1]);
+}
+
 #[test]
 fn envelope_mistakes_are_located_errors() {
     let sb = Sandbox::new();

@@ -435,6 +435,16 @@ mod tests {
         assert_eq!(width(1.5, None).tail(), 0);
         let w = width(1.5, Some(100.0));
         assert!(w.tail() > 0 && w.tail() < 48000, "{}", w.tail());
+        // An envelope reaching down to 30 Hz rings as long as a 30 Hz crossover.
+        let mut moved = Width::new(&WidthConfig {
+            amount: 1.5,
+            mono_below_hz: Some(100.0),
+        });
+        assert!(moved.set_param(ParamId::new(ParamKey::MonoBelowHz), 30.0));
+        assert!(moved.set_param(ParamId::new(ParamKey::MonoBelowHz), 100.0));
+        moved.prepare(&spec(FS));
+        assert_eq!(moved.tail(), width(1.5, Some(30.0)).tail());
+        assert!(moved.tail() > w.tail());
         let mut w = width(0.0, Some(100.0));
         let mut mono = [0.5f32; 8];
         w.process(&mut [&mut mono]);
