@@ -571,7 +571,9 @@ struct DeesserChannel {
 /// pulls the band down to the threshold (an infinite ratio), at most `range_db`. The reduction is
 /// smoothed in dB with [`DEESSER_ATTACK_MS`] / [`DEESSER_RELEASE_MS`] and applied as
 /// `rest + g·band`; the overall response is then a dip no deeper than `range_db` centred on
-/// `freq_hz`, and never a boost. Below the threshold the input passes bit for bit.
+/// `freq_hz`, and never a boost. Below the threshold the input passes bit for bit. An automated
+/// `freq_hz` moves the band-pass geometrically in steps of [`GLIDE_STEP`] frames, its state
+/// carried over (so `rest + band` stays the input exactly while it moves).
 #[derive(Debug, Clone)]
 pub struct Deesser {
     cfg: DeesserConfig,
@@ -1329,7 +1331,8 @@ mod tests {
         let y = deesser_swept(&x, 32, false);
         assert!(y.iter().all(|v| v.is_finite()));
         let ideal = removed(&deesser_swept(&x, 1, false));
-        // The reduction is real: at least 6 dB of the band on average.
+        // The reduction is real: what it removes is within 20 dB of the signal (measured
+        // -8.9 dB), so the comparisons below are of a band that works.
         let cut = crate::testkit::difference_db(&y, &flat);
         let fine = crate::testkit::difference_db(&removed(&y), &ideal);
         let jumps = crate::testkit::difference_db(&removed(&deesser_swept(&x, 32, true)), &ideal);
