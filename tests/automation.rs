@@ -234,6 +234,48 @@ fn automated_renders_are_identical_for_any_jobs() {
     assert_eq!(hashes[0], hashes[1]);
 }
 
+/// A delay's time follows its envelope through the whole render: an impulse before a step in
+/// the time echoes at the old time, one after it (once the 50 ms glide has arrived) at the
+/// new one, here a fractional 984.48 frames: the interpolated echo's centroid is there.
+#[test]
+fn a_delay_time_envelope_moves_the_echo() {
+    let sb = Sandbox::new();
+    let (first, second) = (4800, 43_200);
+    sb.stem_f32("imp.wav", RATE, 2, 57_600, |_, i| {
+        if i == first || i == second { 0.5 } else { 0.0 }
+    });
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"i\"\nfile = \"imp.wav\"\n\
+         fx = [{ type = \"delay\", feedback = 0.0, mix = 1.0, \
+                 time_ms = { points = [[0.3, 10.0], [0.3, 20.51]], curve = \"step\" } }]\n",
+    );
+    let echo = |from: usize, to: usize| {
+        let y = &p[0][from..to];
+        let sum: f64 = y.iter().map(|&v| f64::from(v)).sum();
+        let moment: f64 = y
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (from + i) as f64 * f64::from(v))
+            .sum();
+        (sum, moment / sum)
+    };
+    let rate = f64::from(RATE);
+    for (at, ms) in [(first, 10.0), (second, 20.51)] {
+        let (sum, centroid) = echo(at, at + 2000);
+        let want = at as f64 + ms * rate / 1000.0;
+        assert!((sum - 0.5).abs() < 1e-6, "{ms} ms: echo sum {sum}");
+        assert!((centroid - want).abs() < 0.01, "{centroid} vs {want}");
+    }
+    assert!(
+        p[0][..first]
+            .iter()
+            .chain(&p[0][first + 480 + 1..second])
+            .all(|&v| v == 0.0)
+    );
+    assert_eq!(p[0], p[1]);
+}
+
 #[test]
 fn envelope_mistakes_are_located_errors() {
     let sb = Sandbox::new();
@@ -247,9 +289,10 @@ pan = { points = [[0.0, 0.0], [1.0, 1.5]] }\n\
 width = { points = [] }\n\
 sends = [{ bus = \"b\", level_db = { points = [[\"2:1\", 0.0]] } }]\n\
 fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } },\n\
-      { type = \"delay\", time_ms = { points = [[0.0, 5.0]] } },\n\
+      { type = \"delay\", time_ms = { points = [[0.0, 5.0], [1.0, 6000.0]] } },\n\
       { type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0]] }, gain_db = 1.0 }] },\n\
       { type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0], [1.0, 30000.0]] }, gain_db = 1.0 }] }]\n\
+offset_s = { points = [[0.0, 1.0]] }\n\
 [[bus]]\nname = \"b\"\n";
     // (A `\` line continuation also drops the next line's indentation: columns count from
     // the first character written.)
@@ -264,7 +307,8 @@ fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } 
         "s.toml:9:47: track[0] \"a\".sends[0].level_db.points[0][0] = \"2:1\": a bar:beat time needs the tempo",
         "help: set [session].tempo_bpm, or give the time in seconds",
         "s.toml:10:67: track[0] \"a\".fx[0].gain_db.curve = \"cubic\": must be one of \"linear\", \"smooth\", \"step\"",
-        "s.toml:11:29: track[0] \"a\".fx[1].time_ms = { points = [[0.0, 5.0]] }: this key cannot be automated",
+        "s.toml:11:59: track[0] \"a\".fx[1].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
+        "s.toml:14:12: track[0] \"a\".offset_s = { points = [[0.0, 1.0]] }: this key cannot be automated",
         "s.toml:12:70: track[0] \"a\".fx[2].bands[0].freq_hz = { points = [[0.0, 100.0]] }: cannot be automated with phase = \"linear\"",
         "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
     ] {

@@ -399,6 +399,69 @@ impl State {
     }
 }
 
+/// Frames between coefficient updates of a moving filter: the Cookbook coefficients are
+/// recomputed for every step of this many frames and the filter states carried over (the EQ,
+/// the delay's loop filters, the de-esser's band and the width's crossover all move this way).
+pub const GLIDE_STEP: usize = 8;
+
+/// `a` moved a fraction `u` (0..1) of the way to `b` geometrically, i.e. in even steps of
+/// octaves: how a moving corner frequency or Q travels. Exactly `b` when they are equal.
+#[inline]
+pub fn geometric(a: f64, b: f64, u: f64) -> f64 {
+    if a == b { b } else { a * (b / a).powf(u) }
+}
+
+/// A filter frequency (Hz) under automation: each update is reached over the next block, in
+/// steps of [`GLIDE_STEP`] frames, each step at the frequency of its last frame on the
+/// geometric way ([`geometric`]) from where the last block ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Glide {
+    from: f64,
+    to: f64,
+}
+
+impl Glide {
+    /// At rest at `hz`.
+    pub fn new(hz: f64) -> Self {
+        Glide { from: hz, to: hz }
+    }
+
+    /// Move to `hz` over the next block.
+    pub fn set(&mut self, hz: f64) {
+        self.to = hz;
+    }
+
+    /// Whether the next block moves.
+    pub fn moving(&self) -> bool {
+        self.from != self.to
+    }
+
+    /// Where it rests (or will, after the next block).
+    pub fn target(&self) -> f64 {
+        self.to
+    }
+
+    /// The frequency of the step that ends at frame `end` (exclusive) of a block of `n` frames.
+    #[inline]
+    pub fn at(&self, end: usize, n: usize) -> f64 {
+        geometric(self.from, self.to, end as f64 / n.max(1) as f64)
+    }
+
+    /// The block is done: rest at the target.
+    pub fn settle(&mut self) {
+        self.from = self.to;
+    }
+
+    /// The steps of a block of `n` frames: `(start, end)` frame ranges of at most
+    /// [`GLIDE_STEP`] frames, each with its frequency ([`Glide::at`]).
+    pub fn steps(&self, n: usize) -> impl Iterator<Item = (usize, usize, f64)> + '_ {
+        (0..n).step_by(GLIDE_STEP).map(move |o| {
+            let end = (o + GLIDE_STEP).min(n);
+            (o, end, self.at(end, n))
+        })
+    }
+}
+
 /// A cascade of sections run over whole blocks of one or two channels.
 ///
 /// The arithmetic is [`State::process_cascade`]'s, except that a state decayed below the flush

@@ -5,7 +5,7 @@
 //! Both report no latency: the delay is the effect. Their [`Processor::tail`] is how long the
 //! wet signal keeps sounding after the input stops.
 
-use super::biquad::{Coeffs, State};
+use super::biquad::{Coeffs, GLIDE_STEP, Glide, State};
 use super::config::{ChorusConfig, DelayConfig};
 use super::envelope::{ParamId, ParamKey, Ramp};
 use super::{ProcessSpec, Processor};
@@ -23,6 +23,21 @@ const MAX_TAIL_S: f64 = 30.0;
 /// enough to sound like a second voice rather than a comb filter.
 pub const CHORUS_BASE_MS: f64 = 8.0;
 
+/// Time constant of the glide a moving delay time follows, ms: like the inertia of a tape
+/// machine's capstan or the smoothing of a digital delay's time knob, so a time that jumps (a
+/// `step` envelope) sweeps the read point over a few tens of ms with a tape-style pitch bend
+/// instead of cutting the echo with a click. A time moving at a steady rate is followed at that
+/// rate, this much behind.
+pub const DELAY_GLIDE_MS: f64 = 50.0;
+
+/// The glided delay is taken as arrived when it is this close to the time it follows, frames.
+const GLIDE_SNAP: f64 = 1e-9;
+
+/// Shortest delay a moving time reads, frames: the cubic interpolator reads one frame newer
+/// than the integer delay, and inside the loop the newest frame is the one being computed.
+/// (Sessions ask for at least 0.1 ms: 4.4 frames at 44.1 kHz.)
+const MIN_MOVING_FRAMES: f64 = 2.0;
+
 /// Feedback echo.
 ///
 /// An impulse at frame 0 returns at frame `D = round(time_ms * fs / 1000)` (at least 1) with
@@ -34,6 +49,13 @@ pub const CHORUS_BASE_MS: f64 = 8.0;
 /// starting on the left: left at `D`, right at `2D`, left at `3D`, ...; the dry signal stays
 /// stereo. Ping-pong needs two channels: a mono block echoes as without it. Without it, each
 /// channel echoes on its own side. The output is `(1 - mix) * dry + mix * echoes`.
+///
+/// Under automation, `feedback` and `mix` ramp per sample. Once `time_ms` moves, the delay
+/// becomes fractional: per sample it follows the ramped time through a one-pole glide
+/// ([`DELAY_GLIDE_MS`]) and the line is read with cubic Lagrange interpolation, so while the
+/// time changes at `dD/dt` the echo is pitch-shifted by the factor `1 - dD/dt` (Doppler, as a
+/// tape delay whose heads move). The loop filters' corners move geometrically in steps of
+/// [`GLIDE_STEP`] frames.
 #[derive(Debug, Clone)]
 pub struct Delay {
     time_ms: f64,
@@ -53,6 +75,25 @@ pub struct Delay {
     mix_ramp: Ramp,
     /// The largest feedback an envelope reaches (the tail is sized for it).
     feedback_max: f64,
+    /// `time_ms` under automation, ramped per sample (and then glided).
+    time_ramp: Ramp,
+    /// The longest time an envelope reaches, ms (the lines and the tail are sized for it).
+    time_max_ms: f64,
+    /// The time has moved: the line is read at `delay`, fractional, from then on.
+    live: bool,
+    /// The glided delay, frames (`frames` until the time moves).
+    delay: f64,
+    /// Per-frame factor of the glide, `exp(-1 / (DELAY_GLIDE_MS fs / 1000))`.
+    glide: f64,
+    /// Longest delay the lines hold, frames.
+    capacity: f64,
+    /// The loop filters' corners under automation, and the lowest each reaches (the tail
+    /// covers the longest ringing).
+    lowcut: Glide,
+    highcut: Glide,
+    lowcut_min: f64,
+    highcut_min: f64,
+    sample_rate: f64,
 }
 
 impl Delay {
@@ -74,10 +115,21 @@ impl Delay {
             feedback_ramp: Ramp::new(cfg.feedback.clamp(0.0, 0.95)),
             mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
             feedback_max: cfg.feedback.clamp(0.0, 0.95),
+            time_ramp: Ramp::new(cfg.time_ms),
+            time_max_ms: cfg.time_ms,
+            live: false,
+            delay: 1.0,
+            glide: 0.0,
+            capacity: 1.0,
+            lowcut: Glide::new(cfg.lowcut_hz.unwrap_or(0.0)),
+            highcut: Glide::new(cfg.highcut_hz.unwrap_or(0.0)),
+            lowcut_min: cfg.lowcut_hz.unwrap_or(0.0),
+            highcut_min: cfg.highcut_hz.unwrap_or(0.0),
+            sample_rate: 0.0,
         }
     }
 
-    /// Delay time in frames at the prepared rate.
+    /// Delay time in frames at the prepared rate (the time it starts with).
     pub fn frames(&self) -> usize {
         self.frames
     }
@@ -86,6 +138,14 @@ impl Delay {
     #[inline]
     fn filter(filters: &[Coeffs], state: &mut [State; 2], x: f64) -> f64 {
         State::process_cascade(state, filters, x)
+    }
+
+    /// The loop filters at the corners `lowcut`, `highcut` (when present) into `out`.
+    fn loop_filters(&self, lowcut: f64, highcut: f64, out: &mut Vec<Coeffs>) {
+        out.clear();
+        let fs = self.sample_rate;
+        out.extend(self.lowcut_hz.map(|_| loop_filter(true, lowcut, fs)));
+        out.extend(self.highcut_hz.map(|_| loop_filter(false, highcut, fs)));
     }
 }
 
@@ -96,35 +156,46 @@ impl Processor for Delay {
 
     fn prepare(&mut self, spec: &ProcessSpec) {
         let fs = spec.sample_rate;
+        self.sample_rate = fs;
         self.frames = ((self.time_ms * fs / 1000.0).round() as usize).max(1);
-        self.filters = self
-            .lowcut_hz
-            .map(|f| loop_filter(true, f, fs))
-            .into_iter()
-            .chain(self.highcut_hz.map(|f| loop_filter(false, f, fs)))
-            .collect();
-        self.lines = (0..spec.channels)
-            .map(|_| EchoLine::new(self.frames))
-            .collect();
+        self.lowcut = Glide::new(self.lowcut_hz.unwrap_or(0.0));
+        self.highcut = Glide::new(self.highcut_hz.unwrap_or(0.0));
+        let mut filters = Vec::with_capacity(2);
+        self.loop_filters(self.lowcut.target(), self.highcut.target(), &mut filters);
+        self.filters = filters;
+        // The longest delay an envelope reaches, and the interpolator's three frames around it.
+        let longest = (self.time_max_ms * fs / 1000.0)
+            .ceil()
+            .max(self.frames as f64);
+        let span = longest as usize + 3;
+        self.capacity = longest;
+        self.lines = (0..spec.channels).map(|_| EchoLine::new(span)).collect();
+        self.live = false;
+        self.delay = self.frames as f64;
+        self.glide = (-1000.0 / (DELAY_GLIDE_MS * fs)).exp();
 
         // A sustained input in tune with the loop builds it up to 1 / (1 - feedback) of its
         // peak (the geometric series of in-phase repeats; the Butterworth loop filters never
         // boost), and once the input stops each lap multiplies that by `feedback`. Lap k after
         // the end is below -90 dBFS from k = 1 + ln(floor (1 - feedback)) / ln(feedback). Each
         // loop filter then rings for about 10.4 time constants (-90 dB), its poles' time
-        // constant being sqrt(2) / (2 pi fc) for a Butterworth pair.
+        // constant being sqrt(2) / (2 pi fc) for a Butterworth pair. The laps are as long as
+        // the longest time and the ringing as long as the lowest corners an envelope reaches.
         let fb = self.feedback_max;
         let echoes = if fb > 0.0 {
             1.0 + ((TAIL_FLOOR * (1.0 - fb)).ln() / fb.ln()).ceil()
         } else {
             1.0
         };
-        let ring: f64 = [self.lowcut_hz, self.highcut_hz]
-            .iter()
-            .flatten()
-            .map(|&fc| 10.4 * 2f64.sqrt() / (2.0 * PI * fc) * fs)
-            .sum();
-        let tail = echoes * self.frames as f64 + ring.ceil();
+        let ring: f64 = [
+            self.lowcut_hz.map(|f| f.min(self.lowcut_min)),
+            self.highcut_hz.map(|f| f.min(self.highcut_min)),
+        ]
+        .iter()
+        .flatten()
+        .map(|&fc| 10.4 * 2f64.sqrt() / (2.0 * PI * fc.clamp(1.0, 0.49 * fs)) * fs)
+        .sum();
+        let tail = echoes * longest + ring.ceil();
         self.tail = tail.min(MAX_TAIL_S * fs) as usize;
     }
 
@@ -135,7 +206,12 @@ impl Processor for Delay {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
-        if self.feedback_ramp.moving() || self.mix_ramp.moving() {
+        if self.time_ramp.moving() {
+            self.live = true;
+        }
+        if self.live || self.lowcut.moving() || self.highcut.moving() {
+            self.run_moving(block);
+        } else if self.feedback_ramp.moving() || self.mix_ramp.moving() {
             let n = block.first().map_or(0, |c| c.len());
             let fb = self.feedback_ramp.begin(n);
             let mix = self.mix_ramp.begin(n);
@@ -154,6 +230,21 @@ impl Processor for Delay {
                 self.feedback_max = self.feedback_max.max(value);
             }
             ParamKey::Mix => self.mix_ramp.set(value),
+            ParamKey::TimeMs => {
+                self.time_ramp.set(value);
+                self.time_max_ms = self.time_max_ms.max(value);
+            }
+            // A filter the session leaves out is not there to move.
+            ParamKey::LowcutHz if self.lowcut_hz.is_some() => {
+                self.lowcut.set(value);
+                self.lowcut_hz = Some(value);
+                self.lowcut_min = self.lowcut_min.min(value);
+            }
+            ParamKey::HighcutHz if self.highcut_hz.is_some() => {
+                self.highcut.set(value);
+                self.highcut_hz = Some(value);
+                self.highcut_min = self.highcut_min.min(value);
+            }
             _ => return false,
         }
         true
@@ -165,8 +256,9 @@ impl Processor for Delay {
 }
 
 impl Delay {
-    /// The echo loop over a block. With `RAMP`, feedback and mix move per frame `i` as
-    /// `start + step·(i + 1)` (pairs `fb` and `mix`); without, they are `fb.0` and `mix.0`.
+    /// The echo loop over a block at the integer delay `frames`. With `RAMP`, feedback and mix
+    /// move per frame `i` as `start + step·(i + 1)` (pairs `fb` and `mix`); without, they are
+    /// `fb.0` and `mix.0`.
     fn run<const RAMP: bool>(&mut self, block: &mut [&mut [f32]], fb: (f64, f64), mix: (f64, f64)) {
         let at = |i: usize| {
             if RAMP {
@@ -177,6 +269,8 @@ impl Delay {
                 (fb.0, mix.0, 1.0 - mix.0)
             }
         };
+        // The sample written `frames` frames ago: the newest one is 0 frames ago.
+        let ago = self.frames - 1;
         let filters = &self.filters;
         if self.ping_pong && block.len() >= 2 && self.lines.len() >= 2 {
             let (l_line, rest) = self.lines.split_at_mut(1);
@@ -186,7 +280,7 @@ impl Delay {
             for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
                 let (fb, wet, dry) = at(i);
                 let (xl, xr) = (f64::from(*l), f64::from(*r));
-                let (rl, rr) = (l_line.read(), r_line.read());
+                let (rl, rr) = (l_line.ring.ago(ago), r_line.ring.ago(ago));
                 let el = Delay::filter(filters, &mut l_line.state, rl);
                 let er = Delay::filter(filters, &mut r_line.state, rr);
                 // The left line is fed by the input and the right echoes; the right line only
@@ -202,53 +296,113 @@ impl Delay {
             for (i, s) in ch.iter_mut().enumerate() {
                 let (fb, wet, dry) = at(i);
                 let x = f64::from(*s);
-                let read = line.read();
+                let read = line.ring.ago(ago);
                 let e = Delay::filter(filters, &mut line.state, read);
                 line.write(x + fb * e);
                 *s = to_f32(dry * x + wet * e);
             }
         }
     }
+
+    /// The echo loop over a block while the time or a loop filter moves (or once the time has
+    /// moved): per frame `i`, feedback, mix and the time ramp to their updates as in
+    /// [`Delay::run`], the delay glides toward the ramped time and is read by interpolation;
+    /// the loop filters are recomputed every [`GLIDE_STEP`] frames.
+    fn run_moving(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        let (fb0, dfb) = self.feedback_ramp.begin(n);
+        let (m0, dm) = self.mix_ramp.begin(n);
+        let (t0, dt) = self.time_ramp.begin(n);
+        let per_ms = self.sample_rate / 1000.0;
+        let filters_move = self.lowcut.moving() || self.highcut.moving();
+        let mut filters = std::mem::take(&mut self.filters);
+        let mut lines = std::mem::take(&mut self.lines);
+        let ping_pong = self.ping_pong && block.len() >= 2 && lines.len() >= 2;
+        for i in 0..n {
+            if filters_move && i % GLIDE_STEP == 0 {
+                let end = (i + GLIDE_STEP).min(n);
+                self.loop_filters(
+                    self.lowcut.at(end, n),
+                    self.highcut.at(end, n),
+                    &mut filters,
+                );
+            }
+            let k = (i + 1) as f64;
+            let fb = fb0 + dfb * k;
+            let wet = m0 + dm * k;
+            let dry = 1.0 - wet;
+            if self.live {
+                let target = (t0 + dt * k) * per_ms;
+                self.delay = target + self.glide * (self.delay - target);
+                if (self.delay - target).abs() < GLIDE_SNAP {
+                    self.delay = target;
+                }
+            }
+            // Frames ago of the newest sample written (the current one is not yet); until the
+            // time moves, exactly the integer delay.
+            let ago = self.delay.clamp(MIN_MOVING_FRAMES, self.capacity) - 1.0;
+            let read = |ring: &Ring| {
+                if self.live {
+                    ring.read_lagrange(ago)
+                } else {
+                    ring.ago(self.frames - 1)
+                }
+            };
+            if ping_pong {
+                let (l_line, rest) = lines.split_at_mut(1);
+                let (l_line, r_line) = (&mut l_line[0], &mut rest[0]);
+                let (xl, xr) = (f64::from(block[0][i]), f64::from(block[1][i]));
+                let (rl, rr) = (read(&l_line.ring), read(&r_line.ring));
+                let el = Delay::filter(&filters, &mut l_line.state, rl);
+                let er = Delay::filter(&filters, &mut r_line.state, rr);
+                l_line.write(0.5 * (xl + xr) + fb * er);
+                r_line.write(fb * el);
+                block[0][i] = to_f32(dry * xl + wet * el);
+                block[1][i] = to_f32(dry * xr + wet * er);
+            } else {
+                for (ch, line) in block.iter_mut().zip(lines.iter_mut()) {
+                    let x = f64::from(ch[i]);
+                    let e = Delay::filter(&filters, &mut line.state, read(&line.ring));
+                    line.write(x + fb * e);
+                    ch[i] = to_f32(dry * x + wet * e);
+                }
+            }
+        }
+        self.filters = filters;
+        self.lines = lines;
+        self.feedback = self.feedback_ramp.target();
+        self.mix = self.mix_ramp.target();
+        self.time_ms = self.time_ramp.target();
+        self.lowcut.settle();
+        self.highcut.settle();
+    }
 }
 
-/// One channel's echo memory: a ring of exactly the delay length (the sample read at a position
-/// is the one written there one lap ago) and the loop filters' state.
+/// One channel's echo memory: a ring of past loop input at least as long as the longest delay
+/// (plus the interpolator's frames), and the loop filters' state.
 #[derive(Debug, Clone)]
 struct EchoLine {
-    buf: Vec<f64>,
-    pos: usize,
+    ring: Ring,
     state: [State; 2],
 }
 
 impl EchoLine {
-    fn new(frames: usize) -> Self {
+    fn new(span: usize) -> Self {
         EchoLine {
-            buf: vec![0.0; frames],
-            pos: 0,
+            ring: Ring::new(span),
             state: [State::default(); 2],
         }
     }
 
     fn reset(&mut self) {
-        self.buf.fill(0.0);
-        self.pos = 0;
+        self.ring.reset();
         self.state = [State::default(); 2];
     }
 
-    /// The sample written one lap (the delay) ago.
-    #[inline]
-    fn read(&self) -> f64 {
-        self.buf[self.pos]
-    }
-
-    /// Replace it and advance.
+    /// Write the loop's input for this frame (the newest sample from now on).
     #[inline]
     fn write(&mut self, v: f64) {
-        self.buf[self.pos] = flush(v);
-        self.pos += 1;
-        if self.pos == self.buf.len() {
-            self.pos = 0;
-        }
+        self.ring.push(flush(v));
     }
 }
 
@@ -701,6 +855,252 @@ mod tests {
         c.lowcut_hz = Some(120.0);
         c.feedback = 0.95;
         testkit::assert_invariants(&|| Box::new(Delay::new(&c)), 44_100.0, 0.0);
+    }
+
+    /// Only the wet signal, no repeats: `time_ms` starting at `ms`.
+    fn echo_only(ms: f64) -> DelayConfig {
+        delay_cfg(ms, 0.0, 1.0)
+    }
+
+    fn time_ms() -> ParamId {
+        ParamId::new(ParamKey::TimeMs)
+    }
+
+    /// A time that steps lands later echoes at the new time: once the glide has arrived, an
+    /// impulse comes out spread by the cubic interpolator over the four frames around the
+    /// fractional delay `D`, with unit sum and its centroid at exactly `D` (Lagrange
+    /// interpolation reproduces polynomials up to degree 3, so the weights' first moment is
+    /// the delay). Nothing comes out elsewhere.
+    #[test]
+    fn a_stepped_time_lands_the_echo_at_the_new_time() {
+        let fs = 48_000.0;
+        let at = 60_000; // 1.25 s: 25 glide time constants after the step.
+        for (from, to) in [(10.0, 12.345_67), (100.0, 37.5), (250.0, 250.01)] {
+            // As the engine does: every value the envelope reaches, then where it starts.
+            let mut d = Delay::new(&echo_only(from));
+            assert!(d.set_param(time_ms(), to));
+            assert!(d.set_param(time_ms(), from));
+            let mut d = prepared(d, fs);
+            let x = impulse(at + 24_000, at, 1.0, -0.5);
+            let y = testkit::run_automated(&mut d, &x, time_ms(), &|_| to, 32, false);
+            let want = at as f64 + to * fs / 1000.0;
+            for (ch, amp) in [(0, 1.0), (1, -0.5)] {
+                let hits: Vec<(usize, f64)> = y[ch]
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(i, &v)| (i, f64::from(v) / amp))
+                    .collect();
+                let sum: f64 = hits.iter().map(|h| h.1).sum();
+                let centroid = hits.iter().map(|&(i, v)| i as f64 * v).sum::<f64>() / sum;
+                println!(
+                    "{from} -> {to} ms: echo centroid {centroid:.5} (want {want:.5}), sum {sum:.7}, frames {:?}",
+                    hits.iter().map(|h| h.0).collect::<Vec<_>>()
+                );
+                assert!(hits.len() <= 4, "{hits:?}");
+                assert!(
+                    hits.iter().all(|h| (h.0 as f64 - want).abs() <= 2.0),
+                    "{hits:?}"
+                );
+                assert!((sum - 1.0).abs() < 1e-6, "{sum}");
+                assert!((centroid - want).abs() < 1e-4, "{centroid} vs {want}");
+            }
+        }
+    }
+
+    /// Zero crossings of `y` in frames `a..b`, interpolated linearly: the frequency in Hz.
+    fn crossing_rate(y: &[f32], a: usize, b: usize, fs: f64) -> f64 {
+        let mut first = None;
+        let mut last = 0.0;
+        let mut count = 0;
+        for i in a..b {
+            let (p, q) = (f64::from(y[i]), f64::from(y[i + 1]));
+            if p != 0.0 && p.signum() != q.signum() {
+                let t = i as f64 + p / (p - q);
+                first.get_or_insert(t);
+                last = t;
+                count += 1;
+            }
+        }
+        let span = last - first.unwrap_or(last);
+        0.5 * f64::from(count - 1) / span * fs
+    }
+
+    /// A time moving at a steady rate `r = dD/dt` is a moving tape head: the echo of a sine at
+    /// `f` comes out at `f·(1 - r)` (Doppler), measured by zero crossings once the glide has
+    /// caught up, and at `f` again when the time holds.
+    #[test]
+    fn a_ramping_time_shifts_the_pitch_by_the_doppler_factor() {
+        let fs = 48_000.0;
+        let f = 1000.0;
+        let n = 3 * 48_000;
+        let x = testkit::sine(n, fs, f, 0.5);
+        for (from, to) in [(100.0, 200.0), (300.0, 120.0)] {
+            // From `from` to `to` ms between 0.5 s and 2 s, then holding.
+            let time = |i: usize| {
+                let t = i as f64 / fs;
+                from + (to - from) * ((t - 0.5) / 1.5).clamp(0.0, 1.0)
+            };
+            let mut d = Delay::new(&echo_only(from));
+            assert!(d.set_param(time_ms(), to));
+            assert!(d.set_param(time_ms(), from));
+            let mut d = prepared(d, fs);
+            let y = testkit::run_automated(
+                &mut d,
+                &[x.clone(), x.clone()],
+                time_ms(),
+                &time,
+                32,
+                false,
+            );
+            let r = (to - from) / 1000.0 / 1.5;
+            let want = f * (1.0 - r);
+            // 0.5 s for the glide (10 time constants) to settle into the ramp.
+            let moving = crossing_rate(&y[0], 48_000, 96_000, fs);
+            let after = crossing_rate(&y[0], 120_000, n - 1, fs);
+            println!(
+                "{from} -> {to} ms over 1.5 s (dD/dt = {r:+.4}): {moving:.4} Hz while moving \
+                 (Doppler {want:.4} Hz, error {:.2e}), {after:.4} Hz after",
+                (moving - want) / want
+            );
+            assert!(((moving - want) / want).abs() < 1e-4, "{moving} vs {want}");
+            assert!(((after - f) / f).abs() < 1e-4, "{after}");
+            assert_eq!(y[0], y[1]);
+        }
+    }
+
+    /// A time that jumps (a `step` envelope) glides: the echo of a sine bends in pitch but
+    /// never jumps. Frame to frame it moves no more than the sine's steepest slope at the
+    /// fastest read speed the glide reaches, `1 + ΔD / τ` (`τ` the glide's time constant in
+    /// frames), where cutting to the new time would jump by up to twice the amplitude.
+    #[test]
+    fn a_jumping_time_glides_without_a_click() {
+        let fs = 48_000.0;
+        let (f, amp) = (200.0, 0.5);
+        let n = 48_000;
+        let x = testkit::sine(n, fs, f, amp);
+        for (from, to) in [(100.0, 300.0), (300.0, 100.0), (50.0, 51.0)] {
+            let mut d = Delay::new(&echo_only(from));
+            d.set_param(time_ms(), to);
+            d.set_param(time_ms(), from);
+            let mut d = prepared(d, fs);
+            let time = |i: usize| if i < 24_000 { from } else { to };
+            let y = testkit::run_automated(
+                &mut d,
+                &[x.clone(), x.clone()],
+                time_ms(),
+                &time,
+                32,
+                false,
+            );
+            let speed = 1.0 + (to - from).abs() / DELAY_GLIDE_MS;
+            let bound = amp * 2.0 * PI * f / fs * speed;
+            // The echo starts (a step from silence) at the first delay; look after it.
+            let start = (from * fs / 1000.0) as usize + 1;
+            let worst = y[0][start..]
+                .windows(2)
+                .map(|w| f64::from((w[1] - w[0]).abs()))
+                .fold(0.0, f64::max);
+            println!(
+                "{from} -> {to} ms: largest step {worst:.4} (bound {bound:.4}, a cut would be up to {:.1})",
+                2.0 * amp
+            );
+            assert!(worst < bound * 1.02, "{worst} > {bound}");
+        }
+    }
+
+    /// The line and the tail are sized for the longest time an envelope reaches.
+    #[test]
+    fn an_automated_time_sizes_the_tail_for_its_longest_value() {
+        let fs = 48_000.0;
+        let mut d = Delay::new(&delay_cfg(100.0, 0.5, 1.0));
+        assert!(d.set_param(time_ms(), 900.0));
+        assert!(d.set_param(time_ms(), 100.0));
+        let d = prepared(d, fs);
+        let long = prepared(Delay::new(&delay_cfg(900.0, 0.5, 1.0)), fs);
+        assert_eq!(d.tail(), long.tail());
+        // Ramped up to 900 ms, the echoes of an impulse end within the tail.
+        let mut d = Delay::new(&delay_cfg(100.0, 0.5, 1.0));
+        d.set_param(time_ms(), 900.0);
+        d.set_param(time_ms(), 100.0);
+        let mut d = prepared(d, fs);
+        let tail = d.tail();
+        let x = impulse(tail + 48_000, 0, 1.0, 1.0);
+        let time = |i: usize| 100.0 + 800.0 * (i as f64 / 24_000.0).min(1.0);
+        let y = testkit::run_automated(&mut d, &x, time_ms(), &time, 32, false);
+        let after = y[0][tail + 1..].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(after < TAIL_FLOOR as f32, "{after}");
+        assert!(y[0][..tail].iter().any(|v| v.abs() > 0.1));
+    }
+
+    /// A loop filter's corner swept over its range on noise, updated every `every` frames.
+    fn swept_cut(x: &[f32], key: ParamKey, every: usize, jump: bool) -> Vec<f32> {
+        let fs = 48_000.0;
+        let mut c = delay_cfg(30.0, 0.8, 1.0);
+        c.ping_pong = true;
+        c.highcut_hz = Some(16_000.0);
+        c.lowcut_hz = Some(20.0);
+        // High-cut 200 Hz..16 kHz, low-cut 20 Hz..4 kHz, up and back down in 1.2 s (log).
+        let (lo, hi) = match key {
+            ParamKey::HighcutHz => (200.0, 16_000.0),
+            _ => (20.0, 4_000.0),
+        };
+        let mut d = Delay::new(&c);
+        d.set_param(ParamId::new(key), hi);
+        d.set_param(ParamId::new(key), lo);
+        let mut d = prepared(d, fs);
+        let f = |i: usize| {
+            let u = 1.0 - (1.0 - i as f64 / (0.6 * fs)).abs();
+            lo * (hi / lo).powf(u.max(0.0))
+        };
+        let y = testkit::run_automated(
+            &mut d,
+            &[x.to_vec(), x.to_vec()],
+            ParamId::new(key),
+            &f,
+            every,
+            jump,
+        );
+        y.concat()
+    }
+
+    /// The loop filters move with their envelopes as the EQ's do: finite, bounded, and within
+    /// -40 dB of the same sweep with the coefficients recomputed on every sample; the same
+    /// sweep in block-rate jumps is further off, so the measure can fail.
+    #[test]
+    fn swept_loop_filters_follow_per_sample_coefficients() {
+        let x = testkit::white(72_000, 11, 0.5);
+        for key in [ParamKey::HighcutHz, ParamKey::LowcutHz] {
+            let y = swept_cut(&x, key, 32, false);
+            assert!(y.iter().all(|v| v.is_finite()));
+            // A steady tone in tune with the loop builds up to 1 / (1 - feedback) = 5 times the
+            // input (0.5); a loop the moving coefficients made unstable would grow without end.
+            let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(peak < 2.5, "peak {peak}");
+            let ideal = swept_cut(&x, key, 1, false);
+            let fine = testkit::difference_db(&y, &ideal);
+            let jumps = testkit::difference_db(&swept_cut(&x, key, 32, true), &ideal);
+            let coarse = testkit::difference_db(&swept_cut(&x, key, 4096, true), &ideal);
+            println!(
+                "{key:?} sweep vs per-sample coefficients: {fine:.1} dB (jumps every 32 \
+                 frames {jumps:.1} dB, every 4096 {coarse:.1} dB)"
+            );
+            assert!(fine < -40.0, "{fine}");
+            assert!(coarse > -40.0 && jumps > fine, "{coarse} {jumps}");
+        }
+    }
+
+    /// An unautomated delay keeps its integer read: the same output whether or not the
+    /// engine sends it its constant value.
+    #[test]
+    fn a_constant_time_stays_on_the_integer_frame() {
+        let fs = 44_100.0;
+        let c = delay_cfg(123.4, 0.6, 0.5);
+        let x = testkit::test_signal(fs, 1.0, 0.8);
+        let plain = testkit::run(&mut prepared(Delay::new(&c), fs), &x, 100);
+        let mut d = prepared(Delay::new(&c), fs);
+        let held = testkit::run_automated(&mut d, &x, time_ms(), &|_| 123.4, 32, false);
+        assert_eq!(plain, held);
     }
 
     fn chorus_cfg(rate_hz: f64, depth_ms: f64, mix: f64) -> ChorusConfig {

@@ -122,6 +122,10 @@ pub enum ParamKey {
     ReleaseMs,
     RangeDb,
     HoldMs,
+    TimeMs,
+    HighcutHz,
+    LowcutHz,
+    MonoBelowHz,
 }
 
 impl ParamKey {
@@ -146,6 +150,10 @@ impl ParamKey {
             ParamKey::ReleaseMs => "release_ms",
             ParamKey::RangeDb => "range_db",
             ParamKey::HoldMs => "hold_ms",
+            ParamKey::TimeMs => "time_ms",
+            ParamKey::HighcutHz => "highcut_hz",
+            ParamKey::LowcutHz => "lowcut_hz",
+            ParamKey::MonoBelowHz => "mono_below_hz",
         }
     }
 }
@@ -384,7 +392,11 @@ mod tests {
                     threshold_db: -30.0,
                     range_db: 6.0,
                 }),
-                vec![(p(ThresholdDb), -80.0, 0.0), (p(RangeDb), 0.0, 24.0)],
+                vec![
+                    (p(ThresholdDb), -80.0, 0.0),
+                    (p(RangeDb), 0.0, 24.0),
+                    (p(FreqHz), 1000.0, 23000.0),
+                ],
             ),
             (
                 FxConfig::Gate(GateConfig {
@@ -422,9 +434,15 @@ mod tests {
                     mix: 0.25,
                     ping_pong: true,
                     highcut_hz: Some(5000.0),
-                    lowcut_hz: None,
+                    lowcut_hz: Some(100.0),
                 }),
-                vec![(p(Feedback), 0.0, 0.95), (p(Mix), 0.0, 1.0)],
+                vec![
+                    (p(Feedback), 0.0, 0.95),
+                    (p(Mix), 0.0, 1.0),
+                    (p(TimeMs), 0.1, 5000.0),
+                    (p(HighcutHz), 20.0, 23000.0),
+                    (p(LowcutHz), 10.0, 23000.0),
+                ],
             ),
             (
                 FxConfig::Chorus(ChorusConfig {
@@ -456,7 +474,7 @@ mod tests {
                     amount: 1.0,
                     mono_below_hz: Some(120.0),
                 }),
-                vec![(p(Amount), 0.0, 2.0)],
+                vec![(p(Amount), 0.0, 2.0), (p(MonoBelowHz), 20.0, 23000.0)],
             ),
         ];
         let spec = crate::testkit::spec(48000.0);
@@ -488,13 +506,30 @@ mod tests {
                 proc.name()
             );
         }
-        // Structure cannot move: a multiband, a delay's time (no such parameter).
+        // Structure cannot move: a multiband's bands; a filter the session leaves out.
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],
         });
         let mut m = construct(&mb, &Resources::default()).unwrap();
         assert!(!m.set_param(p(ThresholdDb), -40.0));
+        let no_cuts = FxConfig::Delay(DelayConfig {
+            time_ms: 50.0,
+            feedback: 0.3,
+            mix: 0.25,
+            ping_pong: false,
+            highcut_hz: None,
+            lowcut_hz: None,
+        });
+        let mut d = construct(&no_cuts, &Resources::default()).unwrap();
+        assert!(!d.set_param(p(HighcutHz), 1000.0));
+        assert!(!d.set_param(p(LowcutHz), 1000.0));
+        let flat = FxConfig::Width(WidthConfig {
+            amount: 1.0,
+            mono_below_hz: None,
+        });
+        let mut w = construct(&flat, &Resources::default()).unwrap();
+        assert!(!w.set_param(p(MonoBelowHz), 100.0));
     }
 
     fn comp_default() -> crate::dsp::config::CompressorConfig {

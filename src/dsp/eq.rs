@@ -15,8 +15,8 @@
 use realfft::num_complex::Complex64;
 
 use super::biquad::{
-    Cascade, Coeffs, amplitude_to_db, butterworth_highpass, butterworth_lowpass, butterworth_order,
-    cascade_response, cascade_ring_frames,
+    Cascade, Coeffs, GLIDE_STEP, amplitude_to_db, butterworth_highpass, butterworth_lowpass,
+    butterworth_order, cascade_response, cascade_ring_frames, geometric,
 };
 use super::config::{BandKind, EqBand, EqConfig, PassShape, ShelfShape};
 use super::envelope::{ParamId, ParamKey};
@@ -93,13 +93,13 @@ pub fn magnitude_db(cfg: &EqConfig, f: f64, fs: f64) -> f64 {
     amplitude_to_db(response(cfg, f, fs).norm())
 }
 
-/// Frames between coefficient updates of a moving band.
-pub const EQ_STEP: usize = 8;
+/// Frames between coefficient updates of a moving band (the step every moving filter uses).
+pub const EQ_STEP: usize = GLIDE_STEP;
 
 /// `a` moved a fraction `u` of the way to `b`: frequencies and Qs geometrically (even in
 /// octaves), gains linearly in dB.
 fn band_between(a: &EqBand, b: &EqBand, u: f64) -> EqBand {
-    let geo = |x: f64, y: f64| if x == y { y } else { x * (y / x).powf(u) };
+    let geo = |x: f64, y: f64| geometric(x, y, u);
     let lin = |x: f64, y: f64| if x == y { y } else { x + (y - x) * u };
     let mut out = b.clone();
     out.freq_hz = geo(a.freq_hz, b.freq_hz);

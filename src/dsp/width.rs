@@ -16,9 +16,12 @@
 //! low band (-54 dB at `4 f`). Subtracting an LR4 low band from the side instead (`S - LP(S)`)
 //! does not remove the low side at all, because `LP` is not in phase with `S` (at `f / 4` it
 //! is down only about 3 dB). The mid's magnitude is untouched either way; only its phase turns,
-//! as in any crossover. An automated `amount` is ramped per sample.
+//! as in any crossover. An automated `amount` is ramped per sample; an automated `mono_below_hz`
+//! moves geometrically in steps of [`GLIDE_STEP`] frames, the high-pass and the all-pass always
+//! recomputed together at the same frequency (so each step is still a crossover whose bands sum
+//! to the all-pass) with their states carried over.
 
-use super::biquad::{Coeffs, State, cascade_ring_frames, to_f32};
+use super::biquad::{Coeffs, GLIDE_STEP, Glide, State, cascade_ring_frames, to_f32};
 use super::config::WidthConfig;
 use super::crossover::{lr4_allpass, lr4_highpass};
 use super::envelope::{ParamId, ParamKey, Ramp};
@@ -38,6 +41,11 @@ pub struct Width {
     side_state: [State; 2],
     mid_state: State,
     tail: usize,
+    /// `mono_below_hz` under automation, and the lowest it reaches (the tail covers its
+    /// ringing).
+    glide: Glide,
+    lowest_hz: f64,
+    sample_rate: f64,
 }
 
 impl Width {
@@ -52,7 +60,50 @@ impl Width {
             side_state: [State::default(); 2],
             mid_state: State::default(),
             tail: 0,
+            glide: Glide::new(cfg.mono_below_hz.unwrap_or(0.0)),
+            lowest_hz: cfg.mono_below_hz.unwrap_or(0.0),
+            sample_rate: 0.0,
         }
+    }
+
+    /// Set the crossover at `f` Hz, clamped below Nyquist in case the rate is lower than the
+    /// one validated for.
+    fn crossover_at(&mut self, f: f64) {
+        let fs = self.sample_rate;
+        let f = f.clamp(1e-3, 0.499 * fs);
+        self.side_hp = lr4_highpass(fs, f);
+        self.mid_ap = lr4_allpass(fs, f);
+    }
+
+    /// One stereo frame through the crossover (when there is one) and the side gain `a`.
+    #[inline]
+    fn frame(&mut self, x: &mut f32, y: &mut f32, a: f64) {
+        let (xl, xr) = (f64::from(*x), f64::from(*y));
+        let (m, s) = match self.mono_below_hz {
+            None => (0.5 * (xl + xr), 0.5 * (xl - xr)),
+            Some(_) => (
+                self.mid_state.process(&self.mid_ap, 0.5 * (xl + xr)),
+                State::process_cascade(&mut self.side_state, &self.side_hp, 0.5 * (xl - xr)),
+            ),
+        };
+        *x = to_f32(m + a * s);
+        *y = to_f32(m - a * s);
+    }
+
+    /// A block while the amount or the crossover moves: the amount per frame, the crossover
+    /// per step of [`GLIDE_STEP`] frames.
+    fn process_moving(&mut self, l: &mut [f32], r: &mut [f32]) {
+        let n = l.len();
+        let (start, step) = self.ramp.begin(n);
+        let moves = self.glide.moving();
+        for (i, (x, y)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+            if moves && i % GLIDE_STEP == 0 {
+                self.crossover_at(self.glide.at((i + GLIDE_STEP).min(n), n));
+            }
+            self.frame(x, y, start + step * (i + 1) as f64);
+        }
+        self.amount = self.ramp.target();
+        self.glide.settle();
     }
 }
 
@@ -62,12 +113,13 @@ impl Processor for Width {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
+        self.sample_rate = spec.sample_rate;
         if let Some(f) = self.mono_below_hz {
-            // Clamped below Nyquist in case the rate is lower than the one validated for.
-            let f = f.clamp(1e-3, 0.499 * spec.sample_rate);
-            self.side_hp = lr4_highpass(spec.sample_rate, f);
-            self.mid_ap = lr4_allpass(spec.sample_rate, f);
+            // The lowest crossover an envelope reaches rings longest.
+            self.crossover_at(self.lowest_hz.min(f));
             self.tail = cascade_ring_frames(&self.side_hp).max(self.mid_ap.ring_frames());
+            self.crossover_at(f);
+            self.glide = Glide::new(f);
         }
         self.reset();
     }
@@ -82,26 +134,8 @@ impl Processor for Width {
         let [l, r] = block else {
             return;
         };
-        if self.ramp.moving() {
-            let (start, step) = self.ramp.begin(l.len());
-            for (i, (x, y)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
-                let a = start + step * (i + 1) as f64;
-                let (xl, xr) = (f64::from(*x), f64::from(*y));
-                let (m, s) = match self.mono_below_hz {
-                    None => (0.5 * (xl + xr), 0.5 * (xl - xr)),
-                    Some(_) => (
-                        self.mid_state.process(&self.mid_ap, 0.5 * (xl + xr)),
-                        State::process_cascade(
-                            &mut self.side_state,
-                            &self.side_hp,
-                            0.5 * (xl - xr),
-                        ),
-                    ),
-                };
-                *x = to_f32(m + a * s);
-                *y = to_f32(m - a * s);
-            }
-            self.amount = self.ramp.target();
+        if self.ramp.moving() || self.glide.moving() {
+            self.process_moving(l, r);
             return;
         }
         let a = self.amount;
@@ -134,10 +168,16 @@ impl Processor for Width {
     }
 
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
-        if param.key != ParamKey::Amount {
-            return false;
+        match param.key {
+            ParamKey::Amount => self.ramp.set(value),
+            // Without `mono_below_hz` there is no crossover to move.
+            ParamKey::MonoBelowHz if self.mono_below_hz.is_some() => {
+                self.mono_below_hz = Some(value);
+                self.glide.set(value);
+                self.lowest_hz = self.lowest_hz.min(value);
+            }
+            _ => return false,
         }
-        self.ramp.set(value);
         true
     }
 
@@ -152,8 +192,11 @@ mod tests {
     use super::Width;
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::WidthConfig;
+    use crate::dsp::envelope::{ParamId, ParamKey};
     use crate::dsp::{Processor, gain_to_db};
-    use crate::testkit::{assert_invariants, run, spec, test_signal};
+    use crate::testkit::{
+        assert_invariants, difference_db, run, run_automated, spec, test_signal, white,
+    };
 
     const FS: f64 = 48000.0;
 
@@ -287,6 +330,90 @@ mod tests {
         assert!((left + 6.02).abs() < 0.1 && (right + 6.02).abs() < 0.1);
     }
 
+    /// `mono_below_hz` swept 40..400 Hz and back in 1.2 s (log), updated every `every` frames.
+    fn swept(x: &[Vec<f32>], every: usize, jump: bool) -> Vec<Vec<f32>> {
+        let mut w = Width::new(&WidthConfig {
+            amount: 1.0,
+            mono_below_hz: Some(40.0),
+        });
+        w.prepare(&spec(FS));
+        run_automated(
+            &mut w,
+            x,
+            ParamId::new(ParamKey::MonoBelowHz),
+            &sweep,
+            every,
+            jump,
+        )
+    }
+
+    fn sweep(i: usize) -> f64 {
+        let u = 1.0 - (1.0 - i as f64 / (0.6 * FS)).abs();
+        40.0 * 10f64.powf(u.max(0.0))
+    }
+
+    fn mid_side(y: &[Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+        let m = y[0].iter().zip(&y[1]).map(|(a, b)| 0.5 * (a + b)).collect();
+        let s = y[0].iter().zip(&y[1]).map(|(a, b)| 0.5 * (a - b)).collect();
+        (m, s)
+    }
+
+    /// While the crossover moves it stays a crossover: a mid input never reaches the side and
+    /// keeps its level (the all-pass); on a side input, the high band the processor keeps plus
+    /// the LR4 low band at the same frequencies (built here from the same steps) adds up to
+    /// the all-pass the mid went through. Both within -40 dB of the sweep recomputed on every
+    /// sample, which jumps every 4096 frames are not.
+    #[test]
+    fn a_moving_crossover_keeps_the_mid_and_sums_flat() {
+        use crate::dsp::biquad::{Glide, State};
+        use crate::dsp::crossover::lr4_lowpass;
+        let n = (1.2 * FS) as usize;
+        let x = white(n, 3, 0.5);
+        // Mid only: the side stays exactly silent, the mid keeps its energy.
+        let y = swept(&[x.clone(), x.clone()], 32, false);
+        let (m, s) = mid_side(&y);
+        assert!(s.iter().all(|&v| v == 0.0), "the mid leaked into the side");
+        let energy = |v: &[f32]| v.iter().map(|&a| f64::from(a).powi(2)).sum::<f64>();
+        let level = 10.0 * (energy(&m) / energy(&x)).log10();
+        println!("mid level through the moving all-pass: {level:+.4} dB");
+        assert!(level.abs() < 0.05, "{level}");
+        // Left only: mid and side both x / 2.
+        let silent = vec![0.0f32; n];
+        let y = swept(&[x.clone(), silent.clone()], 32, false);
+        let (m, s) = mid_side(&y);
+        let mut glide = Glide::new(40.0);
+        let mut st = [State::default(); 2];
+        let mut low = vec![0.0f32; n];
+        let mut o = 0;
+        while o < n {
+            let k = 32.min(n - o);
+            glide.set(sweep(o + k - 1));
+            for (a, b, hz) in glide.steps(k) {
+                let c = lr4_lowpass(FS, hz);
+                for i in o + a..o + b {
+                    low[i] = State::process_cascade(&mut st, &c, 0.5 * f64::from(x[i])) as f32;
+                }
+            }
+            glide.settle();
+            o += k;
+        }
+        let sum: Vec<f32> = s.iter().zip(&low).map(|(a, b)| a + b).collect();
+        let flat = difference_db(&sum, &m);
+        let ideal = swept(&[x.clone(), silent.clone()], 1, false);
+        let fine = difference_db(&y.concat(), &ideal.concat());
+        let coarse = difference_db(
+            &swept(&[x.clone(), silent], 4096, true).concat(),
+            &ideal.concat(),
+        );
+        println!(
+            "moving crossover: high + low vs all-pass {flat:.1} dB; vs per-sample \
+             coefficients {fine:.1} dB (jumps every 4096 frames {coarse:.1} dB)"
+        );
+        assert!(flat < -60.0, "{flat}");
+        assert!(fine < -40.0, "{fine}");
+        assert!(coarse > -40.0, "{coarse}");
+    }
+
     #[test]
     fn contract_invariants() {
         for (amount, mono) in [
@@ -308,6 +435,16 @@ mod tests {
         assert_eq!(width(1.5, None).tail(), 0);
         let w = width(1.5, Some(100.0));
         assert!(w.tail() > 0 && w.tail() < 48000, "{}", w.tail());
+        // An envelope reaching down to 30 Hz rings as long as a 30 Hz crossover.
+        let mut moved = Width::new(&WidthConfig {
+            amount: 1.5,
+            mono_below_hz: Some(100.0),
+        });
+        assert!(moved.set_param(ParamId::new(ParamKey::MonoBelowHz), 30.0));
+        assert!(moved.set_param(ParamId::new(ParamKey::MonoBelowHz), 100.0));
+        moved.prepare(&spec(FS));
+        assert_eq!(moved.tail(), width(1.5, Some(30.0)).tail());
+        assert!(moved.tail() > w.tail());
         let mut w = width(0.0, Some(100.0));
         let mut mono = [0.5f32; 8];
         w.process(&mut [&mut mono]);

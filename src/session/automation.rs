@@ -83,10 +83,10 @@ impl Validator<'_> {
         Some(self.fx_param(t, param, k))
     }
 
-    /// An EQ band's `freq_hz`: a number or an envelope, every value at least `lo` and below
-    /// the session's Nyquist frequency.
-    pub(super) fn freq_param(&mut self, t: &Tbl<'_, '_>, k: &Key) -> f64 {
-        let key = ParamKey::FreqHz;
+    /// A filter frequency (`param` names it to the processor, `k` in the key table): a number
+    /// or an envelope, every value at least the key's lowest and below the session's Nyquist
+    /// frequency.
+    pub(super) fn freq_param(&mut self, t: &Tbl<'_, '_>, key: ParamKey, k: &Key) -> f64 {
         debug_assert_eq!(key.name(), k.name);
         if !t.get(key.name()).is_some_and(is_envelope) {
             return self.freq(t, k);
@@ -358,6 +358,70 @@ mod tests {
         assert_eq!(a.len(), 1);
         assert_eq!((a[0].param.key, a[0].param.band), (ParamKey::FreqHz, 1));
         assert_eq!(a[0].envelope.points, vec![(0.0, 200.0), (1.0, 400.0)]);
+    }
+
+    /// A delay's time and loop filters, a de-esser's band and a width's crossover take
+    /// envelopes; one on a filter the session would leave out turns it on at its first value.
+    #[test]
+    fn delay_filter_and_crossover_frequencies_take_envelopes() {
+        use crate::dsp::config::FxConfig;
+        let text = session(
+            "fx = [{ type = \"delay\", time_ms = { points = [[0.0, 250.0], [\"2:1\", 125.5]], curve = \"smooth\" }, \
+                     highcut_hz = { points = [[0.0, 3000.0], [2.0, 12000.0]] } },\n\
+                   { type = \"deesser\", freq_hz = { points = [[0.0, 5000.0], [1.0, 8000.0]] } },\n\
+                   { type = \"width\", mono_below_hz = { points = [[0.0, 80.0], [1.0, 200.0]] } }]",
+        );
+        let s = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap();
+        let fx = &s.tracks[0].fx;
+        let keys = |i: usize| -> Vec<(ParamKey, Vec<(f64, f64)>)> {
+            fx[i]
+                .automation
+                .iter()
+                .map(|a| (a.param.key, a.envelope.points.clone()))
+                .collect()
+        };
+        assert_eq!(
+            keys(0),
+            vec![
+                (ParamKey::TimeMs, vec![(0.0, 250.0), (1.5, 125.5)]),
+                (ParamKey::HighcutHz, vec![(0.0, 3000.0), (2.0, 12000.0)]),
+            ]
+        );
+        let FxConfig::Delay(d) = &fx[0].config else {
+            panic!("{:?}", fx[0].config)
+        };
+        assert_eq!(
+            (d.time_ms, d.highcut_hz, d.lowcut_hz),
+            (250.0, Some(3000.0), None)
+        );
+        assert_eq!(
+            keys(1),
+            vec![(ParamKey::FreqHz, vec![(0.0, 5000.0), (1.0, 8000.0)])]
+        );
+        assert_eq!(
+            keys(2),
+            vec![(ParamKey::MonoBelowHz, vec![(0.0, 80.0), (1.0, 200.0)])]
+        );
+        let FxConfig::Width(w) = &fx[2].config else {
+            panic!("{:?}", fx[2].config)
+        };
+        assert_eq!(w.mono_below_hz, Some(80.0));
+        // Every point is checked against the key's range and the Nyquist frequency.
+        let text = session(
+            "fx = [{ type = \"delay\", time_ms = 100.0, lowcut_hz = { points = [[0.0, 100.0], [1.0, 5.0]] } },\n\
+                   { type = \"width\", mono_below_hz = { points = [[0.0, 80.0], [1.0, 30000.0]] } }]",
+        );
+        let e = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap_err();
+        let all: Vec<String> = e.iter().map(|d| d.to_string()).collect();
+        let all = all.join("\n");
+        assert!(
+            all.contains("lowcut_hz.points[1][1] = 5.0: must be at least 10 Hz"),
+            "{all}"
+        );
+        assert!(
+            all.contains("mono_below_hz.points[1][1] = 30000.0: must be below 24000 Hz"),
+            "{all}"
+        );
     }
 
     #[test]

@@ -261,7 +261,7 @@ impl Validator<'_> {
         );
         t.require(&mut self.d, e::FREQ_HZ.name, "the band's frequency in Hz");
         let kind_s = t.choice(&mut self.d, KIND, &kinds);
-        let freq_hz = self.freq_param(t, &e::FREQ_HZ);
+        let freq_hz = self.freq_param(t, ParamKey::FreqHz, &e::FREQ_HZ);
         let kind = match kind_s.as_ref().map(|s| s.v.as_str()) {
             Some("highpass") => BandKind::Highpass,
             Some("lowpass") => BandKind::Lowpass,
@@ -438,7 +438,7 @@ impl Validator<'_> {
         use k::deesser as e;
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         DeesserConfig {
-            freq_hz: self.freq(t, &e::FREQ_HZ),
+            freq_hz: self.freq_param(t, ParamKey::FreqHz, &e::FREQ_HZ),
             threshold_db: self.fx_param(t, ParamKey::ThresholdDb, &e::THRESHOLD_DB),
             range_db: self.fx_param(t, ParamKey::RangeDb, &e::RANGE_DB),
         }
@@ -482,7 +482,7 @@ impl Validator<'_> {
                 );
                 None
             }
-            (true, false) => t.opt_num_of(&mut self.d, &e::TIME_MS),
+            (true, false) => self.opt_fx_param(t, ParamKey::TimeMs, &e::TIME_MS),
             (false, true) => {
                 let s = t.str(&mut self.d, time)?;
                 self.note_ms(&s.v, &s.span, &t.key_path(time))
@@ -491,12 +491,13 @@ impl Validator<'_> {
         let feedback = self.fx_param(t, ParamKey::Feedback, &e::FEEDBACK);
         let mix = self.fx_param(t, ParamKey::Mix, &e::MIX);
         let ping_pong = t.bool_of(&mut self.d, &e::PING_PONG);
+        // An envelope turns the filter on, at its first value.
         let highcut_hz = t
             .has(e::HIGHCUT_HZ.name)
-            .then(|| self.freq(t, &e::HIGHCUT_HZ));
+            .then(|| self.freq_param(t, ParamKey::HighcutHz, &e::HIGHCUT_HZ));
         let lowcut_hz = t
             .has(e::LOWCUT_HZ.name)
-            .then(|| self.freq(t, &e::LOWCUT_HZ));
+            .then(|| self.freq_param(t, ParamKey::LowcutHz, &e::LOWCUT_HZ));
         if let (Some(h), Some(l)) = (highcut_hz, lowcut_hz)
             && l >= h
         {
@@ -625,9 +626,10 @@ impl Validator<'_> {
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
         WidthConfig {
             amount: self.fx_param(t, ParamKey::Amount, &e::AMOUNT),
+            // An envelope turns the crossover on, at its first value.
             mono_below_hz: t
                 .has(e::MONO_BELOW_HZ.name)
-                .then(|| self.freq(t, &e::MONO_BELOW_HZ)),
+                .then(|| self.freq_param(t, ParamKey::MonoBelowHz, &e::MONO_BELOW_HZ)),
         }
     }
 

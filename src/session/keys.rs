@@ -1093,8 +1093,9 @@ pub mod fx {
     pub mod deesser {
         use super::super::{Absent, Key, Section, hz, num};
 
-        pub const FREQ_HZ: Key =
-            hz("freq_hz", 1000.0, Absent::Num(6500.0)).doc("centre of the band reduced (Q 1)");
+        pub const FREQ_HZ: Key = hz("freq_hz", 1000.0, Absent::Num(6500.0))
+            .doc("centre of the band reduced (Q 1)")
+            .auto();
         pub const THRESHOLD_DB: Key = num("threshold_db", -80.0, 0.0, "dB", -30.0)
             .doc("threshold")
             .auto();
@@ -1141,7 +1142,8 @@ pub mod fx {
 
         pub const TIME_MS: Key = num_opt("time_ms", 0.1, 5000.0, "ms")
             .default(Absent::Described("required unless `time` is given"))
-            .doc("delay time; give `time_ms` or `time`, not both");
+            .doc("delay time; give `time_ms` or `time`, not both")
+            .auto();
         pub const TIME: Key = text("time").doc(
             "a note value at `[session].tempo_bpm`: `\"1/1\"`..`\"1/32\"`, dotted `\"1/4.\"`, \
              triplet `\"1/8t\"` (no longer than `time_ms` may be)",
@@ -1153,9 +1155,11 @@ pub mod fx {
         pub const PING_PONG: Key =
             flag("ping_pong", false).doc("echoes alternate left/right from a mono sum");
         pub const HIGHCUT_HZ: Key = hz("highcut_hz", 20.0, Absent::Off)
-            .doc("12 dB/oct lowpass inside the feedback loop, so each repeat is darker");
+            .doc("12 dB/oct lowpass inside the feedback loop, so each repeat is darker")
+            .auto();
         pub const LOWCUT_HZ: Key = hz("lowcut_hz", 10.0, Absent::Off)
-            .doc("12 dB/oct highpass inside the feedback loop (below `highcut_hz`)");
+            .doc("12 dB/oct highpass inside the feedback loop (below `highcut_hz`)")
+            .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.delay",
@@ -1239,7 +1243,8 @@ pub mod fx {
             .doc("0 mono, 1 as is, 2 twice the side signal")
             .auto();
         pub const MONO_BELOW_HZ: Key = hz("mono_below_hz", 20.0, Absent::Off)
-            .doc("the side signal below it is removed with a Linkwitz-Riley crossover");
+            .doc("the side signal below it is removed with a Linkwitz-Riley crossover")
+            .auto();
 
         pub const SECTION: Section = Section {
             id: "fx.width",

@@ -5,5 +5,8 @@
 pub mod processors;
 pub mod signals;
 
-pub use processors::{assert_invariants, run, run_keyed, sine_gain_db, spec, test_signal};
+pub use processors::{
+    assert_invariants, difference_db, run, run_automated, run_keyed, sine_gain_db, spec,
+    test_signal,
+};
 pub use signals::{Noise, Pinking, pink, pinked, sine, spectral_gain, white};

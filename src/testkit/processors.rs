@@ -4,6 +4,7 @@
 //! normal floats, never subnormals (which are slow on x86).
 
 use super::signals::Noise;
+use crate::dsp::envelope::ParamId;
 use crate::dsp::{ProcessSpec, Processor};
 
 /// The spec processors are prepared with in tests: stereo, blocks up to 4096 frames.
@@ -176,4 +177,47 @@ pub fn sine_gain_db(p: &mut dyn Processor, rate: f64, freq: f64, amp: f64) -> f6
     }
     let a = 2.0 * (s * s + c * c).sqrt() / m as f64;
     20.0 * (a / amp).log10()
+}
+
+/// Run `p` over `input` with `param` following `value(frame)` as the engine automates it: set
+/// every `every` frames to the value at the piece's last frame, which the processor reaches by
+/// that frame. With `jump`, the piece's first frame is processed alone, so the new value
+/// applies whole from there: the steps an unsmoothed parameter would make, for comparison.
+pub fn run_automated(
+    p: &mut dyn Processor,
+    input: &[Vec<f32>],
+    param: ParamId,
+    value: &dyn Fn(usize) -> f64,
+    every: usize,
+    jump: bool,
+) -> Vec<Vec<f32>> {
+    let mut out: Vec<Vec<f32>> = input.to_vec();
+    let n = input.first().map_or(0, Vec::len);
+    let mut o = 0;
+    while o < n {
+        let m = every.min(n - o);
+        assert!(
+            p.set_param(param, value(o + m - 1)),
+            "{} refuses {param:?}",
+            p.name()
+        );
+        let first = if jump { 1 } else { m };
+        for (a, b) in [(o, o + first), (o + first, o + m)] {
+            let mut chans: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[a..b]).collect();
+            p.process(&mut chans);
+        }
+        o += m;
+    }
+    out
+}
+
+/// Energy of `y - reference` relative to the energy of `reference`, dB: how far an output is
+/// from the one it should match.
+pub fn difference_db(y: &[f32], reference: &[f32]) -> f64 {
+    let (mut d, mut e) = (0.0, 0.0);
+    for (&a, &b) in y.iter().zip(reference) {
+        d += (f64::from(a) - f64::from(b)).powi(2);
+        e += f64::from(b).powi(2);
+    }
+    10.0 * (d / e).log10()
 }
