@@ -122,6 +122,10 @@ pub enum ParamKey {
     ReleaseMs,
     RangeDb,
     HoldMs,
+    DecayS,
+    Damping,
+    Width,
+    PredelayMs,
 }
 
 impl ParamKey {
@@ -146,6 +150,10 @@ impl ParamKey {
             ParamKey::ReleaseMs => "release_ms",
             ParamKey::RangeDb => "range_db",
             ParamKey::HoldMs => "hold_ms",
+            ParamKey::DecayS => "decay_s",
+            ParamKey::Damping => "damping",
+            ParamKey::Width => "width",
+            ParamKey::PredelayMs => "predelay_ms",
         }
     }
 }
@@ -367,7 +375,7 @@ mod tests {
                 ],
             ),
             (
-                FxConfig::Compressor(comp),
+                FxConfig::Compressor(comp.clone()),
                 vec![
                     (p(ThresholdDb), -80.0, 0.0),
                     (p(Ratio), 1.0, 100.0),
@@ -449,7 +457,33 @@ mod tests {
                     predelay_ms: 0.0,
                     mix: 0.0,
                 }),
-                vec![(p(Mix), 0.0, 1.0)],
+                vec![
+                    (p(Mix), 0.0, 1.0),
+                    (p(DecayS), 0.1, 20.0),
+                    (p(Damping), 0.0, 1.0),
+                    (p(Width), 0.0, 2.0),
+                    (p(PredelayMs), 0.0, 500.0),
+                ],
+            ),
+            (
+                FxConfig::Multiband(MultibandConfig {
+                    crossovers_hz: vec![200.0, 3000.0],
+                    bands: vec![comp.clone(); 3],
+                }),
+                [0, 1, 2]
+                    .into_iter()
+                    .flat_map(|k| {
+                        [
+                            (b(ThresholdDb, k), -80.0, 0.0),
+                            (b(Ratio, k), 1.0, 100.0),
+                            (b(MakeupDb, k), -24.0, 24.0),
+                            (b(Mix, k), 0.0, 1.0),
+                            (b(KneeDb, k), 0.0, 24.0),
+                            (b(AttackMs, k), 0.01, 500.0),
+                            (b(ReleaseMs, k), 1.0, 5000.0),
+                        ]
+                    })
+                    .collect(),
             ),
             (
                 FxConfig::Width(WidthConfig {
@@ -488,13 +522,15 @@ mod tests {
                 proc.name()
             );
         }
-        // Structure cannot move: a multiband, a delay's time (no such parameter).
+        // Structure cannot move: a multiband's crossovers (no such parameter), a band it does
+        // not have, a key its compressors do not take.
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],
         });
         let mut m = construct(&mb, &Resources::default()).unwrap();
-        assert!(!m.set_param(p(ThresholdDb), -40.0));
+        assert!(!m.set_param(b(ThresholdDb, 2), -40.0));
+        assert!(!m.set_param(b(FreqHz, 0), 300.0));
     }
 
     fn comp_default() -> crate::dsp::config::CompressorConfig {
