@@ -289,11 +289,14 @@ pan = { points = [[0.0, 0.0], [1.0, 1.5]] }\n\
 width = { points = [] }\n\
 sends = [{ bus = \"b\", level_db = { points = [[\"2:1\", 0.0]] } }]\n\
 fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } },\n\
-      { type = \"delay\", time_ms = { points = [[0.0, 5.0], [1.0, 6000.0]] } },\n\
+      { type = \"eq\", bands = [{ kind = \"lowshelf\", freq_hz = 100.0, gain_db = 1.0, slope = { points = [[0.0, 1.0]] } }] },\n\
       { type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0]] }, gain_db = 1.0 }] },\n\
-      { type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0], [1.0, 30000.0]] }, gain_db = 1.0 }] }]\n\
+      { type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0], [1.0, 30000.0]] }, gain_db = 1.0 }] },\n\
+      { type = \"reverb\", ir = \"dc.wav\", predelay_ms = { points = [[0.0, 5.0]] } },\n\
+      { type = \"delay\", time_ms = { points = [[0.0, 5.0], [1.0, 6000.0]] } }]\n\
 offset_s = { points = [[0.0, 1.0]] }\n\
-[[bus]]\nname = \"b\"\n";
+[[bus]]\nname = \"b\"\n\
+[master]\nfx = [{ type = \"multiband\", crossovers_hz = [200.0, { points = [[0.0, 1000.0]] }], bands = [{}, {}, {}] }]\n";
     // (A `\` line continuation also drops the next line's indentation: columns count from
     // the first character written.)
     sb.write("s.toml", text);
@@ -307,12 +310,40 @@ offset_s = { points = [[0.0, 1.0]] }\n\
         "s.toml:9:47: track[0] \"a\".sends[0].level_db.points[0][0] = \"2:1\": a bar:beat time needs the tempo",
         "help: set [session].tempo_bpm, or give the time in seconds",
         "s.toml:10:67: track[0] \"a\".fx[0].gain_db.curve = \"cubic\": must be one of \"linear\", \"smooth\", \"step\"",
-        "s.toml:11:59: track[0] \"a\".fx[1].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
-        "s.toml:14:12: track[0] \"a\".offset_s = { points = [[0.0, 1.0]] }: this key cannot be automated",
+        "s.toml:11:86: track[0] \"a\".fx[1].bands[0].slope = { points = [[0.0, 1.0]] }: this key cannot be automated",
         "s.toml:12:70: track[0] \"a\".fx[2].bands[0].freq_hz = { points = [[0.0, 100.0]] }: cannot be automated with phase = \"linear\"",
         "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
+        "s.toml:14:49: track[0] \"a\".fx[4].predelay_ms = { points = [[0.0, 5.0]] }: cannot be automated with ir",
+        "s.toml:15:59: track[0] \"a\".fx[5].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
+        "s.toml:16:12: track[0] \"a\".offset_s = { points = [[0.0, 1.0]] }: this key cannot be automated",
+        "s.toml:20:53: master.fx[0].crossovers_hz[1] = { points = [[0.0, 1000.0]] }: a crossover cannot be automated",
     ] {
         assert!(err.contains(want), "expected {want:?} in:\n{err}");
     }
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_reverb_predelay_envelope_moves_the_onset_through_the_render() {
+    // A plate's wet signal starts on the predelay's frame (it has no early reflections). The
+    // predelay steps from 10 to 250 ms at 0.2 s and glides there (under 1.5 s): an impulse at
+    // 0 comes out at 10 ms, one at 2 s at 2.25 s. The input line was sized for 250 ms when the
+    // reverb was built.
+    let sb = Sandbox::new();
+    let second = 2 * RATE as usize;
+    sb.stem_f32("imp.wav", RATE, 2, second + RATE as usize, move |_, i| {
+        if i == 0 || i == second { 1.0 } else { 0.0 }
+    });
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"i\"\nfile = \"imp.wav\"\n\
+         fx = [{ type = \"reverb\", model = \"plate\", decay_s = 0.1, mix = 1.0, \
+         predelay_ms = { points = [[0.2, 10.0], [0.2, 250.0]] } }]\n",
+    );
+    let onset =
+        |c: &[f32], from: usize| from + c[from..].iter().position(|v| v.abs() > 1e-6).unwrap();
+    for c in &p {
+        assert_eq!(onset(c, 0), 480);
+        assert_eq!(onset(c, second - 100), second + 12000);
+    }
 }

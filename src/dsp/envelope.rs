@@ -126,6 +126,10 @@ pub enum ParamKey {
     HighcutHz,
     LowcutHz,
     MonoBelowHz,
+    DecayS,
+    Damping,
+    Width,
+    PredelayMs,
 }
 
 impl ParamKey {
@@ -154,6 +158,10 @@ impl ParamKey {
             ParamKey::HighcutHz => "highcut_hz",
             ParamKey::LowcutHz => "lowcut_hz",
             ParamKey::MonoBelowHz => "mono_below_hz",
+            ParamKey::DecayS => "decay_s",
+            ParamKey::Damping => "damping",
+            ParamKey::Width => "width",
+            ParamKey::PredelayMs => "predelay_ms",
         }
     }
 }
@@ -375,7 +383,7 @@ mod tests {
                 ],
             ),
             (
-                FxConfig::Compressor(comp),
+                FxConfig::Compressor(comp.clone()),
                 vec![
                     (p(ThresholdDb), -80.0, 0.0),
                     (p(Ratio), 1.0, 100.0),
@@ -467,7 +475,33 @@ mod tests {
                     predelay_ms: 0.0,
                     mix: 0.0,
                 }),
-                vec![(p(Mix), 0.0, 1.0)],
+                vec![
+                    (p(Mix), 0.0, 1.0),
+                    (p(DecayS), 0.1, 20.0),
+                    (p(Damping), 0.0, 1.0),
+                    (p(Width), 0.0, 2.0),
+                    (p(PredelayMs), 0.0, 500.0),
+                ],
+            ),
+            (
+                FxConfig::Multiband(MultibandConfig {
+                    crossovers_hz: vec![200.0, 3000.0],
+                    bands: vec![comp.clone(); 3],
+                }),
+                [0, 1, 2]
+                    .into_iter()
+                    .flat_map(|k| {
+                        [
+                            (b(ThresholdDb, k), -80.0, 0.0),
+                            (b(Ratio, k), 1.0, 100.0),
+                            (b(MakeupDb, k), -24.0, 24.0),
+                            (b(Mix, k), 0.0, 1.0),
+                            (b(KneeDb, k), 0.0, 24.0),
+                            (b(AttackMs, k), 0.01, 500.0),
+                            (b(ReleaseMs, k), 1.0, 5000.0),
+                        ]
+                    })
+                    .collect(),
             ),
             (
                 FxConfig::Width(WidthConfig {
@@ -506,13 +540,15 @@ mod tests {
                 proc.name()
             );
         }
-        // Structure cannot move: a multiband's bands; a filter the session leaves out.
+        // Structure cannot move: a multiband's crossovers (no such parameter), a band it does
+        // not have, a key its compressors do not take; a filter the session leaves out.
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],
         });
         let mut m = construct(&mb, &Resources::default()).unwrap();
-        assert!(!m.set_param(p(ThresholdDb), -40.0));
+        assert!(!m.set_param(b(ThresholdDb, 2), -40.0));
+        assert!(!m.set_param(b(FreqHz, 0), 300.0));
         let no_cuts = FxConfig::Delay(DelayConfig {
             time_ms: 50.0,
             feedback: 0.3,

@@ -9,11 +9,16 @@
 //! ducks only the bass and never moves the stereo image. With every compressor idle the stage is
 //! that all-pass: nothing but phase changes, and only around the crossovers. Bands are summed in
 //! `f64` and rounded once.
+//!
+//! Automation: each band's compressor keys follow envelopes as a single compressor's do (the
+//! band is [`ParamId::band`]). The crossovers are fixed: the all-pass compensation that makes
+//! the bands sum flat holds for corners that stand still.
 
 use super::biquad::to_f32;
 use super::config::MultibandConfig;
 use super::crossover::Crossover;
 use super::dynamics::Compressor;
+use super::envelope::ParamId;
 use super::{ProcessSpec, Processor};
 
 /// The `multiband` processor.
@@ -121,6 +126,14 @@ impl Processor for Multiband {
                 *y = to_f32(v);
             }
         }
+    }
+
+    /// A band's compressor key (`param.band`, lowest band 0), as the compressor takes it. The
+    /// crossovers are fixed.
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        self.compressors
+            .get_mut(param.band)
+            .is_some_and(|c| c.set_param(param, value))
     }
 
     /// Ringing of the longest band path through the crossover filters (120 dB decay).
@@ -289,6 +302,82 @@ mod tests {
             );
             assert!(gr[0] == 0.0 && gr[1] == 0.0 && gr[2] > 10.0);
         }
+    }
+
+    /// A band's threshold and makeup follow envelopes (named by `band`): the top band's
+    /// threshold moves from 0 dB (the tone under it) to -30 dB and its makeup from 0 to 2 dB
+    /// over 0.1..0.4 s; the loud tone first passes (within the knee's reach: the crossovers'
+    /// all-pass only), then settles on the static curve at the new settings, as the fixed
+    /// compressor of `loud_band_follows_static_curve_quiet_band_passes` does, and the other
+    /// bands never reduce.
+    #[test]
+    fn a_band_follows_its_envelopes() {
+        use crate::dsp::envelope::{AUTO_BLOCK, ParamId, ParamKey};
+        let top = CompressorConfig {
+            threshold_db: -30.0,
+            ratio: 4.0,
+            knee_db: 6.0,
+            attack_ms: 5.0,
+            release_ms: 200.0,
+            makeup_db: 2.0,
+            detector: Detector::Rms,
+            ..idle()
+        };
+        let start = CompressorConfig {
+            threshold_db: 0.0,
+            makeup_db: 0.0,
+            ..top.clone()
+        };
+        let freqs = [120.0, 2500.0];
+        let fs = 48000.0;
+        let mut m = Multiband::new(&cfg(&freqs, vec![idle(), idle(), start]));
+        let moves = [
+            (ParamKey::ThresholdDb, 0.0, top.threshold_db),
+            (ParamKey::MakeupDb, 0.0, top.makeup_db),
+        ];
+        let id = |key| ParamId { key, band: 2 };
+        for &(key, from, to) in &moves {
+            assert!(m.set_param(id(key), to), "{key:?}");
+            assert!(m.set_param(id(key), from));
+        }
+        m.prepare(&spec(fs));
+        let (f, a) = (8000.0, 0.5);
+        let n = (1.5 * fs) as usize;
+        let x: Vec<f32> = (0..n)
+            .map(|i| (a * (2.0 * PI * f * i as f64 / fs).sin()) as f32)
+            .collect();
+        let (mut l, mut r) = (x.clone(), x);
+        let mut gr_before = Vec::new();
+        for (k, (pl, pr)) in l
+            .chunks_mut(AUTO_BLOCK)
+            .zip(r.chunks_mut(AUTO_BLOCK))
+            .enumerate()
+        {
+            let t = ((k + 1) * AUTO_BLOCK - 1) as f64 / fs;
+            let u = ((t - 0.1) / 0.3).clamp(0.0, 1.0);
+            for &(key, from, to) in &moves {
+                assert!(m.set_param(id(key), from + (to - from) * u));
+            }
+            m.process(&mut [pl, pr]);
+            if (k + 1) * AUTO_BLOCK == (0.1 * fs) as usize {
+                gr_before = m.gain_reduction_db().collect();
+            }
+        }
+        let len = (0.2 * fs) as usize;
+        let got = gain_to_db(amplitude(&l, fs, f, n - len, len) / a);
+        let xo = Crossover::new(&freqs, fs, 2);
+        let b: Vec<_> = (0..3).map(|k| xo.band_response(k, f)).collect();
+        let level = gain_to_db(a * b[2].norm() / 2f64.sqrt());
+        let g = db_to_gain(static_gain_db(&top, level) + top.makeup_db);
+        let want = gain_to_db((b[2] * g + b[1] + b[0]).norm());
+        let gr: Vec<f64> = m.gain_reduction_db().collect();
+        println!(
+            "top band moved: tone {got:.4} dB (static curve at the new settings {want:.4} dB); \
+             reduction per band before {gr_before:.3?}, after {gr:.3?} dB"
+        );
+        assert!(gr_before.iter().all(|&v| v == 0.0), "{gr_before:?}");
+        assert!((got - want).abs() < 0.2, "{got} vs {want}");
+        assert!(gr[0] == 0.0 && gr[1] == 0.0 && gr[2] > 10.0, "{gr:?}");
     }
 
     /// Sidechain keys are not part of the multiband stage: a key is ignored.

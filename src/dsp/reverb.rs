@@ -32,6 +32,19 @@
 //!
 //! The state is `f64`; every value written back into a recursive path is flushed to zero below
 //! 1e-30, so the decay ends in exact zeros rather than denormals.
+//!
+//! Automation: `decay_s` and `damping` recompute every line's shelf (and the late level) at each
+//! update, and the shelves' coefficients move there in a straight line over the update's
+//! frames; the pole stays where it is (it depends only on the corner), so every intermediate
+//! shelf is stable and the tail bends to its new decay rate without a step. `width` moves per
+//! sample. `predelay_ms` is read at a fractional delay (third-order Lagrange interpolation,
+//! Laakso et al., "Splitting the unit delay", IEEE Signal Processing Magazine 13(1), 1996)
+//! that glides to each new value through a one-pole smoother ([`PREDELAY_GLIDE_S`]) no faster
+//! than [`PREDELAY_SLEW`] frames per frame: the read position never jumps, so a moved predelay
+//! bends the pitch of what enters the reverb by a few semitones for a moment instead of
+//! clicking. Once the glide is within a thousandth of a frame of the target it
+//! lands on the target's whole frame and reads the taps directly again. The input lines are
+//! sized at build time for the largest predelay the envelope reaches.
 
 use super::config::ReverbModel;
 use super::envelope::{ParamId, ParamKey, Ramp};
@@ -39,6 +52,14 @@ use super::{ProcessSpec, Processor, flush};
 
 /// Number of delay lines in the network (a power of two for the fast Hadamard transform).
 const LINES: usize = 16;
+
+/// Time constant of the automated predelay's glide, s: the read position covers 1 - 1/e of a
+/// move in this time (a 100 ms move starts at 3.3 frames per frame and slows from there).
+pub const PREDELAY_GLIDE_S: f64 = 0.03;
+
+/// Fastest the automated predelay's read position moves, frames per frame: what enters the
+/// reverb is bent by at most this fraction in pitch (0.25: under 4 semitones).
+pub const PREDELAY_SLEW: f64 = 0.25;
 
 /// Design of one model. Times in ms, frequencies in Hz.
 struct Model {
@@ -248,6 +269,24 @@ impl Taps {
         self.buf[self.pos.wrapping_sub(d) & self.mask]
     }
 
+    /// The input `d` frames ago, `d` fractional: third-order Lagrange interpolation through the
+    /// four samples around it (linear below one frame, where there is no newer sample).
+    #[inline]
+    fn at_frac(&self, d: f64) -> f64 {
+        let i = d.floor();
+        let t = d - i;
+        let i = i as usize;
+        if i == 0 {
+            return self.at(0) + t * (self.at(1) - self.at(0));
+        }
+        let (pm, p0, p1, p2) = (self.at(i - 1), self.at(i), self.at(i + 1), self.at(i + 2));
+        let wm = -t * (t - 1.0) * (t - 2.0) / 6.0;
+        let w0 = (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0;
+        let w1 = -(t + 1.0) * t * (t - 2.0) / 2.0;
+        let w2 = (t + 1.0) * t * (t - 1.0) / 6.0;
+        wm * pm + w0 * p0 + w1 * p1 + w2 * p2
+    }
+
     fn clear(&mut self) {
         self.buf.fill(0.0);
         self.pos = 0;
@@ -273,9 +312,33 @@ pub struct Reverb {
     mix: f64,
     /// `mix` under automation (then the network runs even while the mix is 0).
     mix_ramp: Option<Ramp>,
+    /// `width` under automation, per sample.
+    width_ramp: Option<Ramp>,
+    /// The latest `decay_s` and `damping` asked for: the shelves move to them over the next
+    /// block.
+    decay_to: f64,
+    damping_to: f64,
+    /// The largest decay and predelay an envelope reaches (the tail and the input lines are
+    /// sized for them).
+    decay_max_s: f64,
+    predelay_max_ms: f64,
     // Derived in `prepare`.
     sample_rate: f64,
     predelay: usize,
+    /// Where the predelay is headed, frames, and where its glide is now (equal to `predelay`
+    /// when at rest).
+    predelay_to: usize,
+    predelay_at: f64,
+    /// Per-frame pull of the glide: `1 - exp(-1 / (PREDELAY_GLIDE_S fs))`.
+    glide: f64,
+    /// The longest predelay the input lines hold, frames.
+    predelay_cap: usize,
+    /// Corner of the damping shelves as `tan(pi fc / fs)`.
+    shelf_k: f64,
+    /// Per-frame steps of the shelves' `b0`, `b1` and of the output patterns while the decay
+    /// or damping moves.
+    shelf_step: [(f64, f64); LINES],
+    out_step: [(f64, f64); LINES],
     inputs: [Taps; 2],
     reflections: [Vec<Reflection>; 2],
     diffusers: [Vec<Allpass>; 2],
@@ -316,8 +379,20 @@ impl Reverb {
             predelay_ms: predelay_ms.clamp(0.0, 2000.0),
             mix: mix.clamp(0.0, 1.0),
             mix_ramp: None,
+            width_ramp: None,
+            decay_to: decay_s.clamp(0.05, 60.0),
+            damping_to: damping.clamp(0.0, 1.0),
+            decay_max_s: decay_s.clamp(0.05, 60.0),
+            predelay_max_ms: predelay_ms.clamp(0.0, 2000.0),
             sample_rate: 0.0,
             predelay: 0,
+            predelay_to: 0,
+            predelay_at: 0.0,
+            glide: 0.0,
+            predelay_cap: 0,
+            shelf_k: 0.0,
+            shelf_step: [(0.0, 0.0); LINES],
+            out_step: [(0.0, 0.0); LINES],
             inputs: [Taps::default(), Taps::default()],
             reflections: [Vec::new(), Vec::new()],
             diffusers: [Vec::new(), Vec::new()],
@@ -333,26 +408,55 @@ impl Reverb {
         }
     }
 
-    /// Run one stereo frame through the reverb; returns the wet pair before width.
+    /// Run one stereo frame through the reverb; returns the wet pair before width. `MOVING`:
+    /// the shelves and output patterns take one step of their ramps first and the predelay is
+    /// read at its glide's fractional position (otherwise exactly the fixed reverb).
     #[inline]
-    fn tick(&mut self, xl: f64, xr: f64) -> (f64, f64) {
+    fn tick<const MOVING: bool>(&mut self, xl: f64, xr: f64) -> (f64, f64) {
+        if MOVING {
+            for ((sh, &(db0, db1)), ((ol, or), &(dl, dr))) in
+                self.shelves.iter_mut().zip(&self.shelf_step).zip(
+                    self.out_l
+                        .iter_mut()
+                        .zip(self.out_r.iter_mut())
+                        .zip(&self.out_step),
+                )
+            {
+                sh.b0 += db0;
+                sh.b1 += db1;
+                *ol += dl;
+                *or += dr;
+            }
+            let pull = (self.predelay_to as f64 - self.predelay_at) * self.glide;
+            self.predelay_at += pull.clamp(-PREDELAY_SLEW, PREDELAY_SLEW);
+        }
         let [tl, tr] = &mut self.inputs;
         tl.push(xl);
         tr.push(xr);
         let (tl, tr) = (&*tl, &*tr);
         let pre = self.predelay;
+        let pre_at = self.predelay_at;
 
         // Early reflections, each read from its own side's input (or the other one).
         let mut er = [0.0f64; 2];
         for (e, taps) in er.iter_mut().zip(&self.reflections) {
             for r in taps {
                 let src = if r.from_right { tr } else { tl };
-                *e += r.gain * src.at(pre + r.delay);
+                *e += r.gain
+                    * if MOVING {
+                        src.at_frac(pre_at + r.delay as f64)
+                    } else {
+                        src.at(pre + r.delay)
+                    };
             }
         }
 
         // Diffused input to the network.
-        let mut d = [tl.at(pre), tr.at(pre)];
+        let mut d = if MOVING {
+            [tl.at_frac(pre_at), tr.at_frac(pre_at)]
+        } else {
+            [tl.at(pre), tr.at(pre)]
+        };
         for (x, chain) in d.iter_mut().zip(&mut self.diffusers) {
             for ap in chain.iter_mut() {
                 *x = ap.process(*x);
@@ -384,6 +488,116 @@ impl Reverb {
             er[1] + or + self.onset * d[1],
         )
     }
+
+    /// The damping shelves for a decay of `decay_s` and a `damping`, and the late level that
+    /// goes with them (see `prepare`).
+    fn absorption(&self, decay_s: f64, damping: f64) -> ([Shelf; LINES], f64) {
+        // Absorption: 60 dB per decay_s at DC, per T60_hf at Nyquist (Jot & Chaigne 1991).
+        let fs = self.sample_rate;
+        let t_hf = decay_s * (1.0 - 0.8 * damping);
+        let k = self.shelf_k;
+        let mut shelves = [Shelf::default(); LINES];
+        let mut trips = 0.0;
+        for (sh, line) in shelves.iter_mut().zip(&self.lines) {
+            let l = line.buf.len();
+            let g_dc = 10f64.powf(-3.0 * l as f64 / (decay_s * fs));
+            let g_hf = 10f64.powf(-3.0 * l as f64 / (t_hf * fs));
+            *sh = Shelf::new(g_dc, g_hf, k);
+            trips += 1.0 / (1.0 - g_dc * g_dc);
+        }
+        // Orthogonal input and output patterns: rows of the Hadamard matrix, scaled so a unit
+        // impulse puts unit energy into the network and the outputs sum the lines at unit power.
+        // The late level is then set so the energy of the response is about `decay_s` (seconds
+        // of unit power). Each line passes on its energy times g_i^2 per trip and the matrix
+        // shares it out evenly, so a unit impulse gives about
+        // (1/N^2) sum_i 1 / (1 - g_i^2) at the outputs before this gain; for long decays that
+        // is T60 fs / (6 ln 10 N^2) sum_i 1/d_i, and for short ones the first trips dominate.
+        let late = (decay_s * (LINES * LINES) as f64 / trips).sqrt();
+        (shelves, late)
+    }
+
+    /// Aim the shelves and output patterns at `decay_to` and `damping_to`, reached in
+    /// straight lines at the `n`-th frame; the filters' states carry over.
+    fn retarget(&mut self, n: usize) {
+        let (to, late) = self.absorption(self.decay_to, self.damping_to);
+        let inv = 1.0 / n as f64;
+        for (i, (t, sh)) in to.iter().zip(&self.shelves).enumerate() {
+            self.shelf_step[i] = ((t.b0 - sh.b0) * inv, (t.b1 - sh.b1) * inv);
+            let (l, r) = (
+                0.25 * late * hadamard_sign(5, i),
+                0.25 * late * hadamard_sign(10, i),
+            );
+            self.out_step[i] = ((l - self.out_l[i]) * inv, (r - self.out_r[i]) * inv);
+        }
+    }
+
+    /// A block while the decay, damping, predelay or width moves: `mix` is `(start, step)` as
+    /// from [`Ramp::begin`].
+    fn process_moving(&mut self, block: &mut [&mut [f32]], (start, step): (f64, f64)) {
+        let n = block.first().map_or(0, |c| c.len());
+        if n == 0 {
+            return;
+        }
+        if self.decay_to != self.decay_s || self.damping_to != self.damping {
+            self.retarget(n);
+        }
+        let (w0, dw) = match &mut self.width_ramp {
+            Some(r) => r.begin(n),
+            None => (self.width, 0.0),
+        };
+        let at = |i: usize| {
+            let k = (i + 1) as f64;
+            let (wet, w) = (start + step * k, w0 + dw * k);
+            (wet, 1.0 - wet, w, (2.0 / (1.0 + w * w)).sqrt())
+        };
+        match block {
+            [l, r, ..] => {
+                for (i, (xl, xr)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
+                    let (wet, dry, w, norm) = at(i);
+                    let (vl, vr) = (f64::from(*xl), f64::from(*xr));
+                    let (a, b) = self.tick::<true>(vl, vr);
+                    let mid = 0.5 * (a + b);
+                    let side = 0.5 * (a - b) * w;
+                    *xl = flush(dry * vl + wet * norm * (mid + side)) as f32;
+                    *xr = flush(dry * vr + wet * norm * (mid - side)) as f32;
+                }
+            }
+            [m] => {
+                for (i, x) in m.iter_mut().enumerate() {
+                    let (wet, dry, _, norm) = at(i);
+                    let v = f64::from(*x);
+                    let (a, b) = self.tick::<true>(v, v);
+                    *x = flush(dry * v + wet * norm * 0.5 * (a + b)) as f32;
+                }
+            }
+            [] => {}
+        }
+        if let Some(r) = &self.width_ramp {
+            self.width = r.target();
+        }
+        self.settle();
+    }
+
+    /// After a moving block: land exactly on the targets (no rounding drift from the steps)
+    /// and end the predelay's glide once it is within 1e-3 frames.
+    fn settle(&mut self) {
+        if self.decay_to != self.decay_s || self.damping_to != self.damping {
+            let (to, late) = self.absorption(self.decay_to, self.damping_to);
+            for (i, (sh, t)) in self.shelves.iter_mut().zip(&to).enumerate() {
+                (sh.b0, sh.b1) = (t.b0, t.b1);
+                self.out_l[i] = 0.25 * late * hadamard_sign(5, i);
+                self.out_r[i] = 0.25 * late * hadamard_sign(10, i);
+            }
+            self.shelf_step = [(0.0, 0.0); LINES];
+            self.out_step = [(0.0, 0.0); LINES];
+            self.decay_s = self.decay_to;
+            self.damping = self.damping_to;
+        }
+        if (self.predelay_at - self.predelay_to as f64).abs() < 1e-3 {
+            self.predelay = self.predelay_to;
+            self.predelay_at = self.predelay_to as f64;
+        }
+    }
 }
 
 impl Processor for Reverb {
@@ -398,6 +612,11 @@ impl Processor for Reverb {
         self.sample_rate = fs;
         self.onset = m.onset.sqrt();
         self.predelay = (self.predelay_ms * 1e-3 * fs).round() as usize;
+        self.predelay_to = self.predelay;
+        self.predelay_at = self.predelay as f64;
+        self.glide = 1.0 - (-1.0 / (PREDELAY_GLIDE_S * fs)).exp();
+        self.decay_to = self.decay_s;
+        self.damping_to = self.damping;
 
         // Mutually prime line lengths, geometrically spread.
         let (lo, hi) = m.lines_ms;
@@ -410,25 +629,9 @@ impl Processor for Reverb {
         self.longest = lens.iter().copied().max().unwrap_or(1);
         self.lines = lens.iter().map(|&l| Line::new(l)).collect();
 
-        // Absorption: 60 dB per decay_s at DC, per T60_hf at Nyquist (Jot & Chaigne 1991).
-        let t_hf = self.decay_s * (1.0 - 0.8 * self.damping);
-        let k = (std::f64::consts::PI * m.damping_hz.min(0.45 * fs) / fs).tan();
-        let mut trips = 0.0;
-        for (sh, &l) in self.shelves.iter_mut().zip(&lens) {
-            let g_dc = 10f64.powf(-3.0 * l as f64 / (self.decay_s * fs));
-            let g_hf = 10f64.powf(-3.0 * l as f64 / (t_hf * fs));
-            *sh = Shelf::new(g_dc, g_hf, k);
-            trips += 1.0 / (1.0 - g_dc * g_dc);
-        }
-
-        // Orthogonal input and output patterns: rows of the Hadamard matrix, scaled so a unit
-        // impulse puts unit energy into the network and the outputs sum the lines at unit power.
-        // The late level is then set so the energy of the response is about `decay_s` (seconds
-        // of unit power). Each line passes on its energy times g_i^2 per trip and the matrix
-        // shares it out evenly, so a unit impulse gives about
-        // (1/N^2) sum_i 1 / (1 - g_i^2) at the outputs before this gain; for long decays that
-        // is T60 fs / (6 ln 10 N^2) sum_i 1/d_i, and for short ones the first trips dominate.
-        let late = (self.decay_s * (LINES * LINES) as f64 / trips).sqrt();
+        self.shelf_k = (std::f64::consts::PI * m.damping_hz.min(0.45 * fs) / fs).tan();
+        let (shelves, late) = self.absorption(self.decay_s, self.damping);
+        self.shelves = shelves;
         for i in 0..LINES {
             self.in_l[i] = 0.25 * hadamard_sign(1, i);
             self.in_r[i] = 0.25 * hadamard_sign(2, i);
@@ -486,10 +689,11 @@ impl Processor for Reverb {
             }
         }
         self.early = reach.max(diffusion);
-        self.inputs = [
-            Taps::new(self.predelay + reach),
-            Taps::new(self.predelay + reach),
-        ];
+        // The largest predelay an envelope reaches, and two frames for the interpolator.
+        let deepest = (self.predelay_max_ms * 1e-3 * fs).round() as usize + 2;
+        let span = self.predelay.max(deepest) + reach;
+        self.predelay_cap = self.predelay.max(deepest - 2);
+        self.inputs = [Taps::new(span), Taps::new(span)];
         self.reset();
     }
 
@@ -521,6 +725,14 @@ impl Processor for Reverb {
             return;
         }
         let (start, step) = ramp.unwrap_or((self.mix, 0.0));
+        let moving = self.decay_to != self.decay_s
+            || self.damping_to != self.damping
+            || self.predelay_at != self.predelay_to as f64
+            || self.width_ramp.is_some_and(|r| r.moving());
+        if moving {
+            self.process_moving(block, (start, step));
+            return;
+        }
         let mix_at = |i: usize| {
             let wet = start + step * (i + 1) as f64;
             (wet, 1.0 - wet)
@@ -536,7 +748,7 @@ impl Processor for Reverb {
                 for (i, x) in m.iter_mut().enumerate() {
                     let (wet, dry) = mix_at(i);
                     let v = f64::from(*x);
-                    let (a, b) = self.tick(v, v);
+                    let (a, b) = self.tick::<false>(v, v);
                     let y = dry * v + wet * norm * 0.5 * (a + b);
                     *x = flush(y) as f32;
                 }
@@ -547,7 +759,7 @@ impl Processor for Reverb {
         for (i, (xl, xr)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
             let (wet, dry) = mix_at(i);
             let (vl, vr) = (f64::from(*xl), f64::from(*xr));
-            let (a, b) = self.tick(vl, vr);
+            let (a, b) = self.tick::<false>(vl, vr);
             let mid = 0.5 * (a + b);
             let side = 0.5 * (a - b) * w;
             *xl = flush(dry * vl + wet * norm * (mid + side)) as f32;
@@ -555,19 +767,52 @@ impl Processor for Reverb {
         }
     }
 
+    /// `mix` and `width` move per sample; `decay_s` and `damping` move the shelves over the
+    /// next block; `predelay_ms` glides (see the module documentation). Values given before
+    /// `prepare` size the tail and the input lines for the largest decay and predelay.
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
-        if param.key != ParamKey::Mix {
-            return false;
+        let before_prepare = self.sample_rate == 0.0;
+        match param.key {
+            ParamKey::Mix => self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value),
+            ParamKey::Width => self
+                .width_ramp
+                .get_or_insert(Ramp::new(self.width))
+                .set(value.clamp(0.0, 2.0)),
+            ParamKey::DecayS => {
+                let v = value.clamp(0.05, 60.0);
+                self.decay_max_s = self.decay_max_s.max(v);
+                self.decay_to = v;
+                if before_prepare {
+                    self.decay_s = v;
+                }
+            }
+            ParamKey::Damping => {
+                let v = value.clamp(0.0, 1.0);
+                self.damping_to = v;
+                if before_prepare {
+                    self.damping = v;
+                }
+            }
+            ParamKey::PredelayMs => {
+                let v = value.clamp(0.0, 2000.0);
+                self.predelay_max_ms = self.predelay_max_ms.max(v);
+                if before_prepare {
+                    self.predelay_ms = v;
+                } else {
+                    let frames = (v * 1e-3 * self.sample_rate).round() as usize;
+                    self.predelay_to = frames.min(self.predelay_cap);
+                }
+            }
+            _ => return false,
         }
-        self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value);
         true
     }
 
     /// Frames until the decay is 90 dB down (1.5 x RT60), after the predelay, the early
     /// reflections and the network's first pass.
     fn tail(&self) -> usize {
-        let decay = (1.5 * self.decay_s * self.sample_rate).ceil() as usize;
-        decay + self.predelay + self.early + self.longest
+        let decay = (1.5 * self.decay_s.max(self.decay_max_s) * self.sample_rate).ceil() as usize;
+        decay + self.predelay.max(self.predelay_cap) + self.early + self.longest
     }
 }
 
@@ -875,6 +1120,216 @@ mod tests {
             times.push(t);
         }
         assert!(times[2] <= times[0] && times[0] <= times[1], "{times:?}");
+    }
+
+    /// Run `r` (prepared) over `x` in [`AUTO_BLOCK`]-frame pieces as the chain does, setting
+    /// `param` before each piece to `value(frame of the piece's last sample)`.
+    fn run_automated(
+        r: &mut Reverb,
+        x: &[Vec<f32>],
+        param: ParamKey,
+        value: &dyn Fn(usize) -> f64,
+    ) -> Vec<Vec<f32>> {
+        use crate::dsp::envelope::AUTO_BLOCK;
+        let mut y = x.to_vec();
+        let [l, rr] = &mut y[..] else { unreachable!() };
+        let mut o = 0;
+        for (pl, pr) in l.chunks_mut(AUTO_BLOCK).zip(rr.chunks_mut(AUTO_BLOCK)) {
+            let n = pl.len();
+            assert!(r.set_param(ParamId::new(param), value(o + n - 1)));
+            r.process(&mut [pl, pr]);
+            o += n;
+        }
+        y
+    }
+
+    /// A reverb built for an envelope: every value it reaches, then its first (as the chain
+    /// does before `prepare`).
+    fn built_for(mut r: Reverb, param: ParamKey, values: &[f64]) -> Reverb {
+        for &v in values {
+            assert!(r.set_param(ParamId::new(param), v));
+        }
+        assert!(r.set_param(ParamId::new(param), values[0]));
+        r.prepare(&testkit::spec(RATE));
+        r
+    }
+
+    /// Peak of the output above 4 kHz (two 2nd-order Butterworth high-passes), relative to the
+    /// output's peak: a 100 Hz input through a linear reverb has nothing up there (the filters
+    /// leave it at -130 dB), so whatever appears is the step of a click.
+    fn hf_peak_ratio(y: &[Vec<f32>], from: usize) -> f64 {
+        let mut worst: f64 = 0.0;
+        for c in y {
+            let c: Vec<f64> = c.iter().map(|&v| f64::from(v)).collect();
+            let hf = biquad(&biquad(&c, RATE, 4000.0, true), RATE, 4000.0, true);
+            let peak = c[from..].iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            let hp = hf[from..].iter().fold(0.0f64, |a, v| a.max(v.abs()));
+            worst = worst.max(hp / peak);
+        }
+        worst
+    }
+
+    /// After `decay_s` moves (in one update, a step envelope), the tail decays at the new
+    /// rate: the Schroeder decay curve of what follows the move falls at 60 / RT60 dB/s of the
+    /// new value (T30 within 10 %), up and down, for every model.
+    #[test]
+    fn automated_decay_bends_the_tail_to_the_new_rt60() {
+        for model in MODELS {
+            for (from, to) in [(1.0, 3.0), (3.0, 0.6)] {
+                let mut r = built_for(
+                    Reverb::new(model, from, 0.0, 1.0, 0.0, 1.0),
+                    ParamKey::DecayS,
+                    &[from, to],
+                );
+                let switch = (0.3 * RATE) as usize;
+                let mut x = vec![vec![0.0f32; switch + ((1.5 * to + 0.3) * RATE) as usize]; 2];
+                x[0][0] = 1.0;
+                x[1][0] = 1.0;
+                let y = run_automated(&mut r, &x, ParamKey::DecayS, &|i| {
+                    if i < switch { from } else { to }
+                });
+                let after: Vec<Vec<f64>> = to_f64(&y)
+                    .iter()
+                    .map(|c| c[switch + (0.05 * RATE) as usize..].to_vec())
+                    .collect();
+                let (t30, dev) = rt60(&edc_db(&after), RATE, -5.0, -35.0);
+                println!(
+                    "{model:?} decay {from} -> {to} s: T30 after the move {t30:.3} s \
+                     ({:.1} dB/s, want {:.1}), EDC {dev:.2} dB off a line",
+                    -60.0 / t30,
+                    -60.0 / to
+                );
+                assert!(
+                    (t30 / to - 1.0).abs() < 0.1,
+                    "{model:?} {from} -> {to}: {t30}"
+                );
+            }
+        }
+    }
+
+    /// A decay, damping or width moved while a 100 Hz tone plays puts next to nothing above
+    /// 4 kHz: the shelves, the level and the width move in straight lines over the update,
+    /// where setting them at once clicks.
+    #[test]
+    fn automated_decay_and_damping_do_not_click() {
+        let n = (0.6 * RATE) as usize;
+        let tone: Vec<f32> = (0..n)
+            .map(|i| (0.5 * (2.0 * std::f64::consts::PI * 100.0 * i as f64 / RATE).sin()) as f32)
+            .collect();
+        let x = vec![tone.clone(), tone];
+        let switch = (0.4 * RATE) as usize;
+        for (param, from, to) in [
+            (ParamKey::DecayS, 2.0, 0.3),
+            (ParamKey::Damping, 0.0, 1.0),
+            (ParamKey::Width, 1.0, 0.0),
+        ] {
+            let mut r = built_for(
+                Reverb::new(ReverbModel::Room, 2.0, 0.0, 1.0, 0.0, 1.0),
+                param,
+                &[from, to],
+            );
+            let y = run_automated(&mut r, &x, param, &|i| if i < switch { from } else { to });
+            let moved = hf_peak_ratio(&y, switch - 64);
+            // The same move made at once, for scale: the click the ramps avoid.
+            let mut r = Reverb::new(ReverbModel::Room, 2.0, 0.0, 1.0, 0.0, 1.0);
+            r.prepare(&testkit::spec(RATE));
+            let mut y = x.clone();
+            let (a, b) = y.split_at_mut(1);
+            let (l, rr) = (&mut a[0], &mut b[0]);
+            r.process(&mut [&mut l[..switch], &mut rr[..switch]]);
+            let mut r2 = r;
+            match param {
+                ParamKey::DecayS => {
+                    (r2.decay_s, r2.decay_to) = (to, to);
+                    let (sh, late) = r2.absorption(to, 0.0);
+                    for (i, (s, t)) in r2.shelves.iter_mut().zip(&sh).enumerate() {
+                        (s.b0, s.b1) = (t.b0, t.b1);
+                        r2.out_l[i] = 0.25 * late * hadamard_sign(5, i);
+                        r2.out_r[i] = 0.25 * late * hadamard_sign(10, i);
+                    }
+                }
+                ParamKey::Damping => {
+                    (r2.damping, r2.damping_to) = (to, to);
+                    let (sh, _) = r2.absorption(2.0, to);
+                    for (s, t) in r2.shelves.iter_mut().zip(&sh) {
+                        (s.b0, s.b1) = (t.b0, t.b1);
+                    }
+                }
+                _ => r2.width = to,
+            }
+            r2.process(&mut [&mut l[switch..], &mut rr[switch..]]);
+            let jumped = hf_peak_ratio(&y, switch - 64);
+            println!(
+                "{} {from} -> {to}: peak above 4 kHz {:.1} dB re the output's (at once: {:.1} dB)",
+                param.name(),
+                20.0 * moved.log10(),
+                20.0 * jumped.log10()
+            );
+            // Under -45 dB, and at least 15 dB under the same move made at once.
+            assert!(
+                moved < 10f64.powf(-45.0 / 20.0) && moved < 10f64.powf(-15.0 / 20.0) * jumped,
+                "{}: {moved} (at once {jumped})",
+                param.name()
+            );
+        }
+    }
+
+    /// A moved predelay glides: with a 100 Hz tone playing nothing appears above 4 kHz, and once
+    /// the glide has landed an impulse's response is the fixed reverb's at the new predelay,
+    /// its onset moved by exactly the difference in frames.
+    #[test]
+    fn automated_predelay_glides_and_moves_the_onset() {
+        let (from, to) = (30.0, 200.0);
+        let switch = (0.1 * RATE) as usize;
+        let value = |i: usize| if i < switch { from } else { to };
+        // A tone while the predelay moves.
+        let n = (1.0 * RATE) as usize;
+        let tone: Vec<f32> = (0..n)
+            .map(|i| (0.5 * (2.0 * std::f64::consts::PI * 100.0 * i as f64 / RATE).sin()) as f32)
+            .collect();
+        let mut r = built_for(
+            Reverb::new(ReverbModel::Room, 0.5, 0.3, 1.0, from, 1.0),
+            ParamKey::PredelayMs,
+            &[from, to],
+        );
+        let y = run_automated(&mut r, &[tone.clone(), tone], ParamKey::PredelayMs, &value);
+        let hf = hf_peak_ratio(&y, switch - 64);
+        println!(
+            "predelay {from} -> {to} ms: peak above 4 kHz {:.1} dB",
+            20.0 * hf.log10()
+        );
+        assert!(hf < 1e-3, "{hf}");
+
+        // An impulse once the glide has landed (a short decay: the first one has died away).
+        for model in MODELS {
+            let mut r = built_for(
+                Reverb::new(model, 0.1, 0.3, 1.0, from, 1.0),
+                ParamKey::PredelayMs,
+                &[from, to],
+            );
+            let at = (1.6 * RATE) as usize;
+            let mut x = vec![vec![0.0f32; at + (0.4 * RATE) as usize]; 2];
+            x[0][0] = 1.0;
+            x[1][0] = 1.0;
+            x[0][at] = 1.0;
+            x[1][at] = 1.0;
+            let y = run_automated(&mut r, &x, ParamKey::PredelayMs, &value);
+            let fixed =
+                impulse_response(&mut Reverb::new(model, 0.1, 0.3, 1.0, to, 1.0), RATE, 0.4);
+            let none =
+                impulse_response(&mut Reverb::new(model, 0.1, 0.3, 1.0, 0.0, 1.0), RATE, 0.4);
+            // (The first impulse's diffusers still ring at -240 dB.)
+            let onset = |c: &[f32]| c.iter().position(|&v| v.abs() > 1e-9).unwrap();
+            let shift = (to * 1e-3 * RATE) as usize;
+            for c in 0..2 {
+                assert_eq!(onset(&y[c][at..]), onset(&none[c]) + shift, "{model:?}");
+                let err = y[c][at..]
+                    .iter()
+                    .zip(&fixed[c])
+                    .fold(0.0f32, |a, (p, q)| a.max((p - q).abs()));
+                assert!(err < 1e-6, "{model:?}: {err}");
+            }
+        }
     }
 
     #[test]

@@ -424,6 +424,62 @@ mod tests {
         );
     }
 
+    /// A multiband band's envelopes name their band; a reverb's decay, damping, width and
+    /// predelay take envelopes, its model's default decay standing when `decay_s` is absent.
+    #[test]
+    fn band_and_reverb_envelopes_are_recorded() {
+        let text = format!(
+            "{}[[bus]]\nname = \"v\"\n\
+             fx = [{{ type = \"reverb\", model = \"hall\", damping = {{ points = [[0.0, 0.2], [1.0, 0.9]] }}, \
+                   width = {{ points = [[0.0, 1.0], [1.0, 0.0]] }}, predelay_ms = {{ points = [[0.0, 10.0], [2.0, 80.0]] }} }}, \
+                   {{ type = \"reverb\", model = \"room\", decay_s = {{ points = [[0.0, 0.5], [1.0, 3.0]] }} }}]\n\
+             [master]\nfx = [{{ type = \"multiband\", crossovers_hz = [200.0, 2000.0], bands = [{{}}, \
+                   {{ threshold_db = {{ points = [[0.0, -10.0], [1.0, -30.0]] }} }}, \
+                   {{ ratio = 2.0, makeup_db = {{ points = [[0.0, 0.0], [1.0, 3.0]] }} }}] }}]\n",
+            session("")
+        );
+        let s = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap();
+        let named = |fx: &crate::session::model::Fx| -> Vec<(ParamKey, usize, f64)> {
+            fx.automation
+                .iter()
+                .map(|a| (a.param.key, a.param.band, a.envelope.first()))
+                .collect()
+        };
+        let verb = &s.buses[0].fx;
+        assert_eq!(
+            named(&verb[0]),
+            vec![
+                (ParamKey::PredelayMs, 0, 10.0),
+                (ParamKey::Damping, 0, 0.2),
+                (ParamKey::Width, 0, 1.0),
+            ]
+        );
+        assert_eq!(named(&verb[1]), vec![(ParamKey::DecayS, 0, 0.5)]);
+        use crate::dsp::config::{FxConfig, ReverbKind};
+        let FxConfig::Reverb(r) = &verb[0].config else {
+            panic!("{:?}", verb[0].config)
+        };
+        // Hall's own default decay, the envelopes' first values.
+        assert_eq!(r.predelay_ms, 10.0);
+        let ReverbKind::Algorithmic {
+            decay_s,
+            damping,
+            width,
+            ..
+        } = r.kind
+        else {
+            panic!()
+        };
+        assert_eq!((decay_s, damping, width), (2.5, 0.2, 1.0));
+        assert_eq!(
+            named(&s.master.fx[0]),
+            vec![
+                (ParamKey::ThresholdDb, 1, -10.0),
+                (ParamKey::MakeupDb, 2, 0.0)
+            ]
+        );
+    }
+
     #[test]
     fn beats_past_the_bar_are_errors() {
         let text = session("pan = { points = [[\"2:4\", 0.0]] }");

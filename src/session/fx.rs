@@ -363,14 +363,9 @@ impl Validator<'_> {
             Some(s) if s.v == "rms" => Detector::Rms,
             _ => Detector::Peak,
         };
-        // A multiband band's compressor (no sidechain) takes no envelopes.
-        let num = |v: &mut Self, param: ParamKey, k: &Key| {
-            if allow_sidechain {
-                v.fx_param(t, param, k)
-            } else {
-                t.num_of(&mut v.d, k)
-            }
-        };
+        // Every numeric key may follow an envelope, in a multiband band too (which names the
+        // band on its envelopes).
+        let num = |v: &mut Self, param: ParamKey, k: &Key| v.fx_param(t, param, k);
         let threshold_db = num(self, ParamKey::ThresholdDb, &c::THRESHOLD_DB);
         let ratio = num(self, ParamKey::Ratio, &c::RATIO);
         let makeup_db = num(self, ParamKey::MakeupDb, &c::MAKEUP_DB);
@@ -579,10 +574,23 @@ impl Validator<'_> {
 
     fn reverb(&mut self, t: &Tbl<'_, '_>) -> Option<ReverbConfig> {
         use k::reverb as e;
-        let predelay_ms = t.num_of(&mut self.d, &e::PREDELAY_MS);
         let mix = self.fx_param(t, ParamKey::Mix, &e::MIX);
         if t.has(e::IR.name) {
             t.check_section(&mut self.d, &e::IR_SECTION, &[TYPE]);
+            let key = e::IR_PREDELAY_MS.name;
+            let predelay_ms = match t.get(key).filter(|v| is_envelope(v)) {
+                Some(v) => {
+                    self.d.bad_value_help(
+                        &v.span(),
+                        &t.key_path(key),
+                        "cannot be automated with ir: the convolver's latency is taken out of \
+                         the predelay, so a moving predelay would move the latency",
+                        "give a number, or use an algorithmic reverb (model = ...) to automate it",
+                    );
+                    0.0
+                }
+                None => t.num_of(&mut self.d, &e::IR_PREDELAY_MS),
+            };
             let s = t.str(&mut self.d, e::IR.name)?;
             let path = self.input_file(&s, &t.key_path(e::IR.name), true)?;
             return Some(ReverbConfig {
@@ -592,6 +600,7 @@ impl Validator<'_> {
             });
         }
         t.check_section(&mut self.d, &e::SECTION, &[TYPE]);
+        let predelay_ms = self.fx_param(t, ParamKey::PredelayMs, &e::PREDELAY_MS);
         if !t.require(
             &mut self.d,
             e::MODEL.name,
@@ -605,16 +614,20 @@ impl Validator<'_> {
             "hall" => ReverbModel::Hall,
             _ => ReverbModel::Plate,
         };
-        let decay_s = t
-            .opt_num_of(&mut self.d, &e::DECAY_S)
-            .or(e::DECAY_S.default_for(&name))
-            .unwrap_or_default();
+        // The default decay is the model's own, so an absent key is not the key's default.
+        let decay_s = if t.get(e::DECAY_S.name).is_some_and(is_envelope) {
+            self.fx_param(t, ParamKey::DecayS, &e::DECAY_S)
+        } else {
+            t.opt_num_of(&mut self.d, &e::DECAY_S)
+                .or(e::DECAY_S.default_for(&name))
+                .unwrap_or_default()
+        };
         Some(ReverbConfig {
             kind: ReverbKind::Algorithmic {
                 model,
                 decay_s,
-                damping: t.num_of(&mut self.d, &e::DAMPING),
-                width: t.num_of(&mut self.d, &e::WIDTH),
+                damping: self.fx_param(t, ParamKey::Damping, &e::DAMPING),
+                width: self.fx_param(t, ParamKey::Width, &e::WIDTH),
             },
             predelay_ms,
             mix,
@@ -671,6 +684,18 @@ impl Validator<'_> {
         let ny = self.nyquist();
         for (i, x) in xs.iter().enumerate() {
             let p = format!("{path}[{i}]");
+            if is_envelope(x) {
+                self.d.bad_value_help(
+                    &x.span(),
+                    &p,
+                    "a crossover cannot be automated: the bands sum flat only while every \
+                     corner stands still (moved, a crossover's low-pass, high-pass and the other \
+                     bands' all-pass copies each carry their own state into the new \
+                     coefficients and no longer cancel)",
+                    "give a number; automate the bands' compressor keys instead",
+                );
+                continue;
+            }
             match number(x.get_ref()).filter(|f| f.is_finite()) {
                 Some(f) if f >= lo && f < ny => {
                     if let Some(&prev) = crossovers.last()
@@ -720,8 +745,13 @@ impl Validator<'_> {
             let p = format!("{}[{i}]", t.key_path(bands_key));
             if let Some(bt) = as_table(&mut self.d, item, p) {
                 bt.check_section(&mut self.d, &e::BAND, &[]);
+                let before = self.automation.len();
                 if let Some(c) = self.compressor(&bt, Owner::Master, sidechains, false) {
                     bands.push(c);
+                }
+                // The band's envelopes name it by its place.
+                for a in &mut self.automation[before..] {
+                    a.param.band = bands.len().saturating_sub(1);
                 }
             }
         }

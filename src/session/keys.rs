@@ -1210,11 +1210,19 @@ pub mod fx {
                 values: &[("room", 0.8), ("hall", 2.5), ("plate", 1.8)],
             },
         )
-        .doc("RT60");
-        pub const DAMPING: Key =
-            num("damping", 0.0, 1.0, "", 0.5).doc("high frequencies decay faster");
-        pub const WIDTH: Key = num("width", 0.0, 2.0, "", 1.0).doc("stereo width of the tail");
-        pub const PREDELAY_MS: Key =
+        .doc("RT60")
+        .auto();
+        pub const DAMPING: Key = num("damping", 0.0, 1.0, "", 0.5)
+            .doc("high frequencies decay faster")
+            .auto();
+        pub const WIDTH: Key = num("width", 0.0, 2.0, "", 1.0)
+            .doc("stereo width of the tail")
+            .auto();
+        pub const PREDELAY_MS: Key = num("predelay_ms", 0.0, 500.0, "ms", 0.0)
+            .doc("delay before the reverb")
+            .auto();
+        /// A convolution reverb's predelay: fixed, since it absorbs the convolver's latency.
+        pub const IR_PREDELAY_MS: Key =
             num("predelay_ms", 0.0, 500.0, "ms", 0.0).doc("delay before the reverb");
         pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share").auto();
         pub const IR: Key = key("ir", Ty::File, "", Absent::Required).doc(
@@ -1232,7 +1240,7 @@ pub mod fx {
             id: "fx.reverb.ir",
             title: "reverb (convolution)",
             doc: "Uniformly partitioned FFT convolution.",
-            keys: &[&IR, &PREDELAY_MS, &MIX],
+            keys: &[&IR, &IR_PREDELAY_MS, &MIX],
         };
     }
 
