@@ -232,14 +232,9 @@ mod tests {
         2.0 * (s * s + c * c).sqrt() / m as f64
     }
 
-    /// A loud tone in the top band is compressed by that band's static curve, a quiet tone in
-    /// the middle band passes. The expectation is analytic: the top band's detector sees the
-    /// tone through that band's filter (RMS of a sine: amplitude / sqrt 2), [`static_gain_db`]
-    /// gives the settled gain `g`, and the output at the tone's frequency is
-    /// `|g B2 + B1 + B0|` (`Bk` the band responses), the crossover leakage included.
-    #[test]
-    fn loud_band_follows_static_curve_quiet_band_passes() {
-        let top = CompressorConfig {
+    /// The top band's compressor of the two tests below: RMS detector, -30 dB at 4:1.
+    fn loud_top_band() -> CompressorConfig {
+        CompressorConfig {
             threshold_db: -30.0,
             ratio: 4.0,
             knee_db: 6.0,
@@ -248,7 +243,17 @@ mod tests {
             makeup_db: 2.0,
             detector: Detector::Rms,
             ..idle()
-        };
+        }
+    }
+
+    /// A loud tone in the top band is compressed by that band's static curve, a quiet tone in
+    /// the middle band passes. The expectation is analytic: the top band's detector sees the
+    /// tone through that band's filter (RMS of a sine: amplitude / sqrt 2), [`static_gain_db`]
+    /// gives the settled gain `g`, and the output at the tone's frequency is
+    /// `|g B2 + B1 + B0|` (`Bk` the band responses), the crossover leakage included.
+    #[test]
+    fn loud_band_follows_static_curve_quiet_band_passes() {
+        let top = loud_top_band();
         let other = CompressorConfig {
             threshold_db: -20.0,
             ratio: 3.0,
@@ -313,16 +318,7 @@ mod tests {
     #[test]
     fn a_band_follows_its_envelopes() {
         use crate::dsp::envelope::{AUTO_BLOCK, ParamId, ParamKey};
-        let top = CompressorConfig {
-            threshold_db: -30.0,
-            ratio: 4.0,
-            knee_db: 6.0,
-            attack_ms: 5.0,
-            release_ms: 200.0,
-            makeup_db: 2.0,
-            detector: Detector::Rms,
-            ..idle()
-        };
+        let top = loud_top_band();
         let start = CompressorConfig {
             threshold_db: 0.0,
             makeup_db: 0.0,

@@ -392,28 +392,8 @@ impl Meters {
     /// `out[j] = max(out[j], |x[lead + j]|, every meter's interpolated values from frame
     /// lead + j to the next)`. `window` must hold [`Meters::reach`] frames before `lead` and
     /// after `lead + out.len()` (zeros where the signal has none). `y` is scratch.
-    pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
-        self.max_into_at(simd::level(), window, lead, out, y);
-    }
-
-    /// [`Meters::max_into`] compiled for the vector unit `at` (the same values on any).
-    pub fn max_into_at(
-        &self,
-        at: simd::Level,
-        window: &[f32],
-        lead: usize,
-        out: &mut [f32],
-        y: &mut Vec<f32>,
-    ) {
-        simd::wide_at(
-            at,
-            #[inline(always)]
-            || self.max_into_inline(window, lead, out, y),
-        );
-    }
-
     #[inline(always)]
-    fn max_into_inline(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+    fn interpolate_max(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
         let n = out.len();
         for (o, x) in out.iter_mut().zip(&window[lead..lead + n]) {
             *o = o.max(x.abs());
@@ -575,28 +555,8 @@ impl SwrMeter {
     /// `out[j] = max(out[j], the reconstruction's largest magnitude from frame lead + j to the
     /// next)`; `window` must hold [`SwrMeter::reach`] frames before `lead` and after
     /// `lead + out.len()`. `y` is scratch.
-    pub fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
-        self.max_into_at(simd::level(), window, lead, out, y);
-    }
-
-    /// [`SwrMeter::max_into`] compiled for the vector unit `at` (the same values on any).
-    pub fn max_into_at(
-        &self,
-        at: simd::Level,
-        window: &[f32],
-        lead: usize,
-        out: &mut [f32],
-        y: &mut Vec<f32>,
-    ) {
-        simd::wide_at(
-            at,
-            #[inline(always)]
-            || self.max_into_inline(window, lead, out, y),
-        );
-    }
-
     #[inline(always)]
-    fn max_into_inline(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+    fn interpolate_max(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
         let n = out.len();
         // y[p * (n + 2) + j + 1]: the point frame lead + j + p/P, for j = -1 ..= n.
         let len = n + 2;
@@ -607,6 +567,49 @@ impl SwrMeter {
             fir_into(taps, |i| i, &window[lead - 1 - SWR_CENTRE..], row);
         }
         max_refined_phases::<SWR_PHASES>(y, out);
+    }
+}
+
+/// A standard meter's interpolator, run on the widest vector unit the CPU has ([`simd`]).
+pub trait Interpolator {
+    /// The meter's reading folded into `out` (see each meter's `interpolate_max`); always
+    /// inlined, so [`Interpolator::max_into_at`] compiles it for each vector unit.
+    fn interpolate_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>);
+
+    /// [`Interpolator::interpolate_into`] on the widest vector unit [`simd::level`] allows.
+    fn max_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        self.max_into_at(simd::level(), window, lead, out, y);
+    }
+
+    /// [`Interpolator::interpolate_into`] compiled for the vector unit `at` (the same values
+    /// on any).
+    fn max_into_at(
+        &self,
+        at: simd::Level,
+        window: &[f32],
+        lead: usize,
+        out: &mut [f32],
+        y: &mut Vec<f32>,
+    ) {
+        simd::wide_at(
+            at,
+            #[inline(always)]
+            || self.interpolate_into(window, lead, out, y),
+        );
+    }
+}
+
+impl Interpolator for Meters {
+    #[inline(always)]
+    fn interpolate_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        self.interpolate_max(window, lead, out, y);
+    }
+}
+
+impl Interpolator for SwrMeter {
+    #[inline(always)]
+    fn interpolate_into(&self, window: &[f32], lead: usize, out: &mut [f32], y: &mut Vec<f32>) {
+        self.interpolate_max(window, lead, out, y);
     }
 }
 

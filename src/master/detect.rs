@@ -9,7 +9,9 @@
 
 use rayon::prelude::*;
 
-use crate::dsp::truepeak::{self, CORE, MARGIN, Meters, Scratch, SwrMeter, mirror_start};
+use crate::dsp::truepeak::{
+    self, CORE, Interpolator, MARGIN, Meters, Scratch, SwrMeter, mirror_start,
+};
 
 /// FFT blocks per chunk.
 const BLOCKS: usize = 4;
