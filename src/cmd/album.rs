@@ -112,7 +112,7 @@ pub fn run(args: &AlbumArgs) -> Result<u8, AppError> {
             pre,
             m,
             args.strict,
-            input_hashes(s)?,
+            pool.install(|| input_hashes(s))?,
             jobs,
             wall,
             &mut files,

@@ -83,16 +83,15 @@ pub fn run(args: &RenderArgs) -> Result<u8, AppError> {
         progress: None,
     };
     let mut session = session::load(&args.session, &opts)?;
-    let planned = match &args.plan {
-        Some(p) => Some(planned_song(&mut session, p)?),
-        None => None,
-    };
     let jobs = jobs_here(args.jobs, args.quiet);
-
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .build()
         .map_err(|source| AppError::Threads { jobs, source })?;
+    let planned = match &args.plan {
+        Some(p) => Some(pool.install(|| planned_song(&mut session, p))?),
+        None => None,
+    };
     // What the render reads, hashed before it reads it (the report's `inputs`), on the
     // render's threads.
     let inputs = pool.install(|| input_hashes(&session))?;
