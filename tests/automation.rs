@@ -289,7 +289,7 @@ pan = { points = [[0.0, 0.0], [1.0, 1.5]] }\n\
 width = { points = [] }\n\
 sends = [{ bus = \"b\", level_db = { points = [[\"2:1\", 0.0]] } }]\n\
 fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } },\n\
-      { type = \"eq\", bands = [{ kind = \"lowshelf\", freq_hz = 100.0, gain_db = 1.0, slope = { points = [[0.0, 1.0]] } }] },\n\
+      { type = \"eq\", bands = [{ kind = \"highpass\", freq_hz = 100.0, slope_db_oct = { points = [[0.0, 12.0]] } }] },\n\
       { type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0]] }, gain_db = 1.0 }] },\n\
       { type = \"eq\", bands = [{ kind = \"peak\", freq_hz = { points = [[0.0, 100.0], [1.0, 30000.0]] }, gain_db = 1.0 }] },\n\
       { type = \"reverb\", ir = \"dc.wav\", predelay_ms = { points = [[0.0, 5.0]] } },\n\
@@ -310,8 +310,7 @@ offset_s = { points = [[0.0, 1.0]] }\n\
         "s.toml:9:47: track[0] \"a\".sends[0].level_db.points[0][0] = \"2:1\": a bar:beat time needs the tempo",
         "help: set [session].tempo_bpm, or give the time in seconds",
         "s.toml:10:67: track[0] \"a\".fx[0].gain_db.curve = \"cubic\": must be one of \"linear\", \"smooth\", \"step\"",
-        "s.toml:11:86: track[0] \"a\".fx[1].bands[0].slope = { points = [[0.0, 1.0]] }: this key cannot be automated",
-        "s.toml:12:70: track[0] \"a\".fx[2].bands[0].freq_hz = { points = [[0.0, 100.0]] }: cannot be automated with phase = \"linear\"",
+        "s.toml:11:78: track[0] \"a\".fx[1].bands[0].slope_db_oct = { points = [[0.0, 12.0]] }: this key cannot be automated",
         "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
         "s.toml:14:49: track[0] \"a\".fx[4].predelay_ms = { points = [[0.0, 5.0]] }: cannot be automated with ir",
         "s.toml:15:59: track[0] \"a\".fx[5].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
@@ -320,6 +319,8 @@ offset_s = { points = [[0.0, 1.0]] }\n\
     ] {
         assert!(err.contains(want), "expected {want:?} in:\n{err}");
     }
+    // A linear-phase EQ's bands follow envelopes.
+    assert!(!err.contains("fx[2]"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 

@@ -73,6 +73,12 @@ pub struct Convolver {
     /// FFT needs no normalisation (realfft is unnormalised).
     h_re: Vec<Vec<f64>>,
     h_im: Vec<Vec<f64>>,
+    /// Spectra of the filter [`Convolver::fade_to`] moves to, laid out like `h_re`/`h_im`;
+    /// used only while `fading`.
+    next_re: Vec<Vec<f64>>,
+    next_im: Vec<Vec<f64>>,
+    /// The next partition crossfades from `h` to `next` (then `next` becomes `h`).
+    fading: bool,
     fft: Option<Arc<dyn RealToComplex<f64>>>,
     ifft: Option<Arc<dyn ComplexToReal<f64>>>,
     channels: Vec<ChannelState>,
@@ -86,6 +92,10 @@ pub struct Convolver {
     acc_re: Vec<f64>,
     acc_im: Vec<f64>,
     scratch: Vec<Complex<f64>>,
+    /// The new filter's output during a fade, `2B` frames (only the second half is used).
+    fade_time: Vec<f64>,
+    /// One IR channel in the time domain, `2B` frames, for [`Convolver::fade_to`].
+    ir_time: Vec<f64>,
 }
 
 impl Convolver {
@@ -102,6 +112,9 @@ impl Convolver {
             ir_len,
             h_re: Vec::new(),
             h_im: Vec::new(),
+            next_re: Vec::new(),
+            next_im: Vec::new(),
+            fading: false,
             fft: None,
             ifft: None,
             channels: Vec::new(),
@@ -112,6 +125,8 @@ impl Convolver {
             acc_re: Vec::new(),
             acc_im: Vec::new(),
             scratch: Vec::new(),
+            fade_time: Vec::new(),
+            ir_time: Vec::new(),
         }
     }
 
@@ -145,10 +160,8 @@ impl Convolver {
 
     /// Transform the IR partitions of every IR channel. Allocates.
     fn transform_ir(&mut self, fft: &Arc<dyn RealToComplex<f64>>) {
-        let b = self.partition;
-        let bins = b + 1;
-        let scale = 1.0 / (2 * b) as f64;
-        let mut time = vec![0.0f64; 2 * b];
+        let bins = self.partition + 1;
+        let mut time = vec![0.0f64; 2 * self.partition];
         let mut spec = vec![Complex::new(0.0, 0.0); bins];
         let mut scratch = fft.make_scratch_vec();
         self.h_re.clear();
@@ -156,26 +169,72 @@ impl Convolver {
         for ch in self.ir.iter() {
             let mut re = vec![0.0f64; self.parts * bins];
             let mut im = vec![0.0f64; self.parts * bins];
-            for p in 0..self.parts {
-                time.fill(0.0);
-                let start = (p * b).min(ch.len());
-                let end = ((p + 1) * b).min(ch.len());
-                for (t, &h) in time.iter_mut().zip(&ch[start..end]) {
-                    *t = f64::from(h) * scale;
-                }
-                if fft
-                    .process_with_scratch(&mut time, &mut spec, &mut scratch)
-                    .is_ok()
-                {
-                    for (k, c) in spec.iter().enumerate() {
-                        re[p * bins + k] = c.re;
-                        im[p * bins + k] = c.im;
-                    }
-                }
-            }
+            let parts = Parts {
+                b: self.partition,
+                count: self.parts,
+            };
+            parts.transform(
+                fft,
+                ch,
+                &mut time,
+                &mut spec,
+                &mut scratch,
+                &mut re,
+                &mut im,
+            );
             self.h_re.push(re);
             self.h_im.push(im);
         }
+    }
+
+    /// Frames until the partition being filled completes, counting the frame that completes
+    /// it: a filter given to [`Convolver::fade_to`] before that frame is processed fades in
+    /// over the `B` output frames from that frame on.
+    pub fn frames_to_partition(&self) -> usize {
+        self.partition - self.pos
+    }
+
+    /// Move to the impulse response `ir` (one channel per IR channel of the one built with,
+    /// each at most as long): the next partition computed is an equal-gain linear crossfade,
+    /// frame `i` of its `B` output frames `(1 - w) y_old + w y_new` with `w = (i + 1) / B`, where
+    /// `y_old` and `y_new` are the old and new filters' outputs, each over the whole input
+    /// history (both read the one delay line of input spectra, so the new filter has the full
+    /// history from its first frame); from then on the new filter alone. Called again before
+    /// that partition, the later `ir` replaces the earlier. Does nothing before `prepare` or
+    /// for an empty IR. Allocates only the first time.
+    pub fn fade_to(&mut self, ir: &[Vec<f32>]) {
+        let Some(fft) = self.fft.clone() else {
+            return;
+        };
+        let b = self.partition;
+        let bins = b + 1;
+        let (n, len) = (self.h_re.len(), self.parts * bins);
+        self.next_re.resize_with(n, || vec![0.0; len]);
+        self.next_im.resize_with(n, || vec![0.0; len]);
+        if self.fade_time.len() != 2 * b {
+            self.fade_time = vec![0.0; 2 * b];
+            self.ir_time = vec![0.0; 2 * b];
+        }
+        let parts = Parts {
+            b,
+            count: self.parts,
+        };
+        for (c, (re, im)) in self.next_re.iter_mut().zip(&mut self.next_im).enumerate() {
+            let Some(ch) = ir.get(c).or(ir.last()) else {
+                return;
+            };
+            let ch = &ch[..ch.len().min(self.parts * b)];
+            parts.transform(
+                &fft,
+                ch,
+                &mut self.ir_time,
+                &mut self.spectrum,
+                &mut self.scratch,
+                re,
+                im,
+            );
+        }
+        self.fading = true;
     }
 
     /// Convolve the completed partition of every channel: `B` new outputs per channel.
@@ -213,41 +272,50 @@ impl Convolver {
                 st.fdl_im[slot + k] = x.im;
             }
             let hc = c.min(self.h_re.len() - 1);
-            let (h_re, h_im) = (&self.h_re[hc], &self.h_im[hc]);
-            self.acc_re.fill(0.0);
-            self.acc_im.fill(0.0);
-            for p in 0..parts {
-                let s = if head >= p {
-                    head - p
-                } else {
-                    head + parts - p
-                } * bins;
-                let h = p * bins;
-                let xr = &st.fdl_re[s..s + bins];
-                let xi = &st.fdl_im[s..s + bins];
-                let hr = &h_re[h..h + bins];
-                let hi = &h_im[h..h + bins];
-                for k in 0..bins {
-                    self.acc_re[k] += xr[k] * hr[k] - xi[k] * hi[k];
-                    self.acc_im[k] += xr[k] * hi[k] + xi[k] * hr[k];
-                }
-            }
-            for (y, (&re, &im)) in self
-                .spectrum
-                .iter_mut()
-                .zip(self.acc_re.iter().zip(&self.acc_im))
-            {
-                *y = Complex::new(re, im);
-            }
-            // A real signal's DC and Nyquist bins are real; the products above keep them real
-            // in exact arithmetic, but realfft's inverse rejects any rounding residue.
-            self.spectrum[0].im = 0.0;
-            self.spectrum[b].im = 0.0;
+            let fdl = (&st.fdl_re[..], &st.fdl_im[..]);
+            let product = Product { head, parts, bins };
+            product.filtered(
+                fdl,
+                (&self.h_re[hc], &self.h_im[hc]),
+                (&mut self.acc_re, &mut self.acc_im),
+                &mut self.spectrum,
+            );
             if ifft
                 .process_with_scratch(&mut self.spectrum, &mut self.time, &mut self.scratch)
                 .is_err()
             {
                 st.output.fill(0.0);
+                continue;
+            }
+            if self.fading {
+                // The new filter over the same input spectra, faded in across this partition.
+                product.filtered(
+                    fdl,
+                    (&self.next_re[hc], &self.next_im[hc]),
+                    (&mut self.acc_re, &mut self.acc_im),
+                    &mut self.spectrum,
+                );
+                if ifft
+                    .process_with_scratch(
+                        &mut self.spectrum,
+                        &mut self.fade_time,
+                        &mut self.scratch,
+                    )
+                    .is_err()
+                {
+                    st.output.fill(0.0);
+                    continue;
+                }
+                let step = 1.0 / b as f64;
+                for (i, (o, (&y0, &y1))) in st
+                    .output
+                    .iter_mut()
+                    .zip(self.time[b..].iter().zip(&self.fade_time[b..]))
+                    .enumerate()
+                {
+                    let w = (i + 1) as f64 * step;
+                    *o = flush((1.0 - w) * y0 + w * y1);
+                }
                 continue;
             }
             // Overlap-save: the first half is circularly aliased, the second half is the valid
@@ -256,7 +324,104 @@ impl Convolver {
                 *o = flush(y);
             }
         }
+        if self.fading {
+            std::mem::swap(&mut self.h_re, &mut self.next_re);
+            std::mem::swap(&mut self.h_im, &mut self.next_im);
+            self.fading = false;
+        }
         self.head = head;
+    }
+}
+
+/// The partitioning of an impulse response: `count` partitions of `b` frames.
+#[derive(Clone, Copy)]
+struct Parts {
+    b: usize,
+    count: usize,
+}
+
+impl Parts {
+    /// The partition spectra of one IR channel `ch` into `re`/`im` (`count * (b + 1)` bins
+    /// each), scaled by `1 / 2b` so the inverse FFT needs no normalisation. `time` holds `2b`
+    /// frames, `spec` `b + 1` bins, `scratch` the FFT's scratch.
+    #[allow(clippy::too_many_arguments)]
+    fn transform(
+        self,
+        fft: &Arc<dyn RealToComplex<f64>>,
+        ch: &[f32],
+        time: &mut [f64],
+        spec: &mut [Complex<f64>],
+        scratch: &mut [Complex<f64>],
+        re: &mut [f64],
+        im: &mut [f64],
+    ) {
+        let b = self.b;
+        let bins = b + 1;
+        let scale = 1.0 / (2 * b) as f64;
+        for p in 0..self.count {
+            time.fill(0.0);
+            let start = (p * b).min(ch.len());
+            let end = ((p + 1) * b).min(ch.len());
+            for (t, &h) in time.iter_mut().zip(&ch[start..end]) {
+                *t = f64::from(h) * scale;
+            }
+            if fft.process_with_scratch(time, spec, scratch).is_ok() {
+                for (k, c) in spec.iter().enumerate() {
+                    re[p * bins + k] = c.re;
+                    im[p * bins + k] = c.im;
+                }
+            }
+        }
+    }
+}
+
+/// Where the newest input spectrum sits in a frequency-domain delay line of `parts` slots of
+/// `bins` bins.
+#[derive(Clone, Copy)]
+struct Product {
+    head: usize,
+    parts: usize,
+    bins: usize,
+}
+
+impl Product {
+    /// The spectrum of one partition of output: `sum_p X[head - p] H[p]` over the delay line
+    /// `fdl` and the filter's partition spectra `h` (real and imaginary parts apart), summed
+    /// in `acc` and written to `out` ready for the inverse FFT.
+    fn filtered(
+        self,
+        fdl: (&[f64], &[f64]),
+        h: (&[f64], &[f64]),
+        acc: (&mut [f64], &mut [f64]),
+        out: &mut [Complex<f64>],
+    ) {
+        let Product { head, parts, bins } = self;
+        let (acc_re, acc_im) = acc;
+        acc_re.fill(0.0);
+        acc_im.fill(0.0);
+        for p in 0..parts {
+            let s = if head >= p {
+                head - p
+            } else {
+                head + parts - p
+            } * bins;
+            let o = p * bins;
+            let xr = &fdl.0[s..s + bins];
+            let xi = &fdl.1[s..s + bins];
+            let hr = &h.0[o..o + bins];
+            let hi = &h.1[o..o + bins];
+            for k in 0..bins {
+                acc_re[k] += xr[k] * hr[k] - xi[k] * hi[k];
+                acc_im[k] += xr[k] * hi[k] + xi[k] * hr[k];
+            }
+        }
+        for (y, (&re, &im)) in out.iter_mut().zip(acc_re.iter().zip(acc_im.iter())) {
+            *y = Complex::new(re, im);
+        }
+        // A real signal's DC and Nyquist bins are real; the products above keep them real in
+        // exact arithmetic, but realfft's inverse rejects any rounding residue.
+        out[0].im = 0.0;
+        out[bins - 1].im = 0.0;
     }
 }
 
@@ -279,6 +444,7 @@ impl Processor for Convolver {
         let fft = planner.plan_fft_forward(2 * b);
         let ifft = planner.plan_fft_inverse(2 * b);
         self.transform_ir(&fft);
+        self.fading = false;
         for st in &mut self.channels {
             st.input = vec![0.0; b];
             st.window = vec![0.0; 2 * b];
@@ -304,6 +470,12 @@ impl Processor for Convolver {
             st.fdl_re.fill(0.0);
             st.fdl_im.fill(0.0);
             st.output.fill(0.0);
+        }
+        // With no history to fade across, a filter on its way in takes over at once.
+        if self.fading {
+            std::mem::swap(&mut self.h_re, &mut self.next_re);
+            std::mem::swap(&mut self.h_im, &mut self.next_im);
+            self.fading = false;
         }
         self.pos = 0;
         self.head = 0;

@@ -130,6 +130,8 @@ pub enum ParamKey {
     Damping,
     Width,
     PredelayMs,
+    /// A shelf's Cookbook slope `S`.
+    Slope,
 }
 
 impl ParamKey {
@@ -162,6 +164,7 @@ impl ParamKey {
             ParamKey::Damping => "damping",
             ParamKey::Width => "width",
             ParamKey::PredelayMs => "predelay_ms",
+            ParamKey::Slope => "slope",
         }
     }
 }
@@ -378,8 +381,24 @@ mod tests {
                     (b(Q, 0), 0.1, 40.0),
                     (b(FreqHz, 1), 100.0, 16000.0),
                     (b(Q, 1), 0.1, 10.0),
+                    (b(Slope, 1), 0.1, 1.0),
                     (b(FreqHz, 2), 30.0, 20000.0),
                     (b(Q, 2), 0.1, 20.0),
+                ],
+            ),
+            (
+                FxConfig::Eq(EqConfig {
+                    bands: vec![
+                        band(BandKind::Peak, 1000.0),
+                        band(BandKind::Lowshelf, 300.0),
+                    ],
+                    phase: Phase::Linear,
+                }),
+                vec![
+                    (b(FreqHz, 0), 200.0, 5000.0),
+                    (b(GainDb, 0), -12.0, 12.0),
+                    (b(Q, 0), 0.5, 4.0),
+                    (b(Slope, 1), 0.3, 1.0),
                 ],
             ),
             (

@@ -4,11 +4,11 @@
 //! low-pass given as a slope, one section otherwise); every channel runs the whole cascade with
 //! its own f64 state (a [`Cascade`]), so no precision is lost between sections. Coefficients
 //! depend on the sample rate and are computed in `prepare`. An automated band's frequency, gain
-//! or Q moves to each update (one per [`AUTO_BLOCK`] frames) in steps of [`EQ_STEP`] frames,
-//! frequency and Q geometrically, gain in dB linearly: the Cookbook coefficients are recomputed
-//! at each step and the filter states carried over. `phase = "linear"`
-//! is realised by a separate FIR stage designed from [`magnitude_db`]; this processor always
-//! filters minimum-phase.
+//! or Q, or a shelf's slope, moves to each update (one per [`AUTO_BLOCK`] frames) in steps of
+//! [`EQ_STEP`] frames, frequency, Q and slope geometrically, gain in dB linearly: the Cookbook
+//! coefficients are recomputed at each step and the filter states carried over.
+//! `phase = "linear"` is realised by a separate FIR stage designed from [`magnitude_db`]; this
+//! processor always filters minimum-phase.
 //!
 //! [`AUTO_BLOCK`]: super::envelope::AUTO_BLOCK
 
@@ -96,8 +96,8 @@ pub fn magnitude_db(cfg: &EqConfig, f: f64, fs: f64) -> f64 {
 /// Frames between coefficient updates of a moving band (the step every moving filter uses).
 pub const EQ_STEP: usize = GLIDE_STEP;
 
-/// `a` moved a fraction `u` of the way to `b`: frequencies and Qs geometrically (even in
-/// octaves), gains linearly in dB.
+/// `a` moved a fraction `u` of the way to `b`: frequencies, Qs and shelf slopes geometrically
+/// (frequencies even in octaves), gains linearly in dB.
 fn band_between(a: &EqBand, b: &EqBand, u: f64) -> EqBand {
     let geo = |x: f64, y: f64| geometric(x, y, u);
     let lin = |x: f64, y: f64| if x == y { y } else { x + (y - x) * u };
@@ -108,10 +108,36 @@ fn band_between(a: &EqBand, b: &EqBand, u: f64) -> EqBand {
     if let (PassShape::Q(x), PassShape::Q(y)) = (a.pass, b.pass) {
         out.pass = PassShape::Q(geo(x, y));
     }
-    if let (ShelfShape::Q(x), ShelfShape::Q(y)) = (a.shelf, b.shelf) {
-        out.shelf = ShelfShape::Q(geo(x, y));
+    match (a.shelf, b.shelf) {
+        (ShelfShape::Q(x), ShelfShape::Q(y)) => out.shelf = ShelfShape::Q(geo(x, y)),
+        (ShelfShape::Slope(x), ShelfShape::Slope(y)) => out.shelf = ShelfShape::Slope(geo(x, y)),
+        _ => {}
     }
     out
+}
+
+/// Set the band parameter `param` of `cfg` to `value`: a band's `freq_hz`, `gain_db` or `q`
+/// (for a pass or shelf band its `q` form), or a shelf's Cookbook `slope` `S`. `None` if
+/// `cfg` has no such band or the key is not a band's; else whether the band changed. Shared by
+/// the minimum- and linear-phase EQs, so both take the same keys.
+pub fn set_band_param(cfg: &mut EqConfig, param: ParamId, value: f64) -> Option<bool> {
+    let band = cfg.bands.get_mut(param.band)?;
+    let before = band.clone();
+    match param.key {
+        ParamKey::FreqHz => band.freq_hz = value,
+        ParamKey::GainDb => band.gain_db = value,
+        ParamKey::Q => match band.kind {
+            BandKind::Highpass | BandKind::Lowpass => band.pass = PassShape::Q(value),
+            BandKind::Lowshelf | BandKind::Highshelf => band.shelf = ShelfShape::Q(value),
+            _ => band.q = value,
+        },
+        ParamKey::Slope => match band.kind {
+            BandKind::Lowshelf | BandKind::Highshelf => band.shelf = ShelfShape::Slope(value),
+            _ => return None,
+        },
+        _ => return None,
+    }
+    Some(*band != before)
 }
 
 /// Ring-out is capped at this many seconds (the session's automatic tail stops at 30 s).
@@ -216,24 +242,13 @@ impl Processor for Eq {
         self.dirty = false;
     }
 
-    /// A band's `freq_hz`, `gain_db` or `q` (its slope-or-Q form stays as validated).
+    /// A band's `freq_hz`, `gain_db` or `q`, or a shelf's `slope` ([`set_band_param`]).
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
-        let Some(band) = self.cfg.bands.get_mut(param.band) else {
+        let Some(moved) = set_band_param(&mut self.cfg, param, value) else {
             return false;
         };
-        let before = band.clone();
-        match param.key {
-            ParamKey::FreqHz => band.freq_hz = value,
-            ParamKey::GainDb => band.gain_db = value,
-            ParamKey::Q => match band.kind {
-                BandKind::Highpass | BandKind::Lowpass => band.pass = PassShape::Q(value),
-                BandKind::Lowshelf | BandKind::Highshelf => band.shelf = ShelfShape::Q(value),
-                _ => band.q = value,
-            },
-            _ => return false,
-        }
         // A value that did not move leaves the coefficients as they are.
-        self.dirty |= *band != before;
+        self.dirty |= moved;
         if self.fs == 0.0 {
             self.reached.push(self.cfg.clone());
         }
@@ -560,6 +575,72 @@ mod tests {
             "the measure must see block-rate steps ({coarse:.1} dB)"
         );
         assert!(stepped > fine, "ramping must beat jumps ({stepped:.1} dB)");
+    }
+
+    /// Noise through a +12 dB low shelf at 1 kHz whose Cookbook slope `S` sweeps from 0.1 to 1
+    /// (geometrically) in one second, updated every `every` frames as the engine does (see
+    /// [`swept`] for `jump`); returns the output and the processor, settled at `S` = 1.
+    fn slope_swept(x: &[f32], every: usize, jump: bool) -> (Vec<f32>, Eq) {
+        use crate::dsp::envelope::{ParamId, ParamKey};
+        let fs = 48000.0;
+        let cfg = eq(vec![EqBand {
+            gain_db: 12.0,
+            shelf: ShelfShape::Slope(0.1),
+            ..band(BandKind::Lowshelf, 1000.0)
+        }]);
+        let mut p = Eq::new(&cfg);
+        p.prepare(&spec(fs));
+        let s = |t: usize| (0.1 * 10f64.powf(t as f64 / fs)).min(1.0);
+        let y = crate::testkit::run_automated(
+            &mut p,
+            &[x.to_vec(), x.to_vec()],
+            ParamId::new(ParamKey::Slope),
+            &s,
+            every,
+            jump,
+        );
+        assert_eq!(y[0], y[1], "both channels filter alike");
+        (y[0].clone(), p)
+    }
+
+    #[test]
+    fn a_shelf_slope_sweep_is_smooth_and_lands_on_the_cookbook_shelf() {
+        use crate::dsp::envelope::AUTO_BLOCK;
+        let fs = 48000.0;
+        let x = crate::testkit::white(48000, 11, 0.5);
+        let (y, mut p) = slope_swept(&x, AUTO_BLOCK, false);
+        assert!(y.iter().all(|v| v.is_finite()), "NaN or infinity");
+        let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(peak < 0.5 * 4.0 * 2.0, "peak {peak}");
+        // Against the same sweep updated on every sample, as for the frequency sweep.
+        let ideal = slope_swept(&x, 1, false).0;
+        let fine = crate::testkit::difference_db(&y, &ideal);
+        let coarse = crate::testkit::difference_db(&slope_swept(&x, 4096, true).0, &ideal);
+        let stepped = crate::testkit::difference_db(&slope_swept(&x, AUTO_BLOCK, true).0, &ideal);
+        println!(
+            "slope sweep difference to per-sample updates: {fine:.1} dB (in jumps every 4096 \
+             frames: {coarse:.1} dB, every {AUTO_BLOCK}: {stepped:.1} dB)"
+        );
+        assert!(fine < -40.0, "{fine:.1} dB");
+        assert!(
+            coarse > fine + 10.0,
+            "the measure must see steps ({coarse:.1} dB)"
+        );
+        assert!(stepped > fine, "ramping must beat jumps ({stepped:.1} dB)");
+        // Settled at S = 1: the Cookbook shelf's magnitude, here and around its corner.
+        let want = eq(vec![EqBand {
+            gain_db: 12.0,
+            shelf: ShelfShape::Slope(1.0),
+            ..band(BandKind::Lowshelf, 1000.0)
+        }]);
+        for f in [300.0, 700.0, 1000.0, 1500.0, 4000.0] {
+            let db = sine_gain_db(&mut p, fs, f, 0.5);
+            let cook = magnitude_db(&want, f, fs);
+            assert!(
+                (db - cook).abs() < 0.01,
+                "{f} Hz: {db} dB, Cookbook {cook} dB"
+            );
+        }
     }
 
     /// `phase = "linear"` is rendered by a later FIR stage; this processor stays minimum-phase

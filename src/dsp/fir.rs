@@ -33,6 +33,7 @@ use realfft::num_complex::Complex64;
 use super::biquad::{Coeffs, amplitude_to_db, cascade_magnitude_db};
 use super::config::{BandKind, EqConfig, PassShape, ShelfShape};
 use super::convolution::Convolver;
+use super::envelope::ParamId;
 use super::eq;
 use super::{ProcessSpec, Processor};
 
@@ -488,10 +489,28 @@ impl Processor for Fir {
 /// at most 73726 (1.5 s) at 48 kHz, when a band asks for the cap ([`EQ_MAX_SPAN_S`]). The
 /// engine compensates it. An EQ without bands passes the signal through exactly, with no
 /// latency.
+///
+/// Automated bands (`freq_hz`, `gain_db`, `q`, as the minimum-phase EQ takes them): the values
+/// given before `prepare` (every point of each envelope) fix the filter's length, and so the
+/// latency, for good: the longest [`design_eq`] asks for at any of them or at the most
+/// demanding corner of their ranges (each band at its lowest frequency, highest Q and largest
+/// gain in either direction). While a band moves, the FIR is designed again at that length
+/// ([`design_linear_phase`]) once per convolver partition, at the values of the partition's
+/// last input frame, and [`Convolver::fade_to`] crossfades from the old filter's output to the
+/// new one's over the next partition's `B` output frames (equal-gain linear fade), both over
+/// the whole input history. An EQ that is not automated runs exactly as it would without this.
 pub struct LinearPhaseEq {
     cfg: EqConfig,
     /// `None` before `prepare` and for an EQ without bands.
     fir: Option<Fir>,
+    /// Settings an envelope reaches, given before `prepare` (empty: not automated).
+    reached: Vec<EqConfig>,
+    /// Sample rate of `prepare` (0 before).
+    fs: f64,
+    /// A band moved since the filter was last designed.
+    dirty: bool,
+    /// The length every design of an automated EQ has, frames (0 when not automated).
+    fixed_taps: usize,
 }
 
 impl LinearPhaseEq {
@@ -501,6 +520,10 @@ impl LinearPhaseEq {
         LinearPhaseEq {
             cfg: cfg.clone(),
             fir: None,
+            reached: Vec::new(),
+            fs: 0.0,
+            dirty: false,
+            fixed_taps: 0,
         }
     }
 
@@ -508,6 +531,44 @@ impl LinearPhaseEq {
     pub fn taps(&self) -> usize {
         self.fir.as_ref().map_or(0, Fir::taps)
     }
+
+    /// The convolver's partition, frames: a moving band is redesigned once per partition
+    /// (0 before `prepare` or without bands).
+    pub fn partition(&self) -> usize {
+        self.fir.as_ref().map_or(0, Fir::partition)
+    }
+}
+
+/// The most demanding corner of the settings in `reached` (all of one EQ's bands): each band
+/// at the lowest frequency, the highest Q (of whichever form it has) and the gain farthest from
+/// 0 dB it takes in any of them. The zero-phase response of a band rings longest there (its
+/// slowest pole has radius about `exp(-pi f0 / (Q fs))`), so the length that serves it serves
+/// the settings in between.
+fn most_demanding(reached: &[EqConfig]) -> Option<EqConfig> {
+    let mut out = reached.first()?.clone();
+    for cfg in &reached[1..] {
+        for (o, b) in out.bands.iter_mut().zip(&cfg.bands) {
+            o.freq_hz = o.freq_hz.min(b.freq_hz);
+            o.q = o.q.max(b.q);
+            if b.gain_db.abs() > o.gain_db.abs() {
+                o.gain_db = b.gain_db;
+            }
+            if let (PassShape::Q(x), PassShape::Q(y)) = (o.pass, b.pass) {
+                o.pass = PassShape::Q(x.max(y));
+            }
+            if let (ShelfShape::Q(x), ShelfShape::Q(y)) = (o.shelf, b.shelf) {
+                o.shelf = ShelfShape::Q(x.max(y));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The linear-phase FIR of `cfg` at `fs` Hz with exactly `taps` coefficients (see
+/// [`design_linear_phase`]).
+fn design_eq_at(cfg: &EqConfig, fs: f64, taps: usize) -> Vec<f32> {
+    let sections = eq::sections(cfg, fs);
+    design_linear_phase(&|f| cascade_magnitude_db(&sections, f, fs), fs, taps)
 }
 
 impl Processor for LinearPhaseEq {
@@ -516,11 +577,34 @@ impl Processor for LinearPhaseEq {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
+        self.fs = spec.sample_rate;
+        self.dirty = false;
         if self.cfg.bands.is_empty() {
             self.fir = None;
             return;
         }
-        let coeffs = design_eq(&self.cfg, spec.sample_rate).coeffs;
+        let fs = spec.sample_rate;
+        let coeffs = if self.reached.is_empty() {
+            design_eq(&self.cfg, fs).coeffs
+        } else {
+            // Automated: the longest any setting needs, then the start at that length.
+            let mut settings = std::mem::take(&mut self.reached);
+            settings.extend(most_demanding(&settings));
+            settings.push(self.cfg.clone());
+            let mut distinct: Vec<EqConfig> = Vec::with_capacity(settings.len());
+            for c in settings {
+                if !distinct.contains(&c) {
+                    distinct.push(c);
+                }
+            }
+            self.fixed_taps = distinct
+                .iter()
+                .map(|c| design_eq(c, fs).coeffs.len())
+                .max()
+                .unwrap_or(1);
+            self.reached = distinct;
+            design_eq_at(&self.cfg, fs, self.fixed_taps)
+        };
         let mut fir = Fir::new(Arc::new(coeffs));
         fir.prepare(spec);
         self.fir = Some(fir);
@@ -533,9 +617,42 @@ impl Processor for LinearPhaseEq {
     }
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
-        if let Some(fir) = &mut self.fir {
+        let Some(fir) = &mut self.fir else {
+            return;
+        };
+        if !self.dirty {
             fir.process(block);
+            return;
         }
+        // Moving: redesign just before the frame that completes a partition, so the new filter
+        // fades in over that partition's output.
+        let n = block.first().map_or(0, |c| c.len());
+        let mut o = 0;
+        while o < n {
+            let left = fir.conv.frames_to_partition();
+            let m = left.min(n - o);
+            if m == left && self.dirty {
+                let coeffs = design_eq_at(&self.cfg, self.fs, self.fixed_taps);
+                fir.conv.fade_to(std::slice::from_ref(&coeffs));
+                self.dirty = false;
+            }
+            let mut piece: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[o..o + m]).collect();
+            fir.process(&mut piece);
+            o += m;
+        }
+    }
+
+    /// A band's `freq_hz`, `gain_db` or `q`, as the minimum-phase EQ takes them.
+    fn set_param(&mut self, param: ParamId, value: f64) -> bool {
+        let Some(moved) = eq::set_band_param(&mut self.cfg, param, value) else {
+            return false;
+        };
+        if self.fs == 0.0 {
+            self.reached.push(self.cfg.clone());
+        } else {
+            self.dirty |= moved;
+        }
+        true
     }
 
     fn latency(&self) -> usize {
@@ -575,8 +692,9 @@ mod tests {
     use crate::dsp::biquad::test_util::{bins, dft_at, spectrum};
     use crate::dsp::config::{BandKind, EqBand, EqConfig, PassShape, Phase, ShelfShape};
     use crate::dsp::convolution::Convolver;
+    use crate::dsp::envelope::{AUTO_BLOCK, ParamId, ParamKey};
     use crate::dsp::eq;
-    use crate::testkit::{assert_invariants, run, spec, test_signal};
+    use crate::testkit::{assert_invariants, run, run_automated, spec, test_signal};
 
     const RATES: [f64; 3] = [44100.0, 48000.0, 96000.0];
 
@@ -1178,5 +1296,205 @@ mod tests {
             48000.0,
             0.0,
         );
+    }
+
+    /// An automated linear-phase EQ as the engine builds it: every point's value set before
+    /// `prepare`, then the first.
+    fn automated(cfg: &EqConfig, key: ParamKey, values: &[f64], fs: f64) -> LinearPhaseEq {
+        let mut p = LinearPhaseEq::new(cfg);
+        for &v in values.iter().chain(&values[..1]) {
+            assert!(p.set_param(ParamId { key, band: 0 }, v));
+        }
+        p.prepare(&spec(fs));
+        p
+    }
+
+    /// A fixed filter of `taps` coefficients for `cfg`, as the automated EQ designs it.
+    fn fixed(cfg: &EqConfig, fs: f64, taps: usize) -> Fir {
+        let mut f = Fir::new(Arc::new(super::design_eq_at(cfg, fs, taps)));
+        f.prepare(&spec(fs));
+        f
+    }
+
+    /// Gain in dB of the steady sine `y` over `x` at `f` Hz, over frames `from..from + len`
+    /// of `y` against `from - lat..` of `x`.
+    fn sine_gain(x: &[f32], y: &[f32], lat: usize, from: usize, len: usize, f: f64) -> f64 {
+        let to64 = |v: &[f32]| v.iter().map(|&s| f64::from(s)).collect::<Vec<_>>();
+        let a = dft_at(&to64(&y[from..from + len]), f, 48000.0).norm();
+        let b = dft_at(&to64(&x[from - lat..from - lat + len]), f, 48000.0).norm();
+        20.0 * (a / b).log10()
+    }
+
+    /// A band's gain steps from -6 to +9 dB under a steady 1 kHz sine. Until the first
+    /// partition completed after the step, the output is the -6 dB filter's; over the next
+    /// partition's `B` frames it is the linear crossfade `(1 - w) y_old + w y_new`, `w = (i + 1)
+    /// / B`, of the two fixed filters run separately on the same input; after it, the +9 dB
+    /// filter's, whose sine gain is the Cookbook peak's within the design's tolerance.
+    #[test]
+    fn a_gain_step_crossfades_over_one_partition_to_the_cookbook_magnitude() {
+        let fs = 48000.0;
+        let f = 1000.0;
+        let from = eq_cfg(vec![peak(f, -6.0, 1.0)]);
+        let to = eq_cfg(vec![peak(f, 9.0, 1.0)]);
+        let mut p = automated(&from, ParamKey::GainDb, &[-6.0, 9.0], fs);
+        let (taps, b, lat) = (p.taps(), p.partition(), p.latency());
+        // The length is the longest either setting needs, fixed for the whole render.
+        let need = [&from, &to].map(|c| design_eq(c, fs).coeffs.len());
+        assert_eq!(taps, need[0].max(need[1]));
+        // The step comes once the sine is steady through the first filter, off a partition's
+        // edge.
+        let step_at = (lat + taps + 4800).next_multiple_of(b) + 3 * AUTO_BLOCK;
+        let n = step_at + 4 * b + lat + taps + 4800;
+        let x = vec![crate::testkit::sine(n, fs, f, 0.5); 2];
+        let value = |t: usize| if t >= step_at { 9.0 } else { -6.0 };
+        let y = run_automated(
+            &mut p,
+            &x,
+            ParamId::new(ParamKey::GainDb),
+            &value,
+            AUTO_BLOCK,
+            false,
+        );
+        assert_eq!(y[0], y[1]);
+        let y_old = run(&mut fixed(&from, fs, taps), &x, 64);
+        let y_new = run(&mut fixed(&to, fs, taps), &x, 64);
+        // The frame that completes the first partition after the step.
+        let fade = (step_at + 1).next_multiple_of(b) - 1;
+        let mut worst: f64 = 0.0;
+        for t in 0..n {
+            let want = if t < fade {
+                f64::from(y_old[0][t])
+            } else if t < fade + b {
+                let w = (t - fade + 1) as f64 / b as f64;
+                (1.0 - w) * f64::from(y_old[0][t]) + w * f64::from(y_new[0][t])
+            } else {
+                f64::from(y_new[0][t])
+            };
+            worst = worst.max((f64::from(y[0][t]) - want).abs());
+        }
+        println!("{taps} taps, partition {b}: fade at {fade}, largest |y - mix| {worst:.2e}");
+        assert!(worst < 1e-6, "{worst}");
+        // The two ends differ, so the mix check above could fail.
+        let apart = (fade..fade + b)
+            .map(|t| (y_old[0][t] - y_new[0][t]).abs())
+            .fold(0.0f32, f32::max);
+        assert!(apart > 0.1, "{apart}");
+        // Sine gains against the Cookbook, before the step and once the fade is done (100
+        // periods each).
+        let before = sine_gain(&x[0], &y[0], lat, lat + taps, 4800, f);
+        let after = sine_gain(&x[0], &y[0], lat, fade + b, 4800, f);
+        let cook = |c: &EqConfig| eq::magnitude_db(c, f, fs);
+        println!(
+            "before {before:.4} dB (Cookbook {:.4}), after {after:.4} dB (Cookbook {:.4})",
+            cook(&from),
+            cook(&to)
+        );
+        assert!((before - cook(&from)).abs() < EQ_DESIGN_TOL_DB, "{before}");
+        assert!((after - cook(&to)).abs() < EQ_DESIGN_TOL_DB, "{after}");
+    }
+
+    /// The filter's length, and so its latency, is fixed at build for the most demanding
+    /// corner of what the envelopes reach (80 Hz from one, Q 6 from the other, a setting no
+    /// single point has): an impulse before and one after a move from 2 kHz to 80 Hz (Q 1)
+    /// both peak `latency()` frames later, and both are the filters' impulse responses.
+    #[test]
+    fn latency_stays_put_while_a_band_moves() {
+        let fs = 48000.0;
+        let from = eq_cfg(vec![peak(2000.0, 6.0, 1.0)]);
+        let to = eq_cfg(vec![peak(80.0, 6.0, 1.0)]);
+        let demanding = eq_cfg(vec![peak(80.0, 6.0, 6.0)]);
+        let mut p = LinearPhaseEq::new(&from);
+        let id = |key| ParamId { key, band: 0 };
+        for (key, a, z) in [(ParamKey::FreqHz, 2000.0, 80.0), (ParamKey::Q, 1.0, 6.0)] {
+            for v in [a, z, a] {
+                assert!(p.set_param(id(key), v));
+            }
+        }
+        p.prepare(&spec(fs));
+        let (taps, lat) = (p.taps(), p.latency());
+        let need = |c: &EqConfig| design_eq(c, fs).coeffs.len();
+        println!(
+            "taps {taps} (2 kHz Q 1 needs {}, 80 Hz Q 1 {}), latency {lat}",
+            need(&from),
+            need(&to)
+        );
+        assert_eq!(taps, need(&demanding));
+        assert!(taps > need(&to));
+        let (t1, t2) = (100, 100 + 2 * (lat + taps));
+        let n = t2 + lat + taps;
+        let mut x = vec![vec![0.0f32; n]; 2];
+        for t in [t1, t2] {
+            x[0][t] = 1.0;
+            x[1][t] = 1.0;
+        }
+        // The move happens between the two impulses' responses.
+        let moved = t1 + lat + taps;
+        let y = crate::testkit::run_automated(
+            &mut p,
+            &x,
+            id(ParamKey::FreqHz),
+            &|t| if t >= moved { 80.0 } else { 2000.0 },
+            AUTO_BLOCK,
+            false,
+        );
+        assert_eq!(p.latency(), lat);
+        let argmax = |v: &[f32]| {
+            (0..v.len())
+                .max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs()))
+                .unwrap()
+        };
+        let half = t1 + (t2 - t1) / 2;
+        assert_eq!(argmax(&y[0][..half]), t1 + lat);
+        assert_eq!(half + argmax(&y[0][half..]), t2 + lat);
+        for (t, cfg) in [(t1, &from), (t2, &to)] {
+            let h = super::design_eq_at(cfg, fs, taps);
+            let c = t + lat - (taps - 1) / 2;
+            let err = h
+                .iter()
+                .zip(&y[0][c..c + taps])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(err < 1e-6, "impulse at {t}: {err}");
+        }
+    }
+
+    /// A +12 dB Q 4 peak swept from 40 Hz to 16 kHz and back in one second over noise stays
+    /// finite and within the boost.
+    #[test]
+    fn an_automated_sweep_on_noise_stays_finite_and_bounded() {
+        let fs = 48000.0;
+        let cfg = eq_cfg(vec![peak(40.0, 12.0, 4.0)]);
+        let mut p = automated(&cfg, ParamKey::FreqHz, &[40.0, 16000.0], fs);
+        let n = 48000 + p.latency();
+        let x = vec![crate::testkit::white(n, 5, 0.5); 2];
+        let sweep = |t: usize| {
+            let u = (t as f64 / 24000.0).min(2.0);
+            let u = if u > 1.0 { 2.0 - u } else { u };
+            40.0 * 400f64.powf(u)
+        };
+        let y = crate::testkit::run_automated(
+            &mut p,
+            &x,
+            ParamId::new(ParamKey::FreqHz),
+            &sweep,
+            AUTO_BLOCK,
+            false,
+        );
+        assert!(y.iter().flatten().all(|v| v.is_finite()));
+        let peak = y[0].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        println!("sweep: peak {peak} for noise of peak 0.5 and a +12 dB (x4) band");
+        assert!(peak < 0.5 * 4.0 * 2.0, "{peak}");
+    }
+
+    /// An EQ whose bands are given the values they already have runs as an unautomated one.
+    #[test]
+    fn unmoved_automation_filters_as_the_fixed_design() {
+        let fs = 48000.0;
+        let cfg = eq_cfg(vec![peak(700.0, 4.0, 2.0)]);
+        let mut a = automated(&cfg, ParamKey::GainDb, &[4.0], fs);
+        let mut b = prepared(&cfg, fs);
+        assert_eq!(a.taps(), b.taps());
+        let x = test_signal(fs, 0.3, 0.8);
+        assert_eq!(run(&mut a, &x, 100), run(&mut b, &x, 100));
     }
 }

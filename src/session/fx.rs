@@ -175,18 +175,6 @@ impl Validator<'_> {
             let Some(bt) = as_table(&mut self.d, item, path) else {
                 continue;
             };
-            if phase == Phase::Linear {
-                for key in ["freq_hz", "gain_db", "q"] {
-                    if let Some(v) = bt.get(key).filter(|v| is_envelope(v)) {
-                        self.d.bad_value_help(
-                            &v.span(),
-                            &bt.key_path(key),
-                            "cannot be automated with phase = \"linear\": the FIR is designed once",
-                            "use phase = \"minimum\" (the default) to automate a band",
-                        );
-                    }
-                }
-            }
             let before = self.automation.len();
             if let Some(b) = self.eq_band(&bt) {
                 bands.push(b);
@@ -325,7 +313,7 @@ impl Validator<'_> {
                 }
                 band.shelf = match self.opt_fx_param(t, ParamKey::Q, q) {
                     Some(q) => ShelfShape::Q(q),
-                    None => ShelfShape::Slope(t.num_of(&mut self.d, slope)),
+                    None => ShelfShape::Slope(self.fx_param(t, ParamKey::Slope, slope)),
                 };
             }
             BandKind::Peak => {

@@ -976,8 +976,9 @@ pub mod fx {
         pub const SHELF_Q: Key = num_opt("q", 0.1, 10.0, "")
             .doc("shelf Q instead of `slope`")
             .auto();
-        pub const SHELF_SLOPE: Key =
-            num("slope", 0.1, 1.0, "", 1.0).doc("shelf slope; give `q` or `slope`, not both");
+        pub const SHELF_SLOPE: Key = num("slope", 0.1, 1.0, "", 1.0)
+            .doc("shelf slope; give `q` or `slope`, not both")
+            .auto();
         pub const PEAK_Q: Key = num("q", 0.1, 40.0, "", 1.0).doc("bandwidth").auto();
         pub const NOTCH_Q: Key = num("q", 0.1, 100.0, "", 8.0).doc("bandwidth").auto();
         pub const BANDPASS_Q: Key = num("q", 0.1, 40.0, "", std::f64::consts::FRAC_1_SQRT_2)

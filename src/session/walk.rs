@@ -136,19 +136,23 @@ impl<'a, 'i> Tbl<'a, 'i> {
         );
     }
 
+    /// An envelope (a table) where the key takes only a number: say so rather than "wrong type".
+    fn not_automatable(&self, d: &mut Diags<'_>, key: &str, v: &Val<'_>) {
+        d.bad_value_help(
+            &v.span(),
+            &self.key_path(key),
+            "this key cannot be automated: it takes a number, not an envelope",
+            "envelopes work on gain_db, pan, width, a send's level_db and the processor \
+             parameters the README lists as automatable",
+        );
+    }
+
     /// An optional number (integers are accepted). Non-finite values are errors.
     pub fn num(&self, d: &mut Diags<'_>, key: &str) -> Option<Num> {
         let v = self.get(key)?;
         let span = v.span();
         if matches!(v.get_ref(), DeValue::Table(_)) {
-            // An envelope where the key takes only a number: say so rather than "wrong type".
-            d.bad_value_help(
-                &span,
-                &self.key_path(key),
-                "this key cannot be automated: it takes a number, not an envelope",
-                "envelopes work on gain_db, pan, width, a send's level_db and the processor \
-                 parameters the README lists as automatable",
-            );
+            self.not_automatable(d, key, v);
             return None;
         }
         if !matches!(v.get_ref(), DeValue::Integer(_) | DeValue::Float(_)) {
@@ -172,6 +176,10 @@ impl<'a, 'i> Tbl<'a, 'i> {
             Some(i) => Some((i, v.span())),
             None if matches!(v.get_ref(), DeValue::Integer(_)) => {
                 d.bad_value(&v.span(), &self.key_path(key), "integer out of range");
+                None
+            }
+            None if matches!(v.get_ref(), DeValue::Table(_)) => {
+                self.not_automatable(d, key, v);
                 None
             }
             None => {
