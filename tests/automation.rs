@@ -312,15 +312,15 @@ offset_s = { points = [[0.0, 1.0]] }\n\
         "s.toml:10:67: track[0] \"a\".fx[0].gain_db.curve = \"cubic\": must be one of \"linear\", \"smooth\", \"step\"",
         "s.toml:11:78: track[0] \"a\".fx[1].bands[0].slope_db_oct = { points = [[0.0, 12.0]] }: this key cannot be automated",
         "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
-        "s.toml:14:49: track[0] \"a\".fx[4].predelay_ms = { points = [[0.0, 5.0]] }: cannot be automated with ir",
         "s.toml:15:59: track[0] \"a\".fx[5].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
         "s.toml:16:12: track[0] \"a\".offset_s = { points = [[0.0, 1.0]] }: this key cannot be automated",
         "s.toml:20:53: master.fx[0].crossovers_hz[1] = { points = [[0.0, 1000.0]] }: a crossover cannot be automated",
     ] {
         assert!(err.contains(want), "expected {want:?} in:\n{err}");
     }
-    // A linear-phase EQ's bands follow envelopes.
+    // A linear-phase EQ's bands and a convolution reverb's predelay follow envelopes.
     assert!(!err.contains("fx[2]"), "{err}");
+    assert!(!err.contains("fx[4]"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -339,6 +339,31 @@ fn a_reverb_predelay_envelope_moves_the_onset_through_the_render() {
         RATE,
         "[[track]]\nname = \"i\"\nfile = \"imp.wav\"\n\
          fx = [{ type = \"reverb\", model = \"plate\", decay_s = 0.1, mix = 1.0, \
+         predelay_ms = { points = [[0.2, 10.0], [0.2, 250.0]] } }]\n",
+    );
+    let onset =
+        |c: &[f32], from: usize| from + c[from..].iter().position(|v| v.abs() > 1e-6).unwrap();
+    for c in &p {
+        assert_eq!(onset(c, 0), 480);
+        assert_eq!(onset(c, second - 100), second + 12000);
+    }
+}
+
+#[test]
+fn a_convolution_reverb_predelay_envelope_moves_the_onset_through_the_render() {
+    // A delta IR: the wet signal is the input, predelayed. The predelay steps from 10 to
+    // 250 ms at 0.2 s and glides there: an impulse at 0 comes out at 10 ms, one at 2 s at
+    // 2.25 s, whatever latency the convolver has (the engine compensates it).
+    let sb = Sandbox::new();
+    let second = 2 * RATE as usize;
+    sb.stem_f32("ir.wav", RATE, 1, 1, |_, _| 0.5);
+    sb.stem_f32("imp.wav", RATE, 2, second + RATE as usize, move |_, i| {
+        if i == 0 || i == second { 1.0 } else { 0.0 }
+    });
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"i\"\nfile = \"imp.wav\"\n\
+         fx = [{ type = \"reverb\", ir = \"ir.wav\", mix = 1.0, \
          predelay_ms = { points = [[0.2, 10.0], [0.2, 250.0]] } }]\n",
     );
     let onset =

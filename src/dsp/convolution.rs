@@ -25,6 +25,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 use super::delay_line::DelayLine;
 use super::envelope::{ParamId, ParamKey, Ramp};
+use super::predelay::{PredelayGlide, Taps};
 use super::{ProcessSpec, Processor};
 
 /// Smallest partition [`Convolver::auto_partition`] chooses, in frames.
@@ -537,6 +538,13 @@ impl Processor for Convolver {
 /// [`Processor::latency`]. The convolver's own latency is absorbed into the predelay where the
 /// predelay is long enough, so `L = max(0, partition - 1 - predelay)` frames (and 0 at `mix = 0`,
 /// where the IR is not applied at all). The IR is used at its recorded level.
+///
+/// An automated `predelay_ms` is a moving delay in front of the convolver (whose latency stays
+/// fixed): the convolver's latency stands in for as much of the smallest predelay the envelope
+/// reaches as it covers, so `L = max(0, partition - 1 - lowest predelay)` for the whole render,
+/// and the rest of each predelay is read from the input at the glide's position, between
+/// samples while it moves, as the algorithmic reverb reads its predelay
+/// ([`super::predelay`]).
 pub struct ConvolutionReverb {
     conv: Convolver,
     predelay_ms: f64,
@@ -551,6 +559,53 @@ pub struct ConvolutionReverb {
     wet_delay: Vec<DelayLine>,
     dry_delay: Vec<DelayLine>,
     dry: Vec<Vec<f32>>,
+    /// The smallest and largest predelay given before `prepare`, ms (an envelope's points).
+    predelay_range_ms: Option<(f64, f64)>,
+    /// Sample rate of `prepare` (0 before).
+    sample_rate: f64,
+    /// Under automation: the moving predelay in front of the convolver.
+    moving: Option<MovingPredelay>,
+}
+
+/// An automated predelay: each channel's input read at the glide's position
+/// ([`PredelayGlide`], [`Taps`], as the algorithmic reverb reads its predelay), less the part of
+/// the smallest predelay the envelope reaches that the convolver's latency takes out.
+struct MovingPredelay {
+    lines: Vec<Taps>,
+    glide: PredelayGlide,
+    /// Frames of every predelay that the convolver's latency stands in for.
+    absorbed: usize,
+    /// The predelays the envelope reaches, frames.
+    lo: usize,
+    hi: usize,
+}
+
+impl MovingPredelay {
+    /// Delay `block` in place by the predelay less `absorbed`: gliding, read between samples;
+    /// at rest, read at the whole frame.
+    fn process(&mut self, block: &mut [&mut [f32]]) {
+        let n = block.first().map_or(0, |c| c.len());
+        let moving = self.glide.moving();
+        for i in 0..n {
+            if moving {
+                self.glide.step();
+            }
+            let d = self.glide.at() - self.absorbed as f64;
+            let whole = self.glide.target() - self.absorbed;
+            for (ch, line) in block.iter_mut().zip(&mut self.lines) {
+                line.push(f64::from(ch[i]));
+                let y = if moving {
+                    line.at_frac(d.max(0.0))
+                } else {
+                    line.at(whole)
+                };
+                ch[i] = y as f32;
+            }
+        }
+        if moving {
+            self.glide.land();
+        }
+    }
 }
 
 impl ConvolutionReverb {
@@ -582,6 +637,9 @@ impl ConvolutionReverb {
             wet_delay: Vec::new(),
             dry_delay: Vec::new(),
             dry: Vec::new(),
+            predelay_range_ms: None,
+            sample_rate: 0.0,
+            moving: None,
         }
     }
 }
@@ -600,6 +658,9 @@ impl ConvolutionReverb {
                 d[..n].copy_from_slice(ch);
                 line.process(&mut [&mut d[..n]]);
             }
+        }
+        if let Some(m) = &mut self.moving {
+            m.process(block);
         }
         self.conv.process(block);
         for (ch, line) in block.iter_mut().zip(&mut self.wet_delay) {
@@ -625,9 +686,31 @@ impl Processor for ConvolutionReverb {
     }
 
     fn prepare(&mut self, spec: &ProcessSpec) {
-        self.predelay = (self.predelay_ms * 1e-3 * spec.sample_rate).round() as usize;
-        let (wet, lat) = if self.mix == 0.0 && self.mix_ramp.is_none() {
+        let fs = spec.sample_rate;
+        let frames = |ms: f64| (ms * 1e-3 * fs).round() as usize;
+        self.sample_rate = fs;
+        self.predelay = frames(self.predelay_ms);
+        self.moving = None;
+        let silent = self.mix == 0.0 && self.mix_ramp.is_none();
+        let (wet, lat) = if silent {
             (0, 0)
+        } else if let Some((lo_ms, hi_ms)) = self.predelay_range_ms {
+            // A moving predelay: the convolver's latency stands in for the part of the
+            // smallest predelay it covers, the rest is a moving delay in front of it.
+            let conv = self.conv.latency();
+            let (lo, hi) = (frames(lo_ms), frames(hi_ms));
+            let absorbed = lo.min(conv);
+            self.moving = Some(MovingPredelay {
+                // Two frames more for the interpolator.
+                lines: (0..spec.channels)
+                    .map(|_| Taps::new(hi - absorbed + 2))
+                    .collect(),
+                glide: PredelayGlide::new(self.predelay, fs),
+                absorbed,
+                lo,
+                hi,
+            });
+            (0, conv - absorbed)
         } else {
             let conv = self.conv.latency();
             (
@@ -646,6 +729,9 @@ impl Processor for ConvolutionReverb {
 
     fn reset(&mut self) {
         self.conv.reset();
+        if let Some(m) = &mut self.moving {
+            m.lines.iter_mut().for_each(Taps::clear);
+        }
         self.wet_delay.iter_mut().for_each(DelayLine::reset);
         self.dry_delay.iter_mut().for_each(DelayLine::reset);
     }
@@ -673,11 +759,24 @@ impl Processor for ConvolutionReverb {
         }
     }
 
+    /// `mix` moves per sample; `predelay_ms` glides (see [`MovingPredelay`]). Predelays given
+    /// before `prepare` size the moving delay for the smallest and largest.
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
-        if param.key != ParamKey::Mix {
-            return false;
+        match param.key {
+            ParamKey::Mix => self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value),
+            ParamKey::PredelayMs => {
+                let v = value.max(0.0);
+                if self.sample_rate == 0.0 {
+                    let (lo, hi) = self.predelay_range_ms.unwrap_or((v, v));
+                    self.predelay_range_ms = Some((lo.min(v), hi.max(v)));
+                    self.predelay_ms = v;
+                } else if let Some(m) = &mut self.moving {
+                    let frames = (v * 1e-3 * self.sample_rate).round() as usize;
+                    m.glide.set(frames.clamp(m.lo, m.hi));
+                }
+            }
+            _ => return false,
         }
-        self.mix_ramp.get_or_insert(Ramp::new(self.mix)).set(value);
         true
     }
 
@@ -690,7 +789,7 @@ impl Processor for ConvolutionReverb {
         if self.mix == 0.0 && self.mix_ramp.is_none() {
             0
         } else {
-            self.conv.ir_len() + self.predelay
+            self.conv.ir_len() + self.moving.as_ref().map_or(self.predelay, |m| m.hi)
         }
     }
 }
@@ -860,6 +959,55 @@ mod tests {
             assert_eq!(at(&o).0, 37 + r.latency() + 480, "B = {b}");
             assert!((o[0][37 + r.latency() + 480] - 0.5).abs() < 1e-7);
             println!("B = {b}, predelay 480: latency {}", r.latency());
+        }
+    }
+
+    /// An automated predelay moves the wet onset: a delta IR at 10 ms, then 100 ms once the
+    /// glide has landed, with the latency the lowest predelay fixes (the convolver's less
+    /// 10 ms) throughout, and the dry path aligned with it.
+    #[test]
+    fn an_automated_predelay_moves_the_onset() {
+        let spec = testkit::spec(RATE);
+        for b in [256, 4096] {
+            let mut r = ConvolutionReverb::with_partition(Arc::new(vec![vec![0.5]]), b, 10.0, 0.5);
+            for v in [10.0, 100.0, 10.0] {
+                assert!(r.set_param(ParamId::new(ParamKey::PredelayMs), v));
+            }
+            r.prepare(&spec);
+            let lat = (b - 1).saturating_sub(480);
+            assert_eq!(r.latency(), lat);
+            let n = 60_000 + lat + 4800 + 100;
+            let mut x = vec![vec![0.0f32; n]; 2];
+            let (t1, t2) = (37, 60_000);
+            for t in [t1, t2] {
+                x[0][t] = 1.0;
+                x[1][t] = -1.0;
+            }
+            // 100 ms from frame 2000 on: the glide lands long before t2.
+            let y = testkit::run_automated(
+                &mut r,
+                &x,
+                ParamId::new(ParamKey::PredelayMs),
+                &|t| if t >= 2000 { 100.0 } else { 10.0 },
+                crate::dsp::envelope::AUTO_BLOCK,
+                false,
+            );
+            assert_eq!(r.latency(), lat);
+            // Dry halves at the latency, wet halves at the latency plus the predelay, and
+            // nothing else (the glide moves while no input is in the line).
+            let mut want = vec![0.0f32; n];
+            for (t, p) in [(t1, 480), (t2, 4800)] {
+                want[t + lat] += 0.5;
+                want[t + lat + p] += 0.25;
+            }
+            for (c, sign) in [(0, 1.0f32), (1, -1.0)] {
+                let err = y[c]
+                    .iter()
+                    .zip(&want)
+                    .map(|(a, w)| (a - sign * w).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(err < 1e-6, "B = {b}, channel {c}: {err}");
+            }
         }
     }
 

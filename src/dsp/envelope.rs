@@ -503,6 +503,16 @@ mod tests {
                 ],
             ),
             (
+                FxConfig::Reverb(ReverbConfig {
+                    kind: ReverbKind::Convolution {
+                        ir: "ir.wav".into(),
+                    },
+                    predelay_ms: 20.0,
+                    mix: 0.5,
+                }),
+                vec![(p(Mix), 0.0, 1.0), (p(PredelayMs), 0.0, 500.0)],
+            ),
+            (
                 FxConfig::Multiband(MultibandConfig {
                     crossovers_hz: vec![200.0, 3000.0],
                     bands: vec![comp.clone(); 3],
@@ -532,8 +542,12 @@ mod tests {
         ];
         let spec = crate::testkit::spec(48000.0);
         let x = crate::testkit::white(48000, 3, 0.9);
+        let mut res = Resources::default();
+        let ir = crate::testkit::white(4800, 9, 0.1);
+        res.impulse_responses
+            .insert("ir.wav".into(), std::sync::Arc::new(vec![ir]));
         for (cfg, params) in cases {
-            let mut proc = construct(&cfg, &Resources::default()).unwrap();
+            let mut proc = construct(&cfg, &res).unwrap();
             for &(id, lo, hi) in &params {
                 assert!(proc.set_param(id, lo), "{cfg:?} refuses {id:?}");
                 assert!(proc.set_param(id, hi));

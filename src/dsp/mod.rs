@@ -20,6 +20,7 @@ pub mod fir;
 pub mod gain;
 pub mod limiter;
 pub mod multiband;
+pub mod predelay;
 pub mod reverb;
 pub mod saturation;
 pub mod simd;

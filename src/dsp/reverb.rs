@@ -48,18 +48,12 @@
 
 use super::config::ReverbModel;
 use super::envelope::{ParamId, ParamKey, Ramp};
+pub use super::predelay::{PREDELAY_GLIDE_S, PREDELAY_SLEW};
+use super::predelay::{PredelayGlide, Taps};
 use super::{ProcessSpec, Processor, flush};
 
 /// Number of delay lines in the network (a power of two for the fast Hadamard transform).
 const LINES: usize = 16;
-
-/// Time constant of the automated predelay's glide, s: the read position covers 1 - 1/e of a
-/// move in this time (a 100 ms move starts at 3.3 frames per frame and slows from there).
-pub const PREDELAY_GLIDE_S: f64 = 0.03;
-
-/// Fastest the automated predelay's read position moves, frames per frame: what enters the
-/// reverb is bent by at most this fraction in pitch (0.25: under 4 semitones).
-pub const PREDELAY_SLEW: f64 = 0.25;
 
 /// Design of one model. Times in ms, frequencies in Hz.
 struct Model {
@@ -239,60 +233,6 @@ impl Shelf {
     }
 }
 
-/// A circular buffer read at fixed delays (predelay and early-reflection taps).
-#[derive(Clone, Default)]
-struct Taps {
-    buf: Vec<f64>,
-    mask: usize,
-    pos: usize,
-}
-
-impl Taps {
-    fn new(max_delay: usize) -> Taps {
-        let len = (max_delay + 1).next_power_of_two();
-        Taps {
-            buf: vec![0.0; len],
-            mask: len - 1,
-            pos: 0,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, x: f64) {
-        self.pos = (self.pos + 1) & self.mask;
-        self.buf[self.pos] = x;
-    }
-
-    /// The sample pushed `d` pushes ago (0 = the newest).
-    #[inline]
-    fn at(&self, d: usize) -> f64 {
-        self.buf[self.pos.wrapping_sub(d) & self.mask]
-    }
-
-    /// The input `d` frames ago, `d` fractional: third-order Lagrange interpolation through the
-    /// four samples around it (linear below one frame, where there is no newer sample).
-    #[inline]
-    fn at_frac(&self, d: f64) -> f64 {
-        let i = d.floor();
-        let t = d - i;
-        let i = i as usize;
-        if i == 0 {
-            return self.at(0) + t * (self.at(1) - self.at(0));
-        }
-        let (pm, p0, p1, p2) = (self.at(i - 1), self.at(i), self.at(i + 1), self.at(i + 2));
-        let wm = -t * (t - 1.0) * (t - 2.0) / 6.0;
-        let w0 = (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0;
-        let w1 = -(t + 1.0) * t * (t - 2.0) / 2.0;
-        let w2 = (t + 1.0) * t * (t - 1.0) / 6.0;
-        wm * pm + w0 * p0 + w1 * p1 + w2 * p2
-    }
-
-    fn clear(&mut self) {
-        self.buf.fill(0.0);
-        self.pos = 0;
-    }
-}
-
 /// One early reflection: delay after the predelay (frames), gain, and which input it reflects.
 #[derive(Clone, Copy)]
 struct Reflection {
@@ -327,10 +267,7 @@ pub struct Reverb {
     predelay: usize,
     /// Where the predelay is headed, frames, and where its glide is now (equal to `predelay`
     /// when at rest).
-    predelay_to: usize,
-    predelay_at: f64,
-    /// Per-frame pull of the glide: `1 - exp(-1 / (PREDELAY_GLIDE_S fs))`.
-    glide: f64,
+    glide: PredelayGlide,
     /// The longest predelay the input lines hold, frames.
     predelay_cap: usize,
     /// Corner of the damping shelves as `tan(pi fc / fs)`.
@@ -386,9 +323,7 @@ impl Reverb {
             predelay_max_ms: predelay_ms.clamp(0.0, 2000.0),
             sample_rate: 0.0,
             predelay: 0,
-            predelay_to: 0,
-            predelay_at: 0.0,
-            glide: 0.0,
+            glide: PredelayGlide::default(),
             predelay_cap: 0,
             shelf_k: 0.0,
             shelf_step: [(0.0, 0.0); LINES],
@@ -427,15 +362,14 @@ impl Reverb {
                 *ol += dl;
                 *or += dr;
             }
-            let pull = (self.predelay_to as f64 - self.predelay_at) * self.glide;
-            self.predelay_at += pull.clamp(-PREDELAY_SLEW, PREDELAY_SLEW);
+            self.glide.step();
         }
         let [tl, tr] = &mut self.inputs;
         tl.push(xl);
         tr.push(xr);
         let (tl, tr) = (&*tl, &*tr);
         let pre = self.predelay;
-        let pre_at = self.predelay_at;
+        let pre_at = self.glide.at();
 
         // Early reflections, each read from its own side's input (or the other one).
         let mut er = [0.0f64; 2];
@@ -593,9 +527,8 @@ impl Reverb {
             self.decay_s = self.decay_to;
             self.damping = self.damping_to;
         }
-        if (self.predelay_at - self.predelay_to as f64).abs() < 1e-3 {
-            self.predelay = self.predelay_to;
-            self.predelay_at = self.predelay_to as f64;
+        if let Some(to) = self.glide.land() {
+            self.predelay = to;
         }
     }
 }
@@ -612,9 +545,7 @@ impl Processor for Reverb {
         self.sample_rate = fs;
         self.onset = m.onset.sqrt();
         self.predelay = (self.predelay_ms * 1e-3 * fs).round() as usize;
-        self.predelay_to = self.predelay;
-        self.predelay_at = self.predelay as f64;
-        self.glide = 1.0 - (-1.0 / (PREDELAY_GLIDE_S * fs)).exp();
+        self.glide = PredelayGlide::new(self.predelay, fs);
         self.decay_to = self.decay_s;
         self.damping_to = self.damping;
 
@@ -727,7 +658,7 @@ impl Processor for Reverb {
         let (start, step) = ramp.unwrap_or((self.mix, 0.0));
         let moving = self.decay_to != self.decay_s
             || self.damping_to != self.damping
-            || self.predelay_at != self.predelay_to as f64
+            || self.glide.moving()
             || self.width_ramp.is_some_and(|r| r.moving());
         if moving {
             self.process_moving(block, (start, step));
@@ -800,7 +731,7 @@ impl Processor for Reverb {
                     self.predelay_ms = v;
                 } else {
                     let frames = (v * 1e-3 * self.sample_rate).round() as usize;
-                    self.predelay_to = frames.min(self.predelay_cap);
+                    self.glide.set(frames.min(self.predelay_cap));
                 }
             }
             _ => return false,

@@ -565,20 +565,7 @@ impl Validator<'_> {
         let mix = self.fx_param(t, ParamKey::Mix, &e::MIX);
         if t.has(e::IR.name) {
             t.check_section(&mut self.d, &e::IR_SECTION, &[TYPE]);
-            let key = e::IR_PREDELAY_MS.name;
-            let predelay_ms = match t.get(key).filter(|v| is_envelope(v)) {
-                Some(v) => {
-                    self.d.bad_value_help(
-                        &v.span(),
-                        &t.key_path(key),
-                        "cannot be automated with ir: the convolver's latency is taken out of \
-                         the predelay, so a moving predelay would move the latency",
-                        "give a number, or use an algorithmic reverb (model = ...) to automate it",
-                    );
-                    0.0
-                }
-                None => t.num_of(&mut self.d, &e::IR_PREDELAY_MS),
-            };
+            let predelay_ms = self.fx_param(t, ParamKey::PredelayMs, &e::IR_PREDELAY_MS);
             let s = t.str(&mut self.d, e::IR.name)?;
             let path = self.input_file(&s, &t.key_path(e::IR.name), true)?;
             return Some(ReverbConfig {

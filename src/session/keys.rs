@@ -1223,8 +1223,9 @@ pub mod fx {
             .doc("delay before the reverb")
             .auto();
         /// A convolution reverb's predelay: fixed, since it absorbs the convolver's latency.
-        pub const IR_PREDELAY_MS: Key =
-            num("predelay_ms", 0.0, 500.0, "ms", 0.0).doc("delay before the reverb");
+        pub const IR_PREDELAY_MS: Key = num("predelay_ms", 0.0, 500.0, "ms", 0.0)
+            .doc("delay before the reverb")
+            .auto();
         pub const MIX: Key = num("mix", 0.0, 1.0, "", 1.0).doc("wet share").auto();
         pub const IR: Key = key("ir", Ty::File, "", Absent::Required).doc(
             "an impulse response (any supported format and rate, resampled; its level is kept \
