@@ -373,3 +373,39 @@ fn a_convolution_reverb_predelay_envelope_moves_the_onset_through_the_render() {
         assert_eq!(onset(c, second - 100), second + 12000);
     }
 }
+
+#[test]
+fn a_linear_phase_band_follows_its_gain_envelope_in_phase_with_the_stem() {
+    // A 1 kHz sine through a linear-phase peak at 1 kHz whose gain steps from -6 to +6 dB at
+    // 1 s. At its centre the Cookbook peak's gain is gain_db exactly and a linear-phase filter,
+    // its latency compensated, adds no phase: away from the step (one filter length and the
+    // crossfade) every frame is the stem times 10^(gain/20), to the FIR design's tolerance
+    // (0.1 dB).
+    let sb = Sandbox::new();
+    let w = 2.0 * std::f64::consts::PI * 1000.0 / f64::from(RATE);
+    let sine = move |i: usize| (0.5 * (w * i as f64).sin()) as f32;
+    sb.stem_f32("sine.wav", RATE, 2, 2 * RATE as usize, move |_, i| sine(i));
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"s\"\nfile = \"sine.wav\"\n\
+         fx = [{ type = \"eq\", phase = \"linear\", bands = [{ kind = \"peak\", freq_hz = 1000.0, \
+         q = 1.0, gain_db = { points = [[1.0, -6.0], [1.0, 6.0]] } }] }]\n",
+    );
+    let tol = 1.0 - db(-0.1);
+    let step = RATE as usize;
+    for (range, gain) in [
+        (2000..step - 2000, -6.0),
+        (step + 2000..2 * step - 2000, 6.0),
+    ] {
+        for i in range {
+            let want = f64::from(sine(i)) * db(gain);
+            for c in &p {
+                assert!(
+                    (f64::from(c[i]) - want).abs() < tol * 0.5 * db(gain),
+                    "frame {i}: {} vs {want}",
+                    c[i]
+                );
+            }
+        }
+    }
+}

@@ -12,7 +12,14 @@
 //!
 //! Automation: each band's compressor keys follow envelopes as a single compressor's do (the
 //! band is [`ParamId::band`]). The crossovers are fixed: the all-pass compensation that makes
-//! the bands sum flat holds for corners that stand still.
+//! the bands sum flat holds for corners that stand still. Measured at 48 kHz on white noise,
+//! with crossovers at 100 Hz and 1 kHz, moving the upper one in the 8-frame glide steps filters
+//! use (low-pass, high-pass and the lower band's all-pass copy retuned together, states carried
+//! over), against the input through the same moving all-passes: a 1 s sweep to 8 kHz stays
+//! 81 dB down, but a step to 8 kHz (glided over one 32-frame update) leaves an error 35 dB
+//! below the input over the worst 1024 frames (peak 0.07 for a 0.5 peak input), 30 dB below
+//! stepping back down from 8 kHz; a one-octave step 48 dB. Envelopes may step, so the bands
+//! would not stay within -40 dB of flat.
 
 use super::biquad::to_f32;
 use super::config::MultibandConfig;
