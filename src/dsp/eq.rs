@@ -73,10 +73,16 @@ fn push_band(band: &EqBand, fs: f64, out: &mut Vec<Coeffs>) {
 /// transfer function; evaluate it with [`cascade_response`](super::biquad::cascade_response).
 pub fn sections(cfg: &EqConfig, fs: f64) -> Vec<Coeffs> {
     let mut out = Vec::new();
-    for band in &cfg.bands {
-        push_band(band, fs, &mut out);
-    }
+    sections_into(cfg, fs, &mut out);
     out
+}
+
+/// [`sections`] into `out` (cleared first; no allocation once it has held as many).
+pub fn sections_into(cfg: &EqConfig, fs: f64, out: &mut Vec<Coeffs>) {
+    out.clear();
+    for band in &cfg.bands {
+        push_band(band, fs, out);
+    }
 }
 
 /// Analytic transfer function of the minimum-phase EQ at `f` Hz (sample rate `fs` Hz).

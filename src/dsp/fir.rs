@@ -84,49 +84,97 @@ const FLUSH: f64 = 1e-30;
 /// The result is symmetric (`c[i] == c[taps - 1 - i]`, bit for bit), so its phase is exactly
 /// linear with a delay of `(taps - 1) / 2` frames. Non-finite or absurd dB values are treated
 /// as silence (-inf, NaN) or clamped (+200 dB), so a bad curve cannot produce NaN coefficients.
-/// Allocates (call it when preparing, never per block).
+/// Allocates (call it when preparing, never per block; [`Designer`] designs again without
+/// allocating).
 pub fn design_linear_phase(
     magnitude_db: &dyn Fn(f64) -> f64,
     sample_rate: f64,
     taps: usize,
 ) -> Vec<f32> {
-    let taps = taps.clamp(1, MAX_TAPS) | 1;
-    let half = (taps - 1) / 2;
-    let m = (GRID * taps).next_power_of_two();
-    let bins = m / 2 + 1;
-
-    // Zero phase: a real, non-negative spectrum. Bin k sits at k * fs / m Hz.
-    let mut spectrum: Vec<Complex64> = (0..bins)
-        .map(|k| {
-            let f = k as f64 * sample_rate / m as f64;
-            Complex64::new(db_to_amplitude(magnitude_db(f)), 0.0)
-        })
-        .collect();
-    let mut h = vec![0.0f64; m];
-    let mut planner = RealFftPlanner::<f64>::new();
-    let ifft = planner.plan_fft_inverse(m);
-    if ifft.process(&mut spectrum, &mut h).is_err() {
-        // Cannot happen: the buffers come from the plan's length, and every bin is real. A
-        // filter that passes nothing is the safe answer should it ever.
-        return vec![0.0; taps];
-    }
-
-    // h is the zero-phase response, h[n] = h[m - n] up to rounding; averaging the two makes the
-    // filter symmetric to the last bit. realfft is unnormalised: divide by m.
-    let scale = 1.0 / m as f64;
-    let mut c = vec![0.0f32; taps];
-    for j in 0..=half {
-        let v = if j == 0 {
-            h[0]
-        } else {
-            0.5 * (h[j] + h[m - j])
-        };
-        let v = v * scale * tukey(j, half);
-        let v = if v.abs() < FLUSH { 0.0 } else { v as f32 };
-        c[half + j] = v;
-        c[half - j] = v;
-    }
+    let mut c = Vec::new();
+    Designer::new(taps).design_into(magnitude_db, sample_rate, &mut c);
     c
+}
+
+/// [`design_linear_phase`] for one length, again and again: the inverse FFT is planned and its
+/// buffers made once, so a running processor can design a new filter without allocating.
+#[derive(Clone)]
+pub struct Designer {
+    taps: usize,
+    ifft: Arc<dyn realfft::ComplexToReal<f64>>,
+    spectrum: Vec<Complex64>,
+    h: Vec<f64>,
+    scratch: Vec<Complex64>,
+}
+
+impl std::fmt::Debug for Designer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Designer")
+            .field("taps", &self.taps)
+            .finish()
+    }
+}
+
+impl Designer {
+    /// A designer of `taps`-coefficient filters (rounded as [`design_linear_phase`] rounds).
+    /// Allocates.
+    pub fn new(taps: usize) -> Self {
+        let taps = taps.clamp(1, MAX_TAPS) | 1;
+        let m = (GRID * taps).next_power_of_two();
+        let ifft = RealFftPlanner::<f64>::new().plan_fft_inverse(m);
+        Designer {
+            taps,
+            spectrum: ifft.make_input_vec(),
+            h: ifft.make_output_vec(),
+            scratch: ifft.make_scratch_vec(),
+            ifft,
+        }
+    }
+
+    /// The filter of [`design_linear_phase`] into `c` (resized to the length on first use
+    /// only).
+    pub fn design_into(
+        &mut self,
+        magnitude_db: &dyn Fn(f64) -> f64,
+        sample_rate: f64,
+        c: &mut Vec<f32>,
+    ) {
+        let taps = self.taps;
+        let half = (taps - 1) / 2;
+        let m = self.h.len();
+        c.resize(taps, 0.0);
+        // Zero phase: a real, non-negative spectrum. Bin k sits at k * fs / m Hz.
+        for (k, s) in self.spectrum.iter_mut().enumerate() {
+            let f = k as f64 * sample_rate / m as f64;
+            *s = Complex64::new(db_to_amplitude(magnitude_db(f)), 0.0);
+        }
+        let h = &mut self.h;
+        if self
+            .ifft
+            .process_with_scratch(&mut self.spectrum, h, &mut self.scratch)
+            .is_err()
+        {
+            // Cannot happen: the buffers come from the plan's length, and every bin is real.
+            // A filter that passes nothing is the safe answer should it ever.
+            c.fill(0.0);
+            return;
+        }
+
+        // h is the zero-phase response, h[n] = h[m - n] up to rounding; averaging the two makes
+        // the filter symmetric to the last bit. realfft is unnormalised: divide by m.
+        let scale = 1.0 / m as f64;
+        for j in 0..=half {
+            let v = if j == 0 {
+                h[0]
+            } else {
+                0.5 * (h[j] + h[m - j])
+            };
+            let v = v * scale * tukey(j, half);
+            let v = if v.abs() < FLUSH { 0.0 } else { v as f32 };
+            c[half + j] = v;
+            c[half - j] = v;
+        }
+    }
 }
 
 /// dB to amplitude for the design grid: -inf and NaN give 0, very large values are capped.
@@ -511,6 +559,11 @@ pub struct LinearPhaseEq {
     dirty: bool,
     /// The length every design of an automated EQ has, frames (0 when not automated).
     fixed_taps: usize,
+    /// An automated EQ's designer at `fixed_taps`, its sections and its coefficients, made in
+    /// `prepare` so that designing again while running allocates nothing.
+    designer: Option<Designer>,
+    sections: Vec<Coeffs>,
+    coeffs: Vec<f32>,
 }
 
 impl LinearPhaseEq {
@@ -524,6 +577,9 @@ impl LinearPhaseEq {
             fs: 0.0,
             dirty: false,
             fixed_taps: 0,
+            designer: None,
+            sections: Vec::new(),
+            coeffs: Vec::new(),
         }
     }
 
@@ -565,7 +621,8 @@ fn most_demanding(reached: &[EqConfig]) -> Option<EqConfig> {
 }
 
 /// The linear-phase FIR of `cfg` at `fs` Hz with exactly `taps` coefficients (see
-/// [`design_linear_phase`]).
+/// [`design_linear_phase`]): the tests' reference for what the running EQ designs.
+#[cfg(test)]
 fn design_eq_at(cfg: &EqConfig, fs: f64, taps: usize) -> Vec<f32> {
     let sections = eq::sections(cfg, fs);
     design_linear_phase(&|f| cascade_magnitude_db(&sections, f, fs), fs, taps)
@@ -603,7 +660,16 @@ impl Processor for LinearPhaseEq {
                 .max()
                 .unwrap_or(1);
             self.reached = distinct;
-            design_eq_at(&self.cfg, fs, self.fixed_taps)
+            let mut designer = Designer::new(self.fixed_taps);
+            eq::sections_into(&self.cfg, fs, &mut self.sections);
+            let sections = &self.sections;
+            designer.design_into(
+                &|f| cascade_magnitude_db(sections, f, fs),
+                fs,
+                &mut self.coeffs,
+            );
+            self.designer = Some(designer);
+            self.coeffs.clone()
         };
         let mut fir = Fir::new(Arc::new(coeffs));
         fir.prepare(spec);
@@ -631,13 +697,29 @@ impl Processor for LinearPhaseEq {
         while o < n {
             let left = fir.conv.frames_to_partition();
             let m = left.min(n - o);
-            if m == left && self.dirty {
-                let coeffs = design_eq_at(&self.cfg, self.fs, self.fixed_taps);
-                fir.conv.fade_to(std::slice::from_ref(&coeffs));
+            if m == left
+                && self.dirty
+                && let Some(designer) = &mut self.designer
+            {
+                let fs = self.fs;
+                eq::sections_into(&self.cfg, fs, &mut self.sections);
+                let sections = &self.sections;
+                designer.design_into(
+                    &|f| cascade_magnitude_db(sections, f, fs),
+                    fs,
+                    &mut self.coeffs,
+                );
+                fir.conv.fade_to(std::slice::from_ref(&self.coeffs));
                 self.dirty = false;
             }
-            let mut piece: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[o..o + m]).collect();
-            fir.process(&mut piece);
+            match block {
+                [l, r] => fir.process(&mut [&mut l[o..o + m], &mut r[o..o + m]]),
+                _ => {
+                    let mut piece: Vec<&mut [f32]> =
+                        block.iter_mut().map(|c| &mut c[o..o + m]).collect();
+                    fir.process(&mut piece);
+                }
+            }
             o += m;
         }
     }
@@ -1496,5 +1578,24 @@ mod tests {
         assert_eq!(a.taps(), b.taps());
         let x = test_signal(fs, 0.3, 0.8);
         assert_eq!(run(&mut a, &x, 100), run(&mut b, &x, 100));
+    }
+
+    /// A designer used again and again gives each curve exactly the coefficients a fresh
+    /// design does, whatever it designed before.
+    #[test]
+    fn a_reused_designer_designs_what_a_fresh_one_does() {
+        let fs = 48000.0;
+        let mut d = super::Designer::new(4095);
+        let mut c = Vec::new();
+        for (f0, g, q) in [(100.0, 6.0, 1.0), (2000.0, -9.0, 4.0), (40.0, 12.0, 0.7)] {
+            let cfg = eq_cfg(vec![peak(f0, g, q)]);
+            let sections = eq::sections(&cfg, fs);
+            d.design_into(
+                &|f| crate::dsp::biquad::cascade_magnitude_db(&sections, f, fs),
+                fs,
+                &mut c,
+            );
+            assert_eq!(c, super::design_eq_at(&cfg, fs, 4095), "{f0} Hz");
+        }
     }
 }
