@@ -134,7 +134,7 @@ fn reports_follow_the_schema_the_tool_ships() {
     );
 }
 
-/// A session whose stems and impulse response lie outside its folder renders the same bytes,
+/// A session file whose stems and impulse response lie outside its folder renders the same bytes,
 /// and names its inputs the same way, wherever its checkout lies.
 #[test]
 fn a_session_renders_the_same_bytes_wherever_it_lies() {

@@ -35,7 +35,7 @@ const GLIDE_SNAP: f64 = 1e-9;
 
 /// Shortest delay a moving time reads, frames: the cubic interpolator reads one frame newer
 /// than the integer delay, and inside the loop the newest frame is the one being computed.
-/// (Sessions ask for at least 0.1 ms: 4.4 frames at 44.1 kHz.)
+/// (Session files ask for at least 0.1 ms: 4.4 frames at 44.1 kHz.)
 const MIN_MOVING_FRAMES: f64 = 2.0;
 
 /// Feedback echo.
@@ -234,7 +234,7 @@ impl Processor for Delay {
                 self.time_ramp.set(value);
                 self.time_max_ms = self.time_max_ms.max(value);
             }
-            // A filter the session leaves out is not there to move.
+            // A filter the session file leaves out is not there to move.
             ParamKey::LowcutHz if self.lowcut_hz.is_some() => {
                 self.lowcut.set(value);
                 self.lowcut_hz = Some(value);
@@ -866,6 +866,20 @@ mod tests {
         ParamId::new(ParamKey::TimeMs)
     }
 
+    /// An echo-only delay at `from` ms, prepared at `fs` Hz as the engine prepares an automated
+    /// one: told every value the envelope reaches (`to`), then where it starts.
+    fn moving_delay(from: f64, to: f64, fs: f64) -> Delay {
+        let mut d = Delay::new(&echo_only(from));
+        assert!(d.set_param(time_ms(), to));
+        assert!(d.set_param(time_ms(), from));
+        prepared(d, fs)
+    }
+
+    /// `x` on both channels through `d`, its time following `time(frame)` (32-frame updates).
+    fn run_moving(d: &mut Delay, x: &[f32], time: &dyn Fn(usize) -> f64) -> Vec<Vec<f32>> {
+        testkit::run_automated(d, &[x.to_vec(), x.to_vec()], time_ms(), time, 32, false)
+    }
+
     /// A time that steps lands later echoes at the new time: once the glide has arrived, an
     /// impulse comes out spread by the cubic interpolator over the four frames around the
     /// fractional delay `D`, with unit sum and its centroid at exactly `D` (Lagrange
@@ -876,11 +890,7 @@ mod tests {
         let fs = 48_000.0;
         let at = 60_000; // 1.25 s: 25 glide time constants after the step.
         for (from, to) in [(10.0, 12.345_67), (100.0, 37.5), (250.0, 250.01)] {
-            // As the engine does: every value the envelope reaches, then where it starts.
-            let mut d = Delay::new(&echo_only(from));
-            assert!(d.set_param(time_ms(), to));
-            assert!(d.set_param(time_ms(), from));
-            let mut d = prepared(d, fs);
+            let mut d = moving_delay(from, to, fs);
             let x = impulse(at + 24_000, at, 1.0, -0.5);
             let y = testkit::run_automated(&mut d, &x, time_ms(), &|_| to, 32, false);
             let want = at as f64 + to * fs / 1000.0;
@@ -941,18 +951,8 @@ mod tests {
                 let t = i as f64 / fs;
                 from + (to - from) * ((t - 0.5) / 1.5).clamp(0.0, 1.0)
             };
-            let mut d = Delay::new(&echo_only(from));
-            assert!(d.set_param(time_ms(), to));
-            assert!(d.set_param(time_ms(), from));
-            let mut d = prepared(d, fs);
-            let y = testkit::run_automated(
-                &mut d,
-                &[x.clone(), x.clone()],
-                time_ms(),
-                &time,
-                32,
-                false,
-            );
+            let mut d = moving_delay(from, to, fs);
+            let y = run_moving(&mut d, &x, &time);
             let r = (to - from) / 1000.0 / 1.5;
             let want = f * (1.0 - r);
             // 0.5 s for the glide (10 time constants) to settle into the ramp.
@@ -980,19 +980,9 @@ mod tests {
         let n = 48_000;
         let x = testkit::sine(n, fs, f, amp);
         for (from, to) in [(100.0, 300.0), (300.0, 100.0), (50.0, 51.0)] {
-            let mut d = Delay::new(&echo_only(from));
-            d.set_param(time_ms(), to);
-            d.set_param(time_ms(), from);
-            let mut d = prepared(d, fs);
+            let mut d = moving_delay(from, to, fs);
             let time = |i: usize| if i < 24_000 { from } else { to };
-            let y = testkit::run_automated(
-                &mut d,
-                &[x.clone(), x.clone()],
-                time_ms(),
-                &time,
-                32,
-                false,
-            );
+            let y = run_moving(&mut d, &x, &time);
             let speed = 1.0 + (to - from).abs() / DELAY_GLIDE_MS;
             let bound = amp * 2.0 * PI * f / fs * speed;
             // The echo starts (a step from silence) at the first delay; look after it.

@@ -574,7 +574,7 @@ mod tests {
             );
         }
         // Structure cannot move: a multiband's crossovers (no such parameter), a band it does
-        // not have, a key its compressors do not take; a filter the session leaves out.
+        // not have, a key its compressors do not take; a filter the session file leaves out.
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],

@@ -559,11 +559,40 @@ pub struct LinearPhaseEq {
     dirty: bool,
     /// The length every design of an automated EQ has, frames (0 when not automated).
     fixed_taps: usize,
-    /// An automated EQ's designer at `fixed_taps`, its sections and its coefficients, made in
-    /// `prepare` so that designing again while running allocates nothing.
-    designer: Option<Designer>,
+    /// An automated EQ's designer at `fixed_taps`, made in `prepare`.
+    redesign: Option<EqRedesign>,
+}
+
+/// What an automated [`LinearPhaseEq`] designs with while it runs: the designer at its fixed
+/// length, the sections of the current settings and the coefficients, all made once so that
+/// designing again allocates nothing.
+#[derive(Debug, Clone)]
+struct EqRedesign {
+    designer: Designer,
     sections: Vec<Coeffs>,
     coeffs: Vec<f32>,
+}
+
+impl EqRedesign {
+    fn new(taps: usize) -> Self {
+        EqRedesign {
+            designer: Designer::new(taps),
+            sections: Vec::new(),
+            coeffs: Vec::new(),
+        }
+    }
+
+    /// The FIR of `cfg` at `fs` Hz (what [`design_linear_phase`] makes of its Cookbook curve).
+    fn design(&mut self, cfg: &EqConfig, fs: f64) -> &Vec<f32> {
+        eq::sections_into(cfg, fs, &mut self.sections);
+        let sections = &self.sections;
+        self.designer.design_into(
+            &|f| cascade_magnitude_db(sections, f, fs),
+            fs,
+            &mut self.coeffs,
+        );
+        &self.coeffs
+    }
 }
 
 impl LinearPhaseEq {
@@ -577,9 +606,7 @@ impl LinearPhaseEq {
             fs: 0.0,
             dirty: false,
             fixed_taps: 0,
-            designer: None,
-            sections: Vec::new(),
-            coeffs: Vec::new(),
+            redesign: None,
         }
     }
 
@@ -660,16 +687,8 @@ impl Processor for LinearPhaseEq {
                 .max()
                 .unwrap_or(1);
             self.reached = distinct;
-            let mut designer = Designer::new(self.fixed_taps);
-            eq::sections_into(&self.cfg, fs, &mut self.sections);
-            let sections = &self.sections;
-            designer.design_into(
-                &|f| cascade_magnitude_db(sections, f, fs),
-                fs,
-                &mut self.coeffs,
-            );
-            self.designer = Some(designer);
-            self.coeffs.clone()
+            let redesign = self.redesign.insert(EqRedesign::new(self.fixed_taps));
+            redesign.design(&self.cfg, fs).clone()
         };
         let mut fir = Fir::new(Arc::new(coeffs));
         fir.prepare(spec);
@@ -699,17 +718,10 @@ impl Processor for LinearPhaseEq {
             let m = left.min(n - o);
             if m == left
                 && self.dirty
-                && let Some(designer) = &mut self.designer
+                && let Some(redesign) = &mut self.redesign
             {
-                let fs = self.fs;
-                eq::sections_into(&self.cfg, fs, &mut self.sections);
-                let sections = &self.sections;
-                designer.design_into(
-                    &|f| cascade_magnitude_db(sections, f, fs),
-                    fs,
-                    &mut self.coeffs,
-                );
-                fir.conv.fade_to(std::slice::from_ref(&self.coeffs));
+                let coeffs = redesign.design(&self.cfg, self.fs);
+                fir.conv.fade_to(std::slice::from_ref(coeffs));
                 self.dirty = false;
             }
             match block {

@@ -62,13 +62,13 @@ pub trait Processor: Send {
     fn process_keyed(&mut self, block: &mut [&mut [f32]], _key: &[&[f32]]) {
         self.process(block);
     }
-    /// Move an automatable parameter to `value` (session units, within the key's range): the
-    /// processor reaches it by the last frame of the next block it processes, ramping gains and
-    /// mixes per sample, and updating filters and other settings once per block. The engine
-    /// calls it every [`envelope::AUTO_BLOCK`] frames. Before `prepare` it is called with every
-    /// value the envelope reaches at its points, then with its first value, so a processor can
-    /// size lines and its tail for the whole range. Returns false when the processor has no
-    /// such parameter (validation only lets through the ones it has).
+    /// Move an automatable parameter to `value` (in the session file's units, within the key's
+    /// range): the processor reaches it by the last frame of the next block it processes,
+    /// ramping gains and mixes per sample, and updating filters and other settings once per
+    /// block. The engine calls it every [`envelope::AUTO_BLOCK`] frames. Before `prepare` it is
+    /// called with every value the envelope reaches at its points, then with its first value,
+    /// so a processor can size lines and its tail for the whole range. Returns false when the
+    /// processor has no such parameter (validation only lets through the ones it has).
     fn set_param(&mut self, _param: envelope::ParamId, _value: f64) -> bool {
         false
     }

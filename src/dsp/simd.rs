@@ -30,8 +30,14 @@ pub fn level() -> Level {
     })
 }
 
-#[cfg(target_arch = "x86_64")]
+/// The widest unit the CPU has, detected once.
 fn detected() -> Level {
+    static HAVE: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+    *HAVE.get_or_init(detect)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Level {
     if std::is_x86_feature_detected!("avx512f") {
         Level::Avx512
     } else if std::is_x86_feature_detected!("avx2") {
@@ -42,7 +48,7 @@ fn detected() -> Level {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn detected() -> Level {
+fn detect() -> Level {
     Level::Baseline
 }
 
@@ -52,7 +58,7 @@ fn detected() -> Level {
 pub fn wide_at<R>(at: Level, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        let have = detected_cached();
+        let have = detected();
         if at >= Level::Avx512 && have >= Level::Avx512 {
             // SAFETY: the CPU reported AVX-512F.
             return unsafe { avx512(f) };
@@ -69,12 +75,6 @@ pub fn wide_at<R>(at: Level, f: impl FnOnce() -> R) -> R {
 #[inline(always)]
 pub fn wide<R>(f: impl FnOnce() -> R) -> R {
     wide_at(level(), f)
-}
-
-#[cfg(target_arch = "x86_64")]
-fn detected_cached() -> Level {
-    static HAVE: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
-    *HAVE.get_or_init(detected)
 }
 
 #[cfg(target_arch = "x86_64")]

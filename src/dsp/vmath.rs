@@ -4,10 +4,10 @@
 //!
 //! Both reduce the argument by powers of two and evaluate a short series, in plain f64
 //! multiplies and adds, with the exponent handled through the bits of the number (as Cephes
-//! and musl do). Tested against the standard library over their whole domains: within 1 ulp
-//! of the correctly rounded result for `exp`, 2 ulp for `ln` (the libm functions are within
-//! 1 ulp). The same operations in the same order on every CPU and vector width, so the
-//! results do not depend on the machine.
+//! and musl do). Tested against the standard library's over their whole domains: within 1 ulp
+//! of it for `exp`, 2 ulp for `ln` (libm's are themselves within 1 ulp of the exact result).
+//! The same operations in the same order on every CPU and vector width, so the results do not
+//! depend on the machine.
 
 /// `ln 2` split so that `k · LN2_HI` is exact for `|k| < 2^11` (Cody and Waite).
 const LN2_HI: f64 = f64::from_bits(0x3FE6_2E42_FEE0_0000);

@@ -37,7 +37,7 @@ pub const PLAN_KIND: &str = "mixdown-album-plan";
 /// One input file and the SHA-256 of its bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InputHash {
-    /// The path relative to the session's folder (`/`-separated, `..` where it lies outside).
+    /// The path relative to the session file's folder (`/`-separated, `..` where it lies outside).
     pub path: String,
     pub sha256: String,
 }

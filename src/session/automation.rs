@@ -84,7 +84,7 @@ impl Validator<'_> {
     }
 
     /// A filter frequency (`param` names it to the processor, `k` in the key table): a number
-    /// or an envelope, every value at least the key's lowest and below the session's Nyquist
+    /// or an envelope, every value at least the key's lowest and below the session file's Nyquist
     /// frequency.
     pub(super) fn freq_param(&mut self, t: &Tbl<'_, '_>, key: ParamKey, k: &Key) -> f64 {
         debug_assert_eq!(key.name(), k.name);
@@ -214,7 +214,7 @@ impl Validator<'_> {
         .filter(|_| ok)
     }
 
-    /// A point's time: seconds (0 or more), or `"bar:beat"` at the session tempo.
+    /// A point's time: seconds (0 or more), or `"bar:beat"` at the session file's tempo.
     fn point_time(&mut self, v: &Val<'_>, path: &str) -> Option<f64> {
         let span = v.span();
         let secs = match v.get_ref() {
@@ -361,7 +361,7 @@ mod tests {
     }
 
     /// A delay's time and loop filters, a de-esser's band and a width's crossover take
-    /// envelopes; one on a filter the session would leave out turns it on at its first value.
+    /// envelopes; one on a filter the session file would leave out turns it on at its first value.
     #[test]
     fn delay_filter_and_crossover_frequencies_take_envelopes() {
         use crate::dsp::config::FxConfig;

@@ -32,7 +32,7 @@ pub fn normalize(base: &Path, p: &Path) -> PathBuf {
 
 /// `p` relative to the folder `dir` (both absolute and normalized), `/`-separated, with `..`
 /// where `p` lies outside `dir`; `p` as it is when the two share no root (another drive). What
-/// a session names this way is the same wherever its checkout lies.
+/// a session file names this way is the same wherever its checkout lies.
 pub fn relative(dir: &Path, p: &Path) -> String {
     let (d, f): (Vec<Component<'_>>, Vec<Component<'_>>) =
         (dir.components().collect(), p.components().collect());

@@ -59,7 +59,7 @@ fn fingerprint(s: &Session) -> String {
             t.sends,
             fx(&t.fx)
         );
-        // Only when set, so sessions without regions keep their seeds (and bytes).
+        // Only when set, so session files without regions keep their seeds (and bytes).
         if !t.region.is_whole() {
             let _ = writeln!(w, "region {:?}", t.region);
         }
@@ -92,7 +92,7 @@ fn fingerprint(s: &Session) -> String {
     let m = &s.master;
     let _ = writeln!(w, "master fx [{}]", fx(&m.fx));
     automation(&mut w, &MixAutomation::default(), &m.fx);
-    // Only when set, so sessions without master fades keep their seeds (and bytes).
+    // Only when set, so session files without master fades keep their seeds (and bytes).
     if m.fades.is_set() {
         let _ = writeln!(w, "master fades {:?}", m.fades);
     }
@@ -142,7 +142,7 @@ fn fx_text(dir: &Path, f: &[Fx]) -> String {
         .join(";")
 }
 
-/// The envelopes of a node and its processors, only when there are any, so sessions without
+/// The envelopes of a node and its processors, only when there are any, so session files without
 /// automation keep their seeds (and bytes).
 fn automation(w: &mut String, mix: &MixAutomation, fx: &[Fx]) {
     if !mix.is_empty() {
@@ -176,7 +176,7 @@ mod tests {
         );
         assert!(text.contains("ir: \"ir/hall.wav\""), "{text}");
         assert!(text.contains("ir: \"../demo/plate.wav\""), "{text}");
-        // The same session checked out elsewhere gives the same text.
+        // The same session file checked out elsewhere gives the same text.
         assert_eq!(
             text,
             fx_text(
