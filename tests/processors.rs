@@ -92,6 +92,42 @@ fn a_kick_ducks_the_bass_through_its_sidechain() {
     assert!(b > -1.0, "recovered between kicks: {b} dB");
 }
 
+/// The master chain runs one block behind the tracks (the two overlap), so its sidechain keys
+/// are the tracks' blocks of the master's own block: a master compressor keyed by a muted kick
+/// ducks the bass from the kick's first frame on, not a block (4096 frames) early or late.
+#[test]
+fn a_master_sidechain_keys_in_time() {
+    let sb = Sandbox::new();
+    let onset = 5 * 4096 + 1234;
+    let len = 12 * 4096;
+    sb.stem_f32("kick.wav", RATE, 1, len, |_, n| {
+        if (onset..onset + 9000).contains(&n) {
+            0.8 * (n as f32 * 0.02).sin()
+        } else {
+            0.0
+        }
+    });
+    sb.stem_f32("bass.wav", RATE, 1, len, |_, n| {
+        0.05 * (2.0 * std::f32::consts::PI * 80.0 * n as f32 / RATE as f32).sin()
+    });
+    let body = |sc: &str| {
+        format!(
+            "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\n[master]\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 0.1, release_ms = 20.0, knee_db = 0.0{sc} }}]\n"
+        )
+    };
+    let plain = sb.render_float(RATE, &body(""));
+    let ducked = sb.render_float(RATE, &body(", sidechain = \"kick\""));
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let db =
+        |r: std::ops::Range<usize>| 20.0 * (rms(&ducked[0][r.clone()]) / rms(&plain[0][r])).log10();
+    // Untouched up to the kick (a key a block early would duck here), ducked right after its
+    // onset (a key a block late would not yet).
+    let before = db(onset - 3000..onset);
+    let after = db(onset + 100..onset + 3000);
+    assert!(before.abs() < 0.01, "before the kick: {before} dB");
+    assert!(after < -10.0, "from the kick's onset: {after} dB");
+}
+
 #[test]
 fn an_automatic_tail_rings_out_to_minus_90_dbfs() {
     let sb = Sandbox::new();

@@ -12,6 +12,7 @@ use super::error::RenderError;
 
 /// The current block of every track that keys a sidechain, copied out of the track as soon as
 /// it is rendered, so processors that read a key never share the track's state across threads.
+#[derive(Clone)]
 pub struct Keys {
     blocks: Vec<Option<[Vec<f32>; 2]>>,
 }

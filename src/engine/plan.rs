@@ -175,7 +175,8 @@ impl Plan {
         let bus_order = graph::topological_order(nb, &feeds)
             .ok_or_else(|| PlanError("the bus graph has a cycle".into()))?;
 
-        // Which tracks must render: audible ones and sidechain keys of audible processing.
+        // Which tracks must render: audible ones and sidechain keys of audible processing (the
+        // master's included).
         let mut track_active: Vec<bool> = s.tracks.iter().map(|t| !t.muted).collect();
         let mut keys_needed: Vec<usize> = s
             .tracks
@@ -183,6 +184,7 @@ impl Plan {
             .filter(|t| !t.muted)
             .flat_map(|t| sidechain_keys(&t.fx))
             .chain(s.buses.iter().flat_map(|b| sidechain_keys(&b.fx)))
+            .chain(sidechain_keys(&s.master.fx))
             .collect();
         while let Some(k) = keys_needed.pop() {
             if !track_active[k] {

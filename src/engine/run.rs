@@ -2,8 +2,9 @@
 //!
 //! Per block: every active track streams its stem, runs its chain and pans, in parallel (rayon,
 //! one buffer per track); then, serially and in a fixed order, inputs are summed into buses (in
-//! dependency order) and into the mix bus, which goes to a [`MixSink`] (the master). No float
-//! sum ever crosses threads, so the same session gives the same bits on any thread count.
+//! dependency order) and into the mix bus, which goes to a [`MixSink`] (the master) while the
+//! next block is rendered. No float sum ever crosses threads, so the same session file gives
+//! the same bits on any thread count.
 
 use rayon::prelude::*;
 
@@ -353,7 +354,7 @@ impl Graph {
         mut self,
         session: &Session,
         frames: u64,
-        sink: &mut dyn MixSink,
+        sink: &mut (dyn MixSink + Send),
     ) -> Result<MixStats, RenderError> {
         let rate = session.sample_rate;
         let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
@@ -369,9 +370,17 @@ impl Graph {
             keys,
             ..
         } = &mut self;
-        let mut frame: u64 = 0;
-        while frame < frames {
-            let n = BLOCK.min((frames - frame) as usize);
+        // The sink takes block k while block k + 1 is rendered (rayon::join): the master chain
+        // is serial work, and overlapping it with the tracks keeps every core busy. The two
+        // halves share nothing: each block has its own mix buffers and its own copy of the
+        // sidechain keys, so the bits do not depend on how the halves are scheduled.
+        let mut keys_next = keys.clone();
+        let mut mix_next = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        let mut produce = |frame: u64,
+                           n: usize,
+                           mix: &mut [Vec<f32>; 2],
+                           keys: &mut Keys|
+         -> Result<(), RenderError> {
             for group in &plan.track_groups {
                 let mut work: Vec<TrackState> =
                     group.iter().filter_map(|&i| tracks[i].take()).collect();
@@ -452,7 +461,7 @@ impl Graph {
                 gains: &mut gains,
             };
             sum_edges(
-                &mut mix,
+                mix,
                 n,
                 &plan.into_master,
                 master_delays,
@@ -460,8 +469,29 @@ impl Graph {
                 at,
                 &source,
             );
-            sink.write(&mut mix, n, keys, frame)?;
-            frame += n as u64;
+            Ok(())
+        };
+        let block_at = |frame: u64| BLOCK.min((frames - frame) as usize);
+        if frames > 0 {
+            produce(0, block_at(0), &mut mix, keys)?;
+            let (mut frame, mut n) = (0u64, block_at(0));
+            loop {
+                let next = frame + n as u64;
+                if next >= frames {
+                    sink.write(&mut mix, n, keys, frame)?;
+                    break;
+                }
+                let m = block_at(next);
+                let (written, produced) = rayon::join(
+                    || sink.write(&mut mix, n, keys, frame),
+                    || produce(next, m, &mut mix_next, &mut keys_next),
+                );
+                written?;
+                produced?;
+                std::mem::swap(&mut mix, &mut mix_next);
+                std::mem::swap(keys, &mut keys_next);
+                (frame, n) = (next, m);
+            }
         }
         // Every stem is decoded to its end, as `check` decodes it: a damaged packet after the
         // last frame the song needed fails the render too.
