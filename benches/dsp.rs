@@ -264,3 +264,36 @@ fn multiband_3_bands(b: Bencher) {
 fn gain(b: Bencher) {
     bench_processor(b, || Box::new(Gain::new(-3.0)));
 }
+
+/// The per-track loudness meters of eight stereo tracks, one meter at a time (as before
+/// batching) and all eight in one pass ([`IntegratedMeter::add_batch`]), over the same input.
+fn bench_meters(b: Bencher, batched: bool) {
+    use mixdown::analysis::bs1770::{BATCH, IntegratedMeter};
+    b.counter(ItemsCount::new(FRAMES * CHANNELS * BATCH))
+        .with_inputs(|| vec![IntegratedMeter::new(2, RATE as u32); BATCH])
+        .bench_local_values(|mut meters| {
+            let [l, r] = input();
+            for (lc, rc) in l.chunks(BLOCK).zip(r.chunks(BLOCK)) {
+                let blocks = vec![[lc, rc]; BATCH];
+                if batched {
+                    let mut refs: Vec<&mut IntegratedMeter> = meters.iter_mut().collect();
+                    IntegratedMeter::add_batch(&mut refs, &blocks);
+                } else {
+                    for m in meters.iter_mut() {
+                        m.add(&[lc, rc]);
+                    }
+                }
+            }
+            meters
+        });
+}
+
+#[divan::bench(sample_count = 10)]
+fn loudness_meters_8_tracks_one_by_one(b: Bencher) {
+    bench_meters(b, false);
+}
+
+#[divan::bench(sample_count = 10)]
+fn loudness_meters_8_tracks_batched(b: Bencher) {
+    bench_meters(b, true);
+}

@@ -13,6 +13,7 @@
 //! integrated loudness of the mono fold-down. True peak stays with `ebur128`.
 
 use crate::dsp::db::{db_to_gain, db_to_power, power_to_db};
+use crate::dsp::simd;
 
 /// One second-order section, transposed direct form II.
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +137,135 @@ impl IntegratedMeter {
     pub fn blocks(&self) -> &[f64] {
         &self.blocks
     }
+}
+
+/// Stereo meters K-weighted in one pass by [`IntegratedMeter::add_batch`].
+pub const BATCH: usize = 8;
+/// Channels one batched pass runs side by side.
+const LANES: usize = 2 * BATCH;
+
+impl IntegratedMeter {
+    /// Feed each of up to [`BATCH`] stereo meters its own block (`blocks[m]` is meter `m`'s
+    /// left and right, every block the same length), K-weighting all their channels in one
+    /// loop: a channel's recursion waits on its own last output, so one channel at a time
+    /// leaves the CPU idle between steps, and independent channels fill that time. Each
+    /// channel still runs exactly the operations of [`IntegratedMeter::add`] in the same order
+    /// (the lanes only sit side by side), so every meter ends bit for bit where `add` leaves
+    /// it. Fewer than three meters, and meters that are not stereo, at another rate or at
+    /// another place in their 100 ms sub-block than the first, are fed by `add`, one by one.
+    pub fn add_batch(meters: &mut [&mut IntegratedMeter], blocks: &[[&[f32]; 2]]) {
+        let Some(first) = meters.first() else {
+            return;
+        };
+        let n = blocks.first().map_or(0, |b| b[0].len());
+        let in_step = |m: &IntegratedMeter| {
+            m.state.len() == 2
+                && m.sub_len == first.sub_len
+                && m.sub_pos == first.sub_pos
+                && m.filters
+                    .iter()
+                    .zip(&first.filters)
+                    .all(|(a, b)| a.b == b.b && a.a == b.a)
+        };
+        // One or two meters run faster on their own than in a pass of BATCH lanes.
+        let batched = (3..=BATCH).contains(&meters.len())
+            && meters.len() == blocks.len()
+            && meters.iter().all(|m| in_step(m))
+            && blocks.iter().all(|b| b[0].len() == n && b[1].len() == n);
+        if !batched {
+            for (m, b) in meters.iter_mut().zip(blocks) {
+                m.add(&b[..]);
+            }
+            return;
+        }
+        let filters = first.filters;
+        let (sub_len, mut sub_pos) = (first.sub_len, first.sub_pos);
+        // Lane 2m is meter m's left channel, 2m + 1 its right; lanes past the last meter
+        // repeat the first one's channels (from a zero state) and are dropped.
+        let x: [&[f32]; LANES] = std::array::from_fn(|l| {
+            let m = if l / 2 < meters.len() { l / 2 } else { 0 };
+            blocks[m][l % 2]
+        });
+        let mut st = [[0.0f64; LANES]; 4];
+        for (k, m) in meters.iter().enumerate() {
+            for (c, &[[z1, z2], [w1, w2]]) in m.state.iter().enumerate() {
+                let l = 2 * k + c;
+                [st[0][l], st[1][l], st[2][l], st[3][l]] = [z1, z2, w1, w2];
+            }
+        }
+        let mut start = 0;
+        while start < n {
+            let take = (sub_len - sub_pos).min(n - start);
+            let range = start..start + take;
+            let acc = simd::wide(
+                #[inline(always)]
+                || k_lanes(&filters, &mut st, &x, range),
+            );
+            // Decayed states flushed to zero, as `add` does after each piece.
+            for z in st.iter_mut().flatten() {
+                if z.abs() < 1e-30 {
+                    *z = 0.0;
+                }
+            }
+            for (k, m) in meters.iter_mut().enumerate() {
+                m.sub_acc += acc[2 * k] + acc[2 * k + 1];
+                m.sub_pos += take;
+                if m.sub_pos == m.sub_len {
+                    m.close_sub_block();
+                }
+            }
+            sub_pos = (sub_pos + take) % sub_len;
+            start += take;
+        }
+        for (k, m) in meters.iter_mut().enumerate() {
+            for c in 0..2 {
+                let l = 2 * k + c;
+                m.state[c] = [[st[0][l], st[1][l]], [st[2][l], st[3][l]]];
+            }
+        }
+    }
+}
+
+/// [`LANES`] channels through the two sections over `range` (states `st`: z1, z2, w1, w2 per
+/// lane), returning each lane's sum of squares: per lane the arithmetic of [`k_pair`].
+#[inline(always)]
+fn k_lanes(
+    f: &[Section; 2],
+    st: &mut [[f64; LANES]; 4],
+    x: &[&[f32]; LANES],
+    range: std::ops::Range<usize>,
+) -> [f64; LANES] {
+    let [s1, s2] = f;
+    let [mut z1, mut z2, mut w1, mut w2] = *st;
+    let mut acc = [0.0f64; LANES];
+    let xs: [&[f32]; LANES] = std::array::from_fn(|l| &x[l][range.clone()]);
+    // Frames are taken a chunk at a time and turned lane-major first, so the recursion
+    // reads one vector per frame instead of gathering a value from every channel.
+    const CHUNK: usize = 16;
+    let mut v = [[0.0f64; LANES]; CHUNK];
+    let mut at = 0;
+    while at < range.len() {
+        let take = CHUNK.min(range.len() - at);
+        for (l, x) in xs.iter().enumerate() {
+            for (row, &s) in v.iter_mut().zip(&x[at..at + take]) {
+                row[l] = f64::from(s);
+            }
+        }
+        for v in &v[..take] {
+            for l in 0..LANES {
+                let y = s1.b[0] * v[l] + z1[l];
+                z1[l] = s1.b[1] * v[l] - s1.a[0] * y + z2[l];
+                z2[l] = s1.b[2] * v[l] - s1.a[1] * y;
+                let o = s2.b[0] * y + w1[l];
+                w1[l] = s2.b[1] * y - s2.a[0] * o + w2[l];
+                w2[l] = s2.b[2] * y - s2.a[1] * o;
+                acc[l] += o * o;
+            }
+        }
+        at += take;
+    }
+    *st = [z1, z2, w1, w2];
+    acc
 }
 
 /// K-weight `x` through the two sections (updating `st`) and return the sum of squares.
@@ -618,6 +748,61 @@ mod tests {
                     (got - want).abs() < 0.01,
                     "{rate} Hz block {block}: {got} vs {want}"
                 );
+            }
+        }
+    }
+
+    /// Batched meters end exactly where `add` leaves each one (every blocks' split, fewer
+    /// meters than lanes, and meters out of step, which fall back to `add`).
+    #[test]
+    fn batched_meters_are_bit_identical_to_single_ones() {
+        for rate in [44100u32, 48000] {
+            let n = rate as usize * 3 + 777;
+            let sig: Vec<[Vec<f32>; 2]> = (0..BATCH as u64)
+                .map(|k| {
+                    [
+                        white(n, 3 + k, 0.3),
+                        white(n, 40 + k, 0.02 * (k + 1) as f32),
+                    ]
+                })
+                .collect();
+            for count in 1..=BATCH {
+                // (1 and 2 take the one-by-one path.)
+                for block in [1000usize, 4096, 70000] {
+                    let mut single: Vec<IntegratedMeter> =
+                        (0..count).map(|_| IntegratedMeter::new(2, rate)).collect();
+                    let mut batched = single.clone();
+                    // The last meter starts a few frames late: out of step, fed by `add`.
+                    let skew = count == BATCH && block == 1000;
+                    if skew {
+                        single[count - 1].add(&[&[0.1; 7][..], &[0.2; 7][..]]);
+                        batched[count - 1].add(&[&[0.1; 7][..], &[0.2; 7][..]]);
+                    }
+                    let mut i = 0;
+                    while i < n {
+                        let e = (i + block).min(n);
+                        let blocks: Vec<[&[f32]; 2]> = sig[..count]
+                            .iter()
+                            .map(|s| [&s[0][i..e], &s[1][i..e]])
+                            .collect();
+                        for (m, b) in single.iter_mut().zip(&blocks) {
+                            m.add(&b[..]);
+                        }
+                        let mut refs: Vec<&mut IntegratedMeter> = batched.iter_mut().collect();
+                        IntegratedMeter::add_batch(&mut refs, &blocks);
+                        i = e;
+                    }
+                    for (a, b) in single.iter().zip(&batched) {
+                        let bits = |m: &IntegratedMeter| {
+                            let mut v: Vec<u64> = m.blocks.iter().map(|x| x.to_bits()).collect();
+                            v.push(m.sub_acc.to_bits());
+                            v.extend(m.state.iter().flatten().flatten().map(|x| x.to_bits()));
+                            v
+                        };
+                        assert!(!a.blocks.is_empty());
+                        assert_eq!(bits(a), bits(b), "{rate} Hz, {count} meters, block {block}");
+                    }
+                }
             }
         }
     }

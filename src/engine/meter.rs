@@ -39,6 +39,13 @@ impl BlockMeter {
 
     /// Measure a stereo block (pre-fader; the fader is applied to the figures at the end).
     pub fn add(&mut self, block: &[&[f32]; 2]) {
+        self.add_peak(block);
+        self.loudness.add(&block[..]);
+    }
+
+    /// The sample-peak half of [`BlockMeter::add`]; the block's loudness goes to
+    /// [`BlockMeter::loudness_mut`] separately (several meters can share one pass).
+    pub fn add_peak(&mut self, block: &[&[f32]; 2]) {
         for ch in block {
             for &x in ch.iter() {
                 let a = x.abs();
@@ -47,7 +54,11 @@ impl BlockMeter {
                 }
             }
         }
-        self.loudness.add(&block[..]);
+    }
+
+    /// The loudness meter, to be fed every block [`BlockMeter::add_peak`] saw.
+    pub fn loudness_mut(&mut self) -> &mut IntegratedMeter {
+        &mut self.loudness
     }
 
     /// Figures after a linear `fader` gain: loudness and peak both shift by its dB value.

@@ -8,6 +8,7 @@
 
 use rayon::prelude::*;
 
+use crate::analysis::bs1770::{BATCH, IntegratedMeter};
 use crate::dsp::delay_line::DelayLine;
 use crate::dsp::envelope::Envelope;
 use crate::dsp::gain_to_db;
@@ -133,12 +134,12 @@ impl MixEnvelopes {
         }
     }
 
-    /// Meter the block as it leaves through the automated fader.
-    fn meter(&mut self, meter: &mut BlockMeter, block: [&[f32]; 2], frame: u64, rate: f64) {
+    /// Fill `post` with the block as it leaves through the automated fader; false (and `post`
+    /// untouched) when the fader is not automated and the block itself is what leaves.
+    fn post_fader(&mut self, block: [&[f32]; 2], frame: u64, rate: f64) -> bool {
         let n = block[0].len();
         let Some(fader) = &self.fader else {
-            meter.add(&block);
-            return;
+            return false;
         };
         // One gain for the block when the fader does not move during it.
         let (t0, t1) = (self.time(frame, 0, rate), self.time(frame, n, rate));
@@ -156,30 +157,47 @@ impl MixEnvelopes {
             *ol = g * l;
             *or = g * r;
         }
-        meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
+        true
+    }
+
+    /// Meter the block as it leaves through the automated fader.
+    fn meter(&mut self, meter: &mut BlockMeter, block: [&[f32]; 2], frame: u64, rate: f64) {
+        let n = block[0].len();
+        if self.post_fader(block, frame, rate) {
+            meter.add(&[&self.post[0][..n], &self.post[1][..n]]);
+        } else {
+            meter.add(&block);
+        }
     }
 }
 
-/// Place a node's block (static or automated) and meter it (unless `meter` is `None`).
-fn place_and_meter(
+/// Place a node's block (static or automated).
+fn place(
     placement: &Placement,
-    env: &mut Option<MixEnvelopes>,
+    env: &Option<MixEnvelopes>,
     buf: &mut [Vec<f32>; 2],
     n: usize,
     frame: u64,
     rate: f64,
-    meter: Option<&mut BlockMeter>,
 ) {
     let [l, r] = buf;
     match env {
         Some(e) if e.placed() => e.place(&mut l[..n], &mut r[..n], frame, rate),
         _ => placement.apply(&mut l[..n], &mut r[..n]),
     }
-    if let Some(m) = meter {
-        match env {
-            Some(e) => e.meter(m, [&l[..n], &r[..n]], frame, rate),
-            None => m.add(&[&l[..n], &r[..n]]),
-        }
+}
+
+/// The block a track's meter reads: its output after an automated fader (`post_fader`), else
+/// before its static fader.
+fn metered<'a>(
+    env: &'a Option<MixEnvelopes>,
+    post_fader: bool,
+    buf: &'a [Vec<f32>; 2],
+    n: usize,
+) -> [&'a [f32]; 2] {
+    match env {
+        Some(e) if post_fader => [&e.post[0][..n], &e.post[1][..n]],
+        _ => [&buf[0][..n], &buf[1][..n]],
     }
 }
 
@@ -196,6 +214,8 @@ pub(super) struct TrackState {
     /// Post-fx, post-pan, pre-fader signal: every edge from this track is a gain of it.
     pub(super) buf: [Vec<f32>; 2],
     pub(super) meter: BlockMeter,
+    /// Whether the current block's meter input is the automated fader's output.
+    pub(super) post_fader: bool,
 }
 
 impl TrackState {
@@ -213,15 +233,24 @@ impl TrackState {
             }
         }
         self.chain.run(&mut self.buf, n, keys, frame, rate)?;
-        place_and_meter(
+        let rate = f64::from(rate);
+        place(
             &self.placement,
-            &mut self.envelopes,
+            &self.envelopes,
             &mut self.buf,
             n,
             frame,
-            f64::from(rate),
-            Some(&mut self.meter),
+            rate,
         );
+        // The sample peak here, the loudness for several tracks at once afterwards
+        // ([`meter_tracks`]).
+        let [l, r] = &self.buf;
+        self.post_fader = match &mut self.envelopes {
+            Some(e) => e.post_fader([&l[..n], &r[..n]], frame, rate),
+            None => false,
+        };
+        let block = metered(&self.envelopes, self.post_fader, &self.buf, n);
+        self.meter.add_peak(&block);
         Ok(())
     }
 
@@ -347,6 +376,26 @@ fn sum_edges<'s>(
     }
 }
 
+/// The tracks' loudness meters for the block just rendered, [`BATCH`] tracks to a pass
+/// ([`IntegratedMeter::add_batch`]: the same bits as one meter at a time), the passes in
+/// parallel.
+fn meter_tracks(tracks: &mut [Option<TrackState>], n: usize) {
+    let mut active: Vec<&mut TrackState> = tracks.iter_mut().flatten().collect();
+    // As few passes as BATCH allows, as even as can be (9 tracks: 5 and 4, not 8 and 1).
+    let passes = active.len().div_ceil(BATCH).max(1);
+    let size = active.len().div_ceil(passes).max(1);
+    active.par_chunks_mut(size).for_each(|group| {
+        let mut meters = Vec::with_capacity(BATCH);
+        let mut blocks = Vec::with_capacity(BATCH);
+        for t in group.iter_mut() {
+            let t: &mut TrackState = t;
+            blocks.push(metered(&t.envelopes, t.post_fader, &t.buf, n));
+            meters.push(t.meter.loudness_mut());
+        }
+        IntegratedMeter::add_batch(&mut meters, &blocks);
+    });
+}
+
 impl Graph {
     /// Render `frames` frames of the mix bus into `sink`, block by block, on the current rayon
     /// pool; returns what was measured on the tracks and buses.
@@ -393,6 +442,7 @@ impl Graph {
                     tracks[i] = Some(t);
                 }
             }
+            meter_tracks(tracks, n);
             for &b in &plan.bus_order {
                 let (before, rest) = buses.split_at_mut(b);
                 let (bus, after) = rest.split_first_mut().expect("bus index in range");
@@ -428,14 +478,13 @@ impl Graph {
                     continue;
                 }
                 bus.chain.run(&mut bus.input, n, keys, frame, rate)?;
-                place_and_meter(
+                place(
                     &bus.placement,
-                    &mut bus.envelopes,
+                    &bus.envelopes,
                     &mut bus.input,
                     n,
                     frame,
                     frate,
-                    None,
                 );
             }
             buses.par_iter_mut().filter(|b| !b.muted).for_each(|b| {
