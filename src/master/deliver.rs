@@ -229,25 +229,31 @@ pub(crate) fn deliver_one(
             }
             let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
             wav.write(&refs, Some(&mut delivered)).map_err(encode_err)?;
-            if let Some(p) = &mut program {
-                p.add(&refs)?;
-            }
             if let Some(k) = &mut planes {
                 for (k, b) in k.iter_mut().zip(&buf) {
                     k.extend_from_slice(b);
                 }
             }
             let out: Vec<&[f32]> = delivered.iter().map(|d| &d[..]).collect();
-            meter.add(&out);
-            for d in &out {
-                for &x in d.iter() {
-                    peak = peak.max(x.abs());
-                    clipped += u64::from(x.abs() >= FULL_SCALE);
-                }
-            }
-            detector.push(&out, &mut |_, env| {
-                true_peak = env.iter().fold(true_peak, |m, &v| m.max(v));
-            });
+            // The true-peak check beside the other meters: each reads the block on its own.
+            let ((), metered) = rayon::join(
+                || {
+                    detector.push(&out, &mut |_, env| {
+                        true_peak = env.iter().fold(true_peak, |m, &v| m.max(v));
+                    })
+                },
+                || {
+                    meter.add(&out);
+                    for d in &out {
+                        for &x in d.iter() {
+                            peak = peak.max(x.abs());
+                            clipped += u64::from(x.abs() >= FULL_SCALE);
+                        }
+                    }
+                    program.as_mut().map_or(Ok(()), |p| p.add(&refs))
+                },
+            );
+            metered?;
         }
         detector.finish(&mut |_, env| {
             true_peak = env.iter().fold(true_peak, |m, &v| m.max(v));

@@ -249,9 +249,19 @@ fn evaluate(
     let mut stream = Mastering::new(pre, Some((m, &plan)));
     let mut meter = IntegratedMeter::new(pre.channels(), m.rate);
     let mut buf = vec![Vec::new(); pre.channels()];
-    while stream.next(BLOCK, &mut buf)? > 0 {
-        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-        meter.add(&refs);
+    let mut next = vec![Vec::new(); pre.channels()];
+    // Block k is metered while block k + 1 is made (the meter sees the blocks in order).
+    let mut n = stream.next(BLOCK, &mut buf)?;
+    while n > 0 {
+        let ((), made) = rayon::join(
+            || {
+                let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                meter.add(&refs);
+            },
+            || stream.next(BLOCK, &mut next),
+        );
+        n = made?;
+        std::mem::swap(&mut buf, &mut next);
     }
     plan.lufs = meter.integrated().ok_or(TargetError::Silent(lufs))?;
     plan.limiter = stream.limiter();
