@@ -389,6 +389,15 @@ impl Meters {
         self.before.max(self.after)
     }
 
+    /// Largest sum of tap magnitudes of any phase: no interpolated value exceeds this times
+    /// the largest sample magnitude the phase reads (the triangle inequality).
+    pub fn gain_bound(&self) -> f32 {
+        self.phases
+            .iter()
+            .map(|p| p.taps.iter().map(|t| t.abs()).sum::<f32>())
+            .fold(0.0, f32::max)
+    }
+
     /// `out[j] = max(out[j], |x[lead + j]|, every meter's interpolated values from frame
     /// lead + j to the next)`. `window` must hold [`Meters::reach`] frames before `lead` and
     /// after `lead + out.len()` (zeros where the signal has none). `y` is scratch.
@@ -552,6 +561,18 @@ impl SwrMeter {
         SWR_TAPS - SWR_CENTRE + 1
     }
 
+    /// Bound on the meter's reading over the largest sample magnitude within
+    /// [`SwrMeter::reach`]: the largest sum of tap magnitudes of any phase, times 1.05 for the
+    /// parabola's lift (at most 5 % of the point it refines).
+    pub fn gain_bound(&self) -> f32 {
+        let taps = self
+            .taps
+            .iter()
+            .map(|t| t.iter().map(|v| v.abs()).sum::<f32>())
+            .fold(0.0, f32::max);
+        taps * 1.05
+    }
+
     /// `out[j] = max(out[j], the reconstruction's largest magnitude from frame lead + j to the
     /// next)`; `window` must hold [`SwrMeter::reach`] frames before `lead` and after
     /// `lead + out.len()`. `y` is scratch.
@@ -693,6 +714,61 @@ mod tests {
                 (ours - reference).abs() < 1e-4,
                 "{rate}: {ours} vs {reference}"
             );
+        }
+    }
+
+    /// The gain bounds are the worst case, and reached: for each phase, the window whose
+    /// samples have its taps' signs reads the sum of tap magnitudes (within rounding), never
+    /// more than the bound.
+    #[test]
+    fn gain_bounds_are_reached_by_the_worst_window() {
+        let a = 0.5f32;
+        for rate in [44100u32, 96000] {
+            let all = Meters::new(rate);
+            let bound = all.gain_bound();
+            let r = all.reach();
+            let mut best = 0.0f32;
+            for ph in &all.phases {
+                let one = Meters::from_phases(vec![ph.clone()]);
+                let lead = r + 1;
+                let mut window = vec![0.0f32; 2 * r + 3];
+                let last = ph.taps.len() as isize - 1;
+                for (k, t) in ph.taps.iter().enumerate() {
+                    // Tap k reads window[lead + offset - k].
+                    let at = lead as isize + ph.offset - k as isize;
+                    window[at as usize] = a * t.signum();
+                    assert!(ph.offset - last <= r as isize);
+                }
+                let mut out = [0.0f32];
+                one.max_into(&window, lead, &mut out, &mut Vec::new());
+                let l1: f32 = ph.taps.iter().map(|t| t.abs()).sum();
+                assert!(
+                    out[0] >= l1 * a * 0.9999,
+                    "{rate}: {} vs {}",
+                    out[0],
+                    l1 * a
+                );
+                assert!(out[0] <= bound * a * 1.0001);
+                best = best.max(out[0]);
+            }
+            assert!(
+                best >= bound * a * 0.9999,
+                "{rate}: the bound is reached: {best}"
+            );
+        }
+        let swr = SwrMeter::new(44100).unwrap();
+        let lead = swr.reach() + 1;
+        for taps in &swr.taps {
+            let mut window = vec![0.0f32; 2 * lead + 2];
+            for (i, t) in taps.iter().enumerate() {
+                // Phase p at frame lead reads x[lead - CENTRE + i].
+                window[lead - SWR_CENTRE + i] = a * t.signum();
+            }
+            let mut out = [0.0f32];
+            swr.max_into(&window, lead, &mut out, &mut Vec::new());
+            let l1: f32 = taps.iter().map(|t| t.abs()).sum();
+            assert!(out[0] >= l1 * a * 0.9999, "swr: {} vs {}", out[0], l1 * a);
+            assert!(out[0] <= swr.gain_bound() * a * 1.0001);
         }
     }
 

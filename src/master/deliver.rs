@@ -191,7 +191,7 @@ pub(crate) fn deliver_one(
         let mut unfaded = fades
             .is_set()
             .then(|| IntegratedMeter::new(channels, o.sample_rate));
-        let mut detector = EnvelopeStream::new(channels, o.sample_rate);
+        let mut detector = EnvelopeStream::peak_only(channels, o.sample_rate);
         let mut program = match analyse {
             true => Some(ProgramAnalyzer::new(channels, o.sample_rate)?),
             false => None,

@@ -18,10 +18,20 @@ const BLOCKS: usize = 4;
 /// Frames per chunk.
 pub const CHUNK: usize = CORE * BLOCKS;
 
+/// Frames the peak-only mode judges at a time.
+const SPAN: usize = 32;
+
 /// The detector of one signal, fed in order.
 pub struct EnvelopeStream {
     meters: Meters,
     swr: Option<SwrMeter>,
+    /// Peak only ([`EnvelopeStream::peak_only`]): the largest reading so far, below which
+    /// the standard meters are not run.
+    floor: Option<f32>,
+    /// Bound on every standard meter's reading over the largest sample magnitude it reads.
+    gain_bound: f32,
+    /// Spans of [`SPAN`] frames whose standard meters were skipped (peak-only mode).
+    skipped: usize,
     /// Frames of margin every chunk needs on both sides.
     reach: usize,
     /// Per channel: frames from `buf_start` on (the margin before the next chunk included).
@@ -42,9 +52,17 @@ impl EnvelopeStream {
         let reach = MARGIN
             .max(meters.reach())
             .max(swr.as_ref().map_or(0, SwrMeter::reach));
+        // Rounding in the f32 sums (at most 33 terms) stays far inside this margin.
+        let gain_bound = meters
+            .gain_bound()
+            .max(swr.as_ref().map_or(0.0, SwrMeter::gain_bound))
+            * 1.001;
         EnvelopeStream {
             meters,
             swr,
+            floor: None,
+            gain_bound,
+            skipped: 0,
             reach,
             buf: vec![vec![0.0; reach]; channels],
             buf_start: -(reach as isize),
@@ -52,6 +70,22 @@ impl EnvelopeStream {
             fed: 0,
             out: Vec::new(),
         }
+    }
+
+    /// A detector for the largest reading only (the output check): the emitted chunks hold
+    /// the exact reconstruction everywhere, but the standard meters run only on spans of
+    /// [`SPAN`] frames where they could read above the largest value found so far (their
+    /// [`Meters::gain_bound`] times the largest sample they read). The maximum over all the
+    /// chunks is bit for bit the full detector's; frame by frame it may be lower.
+    pub fn peak_only(channels: usize, rate: u32) -> Self {
+        let mut s = EnvelopeStream::new(channels, rate);
+        s.floor = Some(0.0);
+        s
+    }
+
+    /// Spans of [`SPAN`] frames whose standard meters the peak-only mode skipped so far.
+    pub fn skipped_spans(&self) -> usize {
+        self.skipped
     }
 
     /// Feed the next frames (one slice per channel); `emit(start, env)` receives every chunk
@@ -85,7 +119,8 @@ impl EnvelopeStream {
         let span = CHUNK + 2 * self.reach;
         let (meters, swr, reach) = (&self.meters, &self.swr, self.reach);
         let first = self.next == 0;
-        let envs: Vec<Vec<f32>> = self
+        let (floor, bound) = (self.floor, self.gain_bound);
+        let results: Vec<(Vec<f32>, usize)> = self
             .buf
             .par_iter()
             .map(|b| {
@@ -97,25 +132,63 @@ impl EnvelopeStream {
                         truepeak::block_envelope(window, reach + k * CORE, out, sc)
                     });
                 let mut y = Vec::new();
-                meters.max_into(window, reach, &mut env, &mut y);
-                if let Some(swr) = swr {
-                    if first {
-                        let mut w = window.to_vec();
-                        mirror_start(&mut w, reach);
-                        swr.max_into(&w, reach, &mut env, &mut y);
-                    } else {
-                        swr.max_into(window, reach, &mut env, &mut y);
+                let mut standard = |from: usize, to: usize, env: &mut [f32]| {
+                    let out = &mut env[from..to];
+                    meters.max_into(window, reach + from, out, &mut y);
+                    if let Some(swr) = swr {
+                        if first {
+                            let mut w = window.to_vec();
+                            mirror_start(&mut w, reach);
+                            swr.max_into(&w, reach + from, out, &mut y);
+                        } else {
+                            swr.max_into(window, reach + from, out, &mut y);
+                        }
                     }
+                };
+                // Peak only (after the first chunk, whose ffmpeg reading starts from a
+                // mirrored window): the meters run on the spans that could beat the largest
+                // value known, itself a reading, so skipping never lowers the maximum.
+                let Some(floor) = floor.filter(|_| !first) else {
+                    standard(0, len, &mut env);
+                    return (env, 0);
+                };
+                let floor = env[..len].iter().fold(floor, |m, &v| m.max(v));
+                let mut skipped = 0;
+                let mut run: Option<usize> = None;
+                for s in (0..len).step_by(SPAN) {
+                    let e = (s + SPAN).min(len);
+                    let read = &window[s..e + 2 * reach];
+                    let loud = read.iter().fold(0.0f32, |m, x| m.max(x.abs())) * bound > floor;
+                    match (loud, run) {
+                        (true, None) => run = Some(s),
+                        (false, Some(r)) => {
+                            standard(r, s, &mut env);
+                            run = None;
+                        }
+                        _ => {}
+                    }
+                    skipped += usize::from(!loud);
                 }
-                env
+                if let Some(r) = run {
+                    standard(r, len, &mut env);
+                }
+                (env, skipped)
             })
             .collect();
+        let mut envs = Vec::with_capacity(results.len());
+        for (env, skipped) in results {
+            self.skipped += skipped;
+            envs.push(env);
+        }
         self.out.clear();
         self.out.extend_from_slice(&envs[0][..len]);
         for e in &envs[1..] {
             for (o, v) in self.out.iter_mut().zip(e) {
                 *o = o.max(*v);
             }
+        }
+        if let Some(f) = &mut self.floor {
+            *f = self.out.iter().fold(*f, |m, &v| m.max(v));
         }
         emit(self.next, &self.out);
         self.next += len;
@@ -218,6 +291,60 @@ mod tests {
             s.finish(&mut emit);
             assert_eq!(got, whole, "pieces of {piece}");
         }
+    }
+
+    /// The peak-only detector finds the full detector's maximum to the bit while skipping
+    /// the standard meters where they cannot reach it: on loud bursts among quieter music
+    /// (their abrupt edges make a standard meter read above the exact reconstruction, so the
+    /// maximum is a standard meter's), on near-Nyquist content, and with the loudest moment
+    /// late in the song.
+    #[test]
+    fn peak_only_finds_the_same_maximum() {
+        let n = CHUNK * 3 + 5_000;
+        let quiet = |seed: u64, amp: f32| crate::testkit::pink(n, seed, amp);
+        // Pink noise with short bursts near full scale.
+        let mut a = quiet(3, 0.1);
+        for k in 0..12 {
+            let at = 20_000 + k * 13_337;
+            for (j, x) in a[at..at + 300].iter_mut().enumerate() {
+                *x = 0.89 * ((j as f32) * 0.7).sin();
+            }
+        }
+        // Near Nyquist: alternating samples, where the interpolators ring hardest.
+        let mut b = quiet(4, 0.05);
+        for (j, x) in b[CHUNK + 777..CHUNK + 2_000].iter_mut().enumerate() {
+            *x = if j % 2 == 0 { 0.6 } else { -0.6 } * (1.0 - j as f32 / 1300.0);
+        }
+        // The loudest frame in the last chunk.
+        let mut c = quiet(5, 0.2);
+        c[n - 1_000] = 0.95;
+        let mut total_skipped = 0;
+        for (i, sig) in [&a, &b, &c].into_iter().enumerate() {
+            let other = quiet(9, 0.03);
+            let planes: [&[f32]; 2] = [sig, &other];
+            let max_of = |mut s: EnvelopeStream| {
+                let mut m = 0.0f32;
+                let mut take = |_: usize, env: &[f32]| m = env.iter().fold(m, |a, &v| a.max(v));
+                for (x, y) in planes[0].chunks(10_000).zip(planes[1].chunks(10_000)) {
+                    s.push(&[x, y], &mut take);
+                }
+                s.finish(&mut take);
+                (m, s.skipped_spans())
+            };
+            let (full, none) = max_of(EnvelopeStream::new(2, 44100));
+            let (peak, skipped) = max_of(EnvelopeStream::peak_only(2, 44100));
+            assert_eq!(none, 0);
+            assert_eq!(full.to_bits(), peak.to_bits(), "{full} vs {peak}");
+            let exact = envelope(sig).into_iter().fold(0.0f32, f32::max);
+            if i == 0 {
+                assert!(
+                    full > exact,
+                    "a standard meter holds the maximum: {full} vs {exact}"
+                );
+            }
+            total_skipped += skipped;
+        }
+        assert!(total_skipped > 1000, "skipped {total_skipped} spans");
     }
 
     #[test]

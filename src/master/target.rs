@@ -413,7 +413,7 @@ pub fn apply(
 /// Largest reading of every true-peak meter over planar audio, linear.
 pub fn true_peak_all(planes: &[Vec<f32>], rate: u32) -> f32 {
     let mut peak = 0.0f32;
-    let mut detector = EnvelopeStream::new(planes.len(), rate);
+    let mut detector = EnvelopeStream::peak_only(planes.len(), rate);
     let refs: Vec<&[f32]> = planes.iter().map(|p| &p[..]).collect();
     let mut take = |_: usize, env: &[f32]| peak = env.iter().fold(peak, |m, &v| m.max(v));
     detector.push(&refs, &mut take);
