@@ -58,36 +58,51 @@ fx = [{ type = "reverb", ir = "ir.wav", mix = 1.0 }]
     assert_eq!(p[0].len(), 48000, "latency trimmed, length kept");
 }
 
-#[test]
-fn a_kick_ducks_the_bass_through_its_sidechain() {
-    let sb = Sandbox::new();
-    // Kick: 50 ms bursts every 0.5 s, -5 dBFS after the centre pan. Bass: a steady 80 Hz sine
-    // at -26 dBFS, below the threshold, so only the key makes the compressor act.
-    sb.stem_f32("kick.wav", RATE, 1, RATE as usize * 2, |_, n| {
-        let t = n % (RATE as usize / 2);
-        if t < 2400 {
+/// A kick stem (a 0.8 sine burst on the frames `kick` picks) and a steady 80 Hz bass sine at
+/// -26 dBFS, mono, `frames` long; and the level in dB of the bass ducked by the kick against
+/// the plain one over a range of frames, for the two renders of `body` (with and without
+/// `, sidechain = "kick"` on its compressor).
+fn kick_and_bass(
+    sb: &Sandbox,
+    frames: usize,
+    kick: impl Fn(usize) -> bool,
+    body: impl Fn(&str) -> String,
+) -> impl Fn(std::ops::Range<usize>) -> f32 {
+    sb.stem_f32("kick.wav", RATE, 1, frames, |_, n| {
+        if kick(n) {
             0.8 * (n as f32 * 0.02).sin()
         } else {
             0.0
         }
     });
-    sb.stem_f32("bass.wav", RATE, 1, RATE as usize * 2, |_, n| {
+    sb.stem_f32("bass.wav", RATE, 1, frames, |_, n| {
         0.05 * (2.0 * std::f32::consts::PI * 80.0 * n as f32 / RATE as f32).sin()
     });
-    let body = |sc: &str| {
-        format!(
-            "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 1.0, release_ms = 60.0, knee_db = 0.0{sc} }}]\n"
-        )
-    };
     let plain = sb.render_float(RATE, &body(""));
     let ducked = sb.render_float(RATE, &body(", sidechain = \"kick\""));
     let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    move |r: std::ops::Range<usize>| 20.0 * (rms(&ducked[0][r.clone()]) / rms(&plain[0][r])).log10()
+}
+
+#[test]
+fn a_kick_ducks_the_bass_through_its_sidechain() {
+    let sb = Sandbox::new();
+    // Kick: 50 ms bursts every 0.5 s, -5 dBFS after the centre pan. Bass: a steady 80 Hz sine
+    // at -26 dBFS, below the threshold, so only the key makes the compressor act.
+    let db = kick_and_bass(
+        &sb,
+        RATE as usize * 2,
+        |n| n % (RATE as usize / 2) < 2400,
+        |sc| {
+            format!(
+                "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 1.0, release_ms = 60.0, knee_db = 0.0{sc} }}]\n"
+            )
+        },
+    );
     // During a kick burst (after the attack) the ducked bass is far quieter than the plain one;
     // between bursts (after the release) it has come back.
-    let during = 24000 + 600..24000 + 2400;
-    let between = 24000 + 18000..24000 + 22000;
-    let d = 20.0 * (rms(&ducked[0][during.clone()]) / rms(&plain[0][during])).log10();
-    let b = 20.0 * (rms(&ducked[0][between.clone()]) / rms(&plain[0][between])).log10();
+    let d = db(24000 + 600..24000 + 2400);
+    let b = db(24000 + 18000..24000 + 22000);
     assert!(d < -10.0, "ducking during the kick: {d} dB");
     assert!(b > -1.0, "recovered between kicks: {b} dB");
 }
@@ -99,27 +114,16 @@ fn a_kick_ducks_the_bass_through_its_sidechain() {
 fn a_master_sidechain_keys_in_time() {
     let sb = Sandbox::new();
     let onset = 5 * 4096 + 1234;
-    let len = 12 * 4096;
-    sb.stem_f32("kick.wav", RATE, 1, len, |_, n| {
-        if (onset..onset + 9000).contains(&n) {
-            0.8 * (n as f32 * 0.02).sin()
-        } else {
-            0.0
-        }
-    });
-    sb.stem_f32("bass.wav", RATE, 1, len, |_, n| {
-        0.05 * (2.0 * std::f32::consts::PI * 80.0 * n as f32 / RATE as f32).sin()
-    });
-    let body = |sc: &str| {
-        format!(
-            "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\n[master]\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 0.1, release_ms = 20.0, knee_db = 0.0{sc} }}]\n"
-        )
-    };
-    let plain = sb.render_float(RATE, &body(""));
-    let ducked = sb.render_float(RATE, &body(", sidechain = \"kick\""));
-    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
-    let db =
-        |r: std::ops::Range<usize>| 20.0 * (rms(&ducked[0][r.clone()]) / rms(&plain[0][r])).log10();
+    let db = kick_and_bass(
+        &sb,
+        12 * 4096,
+        |n| (onset..onset + 9000).contains(&n),
+        |sc| {
+            format!(
+                "[[track]]\nname = \"kick\"\nfile = \"kick.wav\"\nmute = true\n[[track]]\nname = \"bass\"\nfile = \"bass.wav\"\n[master]\nfx = [{{ type = \"compressor\", threshold_db = -20.0, ratio = 20.0, attack_ms = 0.1, release_ms = 20.0, knee_db = 0.0{sc} }}]\n"
+            )
+        },
+    );
     // Untouched up to the kick (a key a block early would duck here), ducked right after its
     // onset (a key a block late would not yet).
     let before = db(onset - 3000..onset);
