@@ -113,6 +113,13 @@ impl Fifo {
         }
     }
 
+    /// Append the frames `range` of every plane.
+    pub fn push_range(&mut self, planes: &[Vec<f32>], range: std::ops::Range<usize>) {
+        for (c, p) in self.chans.iter_mut().zip(planes) {
+            c.extend_from_slice(&p[range.clone()]);
+        }
+    }
+
     /// Copy up to `out[c].len()` frames into `out` (first `n` of each), consuming them.
     pub fn pop_into(&mut self, out: &mut [&mut [f32]], n: usize) -> usize {
         let n = n.min(self.len());
@@ -350,13 +357,27 @@ impl StreamResampler {
         })
     }
 
-    /// Feed input frames; converted output becomes available through [`Self::output`].
+    /// Feed input frames; converted output becomes available through [`Self::output`]. Whole
+    /// blocks are filtered straight from `planes`; only a partial block waits in the input
+    /// FIFO (so it holds less than a block, not a decoded packet on top).
     pub fn push(&mut self, planes: &[Vec<f32>], frames: usize) -> Result<(), ResampleError> {
-        self.input.push(planes, frames);
         self.frames_in += frames as u64;
-        while self.input.len() >= self.kernel.block_in {
+        let block = self.kernel.block_in;
+        let mut used = 0;
+        if !self.input.is_empty() {
+            used = (block - self.input.len()).min(frames);
+            self.input.push_range(planes, 0..used);
+            if self.input.len() < block {
+                return Ok(());
+            }
             self.run_block();
         }
+        while frames - used >= block {
+            let piece: Vec<&[f32]> = planes.iter().map(|p| &p[used..used + block]).collect();
+            self.filter(&piece);
+            used += block;
+        }
+        self.input.push_range(planes, used..frames);
         Ok(())
     }
 
@@ -387,30 +408,36 @@ impl StreamResampler {
         Ok(())
     }
 
-    /// Filter the next block: `block_in` frames of the input, or what is left of it padded
-    /// with zeros; the output past the delay goes to the output FIFO.
+    /// Filter the next block from the input FIFO: `block_in` frames, or what is left of it
+    /// (padded with zeros).
     fn run_block(&mut self) {
-        let k = &*self.kernel;
-        let take = self.input.len().min(k.block_in);
+        let take = self.input.len().min(self.kernel.block_in);
         let from = self.input.start;
+        let chans = std::mem::take(&mut self.input.chans);
+        let piece: Vec<&[f32]> = chans.iter().map(|c| &c[from..from + take]).collect();
+        self.filter(&piece);
+        self.input.chans = chans;
+        self.input.consume(take);
+    }
+
+    /// Filter one block (`block_in` frames per channel, or fewer at the end, padded with
+    /// zeros); the output past the delay goes to the output FIFO.
+    fn filter(&mut self, piece: &[&[f32]]) {
+        let k = &*self.kernel;
+        // The first `delay_left` frames out are the filter's delay.
+        let skip = self.delay_left.min(k.block_out);
         WORK.with(|w| {
             let mut w = w.borrow_mut();
-            for ((i, o), ov) in self
-                .input
-                .chans
+            for ((i, o), ov) in piece
                 .iter()
                 .zip(&mut self.output.chans)
                 .zip(&mut self.overlaps)
             {
                 let at = o.len();
-                k.unit(&mut w, &i[from..from + take], ov, o);
-                // The first `delay_left` frames are the filter's delay.
-                let skip = self.delay_left.min(k.block_out);
+                k.unit(&mut w, i, ov, o);
                 o.drain(at..at + skip);
             }
         });
-        self.input.consume(take);
-        let skip = self.delay_left.min(k.block_out);
         self.delay_left -= skip;
         self.frames_out += (k.block_out - skip) as u64;
     }
