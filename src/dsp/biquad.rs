@@ -477,8 +477,6 @@ pub struct Cascade {
     coeffs: Vec<Coeffs>,
     /// One state per section and channel: `states[section][channel]`.
     states: Vec<[State; 2]>,
-    /// The block in f64 while it passes through the sections.
-    buf: Vec<[f64; 2]>,
     /// Frames filtered since the last reset (where the next flush falls).
     pos: u64,
 }
@@ -487,13 +485,12 @@ pub struct Cascade {
 pub const WAVE: usize = 8;
 
 impl Cascade {
-    /// Silent filters for `coeffs`, for blocks up to `max_block` frames.
-    pub fn new(coeffs: Vec<Coeffs>, max_block: usize) -> Self {
+    /// Silent filters for `coeffs`, for blocks of any length.
+    pub fn new(coeffs: Vec<Coeffs>) -> Self {
         let n = coeffs.len();
         Cascade {
             coeffs,
             states: vec![[State::default(); 2]; n],
-            buf: vec![[0.0; 2]; max_block.min(CHUNK)],
             pos: 0,
         }
     }
@@ -532,14 +529,14 @@ impl Cascade {
         if self.coeffs.is_empty() || n == 0 {
             return;
         }
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(CHUNK.min(n).max(buf.len()), [0.0; 2]);
-        // In chunks through an f64 buffer of at most CHUNK frames: the filter's output does not
-        // depend on where blocks are cut, so the chunks change nothing but the memory a track
-        // holds.
+        // In chunks through an f64 buffer of CHUNK frames on the stack (shared by every
+        // cascade a thread runs, rather than one per filter held for the whole render): the
+        // filter's output does not depend on where blocks are cut, so the chunks change
+        // nothing but memory.
+        let mut buf = [[0.0f64; 2]; CHUNK];
         let mut start = 0;
         while start < n {
-            let m = (n - start).min(buf.len());
+            let m = (n - start).min(CHUNK);
             for (t, b) in buf[..m].iter_mut().enumerate() {
                 for c in 0..C {
                     b[c] = f64::from(chans[c][start + t]);
@@ -553,7 +550,6 @@ impl Cascade {
             }
             start += m;
         }
-        self.buf = buf;
     }
 
     /// Filter f64 frames in place: the first `channels` (1 or 2) lanes of each frame.
@@ -1144,14 +1140,14 @@ mod tests {
                 }
             }
             for block in [1usize, 7, 256, 4096] {
-                let mut cas = Cascade::new(c.clone(), block);
+                let mut cas = Cascade::new(c.clone());
                 let mut got = x.clone();
                 let [l, r] = &mut got;
                 for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
                     cas.process(&mut [a, b]);
                 }
                 assert_eq!(got, want, "{n} sections, block {block}");
-                let mut mono = Cascade::new(c.clone(), block);
+                let mut mono = Cascade::new(c.clone());
                 let mut m = x[0].clone();
                 for a in m.chunks_mut(block) {
                     mono.process(&mut [a]);

@@ -74,11 +74,9 @@ impl Crossover {
         let n = freqs.len();
         Crossover {
             fs,
-            lp_f: lp.iter().map(|c| Cascade::new(c.to_vec(), 0)).collect(),
-            hp_f: hp.iter().map(|c| Cascade::new(c.to_vec(), 0)).collect(),
-            ap_f: (0..n)
-                .map(|k| Cascade::new(ap[k + 1..].to_vec(), 0))
-                .collect(),
+            lp_f: lp.iter().map(|c| Cascade::new(c.to_vec())).collect(),
+            hp_f: hp.iter().map(|c| Cascade::new(c.to_vec())).collect(),
+            ap_f: (0..n).map(|k| Cascade::new(ap[k + 1..].to_vec())).collect(),
             lp,
             hp,
             ap,

@@ -184,8 +184,6 @@ pub struct Compressor {
     reduction_db: f64,
     /// Per-channel mean square of the RMS detector.
     mean_square: Vec<f64>,
-    /// Per-frame gain reduction, then gain factor, of the block being processed.
-    factors: Vec<f64>,
     /// `makeup_db` and `mix` under automation, ramped per sample (threshold and ratio move
     /// per block: the attack and release smooth what they change).
     makeup_ramp: Ramp,
@@ -207,7 +205,6 @@ impl Compressor {
             makeup: db_to_gain(cfg.makeup_db),
             reduction_db: 0.0,
             mean_square: Vec::new(),
-            factors: Vec::new(),
             makeup_ramp: Ramp::new(cfg.makeup_db),
             mix_ramp: Ramp::new(cfg.mix.clamp(0.0, 1.0)),
             rate: DEFAULT_RATE,
@@ -252,13 +249,16 @@ impl Compressor {
     }
 
     /// The block in chunks of at most [`CHUNK`] frames (every frame's gain depends only on the
-    /// frames before it, so the chunks change nothing but the memory a compressor holds).
+    /// frames before it, so the chunks change nothing but memory). The chunk's gain factors
+    /// live on the stack, shared by every compressor a thread runs, rather than one buffer per
+    /// compressor held for the whole render.
     fn run(&mut self, block: &mut [&mut [f32]], key: Option<&[&[f32]]>) {
         let n = frames(block);
+        let mut factors = [0.0f64; CHUNK];
         let mut start = 0;
         while start < n {
             let end = n.min(start + CHUNK);
-            self.run_chunk(block, key, start..end);
+            self.run_chunk(block, key, start..end, &mut factors);
             start = end;
         }
     }
@@ -266,18 +266,16 @@ impl Compressor {
     /// In three passes over the frames `range` of the block: the smoothed gain reduction of
     /// every frame (the only part that must go sample by sample), the gain factors (a polynomial
     /// `exp`, which the compiler can vectorise), then the factors applied to each channel. (A
-    /// key shorter than the block reads as silence past its end.)
+    /// key shorter than the block reads as silence past its end.) `factors` holds the per-frame
+    /// gain reduction, then gain factor, of the chunk (at least `range.len()` long).
     fn run_chunk(
         &mut self,
         block: &mut [&mut [f32]],
         key: Option<&[&[f32]]>,
         range: std::ops::Range<usize>,
+        factors: &mut [f64],
     ) {
         let (start, n) = (range.start, range.len());
-        let mut factors = std::mem::take(&mut self.factors);
-        if factors.len() < n {
-            factors.resize(n, 0.0);
-        }
         let factors_n = &mut factors[..n];
         // The common case, a stereo block and a peak detector, without the general loop.
         let stereo_peak = match (key, &*block) {
@@ -339,7 +337,6 @@ impl Compressor {
                     *x = out(f64::from(*x) * f);
                 }
             }
-            self.factors = factors;
             return;
         }
         let mix = self.cfg.mix;
@@ -362,7 +359,6 @@ impl Compressor {
                 *x = out(f64::from(*x) * f);
             }
         }
-        self.factors = factors;
     }
 }
 
@@ -378,7 +374,6 @@ impl Processor for Compressor {
         self.rms_coeff = one_pole(RMS_TIME_MS, spec.sample_rate);
         // Room for a stereo key even on a mono spec; key channels beyond this are not detected.
         self.mean_square = vec![0.0; spec.channels.max(2)];
-        self.factors = vec![0.0; spec.max_block.min(CHUNK)];
         self.reset();
     }
 

@@ -203,7 +203,7 @@ impl Processor for Eq {
             .unwrap_or(0);
         self.tail = cascade_ring_frames(&coeffs).max(reached).min(cap);
         self.scratch = Vec::with_capacity(coeffs.len());
-        self.cascade = Cascade::new(coeffs, spec.max_block);
+        self.cascade = Cascade::new(coeffs);
         self.fs = spec.sample_rate;
         self.dirty = false;
         self.from = self.cfg.bands.clone();

@@ -231,7 +231,6 @@ pub struct StemDecoder {
     /// bitrate and trims at the estimate), so nothing is trimmed from the end.
     untrimmed: bool,
     frames_decoded: u64,
-    scratch: Vec<Vec<f32>>,
     finished: bool,
     /// The first error: a decoder that failed keeps failing with it (nothing is skipped).
     failed: Option<DecodeError>,
@@ -319,7 +318,6 @@ impl StemDecoder {
             mp3_end,
             untrimmed: mp3 && !stated,
             frames_decoded: 0,
-            scratch: Vec::new(),
             finished: false,
             failed: None,
         })
@@ -402,25 +400,58 @@ impl StemDecoder {
             if n == 0 {
                 continue;
             }
-            buf.copy_to_vecs_planar::<f32>(&mut self.scratch);
-            for (ch, plane) in self.scratch.iter().enumerate() {
-                if let Some(i) = plane[..n].iter().position(|x| !x.is_finite()) {
-                    let what = if plane[i].is_nan() { "NaN" } else { "infinite" };
-                    return Err(DecodeError::NonFinite {
+            // Straight onto the end of `out` (no copy held per stem): grown by the buffer's
+            // plane length, cut back to `n` frames, and back to where it was on an error.
+            let planes = buf.samples_planar();
+            if buf.num_planes() != out.len() || planes < n {
+                return Err(DecodeError::Corrupt {
+                    frame,
+                    message: format!(
+                        "the decoder gave {} planes of {planes} samples for {} channels of {n} frames",
+                        buf.num_planes(),
+                        out.len()
+                    ),
+                });
+            }
+            let starts: Vec<usize> = out.iter().map(Vec::len).collect();
+            let mut tails: Vec<&mut [f32]> = out
+                .iter_mut()
+                .zip(&starts)
+                .map(|(o, &at)| {
+                    o.resize(at + planes, 0.0);
+                    &mut o[at..]
+                })
+                .collect();
+            buf.copy_to_slice_planar::<f32, _>(&mut tails);
+            for (o, &at) in out.iter_mut().zip(&starts) {
+                o.truncate(at + n);
+            }
+            let fail = |out: &mut [Vec<f32>], e| {
+                for (o, &at) in out.iter_mut().zip(&starts) {
+                    o.truncate(at);
+                }
+                Err(e)
+            };
+            for (ch, (o, &at)) in out.iter().zip(&starts).enumerate() {
+                if let Some(i) = o[at..].iter().position(|x| !x.is_finite()) {
+                    let what = if o[at + i].is_nan() {
+                        "NaN"
+                    } else {
+                        "infinite"
+                    };
+                    let e = DecodeError::NonFinite {
                         what,
                         frame: self.frames_decoded + i as u64,
                         channel: ch,
-                    });
+                    };
+                    return fail(out, e);
                 }
             }
             let total = self.frames_decoded + n as u64;
             if let Some(expected) = self.info.frames
                 && total > expected
             {
-                return Err(DecodeError::Overlong { expected });
-            }
-            for (o, p) in out.iter_mut().zip(&self.scratch) {
-                o.extend_from_slice(&p[..n]);
+                return fail(out, DecodeError::Overlong { expected });
             }
             self.frames_decoded = total;
             return Ok(n);
