@@ -169,6 +169,19 @@ fn max_refined_phases<const P: usize>(rows: &[f32], out: &mut [f32]) {
     }
 }
 
+/// [`block_envelope`] with the calling thread's own [`Scratch`], made on its first block and
+/// kept: a scratch set is over a megabyte, and making one per block of work costs more in
+/// zeroed memory than its FFTs save by running in parallel.
+pub fn block_envelope_here(x: &[f32], start: usize, out: &mut [f32]) {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+    }
+    SCRATCH.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        block_envelope(x, start, out, slot.get_or_insert_with(Scratch::new));
+    });
+}
+
 /// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
 pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch) {
     let plans = plans();
@@ -221,9 +234,7 @@ pub fn envelope(x: &[f32]) -> Vec<f32> {
     let mut env = vec![0.0f32; x.len()];
     env.par_chunks_mut(CORE)
         .enumerate()
-        .for_each_init(Scratch::new, |sc, (b, chunk)| {
-            block_envelope(x, b * CORE, chunk, sc)
-        });
+        .for_each(|(b, chunk)| block_envelope_here(x, b * CORE, chunk));
     env
 }
 

@@ -9,9 +9,7 @@
 
 use rayon::prelude::*;
 
-use crate::dsp::truepeak::{
-    self, CORE, Interpolator, MARGIN, Meters, Scratch, SwrMeter, mirror_start,
-};
+use crate::dsp::truepeak::{self, CORE, Interpolator, MARGIN, Meters, SwrMeter, mirror_start};
 
 /// FFT blocks per chunk.
 const BLOCKS: usize = 4;
@@ -126,11 +124,9 @@ impl EnvelopeStream {
             .map(|b| {
                 let window = &b[lead..lead + span];
                 let mut env = vec![0.0f32; CHUNK];
-                env.par_chunks_mut(CORE)
-                    .enumerate()
-                    .for_each_init(Scratch::new, |sc, (k, out)| {
-                        truepeak::block_envelope(window, reach + k * CORE, out, sc)
-                    });
+                env.par_chunks_mut(CORE).enumerate().for_each(|(k, out)| {
+                    truepeak::block_envelope_here(window, reach + k * CORE, out)
+                });
                 let mut y = Vec::new();
                 let mut standard = |from: usize, to: usize, env: &mut [f32]| {
                     let out = &mut env[from..to];
