@@ -118,15 +118,33 @@ fn refined(a: f32, b: f32, c: f32) -> f32 {
 /// at the frame itself); `y` must hold one point more on each side. The plain maximum first
 /// (it vectorises), then the local maxima refined (rare at 8 points per sample): the same
 /// values as [`refined`] point by point, without its division where it cannot matter.
+///
+/// With a `floor` (a value the largest reading is known to reach), frames whose plain maximum
+/// cannot be lifted above the floor or the block's own plain maximum are not refined: a
+/// parabola lifts a point by at most 5 %, so their values may then be low but the block's
+/// maximum is unchanged.
 #[inline(always)]
-fn max_refined_interleaved<const P: usize>(y: &[f32], first: usize, out: &mut [f32]) {
+fn max_refined_interleaved<const P: usize>(
+    y: &[f32],
+    first: usize,
+    out: &mut [f32],
+    floor: Option<f32>,
+) {
     for (j, o) in out.iter_mut().enumerate() {
         let base = first + j * P;
-        // The points of this interval and one on each side.
         let w: &[f32; P] = y[base..base + P].try_into().expect("P points");
         *o = w.iter().fold(*o, |m, v| m.max(v.abs()));
+    }
+    // (1.0501: a hair over the 5 % so that f32 rounding cannot tip a skipped frame over.)
+    let skip_below = floor.map(|f| out.iter().fold(f, |m, &v| m.max(v)) / 1.0501);
+    for (j, o) in out.iter_mut().enumerate() {
+        if skip_below.is_some_and(|s| *o <= s) {
+            continue;
+        }
+        let base = first + j * P;
+        // The points of this interval and one on each side.
         for k in 0..P {
-            let (a, b, c) = (y[base + k - 1], w[k], y[base + k + 1]);
+            let (a, b, c) = (y[base + k - 1], y[base + k], y[base + k + 1]);
             if (b.abs() >= a.abs()) & (b.abs() >= c.abs()) {
                 *o = o.max(refined(a, b, c));
             }
@@ -172,18 +190,25 @@ fn max_refined_phases<const P: usize>(rows: &[f32], out: &mut [f32]) {
 /// [`block_envelope`] with the calling thread's own [`Scratch`], made on its first block and
 /// kept: a scratch set is over a megabyte, and making one per block of work costs more in
 /// zeroed memory than its FFTs save by running in parallel.
-pub fn block_envelope_here(x: &[f32], start: usize, out: &mut [f32]) {
+/// With a `floor` (a value the largest reading is known to reach), only the block's maximum
+/// is exact: frames that cannot reach it are not refined (see [`max_refined_interleaved`]).
+pub fn block_envelope_here(x: &[f32], start: usize, out: &mut [f32], floor: Option<f32>) {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
     }
     SCRATCH.with(|cell| {
         let mut slot = cell.borrow_mut();
-        block_envelope(x, start, out, slot.get_or_insert_with(Scratch::new));
+        block_reading(x, start, out, slot.get_or_insert_with(Scratch::new), floor);
     });
 }
 
 /// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
 pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch) {
+    block_reading(x, start, out, sc, None);
+}
+
+/// [`block_envelope`], or with a `floor` only its maximum exact ([`block_envelope_here`]).
+fn block_reading(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch, floor: Option<f32>) {
     let plans = plans();
     let n = x.len();
     for (k, s) in sc.seg.iter_mut().enumerate() {
@@ -223,7 +248,7 @@ pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch
     for (o, &v) in out.iter_mut().zip(&x[start..]) {
         *o = v.abs();
     }
-    max_refined_interleaved::<FACTOR>(&sc.y, MARGIN * FACTOR, out);
+    max_refined_interleaved::<FACTOR>(&sc.y, MARGIN * FACTOR, out, floor);
 }
 
 /// Per-sample true-peak envelope of `x`: `env[n]` is the largest magnitude of the band-limited
@@ -234,7 +259,7 @@ pub fn envelope(x: &[f32]) -> Vec<f32> {
     let mut env = vec![0.0f32; x.len()];
     env.par_chunks_mut(CORE)
         .enumerate()
-        .for_each(|(b, chunk)| block_envelope_here(x, b * CORE, chunk));
+        .for_each(|(b, chunk)| block_envelope_here(x, b * CORE, chunk, None));
     env
 }
 

@@ -118,6 +118,8 @@ impl EnvelopeStream {
         let (meters, swr, reach) = (&self.meters, &self.swr, self.reach);
         let first = self.next == 0;
         let (floor, bound) = (self.floor, self.gain_bound);
+        // The first chunk in full (its ffmpeg reading starts from a mirrored window).
+        let floor = floor.filter(|_| !first);
         let results: Vec<(Vec<f32>, usize)> = self
             .buf
             .par_iter()
@@ -125,7 +127,7 @@ impl EnvelopeStream {
                 let window = &b[lead..lead + span];
                 let mut env = vec![0.0f32; CHUNK];
                 env.par_chunks_mut(CORE).enumerate().for_each(|(k, out)| {
-                    truepeak::block_envelope_here(window, reach + k * CORE, out)
+                    truepeak::block_envelope_here(window, reach + k * CORE, out, floor)
                 });
                 let mut y = Vec::new();
                 let mut standard = |from: usize, to: usize, env: &mut [f32]| {
@@ -141,10 +143,9 @@ impl EnvelopeStream {
                         }
                     }
                 };
-                // Peak only (after the first chunk, whose ffmpeg reading starts from a
-                // mirrored window): the meters run on the spans that could beat the largest
-                // value known, itself a reading, so skipping never lowers the maximum.
-                let Some(floor) = floor.filter(|_| !first) else {
+                // Peak only: the meters run on the spans that could beat the largest value
+                // known, itself a reading, so skipping never lowers the maximum.
+                let Some(floor) = floor else {
                     standard(0, len, &mut env);
                     return (env, 0);
                 };
