@@ -409,8 +409,8 @@ fn an_automated_crossover_glides_and_the_bands_stay_flat() {
     // steps from 1 kHz to 8 kHz at 0.5 s and back at 1.2 s (a `step` envelope): the tone passes
     // from the top band into the middle one and back. The bands of a crossover sum to an
     // all-pass, which leaves a sine's level alone, and the glide keeps that so while the
-    // corner moves: the RMS of every 1024 frames (64 whole cycles) is the sine's, 0.5 / sqrt 2,
-    // within 0.05 dB (a band-sum error 45 dB below the tone).
+    // corner moves: the RMS of every 256 frames (16 whole cycles) is the sine's, 0.5 / sqrt 2,
+    // within 0.15 dB. (Measured 0.06 dB; the same steps without the glide, 0.43 dB.)
     let sb = Sandbox::new();
     let w = 2.0 * std::f64::consts::PI * 3000.0 / f64::from(RATE);
     let n = 2 * RATE as usize;
@@ -428,15 +428,15 @@ fn an_automated_crossover_glides_and_the_bands_stay_flat() {
     let mut worst: f64 = 0.0;
     for c in &p {
         // From 0.1 s (the sine's onset rings out of the all-pass) to the stem's end.
-        for start in (4800..n - 1024).step_by(256) {
-            let e: f64 = c[start..start + 1024]
+        for start in (4800..n - 256).step_by(16) {
+            let e: f64 = c[start..start + 256]
                 .iter()
                 .map(|&v| f64::from(v).powi(2))
                 .sum();
-            let rms = (e / 1024.0).sqrt();
+            let rms = (e / 256.0).sqrt();
             worst = worst.max((20.0 * (rms / want).log10()).abs());
         }
     }
     println!("an automated crossover: the tone's level off by at most {worst:.4} dB");
-    assert!(worst < 0.05, "{worst} dB");
+    assert!(worst < 0.15, "{worst} dB");
 }
