@@ -624,7 +624,7 @@ mod tests {
                     let tri = 1.0 - (2.0 * u - 1.0).abs();
                     (1.0 / 3.0) * (2.85f64 * 3.0).powf(tri)
                 } else if t < 0.4 * fs {
-                    if (t / period) as usize % 2 == 0 {
+                    if ((t / period) as usize).is_multiple_of(2) {
                         2.85
                     } else {
                         1.0 / 3.0
