@@ -540,7 +540,7 @@ mod tests {
         };
         let x = [white(n, 11, 0.5), white(n, 12, 0.5)];
         let (mut y, mut r) = (x.clone(), x.clone());
-        let mut ap = Cascade::new(vec![lr4_allpass(fs, 100.0), lr4_allpass(fs, path(0))], 0);
+        let mut ap = Cascade::new(vec![lr4_allpass(fs, 100.0), lr4_allpass(fs, path(0))]);
         for o in (0..n).step_by(GLIDE_STEP) {
             let end = (o + GLIDE_STEP).min(n);
             if o % AUTO_BLOCK == 0 {
