@@ -296,7 +296,7 @@ fx = [{ type = \"gain\", gain_db = { points = [[0.0, 1.0]], curve = \"cubic\" } 
       { type = \"delay\", time_ms = { points = [[0.0, 5.0], [1.0, 6000.0]] } }]\n\
 offset_s = { points = [[0.0, 1.0]] }\n\
 [[bus]]\nname = \"b\"\n\
-[master]\nfx = [{ type = \"multiband\", crossovers_hz = [200.0, { points = [[0.0, 1000.0]] }], bands = [{}, {}, {}] }]\n";
+[master]\nfx = [{ type = \"multiband\", crossovers_hz = [200.0, { points = [[0.0, 1000.0], [1.0, 240.0]] }], bands = [{}, {}, {}] }]\n";
     // (A `\` line continuation also drops the next line's indentation: columns count from
     // the first character written.)
     sb.write("s.toml", text);
@@ -314,7 +314,9 @@ offset_s = { points = [[0.0, 1.0]] }\n\
         "s.toml:13:84: track[0] \"a\".fx[3].bands[0].freq_hz.points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
         "s.toml:15:59: track[0] \"a\".fx[5].time_ms.points[1][1] = 6000.0: must be between 0.1 and 5000 ms",
         "s.toml:16:12: track[0] \"a\".offset_s = { points = [[0.0, 1.0]] }: this key cannot be automated",
-        "s.toml:20:53: master.fx[0].crossovers_hz[1] = { points = [[0.0, 1000.0]] }: a crossover cannot be automated",
+        // A crossover takes an envelope, but must stay a third of an octave above the one
+        // below at every time.
+        "s.toml:20:86: master.fx[0].crossovers_hz[1].points[1][1] = 240.0: at 1 s this crossover is 240 Hz and crossovers_hz[0] 200 Hz: it must stay above 250 Hz (ascending, at least a third of an octave apart)",
     ] {
         assert!(err.contains(want), "expected {want:?} in:\n{err}");
     }
@@ -399,4 +401,42 @@ fn a_linear_phase_band_follows_its_gain_envelope_in_phase_with_the_stem() {
             }
         }
     }
+}
+
+#[test]
+fn an_automated_crossover_glides_and_the_bands_stay_flat() {
+    // A 3 kHz sine through a multiband with idle compressors (ratio 1) whose upper crossover
+    // steps from 1 kHz to 8 kHz at 0.5 s and back at 1.2 s (a `step` envelope): the tone passes
+    // from the top band into the middle one and back. The bands of a crossover sum to an
+    // all-pass, which leaves a sine's level alone, and the glide keeps that so while the
+    // corner moves: the RMS of every 256 frames (16 whole cycles) is the sine's, 0.5 / sqrt 2,
+    // within 0.15 dB. (Measured 0.06 dB; the same steps without the glide, 0.43 dB.)
+    let sb = Sandbox::new();
+    let w = 2.0 * std::f64::consts::PI * 3000.0 / f64::from(RATE);
+    let n = 2 * RATE as usize;
+    sb.stem_f32("sine.wav", RATE, 2, n, move |_, i| {
+        (0.5 * (w * i as f64).sin()) as f32
+    });
+    let p = sb.render_float(
+        RATE,
+        "[[track]]\nname = \"s\"\nfile = \"sine.wav\"\n\
+         [master]\nfx = [{ type = \"multiband\", crossovers_hz = [200.0, { points = [[0.0, 1000.0], \
+         [0.5, 8000.0], [1.2, 1000.0]], curve = \"step\" }], bands = [{ ratio = 1.0 }, \
+         { ratio = 1.0 }, { ratio = 1.0 }] }]\n",
+    );
+    let want = 0.5 / 2f64.sqrt();
+    let mut worst: f64 = 0.0;
+    for c in &p {
+        // From 0.1 s (the sine's onset rings out of the all-pass) to the stem's end.
+        for start in (4800..n - 256).step_by(16) {
+            let e: f64 = c[start..start + 256]
+                .iter()
+                .map(|&v| f64::from(v).powi(2))
+                .sum();
+            let rms = (e / 256.0).sqrt();
+            worst = worst.max((20.0 * (rms / want).log10()).abs());
+        }
+    }
+    println!("an automated crossover: the tone's level off by at most {worst:.4} dB");
+    assert!(worst < 0.15, "{worst} dB");
 }

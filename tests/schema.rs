@@ -145,7 +145,7 @@ sends = []
 fx = [{ type = "delay", time_ms = 250.0 }]
 
 [master]
-fx = [{ type = "multiband", crossovers_hz = [200.0, 3000.0], bands = [{ ratio = 2.0 }, { threshold_db = -20.0, detector = "peak" }, { mix = 0.5 }] }]
+fx = [{ type = "multiband", crossovers_hz = [200.0, { points = [[0.0, 3000.0], [1.0, 6000.0]], curve = "step" }], bands = [{ ratio = 2.0 }, { threshold_db = -20.0, detector = "peak" }, { mix = 0.5 }] }]
 reference = { file = "a.wav", amount = 0.5, match = ["eq", "width"] }
 target = { preset = "apple", ceiling_dbtp = -1.5, tolerance_lu = 1.0 }
 
@@ -302,6 +302,10 @@ const BAD: &[(&str, &str)] = &[
     (
         "five crossovers",
         "[master]\nfx = [{ type = \"multiband\", crossovers_hz = [100.0, 200.0, 400.0, 800.0, 1600.0], bands = [{}, {}, {}, {}, {}, {}] }]",
+    ),
+    (
+        "a crossover envelope past any Nyquist frequency",
+        "[master]\nfx = [{ type = \"multiband\", crossovers_hz = [200.0, { points = [[0.0, 1000.0], [1.0, 300000.0]] }], bands = [{}, {}, {}] }]",
     ),
     (
         "sidechain in a multiband band",

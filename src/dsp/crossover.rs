@@ -14,6 +14,11 @@
 //! product of all the crossovers' all-passes: flat magnitude (the usual phase compensation of
 //! multiband processors). Coefficients are the Cookbook's (see `biquad`); the bilinear
 //! transform keeps the identity `LP + HP = AP` exact in the digital domain.
+//!
+//! A crossover can move ([`Crossover::retune`]): its low-pass, high-pass and every band's copy
+//! of its all-pass are recomputed together at the new frequency, states carried over, so that
+//! between two retunings the bands still sum to the product of the all-passes. Splitting a block
+//! in pieces ([`Crossover::split_range`]) lets the caller retune between them.
 
 use std::f64::consts::FRAC_1_SQRT_2;
 
@@ -45,6 +50,8 @@ const MAX_F_RATIO: f64 = 0.499;
 #[derive(Debug, Clone)]
 pub struct Crossover {
     fs: f64,
+    /// The crossover frequencies the filters are tuned to, Hz.
+    freqs: Vec<f64>,
     lp: Vec<[Coeffs; 2]>,
     hp: Vec<[Coeffs; 2]>,
     ap: Vec<Coeffs>,
@@ -80,6 +87,7 @@ impl Crossover {
             lp,
             hp,
             ap,
+            freqs,
             channels: channels.min(2),
             rest: Vec::new(),
             low: Vec::new(),
@@ -116,6 +124,35 @@ impl Crossover {
         }
     }
 
+    /// The crossover frequencies in Hz, as the filters are tuned now (clamped below Nyquist).
+    pub fn freqs(&self) -> &[f64] {
+        &self.freqs
+    }
+
+    /// Move crossover `k` to `hz` (clamped as in [`Crossover::new`]): its low- and high-pass and
+    /// the all-pass copies of it that the bands below carry are recomputed at `hz` (Cookbook, in
+    /// f64), every filter keeping its state. Allocates nothing; an unknown `k` or a frequency
+    /// that is not a positive number is ignored.
+    pub fn retune(&mut self, k: usize, hz: f64) {
+        if k >= self.freqs.len() || !hz.is_finite() || hz <= 0.0 {
+            return;
+        }
+        let f = hz.clamp(1e-3, MAX_F_RATIO * self.fs);
+        if f == self.freqs[k] {
+            return;
+        }
+        self.freqs[k] = f;
+        self.lp[k] = lr4_lowpass(self.fs, f);
+        self.hp[k] = lr4_highpass(self.fs, f);
+        self.ap[k] = lr4_allpass(self.fs, f);
+        self.lp_f[k].set_coeffs(&self.lp[k]);
+        self.hp_f[k].set_coeffs(&self.hp[k]);
+        // Band j carries the all-passes of crossovers j+1.. (see `new`).
+        for (j, ap) in self.ap_f[..k].iter_mut().enumerate() {
+            ap.set_coeffs(&self.ap[j + 1..]);
+        }
+    }
+
     /// Split `input` (planar, one slice per channel) into `bands[band][channel][..frames]`,
     /// band 0 lowest; `frames` is the input length.
     ///
@@ -127,6 +164,20 @@ impl Crossover {
     /// of [`Crossover::sum_response`]. The whole block runs through one filter after another
     /// ([`Cascade`]), in f64 between them.
     pub fn split<I: AsRef<[f32]>>(&mut self, input: &[I], bands: &mut [Vec<Vec<f32>>]) {
+        self.split_range(input, bands, 0..usize::MAX);
+    }
+
+    /// [`Crossover::split`] of the frames `range` of the input only, written to the same frames
+    /// of `bands` (the rest of `bands` untouched); the range is cut to the frames present. The
+    /// filters carry their state from one call to the next, so splitting a block in consecutive
+    /// pieces gives exactly what splitting it whole does, unless the crossover is retuned in
+    /// between.
+    pub fn split_range<I: AsRef<[f32]>>(
+        &mut self,
+        input: &[I],
+        bands: &mut [Vec<Vec<f32>>],
+        range: std::ops::Range<usize>,
+    ) {
         let nb = self.bands().min(bands.len());
         let mut channels = self.channels.min(input.len());
         let mut frames = input.iter().map(|c| c.as_ref().len()).min().unwrap_or(0);
@@ -136,16 +187,18 @@ impl Crossover {
                 frames = frames.min(ch.len());
             }
         }
-        if channels == 0 || frames == 0 {
+        let (start, end) = (range.start, range.end.min(frames));
+        if channels == 0 || start >= end {
             return;
         }
-        if self.rest.len() < frames {
-            self.rest.resize(frames, [0.0; 2]);
-            self.low.resize(frames, [0.0; 2]);
+        let len = end - start;
+        if self.rest.len() < len {
+            self.rest.resize(len, [0.0; 2]);
+            self.low.resize(len, [0.0; 2]);
         }
-        let (rest, low) = (&mut self.rest[..frames], &mut self.low[..frames]);
+        let (rest, low) = (&mut self.rest[..len], &mut self.low[..len]);
         for (c, x) in input.iter().take(channels).enumerate() {
-            for (r, &v) in rest.iter_mut().zip(&x.as_ref()[..frames]) {
+            for (r, &v) in rest.iter_mut().zip(&x.as_ref()[start..end]) {
                 r[c] = f64::from(v);
             }
         }
@@ -158,11 +211,11 @@ impl Crossover {
             // Give band k the phase of the crossovers above it (see module docs).
             ap.process_f64(low, channels);
             if let Some(band) = bands[..nb].get_mut(k) {
-                write_band(low, band, channels);
+                write_band(low, band, channels, start);
             }
         }
         if n < nb {
-            write_band(rest, &mut bands[n], channels);
+            write_band(rest, &mut bands[n], channels, start);
         }
     }
 
@@ -207,10 +260,10 @@ impl Crossover {
     }
 }
 
-/// One band's f64 frames to its f32 channel buffers.
-fn write_band(src: &[[f64; 2]], band: &mut [Vec<f32>], channels: usize) {
+/// One band's f64 frames to its f32 channel buffers, from frame `start` on.
+fn write_band(src: &[[f64; 2]], band: &mut [Vec<f32>], channels: usize, start: usize) {
     for (c, out) in band.iter_mut().take(channels).enumerate() {
-        for (o, v) in out.iter_mut().zip(src) {
+        for (o, v) in out[start..].iter_mut().zip(src) {
             *o = to_f32(v[c]);
         }
     }
@@ -407,6 +460,43 @@ mod tests {
             }
         }
         assert!(x.ring_frames() > 0 && x.ring_frames() < fs as usize);
+    }
+
+    /// A block split in uneven pieces is the block split whole, bit for bit; a crossover
+    /// retuned before it has heard anything is a crossover built at the new frequencies (its
+    /// low- and high-pass and every band's all-pass copy moved together).
+    #[test]
+    fn pieces_split_as_the_whole_and_retuning_moves_every_copy() {
+        let fs = 48000.0;
+        let sig = crate::testkit::test_signal(fs, 0.2, 0.8);
+        let n = sig[0].len();
+        let mut whole = Crossover::new(&[100.0, 800.0, 5000.0], fs, 2);
+        let mut a = whole.buffers(n);
+        whole.split(&sig, &mut a);
+        let mut pieces = Crossover::new(&[100.0, 800.0, 5000.0], fs, 2);
+        let mut b = pieces.buffers(n);
+        let mut o = 0;
+        for len in [1, 7, 8, 300, 1024, 5].iter().cycle() {
+            if o >= n {
+                break;
+            }
+            pieces.split_range(&sig, &mut b, o..o + len);
+            o += len;
+        }
+        assert_eq!(a, b);
+
+        let mut moved = Crossover::new(&[100.0, 800.0, 5000.0], fs, 2);
+        moved.retune(1, 2000.0);
+        moved.retune(2, 9000.0);
+        moved.retune(0, 60.0);
+        moved.retune(7, 1.0);
+        moved.retune(0, f64::NAN);
+        assert_eq!(moved.freqs(), [60.0, 2000.0, 9000.0]);
+        let mut fresh = Crossover::new(&[60.0, 2000.0, 9000.0], fs, 2);
+        let (mut c, mut d) = (moved.buffers(n), fresh.buffers(n));
+        moved.split(&sig, &mut c);
+        fresh.split(&sig, &mut d);
+        assert_eq!(c, d);
     }
 
     #[test]

@@ -64,7 +64,29 @@ impl Envelope {
             return v0;
         };
         // t0 <= t < t1, so t1 > t0.
-        let u = (t - t0) / (t1 - t0);
+        self.between(v0, v1, (t - t0) / (t1 - t0))
+    }
+
+    /// The value just before song time `t` (the limit from the left): where two points share
+    /// a time, or a `step` curve reaches its next point, the value the envelope jumps from;
+    /// elsewhere [`Envelope::value_at`].
+    pub fn value_before(&self, t: f64) -> f64 {
+        let p = &self.points;
+        // The first point at or after t; the one before it is earlier than t.
+        let i = p.partition_point(|&(pt, _)| pt < t);
+        if i == 0 {
+            return self.first();
+        }
+        let (t0, v0) = p[i - 1];
+        let Some(&(t1, v1)) = p.get(i) else {
+            return v0;
+        };
+        // t0 < t <= t1.
+        self.between(v0, v1, (t - t0) / (t1 - t0))
+    }
+
+    /// The curve from `v0` to `v1` at the fraction `u` (0..=1) of the way between two points.
+    fn between(&self, v0: f64, v1: f64, u: f64) -> f64 {
         match self.curve {
             Curve::Linear => v0 + (v1 - v0) * u,
             Curve::Smooth => v0 + (v1 - v0) * 0.5 * (1.0 - (PI * u).cos()),
@@ -279,6 +301,27 @@ mod tests {
         let s = env(&[(0.0, 0.0), (1.0, 4.0)], Curve::Smooth);
         assert!((s.value_at(0.5) - 2.0).abs() < 1e-12);
         assert!((s.value_at(1.0 / 3.0) - 1.0).abs() < 1e-12);
+    }
+
+    /// The value just before a time is the limit from the left: the value a jump starts from
+    /// (two points at one time, a step reaching its next point), elsewhere the value there.
+    #[test]
+    fn the_value_before_a_jump_is_where_it_jumps_from() {
+        let jump = env(
+            &[(0.0, 0.0), (2.0, 1.0), (2.0, 5.0), (4.0, 7.0)],
+            Curve::Linear,
+        );
+        assert_eq!(jump.value_before(2.0), 1.0);
+        assert_eq!(jump.value_at(2.0), 5.0);
+        assert_eq!(jump.value_before(3.0), jump.value_at(3.0));
+        assert_eq!(jump.value_before(0.0), 0.0);
+        assert_eq!(jump.value_before(9.0), 7.0);
+        let step = env(&[(1.0, 3.0), (2.0, 6.0)], Curve::Step);
+        assert_eq!((step.value_before(2.0), step.value_at(2.0)), (3.0, 6.0));
+        assert_eq!(step.value_before(1.5), 3.0);
+        let smooth = env(&[(0.0, 0.0), (1.0, 4.0)], Curve::Smooth);
+        assert!((smooth.value_before(1.0) - 4.0).abs() < 1e-12);
+        assert!((smooth.value_before(0.5) - smooth.value_at(0.5)).abs() < 1e-12);
     }
 
     #[test]
@@ -517,9 +560,9 @@ mod tests {
                     crossovers_hz: vec![200.0, 3000.0],
                     bands: vec![comp.clone(); 3],
                 }),
-                [0, 1, 2]
+                [(b(FreqHz, 0), 50.0, 400.0), (b(FreqHz, 1), 1000.0, 20000.0)]
                     .into_iter()
-                    .flat_map(|k| {
+                    .chain([0, 1, 2].into_iter().flat_map(|k| {
                         [
                             (b(ThresholdDb, k), -80.0, 0.0),
                             (b(Ratio, k), 1.0, 100.0),
@@ -529,7 +572,7 @@ mod tests {
                             (b(AttackMs, k), 0.01, 500.0),
                             (b(ReleaseMs, k), 1.0, 5000.0),
                         ]
-                    })
+                    }))
                     .collect(),
             ),
             (
@@ -573,15 +616,15 @@ mod tests {
                 proc.name()
             );
         }
-        // Structure cannot move: a multiband's crossovers (no such parameter), a band it does
-        // not have, a key its compressors do not take; a filter the session file leaves out.
+        // Structure cannot move: a multiband's band or crossover it does not have, a key its
+        // compressors do not take; a filter the session file leaves out.
         let mb = FxConfig::Multiband(MultibandConfig {
             crossovers_hz: vec![200.0],
             bands: vec![comp_default(); 2],
         });
         let mut m = construct(&mb, &Resources::default()).unwrap();
         assert!(!m.set_param(b(ThresholdDb, 2), -40.0));
-        assert!(!m.set_param(b(FreqHz, 0), 300.0));
+        assert!(!m.set_param(b(FreqHz, 1), 300.0));
         let no_cuts = FxConfig::Delay(DelayConfig {
             time_ms: 50.0,
             feedback: 0.3,

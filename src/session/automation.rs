@@ -32,6 +32,42 @@ pub(super) fn in_range(
     }
 }
 
+/// The check of a frequency's envelope values: at least `lo` Hz and below the session file's
+/// Nyquist frequency `ny` Hz (at the sample rate `rate`, as messages print it).
+pub(super) fn hz_check(
+    lo: f64,
+    ny: f64,
+    rate: String,
+) -> impl Fn(f64) -> Result<(), (String, Option<String>)> {
+    move |x: f64| {
+        if x >= ny {
+            Err((
+                format!("must be below {} Hz (Nyquist at {rate})", fmt_num(ny)),
+                Some("lower it, or raise [session].sample_rate".to_string()),
+            ))
+        } else if x < lo {
+            Err((format!("must be at least {} Hz", fmt_num(lo)), None))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The span of the value of point `i` of an envelope written at `v` (one that read without
+/// problems), for messages about that point.
+pub(super) fn point_value_span(v: &Val<'_>, i: usize) -> Option<super::diag::Span> {
+    let DeValue::Table(t) = v.get_ref() else {
+        return None;
+    };
+    let DeValue::Array(points) = t.get("points")?.get_ref() else {
+        return None;
+    };
+    match points.get(i)?.get_ref() {
+        DeValue::Array(pair) => pair.get(1).map(|x| x.span()),
+        _ => None,
+    }
+}
+
 /// Whether a value is written as an envelope (a table).
 pub(super) fn is_envelope(v: &Val<'_>) -> bool {
     matches!(v.get_ref(), DeValue::Table(_))
@@ -97,19 +133,7 @@ impl Validator<'_> {
         };
         let default = k.num_default().unwrap_or(lo);
         let ny = self.nyquist();
-        let rate = self.rate_text();
-        let check = move |x: f64| {
-            if x >= ny {
-                Err((
-                    format!("must be below {} Hz (Nyquist at {rate})", fmt_num(ny)),
-                    Some("lower it, or raise [session].sample_rate".to_string()),
-                ))
-            } else if x < lo {
-                Err((format!("must be at least {} Hz", fmt_num(lo)), None))
-            } else {
-                Ok(())
-            }
-        };
+        let check = hz_check(lo, ny, self.rate_text());
         match self.envelope(t, key.name(), &check) {
             Some(envelope) => {
                 let v = envelope.first();
@@ -136,7 +160,18 @@ impl Validator<'_> {
         check: Check<'_>,
     ) -> Option<Envelope> {
         let v = t.get(key)?;
-        let et = as_table(&mut self.d, v, t.key_path(key))?;
+        self.envelope_value(v, t.key_path(key), check)
+    }
+
+    /// Read `v`, named `path` in messages (a list item's `crossovers_hz[1]`), as an envelope;
+    /// every problem is recorded, `None` when there was one.
+    pub(super) fn envelope_value(
+        &mut self,
+        v: &Val<'_>,
+        path: String,
+        check: Check<'_>,
+    ) -> Option<Envelope> {
+        let et = as_table(&mut self.d, v, path)?;
         et.check_keys(&mut self.d, &["points", "curve"]);
         if !et.require(
             &mut self.d,
@@ -478,6 +513,115 @@ mod tests {
                 (ParamKey::MakeupDb, 2, 0.0)
             ]
         );
+    }
+
+    /// Crossovers take envelopes, named to the multiband by their place, the number being the
+    /// first value; a band's envelopes still name their band.
+    #[test]
+    fn crossover_envelopes_are_recorded_by_their_place() {
+        use crate::dsp::config::FxConfig;
+        let text = format!(
+            "{}[master]\nfx = [{{ type = \"multiband\", crossovers_hz = [{{ points = [[0.0, 100.0], [1.0, 200.0]] }}, \
+                   {{ points = [[0.0, 1000.0], [0.5, 8000.0]], curve = \"step\" }}, 12000.0], \
+                   bands = [{{}}, {{ ratio = {{ points = [[0.0, 1.0], [1.0, 4.0]] }} }}, {{}}, {{}}] }}]\n",
+            session("")
+        );
+        let s = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap();
+        let fx = &s.master.fx[0];
+        let FxConfig::Multiband(m) = &fx.config else {
+            panic!("{:?}", fx.config)
+        };
+        assert_eq!(m.crossovers_hz, vec![100.0, 1000.0, 12000.0]);
+        let named: Vec<(ParamKey, usize, f64)> = fx
+            .automation
+            .iter()
+            .map(|a| (a.param.key, a.param.band, a.envelope.first()))
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                (ParamKey::FreqHz, 0, 100.0),
+                (ParamKey::FreqHz, 1, 1000.0),
+                (ParamKey::Ratio, 1, 1.0)
+            ]
+        );
+    }
+
+    /// Every crossover envelope value must lie in 20 Hz .. Nyquist, and neighbours must ascend
+    /// more than a third of an octave apart (a ratio of 1.25) at every time: at points, on
+    /// both sides of a jump, and between points where a curve is smooth. Each error is located
+    /// at a point and names both frequencies and the limit.
+    #[test]
+    fn crossover_envelopes_that_cross_or_come_close_are_located_errors() {
+        let errors = |crossovers: &str| -> (usize, String) {
+            let text = format!(
+                "{}[master]\nfx = [{{ type = \"multiband\", crossovers_hz = [{crossovers}], bands = [{{}}, {{}}, {{}}] }}]\n",
+                session("")
+            );
+            let e = validate(Path::new("s.toml"), &text, &LoadOptions::default()).unwrap_err();
+            let all: Vec<String> = e.iter().map(|d| d.to_string()).collect();
+            (all.len(), all.join("\n"))
+        };
+        let cases = [
+            // The upper one comes down too close to a fixed lower one.
+            (
+                "200.0, { points = [[0.0, 1000.0], [1.0, 240.0]] }",
+                "crossovers_hz[1].points[1][1] = 240.0: at 1 s this crossover is 240 Hz and \
+                 crossovers_hz[0] 200 Hz: it must stay above 250 Hz",
+            ),
+            // The lower one rises into a fixed upper one: it is the one located.
+            (
+                "{ points = [[0.0, 100.0], [1.0, 900.0]] }, 1000.0",
+                "crossovers_hz[0].points[1][1] = 900.0: at 1 s this crossover is 900 Hz and \
+                 crossovers_hz[1] 1000 Hz: it must stay below 800 Hz",
+            ),
+            // Both move and cross at a point of the upper one, where the lower is in between.
+            (
+                "{ points = [[0.0, 100.0], [2.0, 1000.0]] }, \
+                 { points = [[0.0, 2000.0], [1.0, 300.0], [2.0, 3000.0]] }",
+                "crossovers_hz[1].points[1][1] = 300.0: at 1 s this crossover is 300 Hz and \
+                 crossovers_hz[0] 550 Hz: it must stay above 687.5 Hz",
+            ),
+            // The lower one holds 500 Hz up to 1 s (a step) while the upper comes down to
+            // 550 Hz there: too close just before the jump, though not at it.
+            (
+                "{ points = [[0.0, 500.0], [1.0, 100.0]], curve = \"step\" }, \
+                 { points = [[0.0, 2000.0], [1.0, 550.0]] }",
+                "crossovers_hz[1].points[1][1] = 550.0: at 1 s this crossover is 550 Hz and \
+                 crossovers_hz[0] 500 Hz: it must stay above 625 Hz",
+            ),
+            // Fine at both points (ratios 1.5 and 2), too close between them (1.07 at 0.15 s),
+            // where the smooth curve lags the linear one.
+            (
+                "{ points = [[0.0, 100.0], [1.0, 1000.0]] }, \
+                 { points = [[0.0, 150.0], [1.0, 2000.0]], curve = \"smooth\" }",
+                "crossovers_hz[1].points[0][1] = 150.0: at 0.",
+            ),
+            // Out of range, at the point.
+            (
+                "200.0, { points = [[0.0, 1000.0], [1.0, 30000.0]] }",
+                "crossovers_hz[1].points[1][1] = 30000.0: must be below 24000 Hz (Nyquist at 48 kHz)",
+            ),
+            (
+                "{ points = [[0.0, 100.0], [1.0, 10.0]] }, 1000.0",
+                "crossovers_hz[0].points[1][1] = 10.0: must be at least 20 Hz",
+            ),
+        ];
+        for (crossovers, want) in cases {
+            let (count, all) = errors(crossovers);
+            assert!(
+                all.contains(want),
+                "{crossovers}: expected {want:?} in\n{all}"
+            );
+            assert_eq!(count, 1, "one error per pair: {all}");
+        }
+        // Smooth curves that keep their distance pass: the same shape on both, a ratio of 2.
+        let text = format!(
+            "{}[master]\nfx = [{{ type = \"multiband\", crossovers_hz = [{{ points = [[0.0, 100.0], [1.0, 1000.0]], curve = \"smooth\" }}, \
+                   {{ points = [[0.0, 200.0], [1.0, 2000.0]], curve = \"smooth\" }}], bands = [{{}}, {{}}, {{}}] }}]\n",
+            session("")
+        );
+        assert!(validate(Path::new("s.toml"), &text, &LoadOptions::default()).is_ok());
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! [`FxConfig`] values. Frequencies are checked against the session's Nyquist frequency.
 
 use crate::dsp::config::*;
-use crate::dsp::envelope::ParamKey;
+use crate::dsp::envelope::{Automation, Curve, Envelope, ParamId, ParamKey};
 
-use super::automation::is_envelope;
+use super::automation::{hz_check, is_envelope, point_value_span};
 use super::diag::Span;
 use super::keys::{self, Key, Ty, fx as k};
 use super::validate::Validator;
-use super::walk::{Tbl, as_table, fmt_num, number};
+use super::walk::{Tbl, Val, as_table, fmt_num, number};
 
 /// Where a chain lives, which decides the processors it may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -657,49 +657,56 @@ impl Validator<'_> {
             );
         }
         let ny = self.nyquist();
+        // Each valid crossover, for the spacing checks of its neighbours.
+        let mut corners: Vec<Option<Corner<'_>>> = Vec::with_capacity(xs.len());
         for (i, x) in xs.iter().enumerate() {
             let p = format!("{path}[{i}]");
             if is_envelope(x) {
-                self.d.bad_value_help(
-                    &x.span(),
-                    &p,
-                    "a crossover cannot be automated: the bands sum flat only while every \
-                     corner stands still (moved, a crossover's low-pass, high-pass and the other \
-                     bands' all-pass copies each carry their own state into the new \
-                     coefficients and no longer cancel)",
-                    "give a number; automate the bands' compressor keys instead",
-                );
+                let check = hz_check(lo, ny, self.rate_text());
+                let corner = self.envelope_value(x, p, &check).map(|envelope| {
+                    crossovers.push(envelope.first());
+                    // Named to the processor by its place among the crossovers.
+                    self.automation.push(Automation {
+                        param: ParamId {
+                            key: ParamKey::FreqHz,
+                            band: i,
+                        },
+                        envelope: envelope.clone(),
+                    });
+                    Corner::Moving(envelope, x)
+                });
+                corners.push(corner);
                 continue;
             }
             match number(x.get_ref()).filter(|f| f.is_finite()) {
                 Some(f) if f >= lo && f < ny => {
-                    if let Some(&prev) = crossovers.last()
-                        && f <= prev * 1.25
-                    {
-                        self.d.bad_value(
-                            &x.span(),
-                            &p,
-                            format!(
-                                "must be ascending and at least a third of an octave above {} Hz",
-                                fmt_num(prev)
-                            ),
-                        );
-                    }
                     crossovers.push(f);
+                    corners.push(Some(Corner::Fixed(f)));
                 }
-                Some(_) => self.d.bad_value(
-                    &x.span(),
-                    &p,
-                    format!(
-                        "must be between {} Hz and the Nyquist frequency {} Hz",
-                        fmt_num(lo),
-                        fmt_num(ny)
-                    ),
-                ),
-                None => self
-                    .d
-                    .bad_value(&x.span(), &p, "expected a frequency in Hz"),
+                Some(_) => {
+                    corners.push(None);
+                    self.d.bad_value(
+                        &x.span(),
+                        &p,
+                        format!(
+                            "must be between {} Hz and the Nyquist frequency {} Hz",
+                            fmt_num(lo),
+                            fmt_num(ny)
+                        ),
+                    )
+                }
+                None => {
+                    corners.push(None);
+                    self.d
+                        .bad_value(&x.span(), &p, "expected a frequency in Hz")
+                }
             }
+        }
+        for (i, pair) in corners.windows(2).enumerate() {
+            let (Some(below), Some(above)) = (&pair[0], &pair[1]) else {
+                continue;
+            };
+            self.check_spacing(&path, i, below, above, &xs[i + 1]);
         }
         let items = t.array(&mut self.d, bands_key)?;
         if items.len() != xs.len() + 1 {
@@ -734,6 +741,178 @@ impl Validator<'_> {
             crossovers_hz: crossovers,
             bands,
         })
+    }
+}
+
+/// A crossover as the session file sets it, for the checks against its neighbours.
+enum Corner<'v> {
+    Fixed(f64),
+    /// An envelope, and where it is written.
+    Moving(Envelope, &'v Val<'v>),
+}
+
+/// Neighbouring crossovers must ascend by more than this ratio (a third of an octave, as the
+/// session file's key table says, rounded down to 1.25).
+const CROSSOVER_RATIO: f64 = 1.25;
+
+/// Points checked between two breakpoints where a curve is `smooth` (the spacing of a raised
+/// cosine against another curve can be closest between points).
+const SMOOTH_PROBES: usize = 64;
+
+impl Corner<'_> {
+    fn envelope(&self) -> Option<&Envelope> {
+        match self {
+            Corner::Fixed(_) => None,
+            Corner::Moving(e, _) => Some(e),
+        }
+    }
+
+    /// The frequency at song time `t` s, or just before it with `before`.
+    fn at(&self, t: f64, before: bool) -> f64 {
+        match self {
+            Corner::Fixed(f) => *f,
+            Corner::Moving(e, _) if before => e.value_before(t),
+            Corner::Moving(e, _) => e.value_at(t),
+        }
+    }
+}
+
+/// The first song time at which crossover `above` is not more than [`CROSSOVER_RATIO`] above
+/// `below`, with both frequencies there. Both are piecewise curves between the points of
+/// either: where both are linear or step the spacing moves linearly between two consecutive
+/// point times, so its extremes are at those times, checked on both sides of each (a jump);
+/// where one is smooth it is probed between them as well.
+fn first_crossing(below: &Corner<'_>, above: &Corner<'_>) -> Option<(f64, f64, f64)> {
+    let mut times: Vec<f64> = [below, above]
+        .iter()
+        .filter_map(|c| c.envelope())
+        .flat_map(|e| e.points.iter().map(|&(t, _)| t))
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let smooth = [below, above]
+        .iter()
+        .filter_map(|c| c.envelope())
+        .any(|e| e.curve == Curve::Smooth);
+    let apart = |t: f64, before: bool| {
+        let (lo, hi) = (below.at(t, before), above.at(t, before));
+        (hi <= lo * CROSSOVER_RATIO).then_some((t, lo, hi))
+    };
+    let mut prev: Option<f64> = None;
+    for &t in &times {
+        if let Some(t0) = prev.filter(|_| smooth) {
+            for j in 1..SMOOTH_PROBES {
+                let u = t0 + (t - t0) * j as f64 / SMOOTH_PROBES as f64;
+                if let Some(hit) = apart(u, false) {
+                    return Some(hit);
+                }
+            }
+        }
+        if let Some(hit) = apart(t, true).or_else(|| apart(t, false)) {
+            return Some(hit);
+        }
+        prev = Some(t);
+    }
+    None
+}
+
+/// The point of `e` nearest song time `t` (the first of equals).
+fn nearest_point(e: &Envelope, t: f64) -> usize {
+    let mut best = 0;
+    for (j, &(pt, _)) in e.points.iter().enumerate() {
+        if (pt - t).abs() < (e.points[best].0 - t).abs() {
+            best = j;
+        }
+    }
+    best
+}
+
+impl Validator<'_> {
+    /// Crossovers `i` (`below`) and `i + 1` (`above`, written at `above_val`) of the list at
+    /// `path` must ascend at least a third of an octave apart at every time. Two numbers: one
+    /// error at the upper one. With an envelope: one error at the first time they come too
+    /// close, located at the point (of the envelope that has a point then, else the upper
+    /// one's) nearest that time, naming both frequencies there and the limit.
+    fn check_spacing(
+        &mut self,
+        path: &str,
+        i: usize,
+        below: &Corner<'_>,
+        above: &Corner<'_>,
+        above_val: &Val<'_>,
+    ) {
+        if let (Corner::Fixed(lo), Corner::Fixed(hi)) = (below, above) {
+            if *hi <= lo * CROSSOVER_RATIO {
+                self.d.bad_value(
+                    &above_val.span(),
+                    &format!("{path}[{}]", i + 1),
+                    format!(
+                        "must be ascending and at least a third of an octave above {} Hz",
+                        fmt_num(*lo)
+                    ),
+                );
+            }
+            return;
+        }
+        let Some((t, lo, hi)) = first_crossing(below, above) else {
+            return;
+        };
+        let has_point_at = |c: &Corner<'_>| {
+            c.envelope()
+                .is_some_and(|e| e.points.iter().any(|&(pt, _)| pt == t))
+        };
+        // Blame the lower crossover only when it alone moves there.
+        let blame_below = match (below, above) {
+            (Corner::Moving(..), Corner::Fixed(_)) => true,
+            (Corner::Moving(..), Corner::Moving(..)) => has_point_at(below) && !has_point_at(above),
+            _ => false,
+        };
+        let (k, other, c, problem) = if blame_below {
+            (
+                i,
+                i + 1,
+                below,
+                format!(
+                    "at {} s this crossover is {} Hz and crossovers_hz[{}] {} Hz: it must stay \
+                     below {} Hz (ascending, at least a third of an octave apart)",
+                    fmt_num(t),
+                    fmt_num(lo),
+                    i + 1,
+                    fmt_num(hi),
+                    fmt_num(hi / CROSSOVER_RATIO)
+                ),
+            )
+        } else {
+            (
+                i + 1,
+                i,
+                above,
+                format!(
+                    "at {} s this crossover is {} Hz and crossovers_hz[{}] {} Hz: it must stay \
+                     above {} Hz (ascending, at least a third of an octave apart)",
+                    fmt_num(t),
+                    fmt_num(hi),
+                    i,
+                    fmt_num(lo),
+                    fmt_num(lo * CROSSOVER_RATIO)
+                ),
+            )
+        };
+        let Corner::Moving(e, v) = c else {
+            return;
+        };
+        let j = nearest_point(e, t);
+        let span = point_value_span(v, j).unwrap_or_else(|| v.span());
+        self.d.bad_value_help(
+            &span,
+            &format!("{path}[{k}].points[{j}][1]"),
+            problem,
+            format!(
+                "move the points of crossovers_hz[{k}] or crossovers_hz[{other}] so the two \
+                 never come within a ratio of {} of each other",
+                fmt_num(CROSSOVER_RATIO)
+            ),
+        );
     }
 }
 

@@ -1271,14 +1271,17 @@ pub mod fx {
         pub const CROSSOVERS_HZ: Key = key(
             "crossovers_hz",
             Ty::List {
-                item: &Ty::Hz { lo: 20.0 },
+                item: &Ty::HzEnvelope { lo: 20.0 },
                 min: 1,
                 max: 4,
             },
             "Hz",
             Absent::Required,
         )
-        .doc("ascending, at least a third of an octave apart");
+        .doc(
+            "ascending, at least a third of an octave apart (an envelope's at every time, against \
+             its neighbours); an automated crossover glides to each value (30 ms time constant)",
+        );
         pub const BANDS: Key = key(
             "bands",
             Ty::Tables {
