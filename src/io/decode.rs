@@ -9,6 +9,11 @@
 //! [`scan`], `render` streams with it and drains every stem to its end, so both stop at the same
 //! packet with the same message.
 //!
+//! Plain PCM stems (WAV and AIFF integer and float samples, mono or stereo, whose data chunk
+//! lies wholly inside the file) have their header parsed by symphonia as every other stem, and
+//! their samples read by [`super::pcm`] with a small buffer: the same samples, blocks and errors,
+//! a fraction of the memory per open stem. Anything else is decoded by symphonia throughout.
+//!
 //! symphonia can panic on damaged headers (arithmetic overflow, slicing); every call into it
 //! runs under [`guarded`], so a panic there is a [`DecodeError::Panicked`] naming the file, not a
 //! crash.
@@ -20,13 +25,14 @@ use std::path::Path;
 use std::sync::Once;
 
 use super::files::StemFile;
+use super::pcm::{Encoding, PcmReader};
 
 use symphonia::core::codecs::audio::well_known::CODEC_ID_MP3;
 use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSourceStream, ReadBytes};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::units::Duration;
 
@@ -219,10 +225,25 @@ fn has_audio_magic(path: &Path) -> bool {
 
 /// An open stem, decoding one packet at a time.
 pub struct StemDecoder {
+    source: Source,
+    info: StemInfo,
+    frames_decoded: u64,
+    /// The first error: a decoder that failed keeps failing with it (nothing is skipped).
+    failed: Option<DecodeError>,
+}
+
+/// Where a stem's samples come from.
+enum Source {
+    Symphonia(Box<Symphonia>),
+    /// The data chunk of a plain PCM file, read natively.
+    Pcm(PcmReader),
+}
+
+/// A stem decoded by symphonia.
+struct Symphonia {
     reader: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
-    info: StemInfo,
     /// MP3 with a LAME tag: the frame (in the track's timestamps) where the encoder's padding
     /// ends. A packet starting there or later is audio past the stated length, which symphonia
     /// would trim away silently.
@@ -230,10 +251,7 @@ pub struct StemDecoder {
     /// MP3 without a LAME tag: its length is not stated (symphonia estimates one from the
     /// bitrate and trims at the estimate), so nothing is trimmed from the end.
     untrimmed: bool,
-    frames_decoded: u64,
     finished: bool,
-    /// The first error: a decoder that failed keeps failing with it (nothing is skipped).
-    failed: Option<DecodeError>,
 }
 
 impl std::fmt::Debug for StemDecoder {
@@ -249,6 +267,12 @@ impl StemDecoder {
     /// Open and probe a stem. Fails on missing, unreadable, unsupported, surround or
     /// out-of-range files, and on headers that promise more frames than the file can hold.
     pub fn open(path: &Path) -> Result<Self, DecodeError> {
+        Self::open_with(path, true)
+    }
+
+    /// Open a stem, reading plain PCM data natively when `native` (see the module docs), or
+    /// everything through symphonia.
+    pub(crate) fn open_with(path: &Path, native: bool) -> Result<Self, DecodeError> {
         let reader = open_reader(path)?;
         let track = reader
             .default_track(TrackType::Audio)
@@ -300,27 +324,57 @@ impl StemDecoder {
                 .make_audio_decoder(&params, &AudioDecoderOptions::default())
                 .map_err(|e| DecodeError::Unsupported(e.to_string()))
         })?;
-        let format = format!(
-            "{} {}",
-            reader.format_info().short_name,
-            decoder.codec_info().short_name
-        );
+        let container = reader.format_info().short_name;
+        let format = format!("{container} {}", decoder.codec_info().short_name);
+        let info = StemInfo {
+            sample_rate,
+            channels,
+            frames,
+            format,
+        };
+        // Plain PCM: the container states the data's length and every sample is stored in
+        // its full width (no bits to shift), so the samples are the bytes as they lie.
+        let plain = Encoding::of(params.codec).filter(|e| {
+            let full = |b: Option<u32>| b.is_none_or(|b| b == e.bits());
+            full(params.bits_per_sample) && full(params.bits_per_coded_sample)
+        });
+        if native
+            && matches!(container, "wave" | "aiff")
+            && let (Some(encoding), Some(frames)) = (plain, frames)
+        {
+            // symphonia's reader stands at the first byte of the data chunk.
+            let start = reader.into_inner().pos();
+            drop(decoder);
+            return match open_pcm(path, start, encoding, channels, frames)? {
+                Some(pcm) => Ok(StemDecoder {
+                    source: Source::Pcm(pcm),
+                    info,
+                    frames_decoded: 0,
+                    failed: None,
+                }),
+                // The data chunk runs past the end of the file: symphonia says how.
+                None => Self::open_with(path, false),
+            };
+        }
         Ok(StemDecoder {
-            reader,
-            decoder,
-            track_id,
-            info: StemInfo {
-                sample_rate,
-                channels,
-                frames,
-                format,
-            },
-            mp3_end,
-            untrimmed: mp3 && !stated,
+            source: Source::Symphonia(Box::new(Symphonia {
+                reader,
+                decoder,
+                track_id,
+                mp3_end,
+                untrimmed: mp3 && !stated,
+                finished: false,
+            })),
+            info,
             frames_decoded: 0,
-            finished: false,
             failed: None,
         })
+    }
+
+    /// Whether the samples are read natively (not through symphonia).
+    #[cfg(test)]
+    pub(crate) fn is_native(&self) -> bool {
+        matches!(self.source, Source::Pcm(_))
     }
 
     pub fn info(&self) -> &StemInfo {
@@ -362,6 +416,97 @@ impl StemDecoder {
     }
 
     fn step(&mut self, out: &mut [Vec<f32>]) -> Result<usize, DecodeError> {
+        let frame = self.frames_decoded;
+        let starts: Vec<usize> = out.iter().map(Vec::len).collect();
+        let n = match &mut self.source {
+            Source::Symphonia(s) => s.packet_into(out, frame, self.info.frames)?,
+            Source::Pcm(p) => p.read_into(out, frame)?,
+        };
+        if n == 0 {
+            // End of stream: the header's promise must have been kept.
+            if let Some(expected) = self.info.frames
+                && self.frames_decoded < expected
+            {
+                return Err(DecodeError::Truncated {
+                    expected,
+                    actual: self.frames_decoded,
+                });
+            }
+            if self.frames_decoded == 0 {
+                return Err(DecodeError::NoAudio);
+            }
+            return Ok(0);
+        }
+        let fail = |out: &mut [Vec<f32>], e| {
+            for (o, &at) in out.iter_mut().zip(&starts) {
+                o.truncate(at);
+            }
+            Err(e)
+        };
+        for (ch, (o, &at)) in out.iter().zip(&starts).enumerate() {
+            if let Some(i) = o[at..].iter().position(|x| !x.is_finite()) {
+                let what = if o[at + i].is_nan() {
+                    "NaN"
+                } else {
+                    "infinite"
+                };
+                let e = DecodeError::NonFinite {
+                    what,
+                    frame: self.frames_decoded + i as u64,
+                    channel: ch,
+                };
+                return fail(out, e);
+            }
+        }
+        let total = self.frames_decoded + n as u64;
+        if let Some(expected) = self.info.frames
+            && total > expected
+        {
+            return fail(out, DecodeError::Overlong { expected });
+        }
+        self.frames_decoded = total;
+        Ok(n)
+    }
+}
+
+/// Open `path` at byte `start`, the first of `frames` frames of plain PCM, when they all lie
+/// inside the file; `None` when the file is shorter.
+fn open_pcm(
+    path: &Path,
+    start: u64,
+    encoding: Encoding,
+    channels: usize,
+    frames: u64,
+) -> Result<Option<PcmReader>, DecodeError> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = StemFile::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => DecodeError::NotFound,
+        _ => DecodeError::Io(e),
+    })?;
+    let end = (encoding.bytes() as u64 * channels as u64)
+        .checked_mul(frames)
+        .and_then(|b| b.checked_add(start));
+    if end.is_none_or(|end| end > file.len()) {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(start)).map_err(DecodeError::Io)?;
+    Ok(Some(PcmReader::new(file, encoding, channels, frames)))
+}
+
+impl Symphonia {
+    /// Decode the next packet of the track and append its frames to `out`; returns the frames
+    /// appended, 0 at the end of the stream. `frame` is the index of the packet's first frame
+    /// and `expected` the frame count the header states. On an error `out` is unchanged.
+    fn packet_into(
+        &mut self,
+        out: &mut [Vec<f32>],
+        frame: u64,
+        expected: Option<u64>,
+    ) -> Result<usize, DecodeError> {
+        let corrupt = |e: SymError| DecodeError::Corrupt {
+            frame,
+            message: e.to_string(),
+        };
         while !self.finished {
             let mut packet = match self.reader.next_packet() {
                 Ok(Some(p)) => p,
@@ -373,12 +518,12 @@ impl StemDecoder {
                     self.finished = true;
                     break;
                 }
-                Err(e) => return Err(self.corrupt(e)),
+                Err(e) => return Err(corrupt(e)),
             };
             if packet.track_id != self.track_id {
                 continue;
             }
-            if let (Some(end), Some(expected)) = (self.mp3_end, self.info.frames)
+            if let (Some(end), Some(expected)) = (self.mp3_end, expected)
                 && packet.pts.get() >= end
             {
                 // A whole MPEG frame after the stated length and the encoder's padding.
@@ -388,20 +533,13 @@ impl StemDecoder {
                 packet.dur = Duration::new(packet.dur.get().saturating_add(packet.trim_end.get()));
                 packet.trim_end = Duration::ZERO;
             }
-            let frame = self.frames_decoded;
-            let buf = self
-                .decoder
-                .decode(&packet)
-                .map_err(|e| DecodeError::Corrupt {
-                    frame,
-                    message: e.to_string(),
-                })?;
+            let buf = self.decoder.decode(&packet).map_err(corrupt)?;
             let n = buf.frames();
             if n == 0 {
                 continue;
             }
             // Straight onto the end of `out` (no copy held per stem): grown by the buffer's
-            // plane length, cut back to `n` frames, and back to where it was on an error.
+            // plane length and cut back to `n` frames.
             let planes = buf.samples_planar();
             if buf.num_planes() != out.len() || planes < n {
                 return Err(DecodeError::Corrupt {
@@ -426,56 +564,9 @@ impl StemDecoder {
             for (o, &at) in out.iter_mut().zip(&starts) {
                 o.truncate(at + n);
             }
-            let fail = |out: &mut [Vec<f32>], e| {
-                for (o, &at) in out.iter_mut().zip(&starts) {
-                    o.truncate(at);
-                }
-                Err(e)
-            };
-            for (ch, (o, &at)) in out.iter().zip(&starts).enumerate() {
-                if let Some(i) = o[at..].iter().position(|x| !x.is_finite()) {
-                    let what = if o[at + i].is_nan() {
-                        "NaN"
-                    } else {
-                        "infinite"
-                    };
-                    let e = DecodeError::NonFinite {
-                        what,
-                        frame: self.frames_decoded + i as u64,
-                        channel: ch,
-                    };
-                    return fail(out, e);
-                }
-            }
-            let total = self.frames_decoded + n as u64;
-            if let Some(expected) = self.info.frames
-                && total > expected
-            {
-                return fail(out, DecodeError::Overlong { expected });
-            }
-            self.frames_decoded = total;
             return Ok(n);
         }
-        // End of stream: the header's promise must have been kept.
-        if let Some(expected) = self.info.frames
-            && self.frames_decoded < expected
-        {
-            return Err(DecodeError::Truncated {
-                expected,
-                actual: self.frames_decoded,
-            });
-        }
-        if self.frames_decoded == 0 {
-            return Err(DecodeError::NoAudio);
-        }
         Ok(0)
-    }
-
-    fn corrupt(&self, e: SymError) -> DecodeError {
-        DecodeError::Corrupt {
-            frame: self.frames_decoded,
-            message: e.to_string(),
-        }
     }
 }
 

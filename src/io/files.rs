@@ -221,6 +221,16 @@ impl StemFile {
         Ok(s)
     }
 
+    /// The file's length in bytes when it was opened.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Whether the file is held open now.
     pub fn is_open(&self) -> bool {
         self.file.is_some()
