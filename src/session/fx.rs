@@ -867,37 +867,19 @@ impl Validator<'_> {
             (Corner::Moving(..), Corner::Moving(..)) => has_point_at(below) && !has_point_at(above),
             _ => false,
         };
-        let (k, other, c, problem) = if blame_below {
-            (
-                i,
-                i + 1,
-                below,
-                format!(
-                    "at {} s this crossover is {} Hz and crossovers_hz[{}] {} Hz: it must stay \
-                     below {} Hz (ascending, at least a third of an octave apart)",
-                    fmt_num(t),
-                    fmt_num(lo),
-                    i + 1,
-                    fmt_num(hi),
-                    fmt_num(hi / CROSSOVER_RATIO)
-                ),
-            )
+        let (k, other, c, here, there, side, limit) = if blame_below {
+            (i, i + 1, below, lo, hi, "below", hi / CROSSOVER_RATIO)
         } else {
-            (
-                i + 1,
-                i,
-                above,
-                format!(
-                    "at {} s this crossover is {} Hz and crossovers_hz[{}] {} Hz: it must stay \
-                     above {} Hz (ascending, at least a third of an octave apart)",
-                    fmt_num(t),
-                    fmt_num(hi),
-                    i,
-                    fmt_num(lo),
-                    fmt_num(lo * CROSSOVER_RATIO)
-                ),
-            )
+            (i + 1, i, above, hi, lo, "above", lo * CROSSOVER_RATIO)
         };
+        let problem = format!(
+            "at {} s this crossover is {} Hz and crossovers_hz[{other}] {} Hz: it must stay \
+             {side} {} Hz (ascending, at least a third of an octave apart)",
+            fmt_num(t),
+            fmt_num(here),
+            fmt_num(there),
+            fmt_num(limit)
+        );
         let Corner::Moving(e, v) = c else {
             return;
         };
