@@ -79,8 +79,66 @@ impl Encoding {
         self.bits() as usize / 8
     }
 
+    /// `dst[i]` = the sample at byte `offset` of frame `i` of `bytes` (frames of
+    /// `frame_bytes`), as [`Encoding::sample`] converts it: the encoding is matched once per
+    /// call, so each loop is one encoding's conversion and nothing else.
+    fn convert(self, bytes: &[u8], frame_bytes: usize, offset: usize, dst: &mut [f32]) {
+        #[inline(always)]
+        fn each(
+            bytes: &[u8],
+            frame_bytes: usize,
+            offset: usize,
+            width: usize,
+            dst: &mut [f32],
+            f: impl Fn(&[u8]) -> f32,
+        ) {
+            for (d, frame) in dst.iter_mut().zip(bytes.chunks_exact(frame_bytes)) {
+                *d = f(&frame[offset..offset + width]);
+            }
+        }
+        let w = self.bytes();
+        match self {
+            Encoding::U8 => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::U8.sample(b)
+            }),
+            Encoding::S8 => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S8.sample(b)
+            }),
+            Encoding::S16 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S16 { big: false }.sample(b)
+            }),
+            Encoding::S16 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S16 { big: true }.sample(b)
+            }),
+            Encoding::S24 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S24 { big: false }.sample(b)
+            }),
+            Encoding::S24 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S24 { big: true }.sample(b)
+            }),
+            Encoding::S32 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S32 { big: false }.sample(b)
+            }),
+            Encoding::S32 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S32 { big: true }.sample(b)
+            }),
+            Encoding::F32 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F32 { big: false }.sample(b)
+            }),
+            Encoding::F32 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F32 { big: true }.sample(b)
+            }),
+            Encoding::F64 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F64 { big: false }.sample(b)
+            }),
+            Encoding::F64 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F64 { big: true }.sample(b)
+            }),
+        }
+    }
+
     /// The sample stored in `b` (exactly [`Encoding::bytes`] long), as symphonia converts it.
-    #[inline]
+    #[inline(always)]
     fn sample(self, b: &[u8]) -> f32 {
         match self {
             Encoding::U8 => f32::from(b[0]) / 128.0 - 1.0,
@@ -198,10 +256,7 @@ impl PcmReader {
             let w = self.encoding.bytes();
             for (ch, (o, &at)) in out.iter_mut().zip(&starts).enumerate() {
                 let dst = &mut o[at + done..at + done + k];
-                for (i, d) in dst.iter_mut().enumerate() {
-                    let p = i * frame_bytes + ch * w;
-                    *d = self.encoding.sample(&bytes[p..p + w]);
-                }
+                self.encoding.convert(bytes, frame_bytes, ch * w, dst);
             }
             done += k;
         }
