@@ -1,4 +1,4 @@
-//! Whole-render benchmark: synthetic sessions (benches/synth: mixed rates, formats, mono and
+//! Whole-render benchmark: synthetic session files (benches/synth: mixed rates, formats, mono and
 //! stereo) rendered end to end through the same entry point as the binary, from decoding to the
 //! written WAV and report. `cargo bench --bench render`. Two kinds: gain-only tracks through
 //! four buses (`render_N_stems_x_20s`), and the realistic job (`render_real_8_stems_x_10s`:

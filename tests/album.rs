@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use common::{Sandbox, file_sha, read_wav, report, stderr};
 use ebur128::{EbuR128, Mode};
 
-/// The example album copied into a sandbox (its stems, sessions and album file).
+/// The example album copied into a sandbox (its stems, session files and album file).
 fn album_sandbox() -> Sandbox {
     let sb = Sandbox::new();
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/album");

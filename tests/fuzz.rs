@@ -52,7 +52,7 @@ fn pick<'a, T>(r: &mut Noise, items: &'a [T]) -> &'a T {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sessions
+// Session files
 
 /// Pieces of TOML that stress the validator: every section, wrong types, extreme and
 /// non-finite numbers, empty and odd strings, broken syntax.

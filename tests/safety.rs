@@ -1,5 +1,5 @@
 //! Files are sacred: nothing a render writes (outputs, report, plots) may be one of its inputs,
-//! a failed render leaves every file as it was, sessions that cannot render are refused up
+//! a failed render leaves every file as it was, session files that cannot render are refused up
 //! front, and the same mix gives the same bytes however its session file is written.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Synthetic multitrack sessions for benchmarks: N stems of D seconds in a mix of sample rates
+//! Synthetic multitrack session files for benchmarks: N stems of D seconds in a mix of sample rates
 //! (44.1, 48, 88.2, 96 kHz), containers and sample formats (WAV 16/24-bit integer and 32-bit
 //! float, AIFF 16/24-bit), mono and stereo. Stems are written sample by sample, so generating
 //! hours of audio needs almost no memory. Two kinds of session use the same stems:

@@ -179,7 +179,7 @@ impl IntegratedMeter {
             return;
         }
         let filters = first.filters;
-        let (sub_len, mut sub_pos) = (first.sub_len, first.sub_pos);
+        let sub_len = first.sub_len;
         // Lane 2m is meter m's left channel, 2m + 1 its right; lanes past the last meter
         // repeat the first one's channels (from a zero state) and are dropped.
         let x: [&[f32]; LANES] = std::array::from_fn(|l| {
@@ -195,18 +195,14 @@ impl IntegratedMeter {
         }
         let mut start = 0;
         while start < n {
-            let take = (sub_len - sub_pos).min(n - start);
+            let take = (sub_len - meters[0].sub_pos).min(n - start);
             let range = start..start + take;
             let acc = simd::wide(
                 #[inline(always)]
                 || k_lanes(&filters, &mut st, &x, range),
             );
             // Decayed states flushed to zero, as `add` does after each piece.
-            for z in st.iter_mut().flatten() {
-                if z.abs() < 1e-30 {
-                    *z = 0.0;
-                }
-            }
+            flush(st.iter_mut().flatten());
             for (k, m) in meters.iter_mut().enumerate() {
                 m.sub_acc += acc[2 * k] + acc[2 * k + 1];
                 m.sub_pos += take;
@@ -214,7 +210,6 @@ impl IntegratedMeter {
                     m.close_sub_block();
                 }
             }
-            sub_pos = (sub_pos + take) % sub_len;
             start += take;
         }
         for (k, m) in meters.iter_mut().enumerate() {
@@ -284,12 +279,7 @@ fn filter_energy(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32]) -> f64 {
         w2 = s2.b[2] * y - s2.a[1] * o;
         acc += o * o;
     }
-    // Flush denormals: long silences would otherwise leave the recursion in subnormal range.
-    for z in [&mut z1, &mut z2, &mut w1, &mut w2] {
-        if z.abs() < 1e-30 {
-            *z = 0.0;
-        }
-    }
+    flush([&mut z1, &mut z2, &mut w1, &mut w2]);
     st[0] = [z1, z2];
     st[1] = [w1, w2];
     acc
@@ -343,15 +333,21 @@ fn k_pair(
         bw2 = s2.b[2] * yb - s2.a[1] * ob;
         each(i, oa, ob);
     }
-    for z in [
+    flush([
         &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
-    ] {
+    ]);
+    *sa = [[az1, az2], [aw1, aw2]];
+    *sb = [[bz1, bz2], [bw1, bw2]];
+}
+
+/// Flush decayed filter states to zero: long silences would otherwise leave the recursions
+/// in subnormal range.
+fn flush<'a>(states: impl IntoIterator<Item = &'a mut f64>) {
+    for z in states {
         if z.abs() < 1e-30 {
             *z = 0.0;
         }
     }
-    *sa = [[az1, az2], [aw1, aw2]];
-    *sb = [[bz1, bz2], [bw1, bw2]];
 }
 
 /// Loudness of a mean-square energy, BS.1770-4 eq. 2.
@@ -657,11 +653,7 @@ fn weigh_add(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32], out: &mut [f64
         w2 = s2.b[2] * y - s2.a[1] * q;
         *o += q * q;
     }
-    for z in [&mut z1, &mut z2, &mut w1, &mut w2] {
-        if z.abs() < 1e-30 {
-            *z = 0.0;
-        }
-    }
+    flush([&mut z1, &mut z2, &mut w1, &mut w2]);
     st[0] = [z1, z2];
     st[1] = [w1, w2];
 }

@@ -1,5 +1,5 @@
 //! `mixdown schema`: the session file's JSON Schema, generated from the key table so editors
-//! complete and check sessions as `check` does; with `--report`, the render report's schema,
+//! complete and check session files as `check` does; with `--report`, the render report's schema,
 //! shipped with the tool so CI can validate reports against the version that wrote them; with
 //! `--markdown`, the session reference tables of the README.
 

@@ -35,7 +35,7 @@ const GLIDE_SNAP: f64 = 1e-9;
 
 /// Shortest delay a moving time reads, frames: the cubic interpolator reads one frame newer
 /// than the integer delay, and inside the loop the newest frame is the one being computed.
-/// (Session files ask for at least 0.1 ms: 4.4 frames at 44.1 kHz.)
+/// (The shortest time a session file takes is 0.1 ms: 4.4 frames at 44.1 kHz.)
 const MIN_MOVING_FRAMES: f64 = 2.0;
 
 /// Feedback echo.

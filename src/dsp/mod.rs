@@ -3,7 +3,7 @@
 //! A [`ProcessSpec`] is fixed for a render. Every processor is built from its validated config
 //! (building cannot fail), `prepare`d once (the only place that allocates), then `process`es
 //! planar blocks in place. `latency` and `tail` let the engine align parallel paths and decide how
-//! long to ring out. This module knows nothing of sessions, files or the command line.
+//! long to ring out. This module knows nothing of session files, other files or the command line.
 
 pub mod biquad;
 pub mod config;

@@ -45,8 +45,8 @@ fn plans() -> &'static Plans {
     })
 }
 
-/// Working buffers of one block (one set per rayon job, reused across its blocks).
-pub struct Scratch {
+/// Working buffers of one block (one set per thread, reused across its blocks).
+struct Scratch {
     seg: Vec<f32>,
     spec: Vec<realfft::num_complex::Complex<f32>>,
     up: Vec<realfft::num_complex::Complex<f32>>,
@@ -55,14 +55,8 @@ pub struct Scratch {
     inv_scratch: Vec<realfft::num_complex::Complex<f32>>,
 }
 
-impl Default for Scratch {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Scratch {
-    pub fn new() -> Self {
+    fn new() -> Self {
         let p = plans();
         Scratch {
             seg: p.forward.make_input_vec(),
@@ -187,12 +181,15 @@ fn max_refined_phases<const P: usize>(rows: &[f32], out: &mut [f32]) {
     }
 }
 
-/// [`block_envelope`] with the calling thread's own [`Scratch`], made on its first block and
-/// kept: a scratch set is over a megabyte, and making one per block of work costs more in
-/// zeroed memory than its FFTs save by running in parallel.
+/// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
+///
 /// With a `floor` (a value the largest reading is known to reach), only the block's maximum
 /// is exact: frames that cannot reach it are not refined (see [`max_refined_interleaved`]).
-pub fn block_envelope_here(x: &[f32], start: usize, out: &mut [f32], floor: Option<f32>) {
+///
+/// The FFT buffers are the calling thread's own [`Scratch`], made on its first block and
+/// kept: a scratch set is over a megabyte, and making one per block of work costs more in
+/// zeroed memory than its FFTs save by running in parallel.
+pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], floor: Option<f32>) {
     thread_local! {
         static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
     }
@@ -202,12 +199,7 @@ pub fn block_envelope_here(x: &[f32], start: usize, out: &mut [f32], floor: Opti
     });
 }
 
-/// Envelope of one block: `out[j]` for input samples `start .. start + out.len()`.
-pub fn block_envelope(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch) {
-    block_reading(x, start, out, sc, None);
-}
-
-/// [`block_envelope`], or with a `floor` only its maximum exact ([`block_envelope_here`]).
+/// [`block_envelope`] with the buffers `sc`.
 fn block_reading(x: &[f32], start: usize, out: &mut [f32], sc: &mut Scratch, floor: Option<f32>) {
     let plans = plans();
     let n = x.len();
@@ -259,7 +251,7 @@ pub fn envelope(x: &[f32]) -> Vec<f32> {
     let mut env = vec![0.0f32; x.len()];
     env.par_chunks_mut(CORE)
         .enumerate()
-        .for_each(|(b, chunk)| block_envelope_here(x, b * CORE, chunk, None));
+        .for_each(|(b, chunk)| block_envelope(x, b * CORE, chunk, None));
     env
 }
 
@@ -428,10 +420,7 @@ impl Meters {
     /// Largest sum of tap magnitudes of any phase: no interpolated value exceeds this times
     /// the largest sample magnitude the phase reads (the triangle inequality).
     pub fn gain_bound(&self) -> f32 {
-        self.phases
-            .iter()
-            .map(|p| p.taps.iter().map(|t| t.abs()).sum::<f32>())
-            .fold(0.0, f32::max)
+        largest_tap_sum(self.phases.iter().map(|p| &p.taps[..]))
     }
 
     /// `out[j] = max(out[j], |x[lead + j]|, every meter's interpolated values from frame
@@ -546,6 +535,13 @@ fn kaiser_phases(rate: u32) -> Vec<Phase> {
         .collect()
 }
 
+/// The largest sum of tap magnitudes over `phases`.
+fn largest_tap_sum<'a>(phases: impl Iterator<Item = &'a [f32]>) -> f32 {
+    phases
+        .map(|taps| taps.iter().map(|t| t.abs()).sum::<f32>())
+        .fold(0.0, f32::max)
+}
+
 /// ffmpeg's `ebur128` filter measures true peak by resampling to 192 kHz with libswresample's
 /// default filter: a Kaiser-windowed sinc (beta 9) of 33 taps (`filter_size` 32 over a cutoff
 /// of 0.97 of the input's Nyquist frequency), each phase normalised to unit DC gain. Its
@@ -601,12 +597,7 @@ impl SwrMeter {
     /// [`SwrMeter::reach`]: the largest sum of tap magnitudes of any phase, times 1.05 for the
     /// parabola's lift (at most 5 % of the point it refines).
     pub fn gain_bound(&self) -> f32 {
-        let taps = self
-            .taps
-            .iter()
-            .map(|t| t.iter().map(|v| v.abs()).sum::<f32>())
-            .fold(0.0, f32::max);
-        taps * 1.05
+        largest_tap_sum(self.taps.iter().map(|t| &t[..])) * 1.05
     }
 
     /// `out[j] = max(out[j], the reconstruction's largest magnitude from frame lead + j to the

@@ -348,7 +348,6 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
                     ),
                     buf: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
                     meter: BlockMeter::new(rate),
-                    post_fader: false,
                 }))
             },
         )

@@ -187,16 +187,11 @@ fn place(
     }
 }
 
-/// The block a track's meter reads: its output after an automated fader (`post_fader`), else
-/// before its static fader.
-fn metered<'a>(
-    env: &'a Option<MixEnvelopes>,
-    post_fader: bool,
-    buf: &'a [Vec<f32>; 2],
-    n: usize,
-) -> [&'a [f32]; 2] {
+/// The block a track's meter reads: its output after an automated fader (which
+/// [`MixEnvelopes::post_fader`] has filled in), else before its static fader.
+fn metered<'a>(env: &'a Option<MixEnvelopes>, buf: &'a [Vec<f32>; 2], n: usize) -> [&'a [f32]; 2] {
     match env {
-        Some(e) if post_fader => [&e.post[0][..n], &e.post[1][..n]],
+        Some(e) if e.fader.is_some() => [&e.post[0][..n], &e.post[1][..n]],
         _ => [&buf[0][..n], &buf[1][..n]],
     }
 }
@@ -214,8 +209,6 @@ pub(super) struct TrackState {
     /// Post-fx, post-pan, pre-fader signal: every edge from this track is a gain of it.
     pub(super) buf: [Vec<f32>; 2],
     pub(super) meter: BlockMeter,
-    /// Whether the current block's meter input is the automated fader's output.
-    pub(super) post_fader: bool,
 }
 
 impl TrackState {
@@ -244,12 +237,11 @@ impl TrackState {
         );
         // The sample peak here, the loudness for several tracks at once afterwards
         // ([`meter_tracks`]).
-        let [l, r] = &self.buf;
-        self.post_fader = match &mut self.envelopes {
-            Some(e) => e.post_fader([&l[..n], &r[..n]], frame, rate),
-            None => false,
-        };
-        let block = metered(&self.envelopes, self.post_fader, &self.buf, n);
+        if let Some(e) = &mut self.envelopes {
+            let [l, r] = &self.buf;
+            e.post_fader([&l[..n], &r[..n]], frame, rate);
+        }
+        let block = metered(&self.envelopes, &self.buf, n);
         self.meter.add_peak(&block);
         Ok(())
     }
@@ -389,7 +381,7 @@ fn meter_tracks(tracks: &mut [Option<TrackState>], n: usize) {
         let mut blocks = Vec::with_capacity(BATCH);
         for t in group.iter_mut() {
             let t: &mut TrackState = t;
-            blocks.push(metered(&t.envelopes, t.post_fader, &t.buf, n));
+            blocks.push(metered(&t.envelopes, &t.buf, n));
             meters.push(t.meter.loudness_mut());
         }
         IntegratedMeter::add_batch(&mut meters, &blocks);

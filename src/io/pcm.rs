@@ -81,7 +81,7 @@ impl Encoding {
 
     /// `dst[i]` = the sample at byte `offset` of frame `i` of `bytes` (frames of
     /// `frame_bytes`), as [`Encoding::sample`] converts it: the encoding is matched once per
-    /// call, so each loop is one encoding's conversion and nothing else.
+    /// call, so each loop is one encoding's conversion.
     fn convert(self, bytes: &[u8], frame_bytes: usize, offset: usize, dst: &mut [f32]) {
         #[inline(always)]
         fn each(
@@ -97,6 +97,7 @@ impl Encoding {
             }
         }
         let w = self.bytes();
+        // `big` stays one value over the loop: a branch that always goes the same way.
         match self {
             Encoding::U8 => each(bytes, frame_bytes, offset, w, dst, |b| {
                 Encoding::U8.sample(b)
@@ -104,35 +105,20 @@ impl Encoding {
             Encoding::S8 => each(bytes, frame_bytes, offset, w, dst, |b| {
                 Encoding::S8.sample(b)
             }),
-            Encoding::S16 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S16 { big: false }.sample(b)
+            Encoding::S16 { big } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S16 { big }.sample(b)
             }),
-            Encoding::S16 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S16 { big: true }.sample(b)
+            Encoding::S24 { big } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S24 { big }.sample(b)
             }),
-            Encoding::S24 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S24 { big: false }.sample(b)
+            Encoding::S32 { big } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::S32 { big }.sample(b)
             }),
-            Encoding::S24 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S24 { big: true }.sample(b)
+            Encoding::F32 { big } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F32 { big }.sample(b)
             }),
-            Encoding::S32 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S32 { big: false }.sample(b)
-            }),
-            Encoding::S32 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::S32 { big: true }.sample(b)
-            }),
-            Encoding::F32 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::F32 { big: false }.sample(b)
-            }),
-            Encoding::F32 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::F32 { big: true }.sample(b)
-            }),
-            Encoding::F64 { big: false } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::F64 { big: false }.sample(b)
-            }),
-            Encoding::F64 { big: true } => each(bytes, frame_bytes, offset, w, dst, |b| {
-                Encoding::F64 { big: true }.sample(b)
+            Encoding::F64 { big } => each(bytes, frame_bytes, offset, w, dst, |b| {
+                Encoding::F64 { big }.sample(b)
             }),
         }
     }

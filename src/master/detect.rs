@@ -28,6 +28,8 @@ pub struct EnvelopeStream {
     floor: Option<f32>,
     /// Bound on every standard meter's reading over the largest sample magnitude it reads.
     gain_bound: f32,
+    /// Frames each side of a frame that the standard meters read.
+    meter_reach: usize,
     /// Spans of [`SPAN`] frames whose standard meters were skipped (peak-only mode).
     skipped: usize,
     /// Frames of margin every chunk needs on both sides.
@@ -47,9 +49,8 @@ impl EnvelopeStream {
     pub fn new(channels: usize, rate: u32) -> Self {
         let meters = Meters::new(rate);
         let swr = SwrMeter::new(rate);
-        let reach = MARGIN
-            .max(meters.reach())
-            .max(swr.as_ref().map_or(0, SwrMeter::reach));
+        let meter_reach = meters.reach().max(swr.as_ref().map_or(0, SwrMeter::reach));
+        let reach = MARGIN.max(meter_reach);
         // Rounding in the f32 sums (at most 33 terms) stays far inside this margin.
         let gain_bound = meters
             .gain_bound()
@@ -60,6 +61,7 @@ impl EnvelopeStream {
             swr,
             floor: None,
             gain_bound,
+            meter_reach,
             skipped: 0,
             reach,
             buf: vec![vec![0.0; reach]; channels],
@@ -117,7 +119,7 @@ impl EnvelopeStream {
         let span = CHUNK + 2 * self.reach;
         let (meters, swr, reach) = (&self.meters, &self.swr, self.reach);
         let first = self.next == 0;
-        let (floor, bound) = (self.floor, self.gain_bound);
+        let (floor, bound, meter_reach) = (self.floor, self.gain_bound, self.meter_reach);
         // The first chunk in full (its ffmpeg reading starts from a mirrored window).
         let floor = floor.filter(|_| !first);
         let results: Vec<(Vec<f32>, usize)> = self
@@ -127,7 +129,7 @@ impl EnvelopeStream {
                 let window = &b[lead..lead + span];
                 let mut env = vec![0.0f32; CHUNK];
                 env.par_chunks_mut(CORE).enumerate().for_each(|(k, out)| {
-                    truepeak::block_envelope_here(window, reach + k * CORE, out, floor)
+                    truepeak::block_envelope(window, reach + k * CORE, out, floor)
                 });
                 let mut y = Vec::new();
                 let mut standard = |from: usize, to: usize, env: &mut [f32]| {
@@ -154,7 +156,7 @@ impl EnvelopeStream {
                 let mut run: Option<usize> = None;
                 for s in (0..len).step_by(SPAN) {
                     let e = (s + SPAN).min(len);
-                    let read = &window[s..e + 2 * reach];
+                    let read = &window[reach + s - meter_reach..reach + e + meter_reach];
                     let loud = read.iter().fold(0.0f32, |m, x| m.max(x.abs())) * bound > floor;
                     match (loud, run) {
                         (true, None) => run = Some(s),

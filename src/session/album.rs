@@ -1,7 +1,7 @@
-//! Album files: the songs' sessions in order, the metadata they share (each song inherits it
+//! Album files: the songs' session files in order, the metadata they share (each song inherits it
 //! and may override it), one loudness policy and target, and how each song joins the next
-//! (trims, fades, gap). Validated like sessions: every problem at once, located by file, line
-//! and column, with the key path, the value and the limit; the songs' sessions are validated
+//! (trims, fades, gap). Validated like session files: every problem at once, located by file, line
+//! and column, with the key path, the value and the limit; the songs' session files are validated
 //! too, and what only the album can see (two songs writing one file, targets that disagree,
 //! a track number or ISRC used twice) is located in the album file.
 
@@ -73,7 +73,7 @@ pub struct Album {
     /// The album's title, if it has one.
     pub title: Option<String>,
     pub policy: Policy,
-    /// The target every song is mastered to (the album's, or the one all sessions share).
+    /// The target every song is mastered to (the album's, or the one all session files share).
     pub target: Target,
     pub songs: Vec<Song>,
     /// Where the album report goes (absolute).
@@ -109,8 +109,8 @@ pub fn apply_song(s: &mut Session, settings: &SongSettings) {
     s.seed = dither_seed(s);
 }
 
-/// Read and validate an album file and every song's session; the songs' sessions come back
-/// with the album applied ([`apply_song`]), in album order.
+/// Read and validate an album file and every song's session file; the songs' session files
+/// come back with the album applied ([`apply_song`]), in album order.
 pub fn load_album(
     path: &Path,
     report: Option<&Path>,
@@ -358,7 +358,7 @@ pub fn validate_album(
         });
     }
 
-    // The songs' sessions: every problem in them too, located in their own files.
+    // The songs' session files: every problem in them too, located in their own files.
     let mut sessions: Vec<Option<Session>> = Vec::with_capacity(songs.len());
     let mut inner: Vec<Diagnostic> = Vec::new();
     for s in &songs {
