@@ -20,6 +20,8 @@
 
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
@@ -87,7 +89,16 @@ pub struct Convolver {
     pos: usize,
     /// Slot of the newest spectrum in the frequency-domain delay line.
     head: usize,
-    // Scratch, sized in `prepare`.
+    /// Scratch per channel (the channels' partitions are computed in parallel), sized in
+    /// `prepare`.
+    work: Vec<Work>,
+    /// One IR channel in the time domain, `2B` frames, for [`Convolver::fade_to`].
+    ir_time: Vec<f64>,
+}
+
+/// Scratch of one channel's partition.
+#[derive(Clone, Default)]
+struct Work {
     time: Vec<f64>,
     spectrum: Vec<Complex<f64>>,
     acc_re: Vec<f64>,
@@ -95,8 +106,6 @@ pub struct Convolver {
     scratch: Vec<Complex<f64>>,
     /// The new filter's output during a fade, `2B` frames (only the second half is used).
     fade_time: Vec<f64>,
-    /// One IR channel in the time domain, `2B` frames, for [`Convolver::fade_to`].
-    ir_time: Vec<f64>,
 }
 
 impl Convolver {
@@ -121,12 +130,7 @@ impl Convolver {
             channels: Vec::new(),
             pos: 0,
             head: 0,
-            time: Vec::new(),
-            spectrum: Vec::new(),
-            acc_re: Vec::new(),
-            acc_im: Vec::new(),
-            scratch: Vec::new(),
-            fade_time: Vec::new(),
+            work: Vec::new(),
             ir_time: Vec::new(),
         }
     }
@@ -212,10 +216,15 @@ impl Convolver {
         let (n, len) = (self.h_re.len(), self.parts * bins);
         self.next_re.resize_with(n, || vec![0.0; len]);
         self.next_im.resize_with(n, || vec![0.0; len]);
-        if self.fade_time.len() != 2 * b {
-            self.fade_time = vec![0.0; 2 * b];
+        if self.ir_time.len() != 2 * b {
+            for w in &mut self.work {
+                w.fade_time = vec![0.0; 2 * b];
+            }
             self.ir_time = vec![0.0; 2 * b];
         }
+        let Some(work) = self.work.first_mut() else {
+            return;
+        };
         let parts = Parts {
             b,
             count: self.parts,
@@ -229,8 +238,8 @@ impl Convolver {
                 &fft,
                 ch,
                 &mut self.ir_time,
-                &mut self.spectrum,
-                &mut self.scratch,
+                &mut work.spectrum,
+                &mut work.scratch,
                 re,
                 im,
             );
@@ -238,7 +247,8 @@ impl Convolver {
         self.fading = true;
     }
 
-    /// Convolve the completed partition of every channel: `B` new outputs per channel.
+    /// Convolve the completed partition of every channel: `B` new outputs per channel. The
+    /// channels are independent, so they run in parallel (each with its own scratch).
     fn compute_partition(&mut self, nch: usize) {
         let b = self.partition;
         let bins = b + 1;
@@ -253,84 +263,111 @@ impl Convolver {
         } else {
             self.head + 1
         };
-        for c in 0..nch {
-            let st = &mut self.channels[c];
-            // Overlap-save window: the previous partition's inputs, then this one's.
-            st.window.copy_within(b.., 0);
-            st.window[b..].copy_from_slice(&st.input);
-            // realfft clobbers its input, so transform a copy.
-            self.time.copy_from_slice(&st.window);
-            if fft
-                .process_with_scratch(&mut self.time, &mut self.spectrum, &mut self.scratch)
-                .is_err()
-            {
-                st.output.fill(0.0);
-                continue;
-            }
-            let slot = head * bins;
-            for (k, x) in self.spectrum.iter().enumerate() {
-                st.fdl_re[slot + k] = x.re;
-                st.fdl_im[slot + k] = x.im;
-            }
-            let hc = c.min(self.h_re.len() - 1);
-            let fdl = (&st.fdl_re[..], &st.fdl_im[..]);
-            let product = Product { head, parts, bins };
-            product.filtered(
-                fdl,
-                (&self.h_re[hc], &self.h_im[hc]),
-                (&mut self.acc_re, &mut self.acc_im),
-                &mut self.spectrum,
-            );
-            if ifft
-                .process_with_scratch(&mut self.spectrum, &mut self.time, &mut self.scratch)
-                .is_err()
-            {
-                st.output.fill(0.0);
-                continue;
-            }
-            if self.fading {
-                // The new filter over the same input spectra, faded in across this partition.
-                product.filtered(
-                    fdl,
-                    (&self.next_re[hc], &self.next_im[hc]),
-                    (&mut self.acc_re, &mut self.acc_im),
-                    &mut self.spectrum,
-                );
-                if ifft
-                    .process_with_scratch(
-                        &mut self.spectrum,
-                        &mut self.fade_time,
-                        &mut self.scratch,
-                    )
-                    .is_err()
-                {
-                    st.output.fill(0.0);
-                    continue;
-                }
-                let step = 1.0 / b as f64;
-                for (i, (o, (&y0, &y1))) in st
-                    .output
-                    .iter_mut()
-                    .zip(self.time[b..].iter().zip(&self.fade_time[b..]))
-                    .enumerate()
-                {
-                    let w = (i + 1) as f64 * step;
-                    *o = flush((1.0 - w) * y0 + w * y1);
-                }
-                continue;
-            }
-            // Overlap-save: the first half is circularly aliased, the second half is the valid
-            // linear convolution of this partition.
-            for (o, &y) in st.output.iter_mut().zip(&self.time[b..]) {
-                *o = flush(y);
-            }
-        }
+        let filters = Filters {
+            fft: &**fft,
+            ifft: &**ifft,
+            h: (&self.h_re, &self.h_im),
+            next: self.fading.then_some((&self.next_re[..], &self.next_im[..])),
+            product: Product { head, parts, bins },
+            b,
+        };
+        self.channels[..nch]
+            .par_iter_mut()
+            .zip(self.work[..nch].par_iter_mut())
+            .enumerate()
+            .for_each(|(c, (st, w))| filters.partition(c, st, w));
         if self.fading {
             std::mem::swap(&mut self.h_re, &mut self.next_re);
             std::mem::swap(&mut self.h_im, &mut self.next_im);
             self.fading = false;
         }
         self.head = head;
+    }
+}
+
+/// What every channel's partition reads: the transforms, the filter's partition spectra (and
+/// the next filter's during a fade), where the newest input spectrum goes.
+struct Filters<'a> {
+    fft: &'a dyn RealToComplex<f64>,
+    ifft: &'a dyn ComplexToReal<f64>,
+    h: (&'a [Vec<f64>], &'a [Vec<f64>]),
+    next: Option<(&'a [Vec<f64>], &'a [Vec<f64>])>,
+    product: Product,
+    b: usize,
+}
+
+impl Filters<'_> {
+    /// The completed partition of channel `c`: `B` new outputs into `st.output`.
+    fn partition(&self, c: usize, st: &mut ChannelState, w: &mut Work) {
+        let b = self.b;
+        let product = self.product;
+        // Overlap-save window: the previous partition's inputs, then this one's.
+        st.window.copy_within(b.., 0);
+        st.window[b..].copy_from_slice(&st.input);
+        // realfft clobbers its input, so transform a copy.
+        w.time.copy_from_slice(&st.window);
+        if self
+            .fft
+            .process_with_scratch(&mut w.time, &mut w.spectrum, &mut w.scratch)
+            .is_err()
+        {
+            st.output.fill(0.0);
+            return;
+        }
+        let slot = product.head * product.bins;
+        for (k, x) in w.spectrum.iter().enumerate() {
+            st.fdl_re[slot + k] = x.re;
+            st.fdl_im[slot + k] = x.im;
+        }
+        let hc = c.min(self.h.0.len() - 1);
+        let fdl = (&st.fdl_re[..], &st.fdl_im[..]);
+        product.filtered(
+            fdl,
+            (&self.h.0[hc], &self.h.1[hc]),
+            (&mut w.acc_re, &mut w.acc_im),
+            &mut w.spectrum,
+        );
+        if self
+            .ifft
+            .process_with_scratch(&mut w.spectrum, &mut w.time, &mut w.scratch)
+            .is_err()
+        {
+            st.output.fill(0.0);
+            return;
+        }
+        if let Some((next_re, next_im)) = self.next {
+            // The new filter over the same input spectra, faded in across this partition.
+            product.filtered(
+                fdl,
+                (&next_re[hc], &next_im[hc]),
+                (&mut w.acc_re, &mut w.acc_im),
+                &mut w.spectrum,
+            );
+            if self
+                .ifft
+                .process_with_scratch(&mut w.spectrum, &mut w.fade_time, &mut w.scratch)
+                .is_err()
+            {
+                st.output.fill(0.0);
+                return;
+            }
+            let step = 1.0 / b as f64;
+            for (i, (o, (&y0, &y1))) in st
+                .output
+                .iter_mut()
+                .zip(w.time[b..].iter().zip(&w.fade_time[b..]))
+                .enumerate()
+            {
+                let w = (i + 1) as f64 * step;
+                *o = flush((1.0 - w) * y0 + w * y1);
+            }
+            return;
+        }
+        // Overlap-save: the first half is circularly aliased, the second half is the valid
+        // linear convolution of this partition.
+        for (o, &y) in st.output.iter_mut().zip(&w.time[b..]) {
+            *o = flush(y);
+        }
     }
 }
 
@@ -453,12 +490,21 @@ impl Processor for Convolver {
             st.fdl_im = vec![0.0; self.parts * bins];
             st.output = vec![0.0; b];
         }
-        self.time = vec![0.0; 2 * b];
-        self.spectrum = vec![Complex::new(0.0, 0.0); bins];
-        self.acc_re = vec![0.0; bins];
-        self.acc_im = vec![0.0; bins];
-        self.scratch =
-            vec![Complex::new(0.0, 0.0); fft.get_scratch_len().max(ifft.get_scratch_len())];
+        let fade = if self.ir_time.is_empty() { 0 } else { 2 * b };
+        self.work = vec![
+            Work {
+                time: vec![0.0; 2 * b],
+                spectrum: vec![Complex::new(0.0, 0.0); bins],
+                acc_re: vec![0.0; bins],
+                acc_im: vec![0.0; bins],
+                scratch: vec![
+                    Complex::new(0.0, 0.0);
+                    fft.get_scratch_len().max(ifft.get_scratch_len())
+                ],
+                fade_time: vec![0.0; fade],
+            };
+            spec.channels
+        ];
         self.fft = Some(fft);
         self.ifft = Some(ifft);
         self.reset();
