@@ -10,6 +10,8 @@ use std::io::Write as _;
 
 /// Bytes gathered before a write.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Largest read buffer a thread keeps between reads.
+const KEEP_READ_BUFFER: usize = 4 << 20;
 
 /// Why a store failed: the temporary file could not be made, written or read.
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +71,29 @@ impl Store {
     /// Append planar frames (one slice per channel, equal lengths).
     pub fn push(&mut self, planes: &[&[f32]]) -> Result<(), StoreError> {
         let n = planes.first().map_or(0, |p| p.len());
-        for i in 0..n {
-            for p in planes.iter().take(self.channels) {
-                self.pending.extend_from_slice(&p[i].to_le_bytes());
+        let frame_bytes = self.channels * 4;
+        let at = self.pending.len();
+        self.pending.resize(at + n * frame_bytes, 0);
+        let bytes = &mut self.pending[at..];
+        match planes {
+            // One loop per common layout, so it runs without a branch per sample.
+            [mono] if self.channels == 1 => {
+                for (b, x) in bytes.chunks_exact_mut(4).zip(&mono[..n]) {
+                    b.copy_from_slice(&x.to_le_bytes());
+                }
+            }
+            [l, r] if self.channels == 2 => {
+                for (b, (x, y)) in bytes.chunks_exact_mut(8).zip(l[..n].iter().zip(&r[..n])) {
+                    b[..4].copy_from_slice(&x.to_le_bytes());
+                    b[4..].copy_from_slice(&y.to_le_bytes());
+                }
+            }
+            _ => {
+                for (i, frame) in bytes.chunks_exact_mut(frame_bytes).enumerate() {
+                    for (b, p) in frame.chunks_exact_mut(4).zip(planes) {
+                        b.copy_from_slice(&p[i].to_le_bytes());
+                    }
+                }
             }
         }
         self.frames += n;
@@ -124,16 +146,45 @@ impl Store {
             return Ok(());
         }
         let frame_bytes = self.channels * 4;
-        let mut bytes = vec![0u8; (hi - lo) * frame_bytes];
-        read_at(&self.file, &mut bytes, (lo * frame_bytes) as u64).map_err(|e| self.err(e))?;
-        let offset = (lo as isize - start) as usize;
-        for (i, frame) in bytes.chunks_exact(frame_bytes).enumerate() {
-            for (c, o) in out.iter_mut().enumerate().take(self.channels) {
-                let b = &frame[c * 4..c * 4 + 4];
-                o[offset + i] = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
+        // The bytes go through the reading thread's own buffer, kept between reads (a pass
+        // reads a long store a block at a time).
+        thread_local! {
+            static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        Ok(())
+        BYTES.with(|cell| {
+            let mut bytes = cell.borrow_mut();
+            bytes.resize((hi - lo) * frame_bytes, 0);
+            read_at(&self.file, &mut bytes, (lo * frame_bytes) as u64).map_err(|e| self.err(e))?;
+            let offset = (lo as isize - start) as usize;
+            let f = |b: &[u8]| f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            match out {
+                // One loop per common layout, so it runs without a branch per sample.
+                [mono] if self.channels == 1 => {
+                    for (o, b) in mono[offset..].iter_mut().zip(bytes.chunks_exact(4)) {
+                        *o = f(b);
+                    }
+                }
+                [l, r] if self.channels == 2 => {
+                    let frames = bytes.chunks_exact(8);
+                    for ((x, y), b) in l[offset..].iter_mut().zip(&mut r[offset..]).zip(frames) {
+                        *x = f(&b[..4]);
+                        *y = f(&b[4..]);
+                    }
+                }
+                _ => {
+                    for (i, frame) in bytes.chunks_exact(frame_bytes).enumerate() {
+                        for (o, b) in out.iter_mut().zip(frame.chunks_exact(4)) {
+                            o[offset + i] = f(b);
+                        }
+                    }
+                }
+            }
+            // A whole-store read (`load`) does not stay behind in memory.
+            if bytes.capacity() > KEEP_READ_BUFFER {
+                *bytes = Vec::new();
+            }
+            Ok(())
+        })
     }
 
     /// The whole store in memory, one `Vec` per channel (for the few consumers that need the
