@@ -261,4 +261,27 @@ mod tests {
         s.truncate(10).unwrap();
         assert_eq!(s.load().unwrap(), vec![l[..10].to_vec(), r[..10].to_vec()]);
     }
+
+    /// Mono and three-channel stores (their own conversion loops) keep every channel in place.
+    #[test]
+    fn mono_and_three_channel_round_trip() {
+        for channels in [1usize, 3] {
+            let planes: Vec<Vec<f32>> = (0..channels)
+                .map(|c| (0..10_000).map(|i| (i * 7 + c) as f32 - 0.5).collect())
+                .collect();
+            let mut s = Store::new("test", channels).unwrap();
+            for start in (0..10_000).step_by(3_333) {
+                let end = (start + 3_333).min(10_000);
+                let refs: Vec<&[f32]> = planes.iter().map(|p| &p[start..end]).collect();
+                s.push(&refs).unwrap();
+            }
+            s.seal().unwrap();
+            assert_eq!(s.load().unwrap(), planes, "{channels} channels");
+            let mut out = vec![Vec::new(); channels];
+            s.read(9_998, 3, &mut out).unwrap();
+            for (o, p) in out.iter().zip(&planes) {
+                assert_eq!(o, &[p[9_998], p[9_999], 0.0]);
+            }
+        }
+    }
 }
