@@ -198,44 +198,53 @@ pub(crate) fn deliver_one(
         };
         let mut planes: Option<Vec<Vec<f32>>> = keep.then(|| vec![Vec::new(); channels]);
         let (mut peak, mut true_peak, mut clipped) = (0.0f32, 0.0f32, 0u64);
-        let mut buf = vec![Vec::new(); channels];
-        let mut delivered = vec![Vec::new(); channels];
         let mut pos = 0;
         let mut gap = seams.map_or(0, |c| c.gap);
-        loop {
-            let n = stream.next(BLOCK, &mut buf)?;
-            if n > 0 {
-                if let Some(u) = &mut unfaded {
-                    let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-                    u.add(&refs);
+        // The next block as delivered: `buf` the master (shaped at the seams), `delivered`
+        // its encoded samples. False at the end.
+        let mut make = |buf: &mut Vec<Vec<f32>>,
+                        delivered: &mut Vec<Vec<f32>>|
+         -> Result<bool, MasterError> {
+            loop {
+                let n = stream.next(BLOCK, buf)?;
+                if n > 0 {
+                    if let Some(u) = &mut unfaded {
+                        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                        u.add(&refs);
+                    }
+                    if let Some(c) = &seams {
+                        c.shape(pos, buf);
+                    }
+                    pos += n;
+                } else if gap > 0 {
+                    // The album's gap after the song: digital silence (dithered like the rest).
+                    let g = gap.min(BLOCK);
+                    for b in buf.iter_mut() {
+                        b.clear();
+                        b.resize(g, 0.0);
+                    }
+                    gap -= g;
+                } else {
+                    return Ok(false);
                 }
-                if let Some(c) = &seams {
-                    c.shape(pos, &mut buf);
+                if buf[0].is_empty() {
+                    continue;
                 }
-                pos += n;
-            } else if gap > 0 {
-                // The album's gap after the song: digital silence (dithered like the rest).
-                let g = gap.min(BLOCK);
-                for b in buf.iter_mut() {
-                    b.clear();
-                    b.resize(g, 0.0);
+                let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                wav.write(&refs, Some(delivered)).map_err(encode_err)?;
+                if let Some(k) = &mut planes {
+                    for (k, b) in k.iter_mut().zip(buf.iter()) {
+                        k.extend_from_slice(b);
+                    }
                 }
-                gap -= g;
-            } else {
-                break;
+                return Ok(true);
             }
-            if buf[0].is_empty() {
-                continue;
-            }
-            let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-            wav.write(&refs, Some(&mut delivered)).map_err(encode_err)?;
-            if let Some(k) = &mut planes {
-                for (k, b) in k.iter_mut().zip(&buf) {
-                    k.extend_from_slice(b);
-                }
-            }
+        };
+        // What is measured of a block: the true-peak check and the meters, each reading it on
+        // its own.
+        let mut measure = |buf: &[Vec<f32>], delivered: &[Vec<f32>]| -> Result<(), MasterError> {
             let out: Vec<&[f32]> = delivered.iter().map(|d| &d[..]).collect();
-            // The true-peak check beside the other meters: each reads the block on its own.
+            let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
             let ((), metered) = rayon::join(
                 || {
                     detector.push(&out, &mut |_, env| {
@@ -253,8 +262,26 @@ pub(crate) fn deliver_one(
                     program.as_mut().map_or(Ok(()), |p| p.add(&refs))
                 },
             );
-            metered?;
+            Ok(metered?)
+        };
+        // Block k is measured while block k + 1 is made (each consumer sees the blocks in
+        // order, so the figures do not depend on the scheduling).
+        let (mut buf, mut delivered) = (vec![Vec::new(); channels], vec![Vec::new(); channels]);
+        let (mut next_buf, mut next_delivered) =
+            (vec![Vec::new(); channels], vec![Vec::new(); channels]);
+        let mut more = make(&mut buf, &mut delivered)?;
+        while more {
+            let (made, measured) = rayon::join(
+                || make(&mut next_buf, &mut next_delivered),
+                || measure(&buf, &delivered),
+            );
+            measured?;
+            more = made?;
+            std::mem::swap(&mut buf, &mut next_buf);
+            std::mem::swap(&mut delivered, &mut next_delivered);
         }
+        drop(make);
+        drop(measure);
         detector.finish(&mut |_, env| {
             true_peak = env.iter().fold(true_peak, |m, &v| m.max(v));
         });
