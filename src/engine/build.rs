@@ -21,7 +21,7 @@ use super::source::{ClipPlan, Placed, SourceError, TrackSource};
 use crate::dsp::fade::Fades;
 
 /// Frames per block.
-pub const BLOCK: usize = 4096;
+pub const BLOCK: usize = 8192;
 
 /// Hard cap on an automatic tail.
 pub const MAX_AUTO_TAIL_S: f64 = 30.0;
