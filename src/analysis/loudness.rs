@@ -1,12 +1,14 @@
 //! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128): the
 //! delivered outputs' levels via ebur128, and the full program analysis of the master report
-//! and `analyze` on mixdown's own meter (`bs1770::ProgramMeter`) with ebur128's true peak.
+//! and `analyze` on mixdown's own meter (`bs1770::ProgramMeter`). True peaks are ebur128's
+//! reading, made bit for bit by [`Ebur128Peak`] (the same interpolator, a block at a time).
 
 use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
 
 use super::bs1770::ProgramMeter;
 use crate::dsp::gain_to_db;
+use crate::dsp::truepeak::Ebur128Peak;
 use crate::io::wav::Encoded;
 
 /// Levels of a stereo (or mono) signal. Silence gives `None` loudness and `-inf` peaks.
@@ -33,47 +35,45 @@ fn err(e: ebur128::Error) -> MeterError {
 /// Frames fed to the meters at a time.
 const CHUNK: usize = 1 << 16;
 
-/// Sample peak, BS.1770-4 true peak and clipped samples, with one ebur128 true-peak meter per
-/// channel so the 4x-oversampling filters of the channels run in parallel.
+/// Sample peak, BS.1770-4 true peak (read as ebur128 reads it, bit for bit) and clipped
+/// samples, one true-peak meter per channel so the channels' oversampling filters run in
+/// parallel.
 struct Peaks {
-    meters: Vec<EbuR128>,
+    meters: Vec<Ebur128Peak>,
+    samples: Vec<f32>,
     clipped: u64,
 }
 
 impl Peaks {
-    fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
-        let meters = (0..channels)
-            .map(|_| EbuR128::new(1, rate, Mode::TRUE_PEAK).map_err(err))
-            .collect::<Result<_, _>>()?;
-        Ok(Peaks { meters, clipped: 0 })
+    fn new(channels: usize, rate: u32) -> Self {
+        Peaks {
+            meters: vec![Ebur128Peak::new(rate); channels],
+            samples: vec![0.0; channels],
+            clipped: 0,
+        }
     }
 
     /// Feed planar frames (one slice per channel, equal lengths).
-    fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
+    fn add(&mut self, planes: &[&[f32]]) {
         self.meters
             .par_iter_mut()
+            .zip(self.samples.par_iter_mut())
             .zip(planes.par_iter())
-            .try_for_each(|(m, p)| m.add_frames_planar_f32(&[p]).map_err(err))?;
+            .for_each(|((m, s), p)| {
+                m.add(p);
+                *s = p.iter().fold(*s, |a, x| a.max(x.abs()));
+            });
         self.clipped += planes
             .iter()
             .flat_map(|p| p.iter())
             .filter(|x| x.abs() >= crate::io::decode::FULL_SCALE)
             .count() as u64;
-        Ok(())
     }
 
     /// The levels, with `integrated_lufs` measured elsewhere.
     fn levels(&self, integrated_lufs: Option<f64>) -> Levels {
-        let sp = self
-            .meters
-            .iter()
-            .map(|m| m.sample_peak(0).unwrap_or(0.0))
-            .fold(0.0, f64::max);
-        let tp = self
-            .meters
-            .iter()
-            .map(|m| m.true_peak(0).unwrap_or(0.0))
-            .fold(0.0, f64::max);
+        let sp = f64::from(self.samples.iter().fold(0.0f32, |m, &v| m.max(v)));
+        let tp = f64::from(self.meters.iter().fold(0.0f32, |m, p| m.max(p.peak())));
         Levels {
             integrated_lufs,
             sample_peak_dbfs: gain_to_db(sp),
@@ -95,18 +95,17 @@ impl Meter {
     pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
         Ok(Meter {
             loudness: EbuR128::new(channels as u32, rate, Mode::I).map_err(err)?,
-            peaks: Peaks::new(channels, rate)?,
+            peaks: Peaks::new(channels, rate),
         })
     }
 
     /// Feed planar frames (one slice per channel, equal lengths).
     pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
-        let (a, b) = rayon::join(
+        let (a, ()) = rayon::join(
             || self.loudness.add_frames_planar_f32(planes).map_err(err),
             || self.peaks.add(planes),
         );
-        a?;
-        b
+        a
     }
 
     pub fn levels(&self) -> Levels {
@@ -260,7 +259,7 @@ impl ProgramAnalyzer {
     pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
         Ok(ProgramAnalyzer {
             loudness: ProgramMeter::new(channels, rate),
-            peaks: Peaks::new(channels, rate)?,
+            peaks: Peaks::new(channels, rate),
             sums: Sums::new(channels),
             frames: 0,
         })
@@ -268,14 +267,13 @@ impl ProgramAnalyzer {
 
     /// Feed planar frames (one slice per channel, equal lengths).
     pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
-        let ((), peaks) = rayon::join(
+        rayon::join(
             || {
                 self.loudness.add(planes);
                 self.sums.add(planes);
             },
             || self.peaks.add(planes),
         );
-        peaks?;
         self.frames += planes.first().map_or(0, |p| p.len());
         Ok(())
     }
