@@ -267,7 +267,9 @@ impl Convolver {
             fft: &**fft,
             ifft: &**ifft,
             h: (&self.h_re, &self.h_im),
-            next: self.fading.then_some((&self.next_re[..], &self.next_im[..])),
+            next: self
+                .fading
+                .then_some((&self.next_re[..], &self.next_im[..])),
             product: Product { head, parts, bins },
             b,
         };
@@ -285,13 +287,16 @@ impl Convolver {
     }
 }
 
+/// Partition spectra per IR channel, real and imaginary parts.
+type Spectra<'a> = (&'a [Vec<f64>], &'a [Vec<f64>]);
+
 /// What every channel's partition reads: the transforms, the filter's partition spectra (and
 /// the next filter's during a fade), where the newest input spectrum goes.
 struct Filters<'a> {
     fft: &'a dyn RealToComplex<f64>,
     ifft: &'a dyn ComplexToReal<f64>,
-    h: (&'a [Vec<f64>], &'a [Vec<f64>]),
-    next: Option<(&'a [Vec<f64>], &'a [Vec<f64>])>,
+    h: Spectra<'a>,
+    next: Option<Spectra<'a>>,
     product: Product,
     b: usize,
 }

@@ -202,44 +202,43 @@ pub(crate) fn deliver_one(
         let mut gap = seams.map_or(0, |c| c.gap);
         // The next block as delivered: `buf` the master (shaped at the seams), `delivered`
         // its encoded samples. False at the end.
-        let mut make = |buf: &mut Vec<Vec<f32>>,
-                        delivered: &mut Vec<Vec<f32>>|
-         -> Result<bool, MasterError> {
-            loop {
-                let n = stream.next(BLOCK, buf)?;
-                if n > 0 {
-                    if let Some(u) = &mut unfaded {
-                        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-                        u.add(&refs);
+        let mut make =
+            |buf: &mut Vec<Vec<f32>>, delivered: &mut Vec<Vec<f32>>| -> Result<bool, MasterError> {
+                loop {
+                    let n = stream.next(BLOCK, buf)?;
+                    if n > 0 {
+                        if let Some(u) = &mut unfaded {
+                            let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                            u.add(&refs);
+                        }
+                        if let Some(c) = &seams {
+                            c.shape(pos, buf);
+                        }
+                        pos += n;
+                    } else if gap > 0 {
+                        // The album's gap after the song: digital silence (dithered like the rest).
+                        let g = gap.min(BLOCK);
+                        for b in buf.iter_mut() {
+                            b.clear();
+                            b.resize(g, 0.0);
+                        }
+                        gap -= g;
+                    } else {
+                        return Ok(false);
                     }
-                    if let Some(c) = &seams {
-                        c.shape(pos, buf);
+                    if buf[0].is_empty() {
+                        continue;
                     }
-                    pos += n;
-                } else if gap > 0 {
-                    // The album's gap after the song: digital silence (dithered like the rest).
-                    let g = gap.min(BLOCK);
-                    for b in buf.iter_mut() {
-                        b.clear();
-                        b.resize(g, 0.0);
+                    let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                    wav.write(&refs, Some(delivered)).map_err(encode_err)?;
+                    if let Some(k) = &mut planes {
+                        for (k, b) in k.iter_mut().zip(buf.iter()) {
+                            k.extend_from_slice(b);
+                        }
                     }
-                    gap -= g;
-                } else {
-                    return Ok(false);
+                    return Ok(true);
                 }
-                if buf[0].is_empty() {
-                    continue;
-                }
-                let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-                wav.write(&refs, Some(delivered)).map_err(encode_err)?;
-                if let Some(k) = &mut planes {
-                    for (k, b) in k.iter_mut().zip(buf.iter()) {
-                        k.extend_from_slice(b);
-                    }
-                }
-                return Ok(true);
-            }
-        };
+            };
         // What is measured of a block: the true-peak check and the meters, each reading it on
         // its own.
         let mut measure = |buf: &[Vec<f32>], delivered: &[Vec<f32>]| -> Result<(), MasterError> {
@@ -280,8 +279,6 @@ pub(crate) fn deliver_one(
             std::mem::swap(&mut buf, &mut next_buf);
             std::mem::swap(&mut delivered, &mut next_delivered);
         }
-        drop(make);
-        drop(measure);
         detector.finish(&mut |_, env| {
             true_peak = env.iter().fold(true_peak, |m, &v| m.max(v));
         });
