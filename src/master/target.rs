@@ -16,7 +16,7 @@ use crate::analysis::bs1770::IntegratedMeter;
 use crate::dsp::limiter::{self, Curve, LimiterStats, SPREAD};
 use crate::dsp::{db_to_gain, gain_to_db};
 
-use super::detect::{EnvelopeStream, SlidingMax};
+use super::detect::{CHUNK, EnvelopeStream, SlidingMax};
 use super::store::{Store, StoreError};
 use super::{Progress, Step};
 
@@ -83,23 +83,6 @@ pub struct Measurement {
     pub rate: u32,
 }
 
-/// Read a store in blocks: `f(start, planes)` for each.
-fn for_blocks(
-    s: &Store,
-    mut f: impl FnMut(usize, &[&[f32]]) -> Result<(), TargetError>,
-) -> Result<(), TargetError> {
-    let mut buf = vec![Vec::new(); s.channels()];
-    let mut start = 0;
-    while start < s.len() {
-        let n = BLOCK.min(s.len() - start);
-        s.read(start as isize, n, &mut buf)?;
-        let refs: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
-        f(start, &refs)?;
-        start += n;
-    }
-    Ok(())
-}
-
 /// Measure the premaster `pre` at `rate` Hz in one pass. [`TargetError::Silent`] (naming
 /// `lufs`, the loudness asked for) when it has no loudness; [`TargetError::TooShort`] when it
 /// is shorter than a gating block.
@@ -125,14 +108,33 @@ pub fn measure(pre: &Store, rate: u32, lufs: f64) -> Result<Measurement, TargetE
         peak = maxima.iter().fold(peak, |m, &v| m.max(v));
         maxima.clear();
     };
-    for_blocks(pre, |_, planes| {
-        meter.add(planes);
-        for p in planes {
-            sample_peak = p.iter().fold(sample_peak, |m, &x| m.max(x.abs()));
-        }
-        detector.push(planes, &mut |_, env| take(env, &mut maxima, &mut windowed));
-        Ok(())
-    })?;
+    // The detector takes block k while block k + 1 is read and the loudness meter takes
+    // block k (each sees the blocks in order).
+    let channels = pre.channels();
+    let (mut buf, mut next) = (vec![Vec::new(); channels], vec![Vec::new(); channels]);
+    // (A chunk of the detector's at a time, so each block keeps both halves busy.)
+    let mut start = CHUNK.min(pre.len());
+    pre.read(0, start, &mut buf)?;
+    while !buf[0].is_empty() {
+        let n = CHUNK.min(pre.len() - start);
+        let (read, ()) = rayon::join(
+            || {
+                let planes: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                meter.add(&planes);
+                for p in &planes {
+                    sample_peak = p.iter().fold(sample_peak, |m, &x| m.max(x.abs()));
+                }
+                pre.read(start as isize, n, &mut next)
+            },
+            || {
+                let planes: Vec<&[f32]> = buf.iter().map(|b| &b[..]).collect();
+                detector.push(&planes, &mut |_, env| take(env, &mut maxima, &mut windowed));
+            },
+        );
+        read?;
+        start += n;
+        std::mem::swap(&mut buf, &mut next);
+    }
     detector.finish(&mut |_, env| take(env, &mut maxima, &mut windowed));
     windowed.finish(&mut maxima);
     take(&[], &mut maxima, &mut windowed);
