@@ -326,33 +326,29 @@ impl Filters<'_> {
         }
         let hc = c.min(self.h.0.len() - 1);
         let fdl = (&st.fdl_re[..], &st.fdl_im[..]);
-        product.filtered(
-            fdl,
-            (&self.h.0[hc], &self.h.1[hc]),
-            (&mut w.acc_re, &mut w.acc_im),
-            &mut w.spectrum,
-        );
-        if self
-            .ifft
-            .process_with_scratch(&mut w.spectrum, &mut w.time, &mut w.scratch)
-            .is_err()
-        {
+        let Work {
+            time,
+            spectrum,
+            acc_re,
+            acc_im,
+            scratch,
+            fade_time,
+        } = w;
+        // The output of the filter `h` over the input spectra, into `out` (false if the
+        // transform failed).
+        let mut through = |h: Spectra<'_>, out: &mut [f64]| {
+            product.filtered(fdl, (&h.0[hc], &h.1[hc]), (acc_re, acc_im), spectrum);
+            self.ifft
+                .process_with_scratch(spectrum, out, scratch)
+                .is_ok()
+        };
+        if !through(self.h, time) {
             st.output.fill(0.0);
             return;
         }
-        if let Some((next_re, next_im)) = self.next {
+        if let Some(next) = self.next {
             // The new filter over the same input spectra, faded in across this partition.
-            product.filtered(
-                fdl,
-                (&next_re[hc], &next_im[hc]),
-                (&mut w.acc_re, &mut w.acc_im),
-                &mut w.spectrum,
-            );
-            if self
-                .ifft
-                .process_with_scratch(&mut w.spectrum, &mut w.fade_time, &mut w.scratch)
-                .is_err()
-            {
+            if !through(next, fade_time) {
                 st.output.fill(0.0);
                 return;
             }
@@ -360,7 +356,7 @@ impl Filters<'_> {
             for (i, (o, (&y0, &y1))) in st
                 .output
                 .iter_mut()
-                .zip(w.time[b..].iter().zip(&w.fade_time[b..]))
+                .zip(time[b..].iter().zip(&fade_time[b..]))
                 .enumerate()
             {
                 let w = (i + 1) as f64 * step;
@@ -370,7 +366,7 @@ impl Filters<'_> {
         }
         // Overlap-save: the first half is circularly aliased, the second half is the valid
         // linear convolution of this partition.
-        for (o, &y) in st.output.iter_mut().zip(&w.time[b..]) {
+        for (o, &y) in st.output.iter_mut().zip(&time[b..]) {
             *o = flush(y);
         }
     }
