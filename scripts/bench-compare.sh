@@ -110,10 +110,11 @@ printf '%s\n' "${rows[@]}" | awk '
       printf "%-11s %8.2f %8.2f %8.0f %8s %7s %8s %7s %10s\n", name[i], w[i], c[i], m[i], l[i],
              p[i], d[i], n[i], (mw > 0 ? sprintf("%.2fx", w[i] / mw) : "-")
       if (name[i] != "mixdown" && (best == "" || w[i] < w[best])) best = i
+      if (name[i] != "mixdown" && (thrift == "" || c[i] < c[thrift])) thrift = i
     }
     if (mw > 0 && best != "")
-      printf "mixdown vs the fastest other tool (%s): %.2fx faster (wall), %.2fx less CPU time\n",
-             name[best], w[best] / mw, (mc > 0 ? c[best] / mc : 0)
+      printf "mixdown vs the fastest other tool: %.2fx less wall time (%s), %.2fx less CPU time (%s)\n",
+             w[best] / mw, name[best], (mc > 0 ? c[thrift] / mc : 0), name[thrift]
   }'
 echo "CPU s counts every process; RSS MB is the largest single process (SoX runs one per track);"
 echo "LUFS, dBTP and length are measured on each output by mixdown analyze; passes are the"
