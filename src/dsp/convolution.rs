@@ -206,7 +206,7 @@ impl Convolver {
     /// history (both read the one delay line of input spectra, so the new filter has the full
     /// history from its first frame); from then on the new filter alone. Called again before
     /// that partition, the later `ir` replaces the earlier. Does nothing before `prepare` or
-    /// for an empty IR. Allocates only the first time.
+    /// for an empty IR. Allocates only the first time after `prepare`.
     pub fn fade_to(&mut self, ir: &[Vec<f32>]) {
         let Some(fft) = self.fft.clone() else {
             return;
@@ -216,11 +216,9 @@ impl Convolver {
         let (n, len) = (self.h_re.len(), self.parts * bins);
         self.next_re.resize_with(n, || vec![0.0; len]);
         self.next_im.resize_with(n, || vec![0.0; len]);
-        if self.ir_time.len() != 2 * b {
-            for w in &mut self.work {
-                w.fade_time = vec![0.0; 2 * b];
-            }
-            self.ir_time = vec![0.0; 2 * b];
+        self.ir_time.resize(2 * b, 0.0);
+        for w in &mut self.work {
+            w.fade_time.resize(2 * b, 0.0);
         }
         let Some(work) = self.work.first_mut() else {
             return;
@@ -491,7 +489,6 @@ impl Processor for Convolver {
             st.fdl_im = vec![0.0; self.parts * bins];
             st.output = vec![0.0; b];
         }
-        let fade = if self.ir_time.is_empty() { 0 } else { 2 * b };
         self.work = vec![
             Work {
                 time: vec![0.0; 2 * b],
@@ -502,7 +499,8 @@ impl Processor for Convolver {
                     Complex::new(0.0, 0.0);
                     fft.get_scratch_len().max(ifft.get_scratch_len())
                 ],
-                fade_time: vec![0.0; fade],
+                // Sized by the first `fade_to`.
+                fade_time: Vec::new(),
             };
             spec.channels
         ];

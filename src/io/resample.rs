@@ -772,7 +772,7 @@ mod tests {
 
     /// What rubato's own `Fft` gives for `sig` (FixedSync::Input, one block per call, the last
     /// block partial, then zeros), with the delay trimmed and cut to the exact length: the
-    /// resampler this module used to run.
+    /// reference this module's shared filter is held to.
     fn through_rubato(sig: &[Vec<f32>], from: u32, to: u32) -> Vec<Vec<f32>> {
         use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
         use rubato::{Fft, FixedSync, Indexing, Resampler, WindowFunction};
