@@ -18,7 +18,7 @@ use super::config::{CompressorConfig, DeesserConfig, Detector, GateConfig};
 use super::db::{fast_db_to_gain, fast_gain_to_db};
 use super::envelope::{ParamId, ParamKey, Ramp};
 use super::simd;
-use super::{ProcessSpec, Processor, db_to_gain};
+use super::{GROUP, ProcessSpec, Processor, db_to_gain};
 
 /// Sample rate the coefficients assume until `prepare` gives the real one, in Hz.
 const DEFAULT_RATE: f64 = 48_000.0;
@@ -119,7 +119,7 @@ impl Ballistics {
 
     /// One step from `y` toward `target`. Written as `target + a(y - target)` (the same as
     /// `a·y + (1 - a)·target`) so a settled value stays exactly on its target.
-    #[inline]
+    #[inline(always)]
     fn step(&self, y: f64, target: f64) -> f64 {
         let a = if target > y {
             self.attack
@@ -275,10 +275,30 @@ impl Compressor {
         range: std::ops::Range<usize>,
         factors: &mut [f64],
     ) {
-        let (start, n) = (range.start, range.len());
-        let factors_n = &mut factors[..n];
+        let factors_n = &mut factors[..range.len()];
+        self.targets(block, key, range.clone(), factors_n);
+        let ballistics = self.ballistics;
+        let mut reduction = self.reduction_db;
+        for f in factors_n.iter_mut() {
+            reduction = ballistics.step(reduction, *f);
+            *f = reduction;
+        }
+        self.reduction_db = reduction;
+        self.apply(block, range, factors_n);
+    }
+
+    /// The target reduction of every frame of `range` (dB, 0 below the knee) into `factors`
+    /// (`range.len()` long).
+    fn targets(
+        &mut self,
+        block: &[&mut [f32]],
+        key: Option<&[&[f32]]>,
+        range: std::ops::Range<usize>,
+        factors: &mut [f64],
+    ) {
+        let start = range.start;
         // The common case, a stereo block and a peak detector, without the general loop.
-        let stereo_peak = match (key, &*block) {
+        let stereo_peak = match (key, block) {
             (None, [l, r]) if self.cfg.detector == Detector::Peak => {
                 Some((&l[range.clone()], &r[range.clone()]))
             }
@@ -289,17 +309,17 @@ impl Compressor {
         // logarithms overlap instead of stalling it.
         match (stereo_peak, key) {
             (Some((l, r)), _) => {
-                for (f, (a, b)) in factors_n.iter_mut().zip(l.iter().zip(r)) {
+                for (f, (a, b)) in factors.iter_mut().zip(l.iter().zip(r)) {
                     *f = f64::from(a.abs().max(b.abs()));
                 }
             }
             (None, Some(k)) => {
-                for (i, f) in factors_n.iter_mut().enumerate() {
+                for (i, f) in factors.iter_mut().enumerate() {
                     *f = self.detect(k, start + i);
                 }
             }
             (None, None) => {
-                for (i, f) in factors_n.iter_mut().enumerate() {
+                for (i, f) in factors.iter_mut().enumerate() {
                     *f = self.detect(block, start + i);
                 }
             }
@@ -308,23 +328,27 @@ impl Compressor {
         simd::wide(
             #[inline(always)]
             || {
-                for f in factors_n.iter_mut() {
+                for f in factors.iter_mut() {
                     let target = -static_gain_db(cfg, amp_to_db(*f));
                     *f = if *f < knee_start { 0.0 } else { target };
                 }
             },
         );
-        let ballistics = self.ballistics;
-        let mut reduction = self.reduction_db;
-        for f in factors_n.iter_mut() {
-            reduction = ballistics.step(reduction, *f);
-            *f = reduction;
-        }
-        self.reduction_db = reduction;
+    }
+
+    /// The smoothed reductions `factors` of the frames `range` (dB) turned into gain factors
+    /// (makeup and mix) and applied to every channel.
+    fn apply(
+        &mut self,
+        block: &mut [&mut [f32]],
+        range: std::ops::Range<usize>,
+        factors: &mut [f64],
+    ) {
+        let n = range.len();
         if self.makeup_ramp.moving() || self.mix_ramp.moving() {
             let (u0, du) = self.makeup_ramp.begin(n);
             let (m0, dm) = self.mix_ramp.begin(n);
-            for (i, f) in factors_n.iter_mut().enumerate() {
+            for (i, f) in factors.iter_mut().enumerate() {
                 let k = (i + 1) as f64;
                 let mix = m0 + dm * k;
                 *f = mix * fast_db_to_gain(u0 + du * k - *f) + (1.0 - mix);
@@ -333,7 +357,7 @@ impl Compressor {
             self.makeup = db_to_gain(self.cfg.makeup_db);
             self.cfg.mix = self.mix_ramp.target();
             for ch in block.iter_mut() {
-                for (x, &f) in ch[range.clone()].iter_mut().zip(factors_n.iter()) {
+                for (x, &f) in ch[range.clone()].iter_mut().zip(factors.iter()) {
                     *x = out(f64::from(*x) * f);
                 }
             }
@@ -345,7 +369,7 @@ impl Compressor {
         simd::wide(
             #[inline(always)]
             || {
-                for f in factors_n.iter_mut() {
+                for f in factors.iter_mut() {
                     let gained = fast_db_to_gain(makeup_db - *f);
                     let wet = if *f == 0.0 { makeup } else { gained };
                     // With mix = 0 the factor is exactly 1 and the dry signal passes bit for
@@ -355,9 +379,69 @@ impl Compressor {
             },
         );
         for ch in block.iter_mut() {
-            for (x, &f) in ch[range.clone()].iter_mut().zip(factors_n.iter()) {
+            for (x, &f) in ch[range.clone()].iter_mut().zip(factors.iter()) {
                 *x = out(f64::from(*x) * f);
             }
+        }
+    }
+
+    /// Run `comps` over their own stereo `blocks` (one each, all the same length), as
+    /// `process` does, bit for bit: the detectors and gains one compressor at a time, the
+    /// ballistics of up to [`GROUP`] compressors side by side, one lane each.
+    pub fn process_group(comps: &mut [&mut Compressor], blocks: &mut [[&mut [f32]; 2]]) {
+        for (cs, bs) in comps.chunks_mut(GROUP).zip(blocks.chunks_mut(GROUP)) {
+            match cs.len() {
+                1 => {
+                    let [l, r] = &mut bs[0];
+                    cs[0].process(&mut [&mut **l, &mut **r]);
+                }
+                2 => Compressor::lanes::<2>(cs, bs),
+                3 => Compressor::lanes::<3>(cs, bs),
+                _ => Compressor::lanes::<4>(cs, bs),
+            }
+        }
+    }
+
+    /// [`Compressor::process_group`] for `G` compressors.
+    fn lanes<const G: usize>(cs: &mut [&mut Compressor], blocks: &mut [[&mut [f32]; 2]]) {
+        let n = blocks
+            .iter()
+            .map(|[l, r]| l.len().min(r.len()))
+            .min()
+            .unwrap_or(0);
+        let mut factors = [[0.0f64; CHUNK]; G];
+        let ballistics: [Ballistics; G] = std::array::from_fn(|g| cs[g].ballistics);
+        let mut start = 0;
+        while start < n {
+            let end = n.min(start + CHUNK);
+            let m = end - start;
+            for ((c, [l, r]), f) in cs.iter_mut().zip(blocks.iter_mut()).zip(&mut factors) {
+                c.targets(&[&mut **l, &mut **r], None, start..end, &mut f[..m]);
+            }
+            let mut y: [f64; G] = std::array::from_fn(|g| cs[g].reduction_db);
+            simd::wide(
+                #[inline(always)]
+                || {
+                    // Frame i of every lane at once: the index reads G arrays.
+                    #[allow(clippy::needless_range_loop)]
+                    for i in 0..m {
+                        for g in 0..G {
+                            y[g] = ballistics[g].step(y[g], factors[g][i]);
+                            factors[g][i] = y[g];
+                        }
+                    }
+                },
+            );
+            for (((c, [l, r]), f), y) in cs
+                .iter_mut()
+                .zip(blocks.iter_mut())
+                .zip(&mut factors)
+                .zip(y)
+            {
+                c.reduction_db = y;
+                c.apply(&mut [&mut **l, &mut **r], start..end, &mut f[..m]);
+            }
+            start = end;
         }
     }
 }
@@ -384,6 +468,10 @@ impl Processor for Compressor {
 
     fn process(&mut self, block: &mut [&mut [f32]]) {
         self.run(block, None);
+    }
+
+    fn batch(&mut self) -> Option<super::Batch<'_>> {
+        Some(super::Batch::Compressor(self))
     }
 
     /// The key replaces the program as the detector input; the gain still applies to `block`.
@@ -1596,6 +1684,101 @@ mod tests {
                     y.iter().chain(&z).flatten().all(|v| v.is_finite()),
                     "{} at {rate}",
                     p.name()
+                );
+            }
+        }
+    }
+
+    /// Compressors run side by side give every compressor, bit for bit, what it gives alone:
+    /// groups of 1 to 6 (two passes past [`GROUP`]), each with its own settings (peak and RMS
+    /// detectors, parallel mixes, hard and soft knees), in blocks of any length, over signals
+    /// that swell, hold and fall silent, with automated makeup ramping on one of them.
+    #[test]
+    fn groups_match_compressors_alone() {
+        let cfg = |g: usize| CompressorConfig {
+            threshold_db: -30.0 + 3.0 * g as f64,
+            ratio: 2.0 + g as f64,
+            knee_db: [0.0, 6.0, 12.0][g % 3],
+            attack_ms: 1.0 + 4.0 * g as f64,
+            release_ms: 50.0 + 40.0 * g as f64,
+            makeup_db: g as f64 - 2.0,
+            detector: if g == 4 {
+                Detector::Rms
+            } else {
+                Detector::Peak
+            },
+            mix: if g == 2 { 0.6 } else { 1.0 },
+            sidechain: None,
+        };
+        let len = 30_000;
+        let signal = |g: usize, c: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| {
+                    let t = i as f64 / RATE;
+                    let env = if i < 20_000 {
+                        (t * (3.0 + g as f64)).min(1.0)
+                    } else {
+                        0.0
+                    };
+                    (env * (2.0 * PI * (220.0 + 90.0 * (g + c) as f64) * t).sin()) as f32
+                })
+                .collect()
+        };
+        for group in 1..=6 {
+            for block in [1usize, 300, 1024, 8192] {
+                let mut alone: Vec<Compressor> = (0..group)
+                    .map(|g| {
+                        let mut c = Compressor::new(&cfg(g));
+                        c.prepare(&spec(RATE));
+                        c
+                    })
+                    .collect();
+                let mut grouped = alone.clone();
+                let mut want: Vec<[Vec<f32>; 2]> =
+                    (0..group).map(|g| [signal(g, 0), signal(g, 1)]).collect();
+                let mut got = want.clone();
+                let mut at = 0;
+                while at < len {
+                    let m = block.min(len - at);
+                    if at == 9600 && group > 1 {
+                        // Makeup moving on the second compressor (ramped across its next block).
+                        let key = ParamId::new(ParamKey::MakeupDb);
+                        assert!(alone[1].set_param(key, 4.0));
+                        assert!(grouped[1].set_param(key, 4.0));
+                    }
+                    for (c, [l, r]) in alone.iter_mut().zip(&mut want) {
+                        c.process(&mut [&mut l[at..at + m], &mut r[at..at + m]]);
+                    }
+                    let mut cs: Vec<&mut Compressor> = grouped.iter_mut().collect();
+                    let mut bs: Vec<[&mut [f32]; 2]> = got
+                        .iter_mut()
+                        .map(|[l, r]| [&mut l[at..at + m], &mut r[at..at + m]])
+                        .collect();
+                    Compressor::process_group(&mut cs, &mut bs);
+                    at += m;
+                }
+                for g in 0..group {
+                    for c in 0..2 {
+                        let same = want[g][c]
+                            .iter()
+                            .zip(&got[g][c])
+                            .all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(
+                            same,
+                            "group {group}, block {block}: compressor {g}, channel {c}"
+                        );
+                    }
+                    assert_eq!(
+                        alone[g].gain_reduction_db().to_bits(),
+                        grouped[g].gain_reduction_db().to_bits()
+                    );
+                }
+                // The signals were compressed (the comparison is not of untouched audio).
+                assert!(
+                    want[0][0][..20_000]
+                        .iter()
+                        .zip(&signal(0, 0))
+                        .any(|(a, b)| a != b)
                 );
             }
         }

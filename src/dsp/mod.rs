@@ -80,6 +80,24 @@ pub trait Processor: Send {
     fn tail(&self) -> usize {
         0
     }
+    /// The part of this processor that can run beside others of its kind on other tracks'
+    /// blocks ([`Batch`]), when the next block it processes needs nothing else (no moving
+    /// settings); `None` otherwise. Run that way, the results are bit for bit those of
+    /// `process`.
+    fn batch(&mut self) -> Option<Batch<'_>> {
+        None
+    }
+}
+
+/// Processors of one kind a [`Batch`] pass runs side by side, at most.
+pub const GROUP: usize = 4;
+
+/// A processor that several tracks can run side by side, one lane each: a recursion waits on
+/// its own last output, so one track at a time leaves the CPU idle between steps, and the
+/// other tracks' recursions fill that time. See [`dynamics::Compressor::process_group`].
+pub enum Batch<'a> {
+    /// A compressor on its own program (no sidechain key).
+    Compressor(&'a mut dynamics::Compressor),
 }
 
 /// A processor type that this build validates but cannot render yet.

@@ -4,6 +4,7 @@
 //! instead (which adds to the chain's latency, and so to the alignment of everything after).
 
 use crate::dsp::delay_line::DelayLine;
+use crate::dsp::dynamics::Compressor;
 use crate::dsp::envelope::{AUTO_BLOCK, Automation};
 use crate::dsp::{self, ProcessSpec, Processor, Resources};
 use crate::session::model::Fx;
@@ -169,64 +170,145 @@ impl Chain {
         debug_assert!(n <= self.max_block);
         let mut at = self.arrive;
         for s in &mut self.stages {
-            let [l, r] = buf;
+            let [l, r] = &mut *buf;
             let mut block = [&mut l[..n], &mut r[..n]];
             if let Some(d) = &mut s.pre_delay {
                 d.process(&mut block);
                 at += d.delay();
             }
-            let key = match s.key.and_then(|k| keys.get(k)) {
-                Some([kl, kr]) => {
-                    let [bl, br] = &mut s.key_buf;
-                    bl[..n].copy_from_slice(&kl[..n]);
-                    br[..n].copy_from_slice(&kr[..n]);
-                    let mut kb = [&mut bl[..n], &mut br[..n]];
-                    if let Some(d) = &mut s.key_delay {
-                        d.process(&mut kb);
-                    }
-                    Some([&bl[..n], &br[..n]])
+            s.run_alone(&mut block, keys, frame, rate, at);
+            at += s.fx.latency();
+            s.check(&block, frame, rate)?;
+        }
+        Ok(())
+    }
+
+    /// Run every chain of `chains` on its own `bufs[k][..n]`, as [`Chain::run`] does, stage by
+    /// stage across the chains: where the chains' stages at one place are processors of a
+    /// kind that runs side by side ([`dsp::Batch`]), without a key or automation, they run as
+    /// one group (bit for bit what each would do alone); every other stage runs alone. The
+    /// first stage (in chain order) with a sample that is not finite is the error.
+    pub fn run_group(
+        chains: &mut [&mut Chain],
+        bufs: &mut [&mut [Vec<f32>; 2]],
+        n: usize,
+        keys: &Keys,
+        frame: u64,
+        rate: u32,
+    ) -> Result<(), RenderError> {
+        let mut at: Vec<usize> = chains.iter().map(|c| c.arrive).collect();
+        let depth = chains.iter().map(|c| c.stages.len()).max().unwrap_or(0);
+        for i in 0..depth {
+            let mut compressors = Vec::new();
+            let mut compressed = Vec::new();
+            for ((c, buf), at) in chains.iter_mut().zip(bufs.iter_mut()).zip(&mut at) {
+                debug_assert!(n <= c.max_block);
+                let Some(s) = c.stages.get_mut(i) else {
+                    continue;
+                };
+                let [l, r] = &mut **buf;
+                let mut block = [&mut l[..n], &mut r[..n]];
+                if let Some(d) = &mut s.pre_delay {
+                    d.process(&mut block);
+                    *at += d.delay();
                 }
-                None => None,
-            };
-            if s.auto.is_empty() {
-                match key {
-                    Some(k) => s.fx.process_keyed(&mut block, &k),
-                    None => s.fx.process(&mut block),
-                }
-            } else {
-                // Every AUTO_BLOCK frames, each envelope's value at the song time of the last
-                // frame of the piece, which the processor reaches by that frame.
-                let mut o = 0;
-                while o < n {
-                    let m = AUTO_BLOCK.min(n - o);
-                    let last = frame as i64 + (o + m - 1) as i64 - at as i64;
-                    let t = last as f64 / f64::from(rate);
-                    for a in &s.auto {
-                        s.fx.set_param(a.param, a.envelope.value_at(t));
+                let alone = s.key.is_some() || !s.auto.is_empty();
+                if !alone && s.fx.batch().is_some() {
+                    if let Some(dsp::Batch::Compressor(f)) = s.fx.batch() {
+                        compressors.push(f);
+                        compressed.push(block);
                     }
-                    let [bl, br] = &mut block;
-                    let mut piece = [&mut bl[o..o + m], &mut br[o..o + m]];
-                    match key {
-                        Some([kl, kr]) => {
-                            s.fx.process_keyed(&mut piece, &[&kl[o..o + m], &kr[o..o + m]])
-                        }
-                        None => s.fx.process(&mut piece),
-                    }
-                    o += m;
+                } else {
+                    s.run_alone(&mut block, keys, frame, rate, *at);
                 }
             }
-            at += s.fx.latency();
-            for ch in &block {
-                // A scan without early exit first (it vectorises), the position only when
-                // something is wrong.
-                let finite = ch.iter().fold(true, |ok, x| ok & x.is_finite());
-                if !finite && let Some(i) = ch.iter().position(|x| !x.is_finite()) {
-                    return Err(RenderError::NonFinite {
-                        path: s.path.clone(),
-                        processor: s.fx.name(),
-                        time_s: (frame + i as u64) as f64 / f64::from(rate),
-                    });
+            Compressor::process_group(&mut compressors, &mut compressed);
+            for ((c, buf), at) in chains.iter_mut().zip(bufs.iter()).zip(&mut at) {
+                let Some(s) = c.stages.get(i) else {
+                    continue;
+                };
+                *at += s.fx.latency();
+                let [l, r] = &**buf;
+                s.check(&[&l[..n], &r[..n]], frame, rate)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Stage {
+    /// The processor on `block` (its program delay already applied); `at` is the latency of
+    /// the frames it receives, for reading its envelopes.
+    fn run_alone(
+        &mut self,
+        block: &mut [&mut [f32]; 2],
+        keys: &Keys,
+        frame: u64,
+        rate: u32,
+        at: usize,
+    ) {
+        let n = block[0].len();
+        let key = match self.key.and_then(|k| keys.get(k)) {
+            Some([kl, kr]) => {
+                let [bl, br] = &mut self.key_buf;
+                bl[..n].copy_from_slice(&kl[..n]);
+                br[..n].copy_from_slice(&kr[..n]);
+                let mut kb = [&mut bl[..n], &mut br[..n]];
+                if let Some(d) = &mut self.key_delay {
+                    d.process(&mut kb);
                 }
+                Some([&bl[..n], &br[..n]])
+            }
+            None => None,
+        };
+        if self.auto.is_empty() {
+            match key {
+                Some(k) => self.fx.process_keyed(block, &k),
+                None => self.fx.process(block),
+            }
+            return;
+        }
+        // Every AUTO_BLOCK frames, each envelope's value at the song time of the last frame
+        // of the piece, which the processor reaches by that frame.
+        let mut o = 0;
+        while o < n {
+            let m = AUTO_BLOCK.min(n - o);
+            let last = frame as i64 + (o + m - 1) as i64 - at as i64;
+            let t = last as f64 / f64::from(rate);
+            for a in &self.auto {
+                self.fx.set_param(a.param, a.envelope.value_at(t));
+            }
+            let [bl, br] = &mut *block;
+            let mut piece = [&mut bl[o..o + m], &mut br[o..o + m]];
+            match key {
+                Some([kl, kr]) => self
+                    .fx
+                    .process_keyed(&mut piece, &[&kl[o..o + m], &kr[o..o + m]]),
+                None => self.fx.process(&mut piece),
+            }
+            o += m;
+        }
+    }
+
+    /// NaN or infinity in the stage's output `block` (starting at song frame `frame`) is an
+    /// error naming the processor and the time.
+    fn check<B: AsRef<[f32]>>(
+        &self,
+        block: &[B],
+        frame: u64,
+        rate: u32,
+    ) -> Result<(), RenderError> {
+        for ch in block {
+            let ch = ch.as_ref();
+            // A scan without early exit first (it vectorises), the position only when
+            // something is wrong.
+            let finite = ch.iter().fold(true, |ok, x| ok & x.is_finite());
+            if !finite && let Some(i) = ch.iter().position(|x| !x.is_finite()) {
+                return Err(RenderError::NonFinite {
+                    path: self.path.clone(),
+                    processor: self.fx.name(),
+                    time_s: (frame + i as u64) as f64 / f64::from(rate),
+                });
             }
         }
         Ok(())

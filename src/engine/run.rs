@@ -9,6 +9,7 @@
 use rayon::prelude::*;
 
 use crate::analysis::bs1770::{BATCH, IntegratedMeter};
+use crate::dsp::GROUP;
 use crate::dsp::delay_line::DelayLine;
 use crate::dsp::envelope::Envelope;
 use crate::dsp::gain_to_db;
@@ -212,7 +213,8 @@ pub(super) struct TrackState {
 }
 
 impl TrackState {
-    fn process(&mut self, n: usize, frame: u64, rate: u32, keys: &Keys) -> Result<(), RenderError> {
+    /// The next `n` frames of the track's stems into its buffer (polarity applied).
+    fn read(&mut self, n: usize) -> Result<(), RenderError> {
         let [l, r] = &mut self.buf;
         let mut out = [&mut l[..n], &mut r[..n]];
         self.src.read(&mut out).map_err(|e| RenderError::Source {
@@ -225,7 +227,11 @@ impl TrackState {
                 ch.iter_mut().for_each(|x| *x = -*x);
             }
         }
-        self.chain.run(&mut self.buf, n, keys, frame, rate)?;
+        Ok(())
+    }
+
+    /// After the chain: pan and width, the post-fader envelopes, the sample peak.
+    fn place(&mut self, n: usize, frame: u64, rate: u32) {
         let rate = f64::from(rate);
         place(
             &self.placement,
@@ -243,6 +249,26 @@ impl TrackState {
         }
         let block = metered(&self.envelopes, &self.buf, n);
         self.meter.add_peak(&block);
+    }
+
+    /// The next block of every track of `group`: each reads its stems, the chains run side
+    /// by side ([`Chain::run_group`]), each is placed.
+    fn process_group(
+        group: &mut [TrackState],
+        n: usize,
+        frame: u64,
+        rate: u32,
+        keys: &Keys,
+    ) -> Result<(), RenderError> {
+        for t in group.iter_mut() {
+            t.read(n)?;
+        }
+        let (mut chains, mut bufs): (Vec<&mut Chain>, Vec<&mut [Vec<f32>; 2]>) =
+            group.iter_mut().map(|t| (&mut t.chain, &mut t.buf)).unzip();
+        Chain::run_group(&mut chains, &mut bufs, n, keys, frame, rate)?;
+        for t in group.iter_mut() {
+            t.place(n, frame, rate);
+        }
         Ok(())
     }
 
@@ -368,6 +394,13 @@ fn sum_edges<'s>(
     }
 }
 
+/// Tracks one thread renders side by side ([`TrackState::process_group`]): up to
+/// [`GROUP`] (the lanes of the batched processors), and few enough that every thread of the
+/// pool has at least two groups to balance between them.
+fn group_size(tracks: usize) -> usize {
+    (tracks / (2 * rayon::current_num_threads())).clamp(1, GROUP)
+}
+
 /// The tracks' loudness meters for the block just rendered, [`BATCH`] tracks to a pass
 /// ([`IntegratedMeter::add_batch`]: the same bits as one meter at a time), the passes in
 /// parallel.
@@ -426,8 +459,9 @@ impl Graph {
                 let mut work: Vec<TrackState> =
                     group.iter().filter_map(|&i| tracks[i].take()).collect();
                 let k: &Keys = keys;
-                work.par_iter_mut()
-                    .try_for_each(|t| t.process(n, frame, rate, k))?;
+                let size = group_size(work.len());
+                work.par_chunks_mut(size)
+                    .try_for_each(|g| TrackState::process_group(g, n, frame, rate, k))?;
                 for t in work {
                     let i = t.idx;
                     keys.store(i, &t.buf, n);
