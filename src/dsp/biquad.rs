@@ -658,14 +658,22 @@ fn wave<const K: usize, const C: usize>(
         step::<K, C, true>(t, n, &c, &mut st, &mut z, buf);
     }
     #[cfg(target_arch = "x86_64")]
-    let vector = C == 2 && K == 4 && super::simd::level() >= super::simd::Level::Avx2;
+    let vector = C == 2 && K >= 2 && super::simd::level() >= super::simd::Level::Avx2;
     #[cfg(not(target_arch = "x86_64"))]
     let vector = false;
     if vector {
-        // SAFETY: the CPU reported AVX2 (and so AVX); the sections and states are four.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: the CPU reported AVX2 (and so AVX); `c`, `st` and `z` are K long.
         unsafe {
-            stereo4_avx(&c, &mut st, &mut z, buf, ramp..n)
+            match K {
+                2 => stereo_avx::<2, 1>(&c, &mut st, &mut z, buf, ramp..n),
+                3 => stereo_avx::<3, 2>(&c, &mut st, &mut z, buf, ramp..n),
+                4 => stereo_avx::<4, 2>(&c, &mut st, &mut z, buf, ramp..n),
+                5 => stereo_avx::<5, 3>(&c, &mut st, &mut z, buf, ramp..n),
+                6 => stereo_avx::<6, 3>(&c, &mut st, &mut z, buf, ramp..n),
+                7 => stereo_avx::<7, 4>(&c, &mut st, &mut z, buf, ramp..n),
+                _ => stereo_avx::<8, 4>(&c, &mut st, &mut z, buf, ramp..n),
+            }
         };
     } else {
         for t in ramp..n {
@@ -678,19 +686,20 @@ fn wave<const K: usize, const C: usize>(
     states[..K].copy_from_slice(&st);
 }
 
-/// The steps `steps` of [`wave`] for four sections on two channels (past the opening ramp,
-/// before the closing one), the eight section-channel pairs as the lanes of two 256-bit
-/// vectors: `a` holds sections 0 and 1, `b` sections 2 and 3, channel-interleaved. A step's
-/// input is the frame `t` for section 0 and the last step's outputs moved up one section for
-/// the others (`z`), so the four recursions run side by side instead of one after another.
-/// Every lane does [`wave`]'s operations in its order (a multiply and an add are never fused),
-/// so the results are the same to the bit. `c`, `st` and `z` are [`wave`]'s, four long.
+/// The steps `steps` of [`wave`] for `K` sections on two channels (past the opening ramp,
+/// before the closing one), the section-channel pairs as the lanes of `V = ceil(K / 2)`
+/// 256-bit vectors: vector `v` holds sections `2v` and `2v + 1`, channel-interleaved (an odd
+/// `K` leaves the last half to a zero section whose lanes are never read). A step's input is
+/// the frame `t` for section 0 and the last step's outputs moved up one section for the others
+/// (`z`), so the recursions run side by side instead of one after another. Every lane does
+/// [`wave`]'s operations in its order (a multiply and an add are never fused), so the results
+/// are the same to the bit. `c`, `st` and `z` are [`wave`]'s, `K` long.
 ///
 /// # Safety
 /// The CPU must have AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn stereo4_avx(
+unsafe fn stereo_avx<const K: usize, const V: usize>(
     c: &[Coeffs],
     st: &mut [[State; 2]],
     z: &mut [[f64; 2]],
@@ -698,84 +707,76 @@ unsafe fn stereo4_avx(
     steps: std::ops::Range<usize>,
 ) {
     use std::arch::x86_64::*;
-    // Both channels of sections j and j + 1.
-    let pair = |f: fn(&Coeffs) -> f64, j: usize| {
-        _mm256_setr_pd(f(&c[j]), f(&c[j]), f(&c[j + 1]), f(&c[j + 1]))
+    // Both channels of sections 2v and 2v + 1 (zero past the last section).
+    let pair = |f: &dyn Fn(usize) -> f64, v: usize| {
+        let at = |j: usize| if j < K { f(j) } else { 0.0 };
+        _mm256_setr_pd(at(2 * v), at(2 * v), at(2 * v + 1), at(2 * v + 1))
     };
-    let (b0a, b0b) = (pair(|c| c.b0, 0), pair(|c| c.b0, 2));
-    let (b1a, b1b) = (pair(|c| c.b1, 0), pair(|c| c.b1, 2));
-    let (b2a, b2b) = (pair(|c| c.b2, 0), pair(|c| c.b2, 2));
-    let (a1a, a1b) = (pair(|c| c.a1, 0), pair(|c| c.a1, 2));
-    let (a2a, a2b) = (pair(|c| c.a2, 0), pair(|c| c.a2, 2));
-    let state = |f: fn(&State) -> f64, j: usize| {
+    let b0: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b0, v));
+    let b1: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b1, v));
+    let b2: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b2, v));
+    let a1: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].a1, v));
+    let a2: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].a2, v));
+    // Per lane: section 2v + l / 2, channel l % 2 (zero past the last section).
+    let lanes_of = |f: &dyn Fn(usize, usize) -> f64, v: usize| {
+        let at = |j: usize, ch: usize| if j < K { f(j, ch) } else { 0.0 };
         _mm256_setr_pd(
-            f(&st[j][0]),
-            f(&st[j][1]),
-            f(&st[j + 1][0]),
-            f(&st[j + 1][1]),
+            at(2 * v, 0),
+            at(2 * v, 1),
+            at(2 * v + 1, 0),
+            at(2 * v + 1, 1),
         )
     };
-    let (mut s1a, mut s1b) = (state(|s| s.s1, 0), state(|s| s.s1, 2));
-    let (mut s2a, mut s2b) = (state(|s| s.s2, 0), state(|s| s.s2, 2));
-    // The last step's outputs of sections 0 and 1 (a) and 2 and 3 (b): what waits to enter
-    // sections 1, 2 and 3.
-    let mut ya = _mm256_setr_pd(z[1][0], z[1][1], z[2][0], z[2][1]);
-    let mut yb = _mm256_setr_pd(z[3][0], z[3][1], 0.0, 0.0);
+    let mut s1: [__m256d; V] = std::array::from_fn(|v| lanes_of(&|j, ch| st[j][ch].s1, v));
+    let mut s2: [__m256d; V] = std::array::from_fn(|v| lanes_of(&|j, ch| st[j][ch].s2, v));
+    // The last step's outputs; section j's waits to enter section j + 1 (z[j + 1]).
+    let mut y: [__m256d; V] =
+        std::array::from_fn(|v| lanes_of(&|j, ch| if j + 1 < K { z[j + 1][ch] } else { 0.0 }, v));
+    let half = |v: __m256d, upper: bool| -> [f64; 2] {
+        let h = if upper {
+            _mm256_extractf128_pd::<1>(v)
+        } else {
+            _mm256_castpd256_pd128(v)
+        };
+        [_mm_cvtsd_f64(h), _mm_cvtsd_f64(_mm_unpackhi_pd(h, h))]
+    };
     for t in steps {
         let frame = _mm_setr_pd(buf[t][0], buf[t][1]);
-        // Section 0 takes the frame, section 1 section 0's output; sections 2 and 3 those of
-        // sections 1 and 2.
-        let xa =
-            _mm256_insertf128_pd::<1>(_mm256_castpd128_pd256(frame), _mm256_castpd256_pd128(ya));
-        let xb = _mm256_permute2f128_pd::<0x21>(ya, yb);
-        let yya = _mm256_add_pd(_mm256_mul_pd(b0a, xa), s1a);
-        let yyb = _mm256_add_pd(_mm256_mul_pd(b0b, xb), s1b);
-        s1a = _mm256_add_pd(
-            _mm256_sub_pd(_mm256_mul_pd(b1a, xa), _mm256_mul_pd(a1a, yya)),
-            s2a,
-        );
-        s1b = _mm256_add_pd(
-            _mm256_sub_pd(_mm256_mul_pd(b1b, xb), _mm256_mul_pd(a1b, yyb)),
-            s2b,
-        );
-        s2a = _mm256_sub_pd(_mm256_mul_pd(b2a, xa), _mm256_mul_pd(a2a, yya));
-        s2b = _mm256_sub_pd(_mm256_mul_pd(b2b, xb), _mm256_mul_pd(a2b, yyb));
-        (ya, yb) = (yya, yyb);
-        let out = _mm256_extractf128_pd::<1>(yb);
-        buf[t - 3] = [_mm_cvtsd_f64(out), _mm_cvtsd_f64(_mm_unpackhi_pd(out, out))];
+        // Sections 0 and 1 take the frame and section 0's output; sections 2v and 2v + 1 the
+        // outputs of sections 2v - 1 and 2v.
+        let x: [__m256d; V] = std::array::from_fn(|v| {
+            if v == 0 {
+                _mm256_insertf128_pd::<1>(
+                    _mm256_castpd128_pd256(frame),
+                    _mm256_castpd256_pd128(y[0]),
+                )
+            } else {
+                _mm256_permute2f128_pd::<0x21>(y[v - 1], y[v])
+            }
+        });
+        for v in 0..V {
+            let yy = _mm256_add_pd(_mm256_mul_pd(b0[v], x[v]), s1[v]);
+            s1[v] = _mm256_add_pd(
+                _mm256_sub_pd(_mm256_mul_pd(b1[v], x[v]), _mm256_mul_pd(a1[v], yy)),
+                s2[v],
+            );
+            s2[v] = _mm256_sub_pd(_mm256_mul_pd(b2[v], x[v]), _mm256_mul_pd(a2[v], yy));
+            y[v] = yy;
+        }
+        buf[t + 1 - K] = half(y[(K - 1) / 2], (K - 1) % 2 == 1);
     }
-    let lanes = |v: __m256d| {
-        let (lo, hi) = (_mm256_castpd256_pd128(v), _mm256_extractf128_pd::<1>(v));
-        [
-            _mm_cvtsd_f64(lo),
-            _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo)),
-            _mm_cvtsd_f64(hi),
-            _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi)),
-        ]
-    };
-    let (s1a, s1b, s2a, s2b) = (lanes(s1a), lanes(s1b), lanes(s2a), lanes(s2b));
-    for ch in 0..2 {
-        st[0][ch] = State {
-            s1: s1a[ch],
-            s2: s2a[ch],
-        };
-        st[1][ch] = State {
-            s1: s1a[2 + ch],
-            s2: s2a[2 + ch],
-        };
-        st[2][ch] = State {
-            s1: s1b[ch],
-            s2: s2b[ch],
-        };
-        st[3][ch] = State {
-            s1: s1b[2 + ch],
-            s2: s2b[2 + ch],
-        };
+    for j in 0..K {
+        let (p, q) = (half(s1[j / 2], j % 2 == 1), half(s2[j / 2], j % 2 == 1));
+        for ch in 0..2 {
+            st[j][ch] = State {
+                s1: p[ch],
+                s2: q[ch],
+            };
+        }
     }
-    let (ya, yb) = (lanes(ya), lanes(yb));
-    z[1] = [ya[0], ya[1]];
-    z[2] = [ya[2], ya[3]];
-    z[3] = [yb[0], yb[1]];
+    for j in 1..K {
+        z[j] = half(y[(j - 1) / 2], (j - 1) % 2 == 1);
+    }
 }
 
 /// Test helpers shared by the filter modules' tests.
@@ -1230,7 +1231,7 @@ mod tests {
 
     /// The block cascade computes exactly what the per-sample cascade does (while nothing has
     /// decayed to the flush threshold), for any block size and cascade length, mono or stereo
-    /// (four stereo sections run as vector lanes where the CPU has AVX2).
+    /// (stereo sections run as vector lanes where the CPU has AVX2).
     #[test]
     fn block_cascade_matches_the_sample_cascade() {
         let fs = 48000.0;
@@ -1239,7 +1240,7 @@ mod tests {
         coeffs.extend(butterworth_lowpass(fs, 12000.0, 8));
         coeffs.extend(butterworth_lowpass(fs, 15000.0, 8));
         assert!(coeffs.len() > WAVE);
-        for n in [1usize, 2, 4, 5, 9, 12] {
+        for n in [1usize, 2, 3, 4, 5, 6, 7, 8, 9, 12, 15] {
             let c = coeffs[..n.min(coeffs.len())].to_vec();
             let x = [
                 crate::testkit::white(5000, 1, 0.5),
