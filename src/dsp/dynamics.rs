@@ -121,14 +121,17 @@ impl Ballistics {
     /// `a·y + (1 - a)·target`) so a settled value stays exactly on its target.
     #[inline(always)]
     fn step(&self, y: f64, target: f64) -> f64 {
-        let a = if target > y {
-            self.attack
-        } else {
-            self.release
-        };
-        let d = a * (y - target);
-        if d.abs() < SNAP { target } else { target + d }
+        step(self.attack, self.release, y, target)
     }
+}
+
+/// [`Ballistics::step`] with the coefficients apart (so a loop over several keeps them in
+/// registers).
+#[inline(always)]
+fn step(attack: f64, release: f64, y: f64, target: f64) -> f64 {
+    let a = if target > y { attack } else { release };
+    let d = a * (y - target);
+    if d.abs() < SNAP { target } else { target + d }
 }
 
 /// The static curve of the compressor: gain change in dB (0 or negative, before makeup) for a
@@ -410,7 +413,8 @@ impl Compressor {
             .min()
             .unwrap_or(0);
         let mut factors = [[0.0f64; CHUNK]; G];
-        let ballistics: [Ballistics; G] = std::array::from_fn(|g| cs[g].ballistics);
+        let attack: [f64; G] = std::array::from_fn(|g| cs[g].ballistics.attack);
+        let release: [f64; G] = std::array::from_fn(|g| cs[g].ballistics.release);
         let mut start = 0;
         while start < n {
             let end = n.min(start + CHUNK);
@@ -418,18 +422,23 @@ impl Compressor {
             for ((c, [l, r]), f) in cs.iter_mut().zip(blocks.iter_mut()).zip(&mut factors) {
                 c.targets(&[&mut **l, &mut **r], None, start..end, &mut f[..m]);
             }
-            let mut y: [f64; G] = std::array::from_fn(|g| cs[g].reduction_db);
-            simd::wide(
+            let start_y: [f64; G] = std::array::from_fn(|g| cs[g].reduction_db);
+            let f = &mut factors;
+            // The lanes' values and coefficients are the closure's own, which the compiler
+            // keeps in registers: a step never waits on memory.
+            let y = simd::wide(
                 #[inline(always)]
-                || {
+                move || {
+                    let mut y = start_y;
                     // Frame i of every lane at once: the index reads G arrays.
                     #[allow(clippy::needless_range_loop)]
                     for i in 0..m {
                         for g in 0..G {
-                            y[g] = ballistics[g].step(y[g], factors[g][i]);
-                            factors[g][i] = y[g];
+                            y[g] = step(attack[g], release[g], y[g], f[g][i]);
+                            f[g][i] = y[g];
                         }
                     }
+                    y
                 },
             );
             for (((c, [l, r]), f), y) in cs
