@@ -37,8 +37,8 @@ session=$dir/session.toml
 cmp=$dir/compare
 mkdir -p "$cmp"
 du -sh "$dir" --exclude=compare | awk '{print "stems on disk: " $1}'
-# Every tool starts from the same warm page cache: read the stems and the IR once first (the
-# tool that ran first would otherwise be the only one to read them from disk).
+# Every tool starts from the same warm page cache: the stems and the IR are read once before
+# any tool runs, so none of them pays for reading them from disk.
 find "$dir" -path "$cmp" -prune -o -type f ! -name '*.toml' -exec cat {} + > /dev/null
 jobs=$(nproc)
 

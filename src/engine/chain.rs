@@ -167,27 +167,15 @@ impl Chain {
         frame: u64,
         rate: u32,
     ) -> Result<(), RenderError> {
-        debug_assert!(n <= self.max_block);
-        let mut at = self.arrive;
-        for s in &mut self.stages {
-            let [l, r] = &mut *buf;
-            let mut block = [&mut l[..n], &mut r[..n]];
-            if let Some(d) = &mut s.pre_delay {
-                d.process(&mut block);
-                at += d.delay();
-            }
-            s.run_alone(&mut block, keys, frame, rate, at);
-            at += s.fx.latency();
-            s.check(&block, frame, rate)?;
-        }
-        Ok(())
+        Chain::run_group(&mut [self], &mut [buf], n, keys, frame, rate)
     }
 
-    /// Run every chain of `chains` on its own `bufs[k][..n]`, as [`Chain::run`] does, stage by
-    /// stage across the chains: where the chains' stages at one place are processors of a
-    /// kind that runs side by side ([`dsp::Batch`]), without a key or automation, they run as
-    /// one group (bit for bit what each would do alone); every other stage runs alone. The
-    /// first stage (in chain order) with a sample that is not finite is the error.
+    /// Run every chain of `chains` on its own `bufs[k][..n]` (`keys` and the checks as in
+    /// [`Chain::run`]), stage by stage across the chains: where the chains' stages at one place
+    /// are processors of a kind that runs side by side ([`dsp::Batch`]), without a key or
+    /// automation, they run as one group (bit for bit what each would do alone); every other
+    /// stage runs alone. The first stage (in chain order) with a sample that is not finite is
+    /// the error.
     pub fn run_group(
         chains: &mut [&mut Chain],
         bufs: &mut [&mut [Vec<f32>; 2]],
