@@ -327,12 +327,15 @@ impl Compressor {
                 }
             }
         }
-        let (cfg, knee_start) = (&self.cfg, self.knee_start);
+        // The closures own copies of the numbers they read (`move`): read through references,
+        // the compiler must assume a store to `factors` could change them and keeps the loop
+        // scalar where it cannot check that at run time.
+        let (cfg, knee_start) = (self.cfg.clone(), self.knee_start);
         simd::wide(
             #[inline(always)]
-            || {
+            move || {
                 for f in factors.iter_mut() {
-                    let target = -static_gain_db(cfg, amp_to_db(*f));
+                    let target = -static_gain_db(&cfg, amp_to_db(*f));
                     *f = if *f < knee_start { 0.0 } else { target };
                 }
             },
@@ -369,10 +372,11 @@ impl Compressor {
         let mix = self.cfg.mix;
         let dry = 1.0 - mix;
         let (makeup_db, makeup) = (self.cfg.makeup_db, self.makeup);
+        let fs = &mut *factors;
         simd::wide(
             #[inline(always)]
-            || {
-                for f in factors.iter_mut() {
+            move || {
+                for f in fs.iter_mut() {
                     let gained = fast_db_to_gain(makeup_db - *f);
                     let wet = if *f == 0.0 { makeup } else { gained };
                     // With mix = 0 the factor is exactly 1 and the dry signal passes bit for

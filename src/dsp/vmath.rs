@@ -48,8 +48,11 @@ pub fn exp(x: f64) -> f64 {
     }
     // 2^k from the integer in t's low bits: (k + 1023) << 52 is the double 2^k.
     let ki = (t.to_bits() as i64).wrapping_sub(ROUND.to_bits() as i64);
-    // Split in two factors so k = 1024 (e^709) does not overflow the exponent field.
-    let half = ki >> 1;
+    // Split in two factors so k = 1024 (e^709) does not overflow the exponent field. The
+    // halving floors: k + 2048 is never negative (k >= -1022 after the clamp), so a logical
+    // shift does it, which AVX2 has for 64-bit lanes (an arithmetic one it lacks, and the
+    // compiler would keep the whole loop scalar).
+    let half = (((ki + 2048) as u64) >> 1) as i64 - 1024;
     let s1 = f64::from_bits(((half + 1023) as u64) << 52);
     let s2 = f64::from_bits(((ki - half + 1023) as u64) << 52);
     p * s1 * s2
