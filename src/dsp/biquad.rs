@@ -484,6 +484,11 @@ pub struct Cascade {
 /// Sections run as one wavefront.
 pub const WAVE: usize = 8;
 
+/// Cascades [`Cascade::process_group`] runs side by side: two fill the time each waits on its
+/// own recursion; with more, the filters' states no longer fit the vector registers, and four
+/// filtered slower than two.
+const PAIR: usize = 2;
+
 impl Cascade {
     /// Silent filters for `coeffs`, for blocks of any length.
     pub fn new(coeffs: Vec<Coeffs>) -> Self {
@@ -552,6 +557,134 @@ impl Cascade {
         }
     }
 
+    /// Filter the stereo `blocks` (one per cascade, all the same length) as [`Cascade::process`]
+    /// filters each, bit for bit: pairs of cascades with the same number of sections (2 to
+    /// [`WAVE`]) at the same point of their flush period run side by side ([`wave_group`]),
+    /// the others alone.
+    pub fn process_group(cascades: &mut [&mut Cascade], blocks: &mut [[&mut [f32]; 2]]) {
+        let lanes =
+            cfg!(target_arch = "x86_64") && super::simd::level() >= super::simd::Level::Avx2;
+        // What cascades must share to run side by side; None runs alone.
+        let keys: Vec<Option<(usize, u64)>> = cascades
+            .iter()
+            .map(|c| {
+                let k = c.coeffs.len();
+                (lanes && (2..=WAVE).contains(&k)).then_some((k, c.pos % FLUSH_PERIOD as u64))
+            })
+            .collect();
+        let mut taken = vec![false; cascades.len()];
+        for i in 0..cascades.len() {
+            if taken[i] {
+                continue;
+            }
+            let mut cs: Vec<&mut Cascade> = Vec::with_capacity(PAIR);
+            let mut bs: Vec<&mut [&mut [f32]; 2]> = Vec::with_capacity(PAIR);
+            for (j, (c, b)) in cascades
+                .iter_mut()
+                .zip(blocks.iter_mut())
+                .enumerate()
+                .skip(i)
+            {
+                let joins = j == i || (keys[i].is_some() && keys[j] == keys[i]);
+                if !taken[j] && joins && cs.len() < PAIR {
+                    taken[j] = true;
+                    cs.push(c);
+                    bs.push(b);
+                }
+            }
+            match cs.len() {
+                1 => {
+                    let [l, r] = &mut *bs[0];
+                    cs[0].process(&mut [&mut **l, &mut **r]);
+                }
+                _ => Cascade::lanes::<PAIR>(&mut cs, &mut bs),
+            }
+        }
+    }
+
+    /// [`Cascade::process_group`] for `G` cascades of one key: [`Cascade::run`]'s chunks
+    /// through `G` f64 buffers.
+    fn lanes<const G: usize>(cs: &mut [&mut Cascade], bs: &mut [&mut [&mut [f32]; 2]]) {
+        let n = bs
+            .iter()
+            .map(|b| b[0].len().min(b[1].len()))
+            .min()
+            .unwrap_or(0);
+        let mut bufs = [[[0.0f64; 2]; CHUNK]; G];
+        let mut start = 0;
+        while start < n {
+            let m = (n - start).min(CHUNK);
+            for (buf, b) in bufs.iter_mut().zip(bs.iter()) {
+                let (l, r) = (&b[0][start..start + m], &b[1][start..start + m]);
+                for ((f, &x), &y) in buf[..m].iter_mut().zip(l).zip(r) {
+                    *f = [f64::from(x), f64::from(y)];
+                }
+            }
+            Cascade::filter_group::<G>(cs, &mut bufs, m);
+            for (buf, b) in bufs.iter().zip(bs.iter_mut()) {
+                let [l, r] = &mut **b;
+                let (l, r) = (&mut l[start..start + m], &mut r[start..start + m]);
+                for ((f, x), y) in buf[..m].iter().zip(l).zip(r) {
+                    *x = to_f32(f[0]);
+                    *y = to_f32(f[1]);
+                }
+            }
+            start += m;
+        }
+    }
+
+    /// [`Cascade::filter`] for `G` stereo cascades of one key over `bufs[g][..m]`.
+    fn filter_group<const G: usize>(
+        cs: &mut [&mut Cascade],
+        bufs: &mut [[[f64; 2]; CHUNK]; G],
+        m: usize,
+    ) {
+        let k = cs[0].coeffs.len();
+        let mut pos = cs[0].pos;
+        {
+            let mut coeffs: [&[Coeffs]; G] = [&[]; G];
+            let mut states = Vec::with_capacity(G);
+            for (g, c) in cs.iter_mut().enumerate() {
+                let Cascade {
+                    coeffs: co,
+                    states: s,
+                    ..
+                } = &mut **c;
+                coeffs[g] = co;
+                states.push(&mut s[..]);
+            }
+            let Ok(mut states) = <[&mut [[State; 2]]; G]>::try_from(states) else {
+                unreachable!("one state set per cascade");
+            };
+            let mut start = 0;
+            while start < m {
+                let left = FLUSH_PERIOD - (pos % FLUSH_PERIOD as u64) as usize;
+                let end = (start + left).min(m);
+                let segs = bufs.each_mut().map(|b| &mut b[start..end]);
+                let st = states.each_mut().map(|s| &mut **s);
+                match k {
+                    2 => wave_group::<2, 2, G>(coeffs, st, segs),
+                    3 => wave_group::<3, 2, G>(coeffs, st, segs),
+                    4 => wave_group::<4, 2, G>(coeffs, st, segs),
+                    5 => wave_group::<5, 2, G>(coeffs, st, segs),
+                    6 => wave_group::<6, 2, G>(coeffs, st, segs),
+                    7 => wave_group::<7, 2, G>(coeffs, st, segs),
+                    _ => wave_group::<8, 2, G>(coeffs, st, segs),
+                }
+                pos += (end - start) as u64;
+                if pos.is_multiple_of(FLUSH_PERIOD as u64) {
+                    for s in states.iter_mut().flat_map(|s| s.iter_mut()).flatten() {
+                        s.flush();
+                    }
+                }
+                start = end;
+            }
+        }
+        for c in cs.iter_mut() {
+            c.pos = pos;
+        }
+    }
+
     /// Filter f64 frames in place: the first `channels` (1 or 2) lanes of each frame.
     pub fn process_f64(&mut self, buf: &mut [[f64; 2]], channels: usize) {
         if channels >= 2 {
@@ -612,50 +745,32 @@ fn wave<const K: usize, const C: usize>(
     states: &mut [[State; 2]],
     buf: &mut [[f64; 2]],
 ) {
-    let n = buf.len();
-    let c: [Coeffs; K] = std::array::from_fn(|j| coeffs[j]);
-    let mut st: [[State; 2]; K] = std::array::from_fn(|j| states[j]);
+    wave_group::<K, C, 1>([coeffs], [states], [buf]);
+}
+
+/// [`wave`] for `G` filters of `K` sections each over their own buffers (all the same
+/// length): where the CPU has AVX2, their vector steps interleave, so one filter's recursion
+/// runs while another's waits on its last result. Each filter does exactly the operations of
+/// [`wave`] on its own, so the results are the same to the bit.
+#[inline(always)]
+fn wave_group<const K: usize, const C: usize, const G: usize>(
+    coeffs: [&[Coeffs]; G],
+    states: [&mut [[State; 2]]; G],
+    bufs: [&mut [[f64; 2]]; G],
+) {
+    let n = bufs[0].len();
+    debug_assert!(bufs.iter().all(|b| b.len() == n));
+    let c: [[Coeffs; K]; G] = std::array::from_fn(|g| std::array::from_fn(|j| coeffs[g][j]));
+    let mut st: [[[State; 2]; K]; G] =
+        std::array::from_fn(|g| std::array::from_fn(|j| states[g][j]));
     // z[j]: the sample waiting to enter section j (from section j - 1 at the previous step).
-    let mut z = [[0.0f64; 2]; K];
-    // One step; `CHECK` guards the frames outside 0..n at the ramps of the wavefront.
-    #[inline(always)]
-    fn step<const K: usize, const C: usize, const CHECK: bool>(
-        t: usize,
-        n: usize,
-        c: &[Coeffs; K],
-        st: &mut [[State; 2]; K],
-        z: &mut [[f64; 2]; K],
-        buf: &mut [[f64; 2]],
-    ) {
-        // Last section first, so each reads its input before the section before replaces it.
-        let mut j = K;
-        while j > 0 {
-            j -= 1;
-            if CHECK && (t < j || t - j >= n) {
-                continue;
-            }
-            let x = if j == 0 { buf[t] } else { z[j] };
-            let mut y = [0.0f64; 2];
-            // State::process's arithmetic without its per-sample flush (see below), written
-            // out here: through the method call the compiler keeps the states in memory.
-            let cj = &c[j];
-            for ch in 0..C {
-                let s = &mut st[j][ch];
-                let yy = cj.b0 * x[ch] + s.s1;
-                s.s1 = cj.b1 * x[ch] - cj.a1 * yy + s.s2;
-                s.s2 = cj.b2 * x[ch] - cj.a2 * yy;
-                y[ch] = yy;
-            }
-            if j + 1 == K {
-                buf[t - j] = y;
-            } else {
-                z[j + 1] = y;
-            }
-        }
-    }
+    let mut z = [[[0.0f64; 2]; K]; G];
     let ramp = (K - 1).min(n);
-    for t in 0..ramp {
-        step::<K, C, true>(t, n, &c, &mut st, &mut z, buf);
+    let mut bufs = bufs;
+    for g in 0..G {
+        for t in 0..ramp {
+            wave_step::<K, C, true>(t, n, &c[g], &mut st[g], &mut z[g], bufs[g]);
+        }
     }
     #[cfg(target_arch = "x86_64")]
     let vector = C == 2 && K >= 2 && super::simd::level() >= super::simd::Level::Avx2;
@@ -663,47 +778,90 @@ fn wave<const K: usize, const C: usize>(
     let vector = false;
     if vector {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the CPU reported AVX2 (and so AVX); `c`, `st` and `z` are K long.
+        // SAFETY: the CPU reported AVX2 (and so AVX).
         unsafe {
+            let (c, st, z, b) = (&c, &mut st, &mut z, &mut bufs);
             match K {
-                2 => stereo_avx::<2, 1>(&c, &mut st, &mut z, buf, ramp..n),
-                3 => stereo_avx::<3, 2>(&c, &mut st, &mut z, buf, ramp..n),
-                4 => stereo_avx::<4, 2>(&c, &mut st, &mut z, buf, ramp..n),
-                5 => stereo_avx::<5, 3>(&c, &mut st, &mut z, buf, ramp..n),
-                6 => stereo_avx::<6, 3>(&c, &mut st, &mut z, buf, ramp..n),
-                7 => stereo_avx::<7, 4>(&c, &mut st, &mut z, buf, ramp..n),
-                _ => stereo_avx::<8, 4>(&c, &mut st, &mut z, buf, ramp..n),
+                2 => stereo_avx::<K, 1, G>(c, st, z, b, ramp..n),
+                3 | 4 => stereo_avx::<K, 2, G>(c, st, z, b, ramp..n),
+                5 | 6 => stereo_avx::<K, 3, G>(c, st, z, b, ramp..n),
+                _ => stereo_avx::<K, 4, G>(c, st, z, b, ramp..n),
             }
         };
     } else {
-        for t in ramp..n {
-            step::<K, C, false>(t, n, &c, &mut st, &mut z, buf);
+        for g in 0..G {
+            for t in ramp..n {
+                wave_step::<K, C, false>(t, n, &c[g], &mut st[g], &mut z[g], bufs[g]);
+            }
         }
     }
-    for t in n.max(ramp)..n + K - 1 {
-        step::<K, C, true>(t, n, &c, &mut st, &mut z, buf);
+    for g in 0..G {
+        for t in n.max(ramp)..n + K - 1 {
+            wave_step::<K, C, true>(t, n, &c[g], &mut st[g], &mut z[g], bufs[g]);
+        }
     }
-    states[..K].copy_from_slice(&st);
+    for (s, v) in states.into_iter().zip(&st) {
+        s[..K].copy_from_slice(v);
+    }
 }
 
-/// The steps `steps` of [`wave`] for `K` sections on two channels (past the opening ramp,
-/// before the closing one), the section-channel pairs as the lanes of `V = ceil(K / 2)`
-/// 256-bit vectors: vector `v` holds sections `2v` and `2v + 1`, channel-interleaved (an odd
-/// `K` leaves the last half to a zero section whose lanes are never read). A step's input is
-/// the frame `t` for section 0 and the last step's outputs moved up one section for the others
-/// (`z`), so the recursions run side by side instead of one after another. Every lane does
-/// [`wave`]'s operations in its order (a multiply and an add are never fused), so the results
-/// are the same to the bit. `c`, `st` and `z` are [`wave`]'s, `K` long.
+/// One step `t` of [`wave`]; `CHECK` guards the frames outside 0..n at the ramps of the
+/// wavefront.
+#[inline(always)]
+fn wave_step<const K: usize, const C: usize, const CHECK: bool>(
+    t: usize,
+    n: usize,
+    c: &[Coeffs; K],
+    st: &mut [[State; 2]; K],
+    z: &mut [[f64; 2]; K],
+    buf: &mut [[f64; 2]],
+) {
+    // Last section first, so each reads its input before the section before replaces it.
+    let mut j = K;
+    while j > 0 {
+        j -= 1;
+        if CHECK && (t < j || t - j >= n) {
+            continue;
+        }
+        let x = if j == 0 { buf[t] } else { z[j] };
+        let mut y = [0.0f64; 2];
+        // State::process's arithmetic without its per-sample flush (see Cascade::filter),
+        // written out here: through the method call the compiler keeps the states in memory.
+        let cj = &c[j];
+        for ch in 0..C {
+            let s = &mut st[j][ch];
+            let yy = cj.b0 * x[ch] + s.s1;
+            s.s1 = cj.b1 * x[ch] - cj.a1 * yy + s.s2;
+            s.s2 = cj.b2 * x[ch] - cj.a2 * yy;
+            y[ch] = yy;
+        }
+        if j + 1 == K {
+            buf[t - j] = y;
+        } else {
+            z[j + 1] = y;
+        }
+    }
+}
+
+/// The steps `steps` of [`wave_group`] for `G` filters of `K` sections on two channels (past
+/// the opening ramp, before the closing one), each filter's section-channel pairs as the lanes
+/// of `V = ceil(K / 2)` 256-bit vectors: vector `v` holds sections `2v` and `2v + 1`,
+/// channel-interleaved (an odd `K` leaves the last half to a zero section whose lanes are never
+/// read). A step's input is the frame `t` for section 0 and the last step's outputs moved up
+/// one section for the others (`z`), so the recursions run side by side instead of one after
+/// another, and the `G` filters' steps interleave. Every lane does [`wave`]'s operations in its
+/// order (a multiply and an add are never fused), so the results are the same to the bit.
+/// `c`, `st` and `z` are [`wave_group`]'s.
 ///
 /// # Safety
 /// The CPU must have AVX.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn stereo_avx<const K: usize, const V: usize>(
-    c: &[Coeffs],
-    st: &mut [[State; 2]],
-    z: &mut [[f64; 2]],
-    buf: &mut [[f64; 2]],
+unsafe fn stereo_avx<const K: usize, const V: usize, const G: usize>(
+    c: &[[Coeffs; K]; G],
+    st: &mut [[[State; 2]; K]; G],
+    z: &mut [[[f64; 2]; K]; G],
+    bufs: &mut [&mut [[f64; 2]]; G],
     steps: std::ops::Range<usize>,
 ) {
     use std::arch::x86_64::*;
@@ -712,11 +870,11 @@ unsafe fn stereo_avx<const K: usize, const V: usize>(
         let at = |j: usize| if j < K { f(j) } else { 0.0 };
         _mm256_setr_pd(at(2 * v), at(2 * v), at(2 * v + 1), at(2 * v + 1))
     };
-    let b0: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b0, v));
-    let b1: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b1, v));
-    let b2: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].b2, v));
-    let a1: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].a1, v));
-    let a2: [__m256d; V] = std::array::from_fn(|v| pair(&|j| c[j].a2, v));
+    let coeff = |f: fn(&Coeffs) -> f64| -> [[__m256d; V]; G] {
+        std::array::from_fn(|g| std::array::from_fn(|v| pair(&|j| f(&c[g][j]), v)))
+    };
+    let (b0, b1, b2) = (coeff(|c| c.b0), coeff(|c| c.b1), coeff(|c| c.b2));
+    let (a1, a2) = (coeff(|c| c.a1), coeff(|c| c.a2));
     // Per lane: section 2v + l / 2, channel l % 2 (zero past the last section).
     let lanes_of = |f: &dyn Fn(usize, usize) -> f64, v: usize| {
         let at = |j: usize, ch: usize| if j < K { f(j, ch) } else { 0.0 };
@@ -727,11 +885,14 @@ unsafe fn stereo_avx<const K: usize, const V: usize>(
             at(2 * v + 1, 1),
         )
     };
-    let mut s1: [__m256d; V] = std::array::from_fn(|v| lanes_of(&|j, ch| st[j][ch].s1, v));
-    let mut s2: [__m256d; V] = std::array::from_fn(|v| lanes_of(&|j, ch| st[j][ch].s2, v));
+    let mut s1: [[__m256d; V]; G] =
+        std::array::from_fn(|g| std::array::from_fn(|v| lanes_of(&|j, ch| st[g][j][ch].s1, v)));
+    let mut s2: [[__m256d; V]; G] =
+        std::array::from_fn(|g| std::array::from_fn(|v| lanes_of(&|j, ch| st[g][j][ch].s2, v)));
     // The last step's outputs; section j's waits to enter section j + 1 (z[j + 1]).
-    let mut y: [__m256d; V] =
-        std::array::from_fn(|v| lanes_of(&|j, ch| if j + 1 < K { z[j + 1][ch] } else { 0.0 }, v));
+    let mut y: [[__m256d; V]; G] = std::array::from_fn(|g| {
+        std::array::from_fn(|v| lanes_of(&|j, ch| if j + 1 < K { z[g][j + 1][ch] } else { 0.0 }, v))
+    });
     let half = |v: __m256d, upper: bool| -> [f64; 2] {
         let h = if upper {
             _mm256_extractf128_pd::<1>(v)
@@ -741,41 +902,52 @@ unsafe fn stereo_avx<const K: usize, const V: usize>(
         [_mm_cvtsd_f64(h), _mm_cvtsd_f64(_mm_unpackhi_pd(h, h))]
     };
     for t in steps {
-        let frame = _mm_setr_pd(buf[t][0], buf[t][1]);
-        // Sections 0 and 1 take the frame and section 0's output; sections 2v and 2v + 1 the
-        // outputs of sections 2v - 1 and 2v.
-        let x: [__m256d; V] = std::array::from_fn(|v| {
-            if v == 0 {
-                _mm256_insertf128_pd::<1>(
-                    _mm256_castpd128_pd256(frame),
-                    _mm256_castpd256_pd128(y[0]),
-                )
-            } else {
-                _mm256_permute2f128_pd::<0x21>(y[v - 1], y[v])
+        for g in 0..G {
+            let buf = &mut *bufs[g];
+            let frame = _mm_setr_pd(buf[t][0], buf[t][1]);
+            // Sections 0 and 1 take the frame and section 0's output; sections 2v and 2v + 1
+            // the outputs of sections 2v - 1 and 2v.
+            let y = &mut y[g];
+            let x: [__m256d; V] = std::array::from_fn(|v| {
+                if v == 0 {
+                    _mm256_insertf128_pd::<1>(
+                        _mm256_castpd128_pd256(frame),
+                        _mm256_castpd256_pd128(y[0]),
+                    )
+                } else {
+                    _mm256_permute2f128_pd::<0x21>(y[v - 1], y[v])
+                }
+            });
+            let (s1, s2) = (&mut s1[g], &mut s2[g]);
+            let (b0, b1, b2, a1, a2) = (&b0[g], &b1[g], &b2[g], &a1[g], &a2[g]);
+            for v in 0..V {
+                let yy = _mm256_add_pd(_mm256_mul_pd(b0[v], x[v]), s1[v]);
+                s1[v] = _mm256_add_pd(
+                    _mm256_sub_pd(_mm256_mul_pd(b1[v], x[v]), _mm256_mul_pd(a1[v], yy)),
+                    s2[v],
+                );
+                s2[v] = _mm256_sub_pd(_mm256_mul_pd(b2[v], x[v]), _mm256_mul_pd(a2[v], yy));
+                y[v] = yy;
             }
-        });
-        for v in 0..V {
-            let yy = _mm256_add_pd(_mm256_mul_pd(b0[v], x[v]), s1[v]);
-            s1[v] = _mm256_add_pd(
-                _mm256_sub_pd(_mm256_mul_pd(b1[v], x[v]), _mm256_mul_pd(a1[v], yy)),
-                s2[v],
+            buf[t + 1 - K] = half(y[(K - 1) / 2], (K - 1) % 2 == 1);
+        }
+    }
+    for g in 0..G {
+        for j in 0..K {
+            let (p, q) = (
+                half(s1[g][j / 2], j % 2 == 1),
+                half(s2[g][j / 2], j % 2 == 1),
             );
-            s2[v] = _mm256_sub_pd(_mm256_mul_pd(b2[v], x[v]), _mm256_mul_pd(a2[v], yy));
-            y[v] = yy;
+            for ch in 0..2 {
+                st[g][j][ch] = State {
+                    s1: p[ch],
+                    s2: q[ch],
+                };
+            }
         }
-        buf[t + 1 - K] = half(y[(K - 1) / 2], (K - 1) % 2 == 1);
-    }
-    for j in 0..K {
-        let (p, q) = (half(s1[j / 2], j % 2 == 1), half(s2[j / 2], j % 2 == 1));
-        for ch in 0..2 {
-            st[j][ch] = State {
-                s1: p[ch],
-                s2: q[ch],
-            };
+        for j in 1..K {
+            z[g][j] = half(y[g][(j - 1) / 2], (j - 1) % 2 == 1);
         }
-    }
-    for j in 1..K {
-        z[j] = half(y[(j - 1) / 2], (j - 1) % 2 == 1);
     }
 }
 
@@ -1225,6 +1397,90 @@ mod tests {
                 Coeffs::lowpass1(44100.0, f0),
             ] {
                 assert!(c.pole_radius() < 1.0, "{f0} Hz: {c:?}");
+            }
+        }
+    }
+
+    /// Cascades filtered as a group ([`Cascade::process_group`]) compute exactly what each
+    /// computes alone: same-length cascades side by side (each with its own coefficients, so a
+    /// lane that took another's would differ), a cascade at another point of its flush period,
+    /// one too long to group, and a signal that stops so states decay and are flushed.
+    #[test]
+    fn groups_match_cascades_alone() {
+        let fs = 48000.0;
+        let eq = |f: f64, g: f64| {
+            vec![
+                Coeffs::highpass(fs, f, 0.7),
+                Coeffs::peak(fs, 10.0 * f, 1.4, g),
+                Coeffs::peak(fs, 60.0 * f, 2.0, -g),
+                Coeffs::high_shelf(fs, 150.0 * f, g / 2.0, ShelfShape::Q(0.7)),
+            ]
+        };
+        let mut long = butterworth_highpass(fs, 40.0, 8);
+        long.extend(butterworth_lowpass(fs, 15000.0, 2));
+        let sets = [
+            eq(50.0, 3.0),
+            eq(70.0, -4.0),
+            eq(40.0, 2.0)[..3].to_vec(),
+            eq(90.0, 5.0),
+            long,
+            eq(30.0, -2.0),
+            eq(60.0, 1.0)[..2].to_vec(),
+            eq(80.0, -1.0)[..2].to_vec(),
+        ];
+        let n = 12_000;
+        let signal = |k: usize| -> [Vec<f32>; 2] {
+            let mut x = [
+                crate::testkit::white(n, 10 + k as u64, 0.5),
+                crate::testkit::white(n, 20 + k as u64, 0.5),
+            ];
+            // The last track stops early: its states decay to the flush threshold.
+            if k == sets.len() - 1 {
+                x[0][2000..].fill(0.0);
+                x[1][2000..].fill(0.0);
+            }
+            x
+        };
+        for block in [1usize, 7, 256, 1500] {
+            let fresh = || -> Vec<Cascade> {
+                sets.iter()
+                    .enumerate()
+                    .map(|(k, c)| {
+                        let mut cas = Cascade::new(c.clone());
+                        // One cascade starts at another point of its flush period.
+                        if k == 3 {
+                            let mut pre = signal(99);
+                            let [l, r] = &mut pre;
+                            cas.process(&mut [&mut l[..100], &mut r[..100]]);
+                        }
+                        cas
+                    })
+                    .collect()
+            };
+            let mut alone = fresh();
+            let mut want: Vec<[Vec<f32>; 2]> = (0..sets.len()).map(signal).collect();
+            for (cas, [l, r]) in alone.iter_mut().zip(&mut want) {
+                for (a, b) in l.chunks_mut(block).zip(r.chunks_mut(block)) {
+                    cas.process(&mut [a, b]);
+                }
+            }
+            let mut grouped = fresh();
+            let mut got: Vec<[Vec<f32>; 2]> = (0..sets.len()).map(signal).collect();
+            for start in (0..n).step_by(block) {
+                let end = (start + block).min(n);
+                let mut cs: Vec<&mut Cascade> = grouped.iter_mut().collect();
+                let mut bs: Vec<[&mut [f32]; 2]> = got
+                    .iter_mut()
+                    .map(|[l, r]| [&mut l[start..end], &mut r[start..end]])
+                    .collect();
+                Cascade::process_group(&mut cs, &mut bs);
+            }
+            for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g, w, "cascade {k}, block {block}");
+            }
+            for (k, (g, a)) in grouped.iter().zip(&alone).enumerate() {
+                assert_eq!(g.states, a.states, "cascade {k} state, block {block}");
+                assert_eq!(g.pos, a.pos, "cascade {k} position, block {block}");
             }
         }
     }

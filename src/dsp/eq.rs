@@ -248,6 +248,11 @@ impl Processor for Eq {
         self.dirty = false;
     }
 
+    fn batch(&mut self) -> Option<super::Batch<'_>> {
+        // As `process` runs it when nothing moves.
+        (!(self.dirty && self.fs > 0.0)).then_some(super::Batch::Cascade(&mut self.cascade))
+    }
+
     /// A band's `freq_hz`, `gain_db` or `q`, or a shelf's `slope` ([`set_band_param`]).
     fn set_param(&mut self, param: ParamId, value: f64) -> bool {
         let Some(moved) = set_band_param(&mut self.cfg, param, value) else {

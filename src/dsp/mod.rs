@@ -98,6 +98,8 @@ pub const GROUP: usize = 4;
 pub enum Batch<'a> {
     /// A compressor on its own program (no sidechain key).
     Compressor(&'a mut dynamics::Compressor),
+    /// The filters of an EQ whose settings are not moving.
+    Cascade(&'a mut biquad::Cascade),
 }
 
 /// A processor type that this build validates but cannot render yet.

@@ -3,6 +3,7 @@
 //! when the key is the later of the two, the program is delayed in front of the compressor
 //! instead (which adds to the chain's latency, and so to the alignment of everything after).
 
+use crate::dsp::biquad::Cascade;
 use crate::dsp::delay_line::DelayLine;
 use crate::dsp::dynamics::Compressor;
 use crate::dsp::envelope::{AUTO_BLOCK, Automation};
@@ -187,8 +188,8 @@ impl Chain {
         let mut at: Vec<usize> = chains.iter().map(|c| c.arrive).collect();
         let depth = chains.iter().map(|c| c.stages.len()).max().unwrap_or(0);
         for i in 0..depth {
-            let mut compressors = Vec::new();
-            let mut compressed = Vec::new();
+            let (mut compressors, mut compressed) = (Vec::new(), Vec::new());
+            let (mut cascades, mut filtered) = (Vec::new(), Vec::new());
             for ((c, buf), at) in chains.iter_mut().zip(bufs.iter_mut()).zip(&mut at) {
                 debug_assert!(n <= c.max_block);
                 let Some(s) = c.stages.get_mut(i) else {
@@ -202,15 +203,23 @@ impl Chain {
                 }
                 let alone = s.key.is_some() || !s.auto.is_empty();
                 if !alone && s.fx.batch().is_some() {
-                    if let Some(dsp::Batch::Compressor(f)) = s.fx.batch() {
-                        compressors.push(f);
-                        compressed.push(block);
+                    match s.fx.batch() {
+                        Some(dsp::Batch::Compressor(f)) => {
+                            compressors.push(f);
+                            compressed.push(block);
+                        }
+                        Some(dsp::Batch::Cascade(f)) => {
+                            cascades.push(f);
+                            filtered.push(block);
+                        }
+                        None => {}
                     }
                 } else {
                     s.run_alone(&mut block, keys, frame, rate, *at);
                 }
             }
             Compressor::process_group(&mut compressors, &mut compressed);
+            Cascade::process_group(&mut cascades, &mut filtered);
             for ((c, buf), at) in chains.iter_mut().zip(bufs.iter()).zip(&mut at) {
                 let Some(s) = c.stages.get(i) else {
                     continue;
