@@ -485,8 +485,7 @@ pub struct Cascade {
 pub const WAVE: usize = 8;
 
 /// Cascades [`Cascade::process_group`] runs side by side: two fill the time each waits on its
-/// own recursion; with more, the filters' states no longer fit the vector registers, and four
-/// filtered slower than two.
+/// own recursion; the states of more do not fit the vector registers.
 const PAIR: usize = 2;
 
 impl Cascade {
@@ -620,7 +619,7 @@ impl Cascade {
                     *f = [f64::from(x), f64::from(y)];
                 }
             }
-            Cascade::filter_group::<G>(cs, &mut bufs, m);
+            Cascade::filter_group::<2, G>(cs, bufs.each_mut().map(|b| &mut b[..m]));
             for (buf, b) in bufs.iter().zip(bs.iter_mut()) {
                 let [l, r] = &mut **b;
                 let (l, r) = (&mut l[start..start + m], &mut r[start..start + m]);
@@ -633,46 +632,49 @@ impl Cascade {
         }
     }
 
-    /// [`Cascade::filter`] for `G` stereo cascades of one key over `bufs[g][..m]`.
-    fn filter_group<const G: usize>(
+    /// [`Cascade::filter`] for `G` cascades of one key (the same number of sections, the same
+    /// point of their flush period), each over its own buffer (all the same length).
+    fn filter_group<const C: usize, const G: usize>(
         cs: &mut [&mut Cascade],
-        bufs: &mut [[[f64; 2]; CHUNK]; G],
-        m: usize,
+        mut bufs: [&mut [[f64; 2]]; G],
     ) {
+        let m = bufs[0].len();
         let k = cs[0].coeffs.len();
         let mut pos = cs[0].pos;
         {
-            let mut coeffs: [&[Coeffs]; G] = [&[]; G];
-            let mut states = Vec::with_capacity(G);
-            for (g, c) in cs.iter_mut().enumerate() {
-                let Cascade {
-                    coeffs: co,
-                    states: s,
-                    ..
-                } = &mut **c;
-                coeffs[g] = co;
-                states.push(&mut s[..]);
-            }
-            let Ok(mut states) = <[&mut [[State; 2]]; G]>::try_from(states) else {
-                unreachable!("one state set per cascade");
-            };
+            let mut parts = cs.iter_mut().map(|c| {
+                let Cascade { coeffs, states, .. } = &mut **c;
+                (&coeffs[..], &mut states[..])
+            });
+            let parts: [(&[Coeffs], &mut [[State; 2]]); G] =
+                std::array::from_fn(|_| parts.next().expect("one cascade per buffer"));
+            let coeffs: [&[Coeffs]; G] = std::array::from_fn(|g| parts[g].0);
+            let mut states = parts.map(|p| p.1);
             let mut start = 0;
             while start < m {
                 let left = FLUSH_PERIOD - (pos % FLUSH_PERIOD as u64) as usize;
                 let end = (start + left).min(m);
-                let segs = bufs.each_mut().map(|b| &mut b[start..end]);
-                let st = states.each_mut().map(|s| &mut **s);
-                match k {
-                    2 => wave_group::<2, 2, G>(coeffs, st, segs),
-                    3 => wave_group::<3, 2, G>(coeffs, st, segs),
-                    4 => wave_group::<4, 2, G>(coeffs, st, segs),
-                    5 => wave_group::<5, 2, G>(coeffs, st, segs),
-                    6 => wave_group::<6, 2, G>(coeffs, st, segs),
-                    7 => wave_group::<7, 2, G>(coeffs, st, segs),
-                    _ => wave_group::<8, 2, G>(coeffs, st, segs),
+                for first in (0..k).step_by(WAVE) {
+                    let last = (first + WAVE).min(k);
+                    let co = coeffs.map(|c| &c[first..last]);
+                    let st = states.each_mut().map(|s| &mut s[first..last]);
+                    let seg = bufs.each_mut().map(|b| &mut b[start..end]);
+                    match last - first {
+                        1 => wave_group::<1, C, G>(co, st, seg),
+                        2 => wave_group::<2, C, G>(co, st, seg),
+                        3 => wave_group::<3, C, G>(co, st, seg),
+                        4 => wave_group::<4, C, G>(co, st, seg),
+                        5 => wave_group::<5, C, G>(co, st, seg),
+                        6 => wave_group::<6, C, G>(co, st, seg),
+                        7 => wave_group::<7, C, G>(co, st, seg),
+                        _ => wave_group::<8, C, G>(co, st, seg),
+                    }
                 }
                 pos += (end - start) as u64;
                 if pos.is_multiple_of(FLUSH_PERIOD as u64) {
+                    // A state decayed below the threshold becomes exact zeros (both variables
+                    // together, see FLUSH_BELOW). Once per period, not per sample: a test per
+                    // sample and section costs more than the filtering.
                     for s in states.iter_mut().flat_map(|s| s.iter_mut()).flatten() {
                         s.flush();
                     }
@@ -698,34 +700,7 @@ impl Cascade {
     /// frames of the filter's own time, and flushes decayed states there: so where the
     /// flushes fall never depends on how the signal was cut into blocks.
     fn filter<const C: usize>(&mut self, buf: &mut [[f64; 2]]) {
-        let mut start = 0;
-        while start < buf.len() {
-            let left = FLUSH_PERIOD - (self.pos % FLUSH_PERIOD as u64) as usize;
-            let end = (start + left).min(buf.len());
-            let seg = &mut buf[start..end];
-            for (coeffs, states) in self.coeffs.chunks(WAVE).zip(self.states.chunks_mut(WAVE)) {
-                match coeffs.len() {
-                    1 => wave::<1, C>(coeffs, states, seg),
-                    2 => wave::<2, C>(coeffs, states, seg),
-                    3 => wave::<3, C>(coeffs, states, seg),
-                    4 => wave::<4, C>(coeffs, states, seg),
-                    5 => wave::<5, C>(coeffs, states, seg),
-                    6 => wave::<6, C>(coeffs, states, seg),
-                    7 => wave::<7, C>(coeffs, states, seg),
-                    _ => wave::<8, C>(coeffs, states, seg),
-                }
-            }
-            self.pos += (end - start) as u64;
-            if self.pos.is_multiple_of(FLUSH_PERIOD as u64) {
-                // A state decayed below the threshold becomes exact zeros (both variables
-                // together, see FLUSH_BELOW). Once per period, not per sample: a test per
-                // sample and section costs more than the filtering.
-                for s in self.states.iter_mut().flatten() {
-                    s.flush();
-                }
-            }
-            start = end;
-        }
+        Cascade::filter_group::<C, 1>(&mut [self], [buf]);
     }
 }
 
@@ -736,22 +711,12 @@ const CHUNK: usize = 1024;
 /// Frames between the flushes of a [`Cascade`]'s decayed states.
 pub const FLUSH_PERIOD: usize = 256;
 
-/// `K` sections (`coeffs`, `states`) over the `C` channels of `buf`, in place, as a wavefront:
-/// at step `t`, section `j` filters frame `t - j`. A step writes frame `t - K + 1`, which was
-/// read at an earlier step, so working in place is safe.
-#[inline(always)]
-fn wave<const K: usize, const C: usize>(
-    coeffs: &[Coeffs],
-    states: &mut [[State; 2]],
-    buf: &mut [[f64; 2]],
-) {
-    wave_group::<K, C, 1>([coeffs], [states], [buf]);
-}
-
-/// [`wave`] for `G` filters of `K` sections each over their own buffers (all the same
-/// length): where the CPU has AVX2, their vector steps interleave, so one filter's recursion
-/// runs while another's waits on its last result. Each filter does exactly the operations of
-/// [`wave`] on its own, so the results are the same to the bit.
+/// `K` sections (`coeffs[g]`, `states[g]`) over the `C` channels of `bufs[g]`, in place, as a
+/// wavefront, for `G` filters over their own buffers (all the same length): at step `t`,
+/// section `j` filters frame `t - j`. A step writes frame `t - K + 1`, which was read at an
+/// earlier step, so working in place is safe. Where the CPU has AVX2, the filters' vector steps
+/// interleave, so one filter's recursion runs while another's waits on its last result; each
+/// filter does exactly the operations it does alone, so the results are the same to the bit.
 #[inline(always)]
 fn wave_group<const K: usize, const C: usize, const G: usize>(
     coeffs: [&[Coeffs]; G],
@@ -805,7 +770,7 @@ fn wave_group<const K: usize, const C: usize, const G: usize>(
     }
 }
 
-/// One step `t` of [`wave`]; `CHECK` guards the frames outside 0..n at the ramps of the
+/// One step `t` of [`wave_group`] for one filter; `CHECK` guards the frames outside 0..n at the ramps of the
 /// wavefront.
 #[inline(always)]
 fn wave_step<const K: usize, const C: usize, const CHECK: bool>(
@@ -849,7 +814,7 @@ fn wave_step<const K: usize, const C: usize, const CHECK: bool>(
 /// channel-interleaved (an odd `K` leaves the last half to a zero section whose lanes are never
 /// read). A step's input is the frame `t` for section 0 and the last step's outputs moved up
 /// one section for the others (`z`), so the recursions run side by side instead of one after
-/// another, and the `G` filters' steps interleave. Every lane does [`wave`]'s operations in its
+/// another, and the `G` filters' steps interleave. Every lane does [`wave_step`]'s operations in its
 /// order (a multiply and an add are never fused), so the results are the same to the bit.
 /// `c`, `st` and `z` are [`wave_group`]'s.
 ///
