@@ -436,6 +436,8 @@ pub struct Writer<W: std::io::Write> {
     /// Where the `data` payload starts in the file, bytes.
     pub data_start: usize,
     buf: Vec<u8>,
+    /// Each channel's integer codes of the block being written.
+    codes: Vec<Vec<i32>>,
 }
 
 impl<W: std::io::Write> Writer<W> {
@@ -519,6 +521,7 @@ impl<W: std::io::Write> Writer<W> {
             data_len: 0,
             data_start: bytes.len(),
             buf: Vec::new(),
+            codes: Vec::new(),
         })
     }
 
@@ -585,14 +588,24 @@ impl<W: std::io::Write> Writer<W> {
             }
             Some(scale) => {
                 let inv = (1.0 / scale) as f32;
-                for f in 0..n {
-                    for (c, (ch, qz)) in planar.iter().zip(self.quantizers.iter_mut()).enumerate() {
-                        let (q, clipped) = qz.quantize(ch[f]);
-                        self.clipped += u64::from(clipped);
-                        self.buf.extend_from_slice(&q.to_le_bytes()[..bps]);
-                        if let Some(d) = delivered.as_deref_mut() {
-                            d[c].push(q as f32 * inv);
-                        }
+                // Each channel's codes in one pass (its quantizer's state in registers), then
+                // interleaved.
+                self.codes.resize_with(channels, Vec::new);
+                for ((ch, qz), codes) in
+                    planar.iter().zip(&mut self.quantizers).zip(&mut self.codes)
+                {
+                    codes.resize(n, 0);
+                    self.clipped += qz.quantize_block(ch, codes);
+                }
+                self.buf.resize(n * channels * bps, 0);
+                // (Integer encodings are 16- or 24-bit.)
+                match bps {
+                    2 => interleave::<2>(&self.codes, &mut self.buf),
+                    _ => interleave::<3>(&self.codes, &mut self.buf),
+                }
+                if let Some(d) = delivered {
+                    for (d, codes) in d.iter_mut().zip(&self.codes) {
+                        d.extend(codes.iter().map(|&q| q as f32 * inv));
                     }
                 }
             }
@@ -632,6 +645,17 @@ impl<W: std::io::Write> Writer<W> {
                 frames: self.written,
             },
         ))
+    }
+}
+
+/// The channels' codes as `B`-byte little-endian samples, frame by frame, into `out` (sized to
+/// hold them all).
+fn interleave<const B: usize>(codes: &[Vec<i32>], out: &mut [u8]) {
+    let frames = out.chunks_exact_mut(codes.len() * B);
+    for (f, frame) in frames.enumerate() {
+        for (sample, ch) in frame.chunks_exact_mut(B).zip(codes) {
+            sample.copy_from_slice(&ch[f].to_le_bytes()[..B]);
+        }
     }
 }
 
