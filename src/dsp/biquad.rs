@@ -687,6 +687,33 @@ impl Cascade {
         }
     }
 
+    /// [`Cascade::process_f64`] of two cascades over their own buffers, bit for bit: side by
+    /// side (as [`Cascade::process_group`] pairs them) when both are stereo, of equal length,
+    /// with the same number of sections (2 to [`WAVE`]) at the same point of their flush period
+    /// on a CPU with AVX2; otherwise one after the other.
+    pub fn process_f64_pair(
+        a: &mut Cascade,
+        b: &mut Cascade,
+        bufs: [&mut [[f64; 2]]; 2],
+        channels: usize,
+    ) {
+        let k = a.coeffs.len();
+        let side_by_side = cfg!(target_arch = "x86_64")
+            && super::simd::level() >= super::simd::Level::Avx2
+            && channels >= 2
+            && bufs[0].len() == bufs[1].len()
+            && k == b.coeffs.len()
+            && (2..=WAVE).contains(&k)
+            && a.pos % FLUSH_PERIOD as u64 == b.pos % FLUSH_PERIOD as u64;
+        if side_by_side {
+            Cascade::filter_group::<2, 2>(&mut [a, b], bufs);
+        } else {
+            let [x, y] = bufs;
+            a.process_f64(x, channels);
+            b.process_f64(y, channels);
+        }
+    }
+
     /// Filter f64 frames in place: the first `channels` (1 or 2) lanes of each frame.
     pub fn process_f64(&mut self, buf: &mut [[f64; 2]], channels: usize) {
         if channels >= 2 {

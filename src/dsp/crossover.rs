@@ -206,8 +206,7 @@ impl Crossover {
         let filters = self.lp_f.iter_mut().zip(&mut self.hp_f).zip(&mut self.ap_f);
         for (k, ((lp, hp), ap)) in filters.enumerate() {
             low.copy_from_slice(rest);
-            lp.process_f64(low, channels);
-            hp.process_f64(rest, channels);
+            Cascade::process_f64_pair(lp, hp, [&mut *low, &mut *rest], channels);
             // Give band k the phase of the crossovers above it (see module docs).
             ap.process_f64(low, channels);
             if let Some(band) = bands[..nb].get_mut(k) {
