@@ -753,21 +753,30 @@ mod tests {
         assert_eq!(plain, keyed);
     }
 
-    #[test]
-    fn contract_invariants() {
-        let hot = CompressorConfig {
+    /// A fast, hard-working peak compressor with makeup.
+    fn hot() -> CompressorConfig {
+        CompressorConfig {
             threshold_db: -24.0,
             ratio: 4.0,
             attack_ms: 2.0,
             release_ms: 80.0,
             makeup_db: 3.0,
             ..idle()
-        };
-        let rms = CompressorConfig {
+        }
+    }
+
+    /// [`hot`] on an RMS detector, mixed in parallel.
+    fn parallel_rms() -> CompressorConfig {
+        CompressorConfig {
             detector: Detector::Rms,
             mix: 0.6,
-            ..hot.clone()
-        };
+            ..hot()
+        }
+    }
+
+    #[test]
+    fn contract_invariants() {
+        let (hot, rms) = (hot(), parallel_rms());
         let configs = [
             cfg(
                 &[120.0, 2500.0],
@@ -794,19 +803,7 @@ mod tests {
         use crate::dsp::crossover::{lr4_allpass, lr4_highpass, lr4_lowpass};
         use crate::dsp::dynamics::Compressor;
         use crate::dsp::to_f32;
-        let hot = CompressorConfig {
-            threshold_db: -24.0,
-            ratio: 4.0,
-            attack_ms: 2.0,
-            release_ms: 80.0,
-            makeup_db: 3.0,
-            ..idle()
-        };
-        let rms = CompressorConfig {
-            detector: Detector::Rms,
-            mix: 0.6,
-            ..hot.clone()
-        };
+        let (hot, rms) = (hot(), parallel_rms());
         let sets: [&[f64]; 4] = [
             &[1000.0],
             &[120.0, 2500.0],
