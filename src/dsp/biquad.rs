@@ -561,16 +561,7 @@ impl Cascade {
     /// [`WAVE`]) at the same point of their flush period run side by side ([`wave_group`]),
     /// the others alone.
     pub fn process_group(cascades: &mut [&mut Cascade], blocks: &mut [[&mut [f32]; 2]]) {
-        let lanes =
-            cfg!(target_arch = "x86_64") && super::simd::level() >= super::simd::Level::Avx2;
-        // What cascades must share to run side by side; None runs alone.
-        let keys: Vec<Option<(usize, u64)>> = cascades
-            .iter()
-            .map(|c| {
-                let k = c.coeffs.len();
-                (lanes && (2..=WAVE).contains(&k)).then_some((k, c.pos % FLUSH_PERIOD as u64))
-            })
-            .collect();
+        let keys: Vec<Option<(usize, u64)>> = cascades.iter().map(|c| c.pair_key()).collect();
         let mut taken = vec![false; cascades.len()];
         for i in 0..cascades.len() {
             if taken[i] {
@@ -687,6 +678,16 @@ impl Cascade {
         }
     }
 
+    /// What two cascades must share to run side by side ([`wave_group`]): the number of
+    /// sections (2 to [`WAVE`]) and the point of their flush period; None, to run alone, for
+    /// other lengths or on a CPU without AVX2.
+    fn pair_key(&self) -> Option<(usize, u64)> {
+        let lanes =
+            cfg!(target_arch = "x86_64") && super::simd::level() >= super::simd::Level::Avx2;
+        let k = self.coeffs.len();
+        (lanes && (2..=WAVE).contains(&k)).then_some((k, self.pos % FLUSH_PERIOD as u64))
+    }
+
     /// [`Cascade::process_f64`] of two cascades over their own buffers, bit for bit: side by
     /// side (as [`Cascade::process_group`] pairs them) when both are stereo, of equal length,
     /// with the same number of sections (2 to [`WAVE`]) at the same point of their flush period
@@ -697,14 +698,9 @@ impl Cascade {
         bufs: [&mut [[f64; 2]]; 2],
         channels: usize,
     ) {
-        let k = a.coeffs.len();
-        let side_by_side = cfg!(target_arch = "x86_64")
-            && super::simd::level() >= super::simd::Level::Avx2
-            && channels >= 2
-            && bufs[0].len() == bufs[1].len()
-            && k == b.coeffs.len()
-            && (2..=WAVE).contains(&k)
-            && a.pos % FLUSH_PERIOD as u64 == b.pos % FLUSH_PERIOD as u64;
+        let key = a.pair_key();
+        let side_by_side =
+            channels >= 2 && bufs[0].len() == bufs[1].len() && key.is_some() && key == b.pair_key();
         if side_by_side {
             Cascade::filter_group::<2, 2>(&mut [a, b], bufs);
         } else {

@@ -168,35 +168,29 @@ fn compress_stereo_bands(comps: &mut [Compressor], bands: &mut [Vec<Vec<f32>>], 
     if comps.len() != bands.len() || bands.iter().any(|b| b.len() < 2 || b[0].len() < n) {
         return false;
     }
-    fn stereo(band: &mut [Vec<f32>], n: usize) -> [&mut [f32]; 2] {
-        let (l, r) = band.split_at_mut(1);
-        [&mut l[0][..n], &mut r[0][..n]]
-    }
-    match (comps, bands) {
-        ([a, b], [x, y]) => {
-            Compressor::process_group(&mut [a, b], &mut [stereo(x, n), stereo(y, n)]);
-        }
-        ([a, b, c], [x, y, z]) => Compressor::process_group(
-            &mut [a, b, c],
-            &mut [stereo(x, n), stereo(y, n), stereo(z, n)],
-        ),
-        ([a, b, c, d], [x, y, z, w]) => Compressor::process_group(
-            &mut [a, b, c, d],
-            &mut [stereo(x, n), stereo(y, n), stereo(z, n), stereo(w, n)],
-        ),
-        ([a, b, c, d, e], [x, y, z, w, v]) => Compressor::process_group(
-            &mut [a, b, c, d, e],
-            &mut [
-                stereo(x, n),
-                stereo(y, n),
-                stereo(z, n),
-                stereo(w, n),
-                stereo(v, n),
-            ],
-        ),
+    match comps.len() {
+        2 => compress_group::<2>(comps, bands, n),
+        3 => compress_group::<3>(comps, bands, n),
+        4 => compress_group::<4>(comps, bands, n),
+        5 => compress_group::<5>(comps, bands, n),
         _ => return false,
     }
     true
+}
+
+/// [`compress_stereo_bands`] for `B` bands (as many compressors, each band stereo).
+fn compress_group<const B: usize>(comps: &mut [Compressor], bands: &mut [Vec<Vec<f32>>], n: usize) {
+    let (Ok(comps), Ok(bands)) = (
+        <&mut [Compressor; B]>::try_from(comps),
+        <&mut [Vec<Vec<f32>>; B]>::try_from(bands),
+    ) else {
+        return;
+    };
+    let mut blocks = bands.each_mut().map(|band| {
+        let (l, r) = band.split_at_mut(1);
+        [&mut l[0][..n], &mut r[0][..n]]
+    });
+    Compressor::process_group(&mut comps.each_mut(), &mut blocks);
 }
 
 impl Processor for Multiband {
