@@ -1,7 +1,7 @@
 //! The master stage on a 3-minute stereo song at 48 kHz: the target stage (loudness iteration
 //! with the look-ahead true-peak limiter), the true-peak reconstruction alone, the standard
-//! meters' interpolators over one channel, and the output
-//! stage's resample + dither + encode. `cargo bench --bench master`.
+//! meters' interpolators over one channel, the limiter's detector streamed as the target stage
+//! runs it, and the output stage's resample + dither + encode. `cargo bench --bench master`.
 
 use std::sync::OnceLock;
 
@@ -53,6 +53,23 @@ fn true_peak_reconstruction(b: Bencher) {
 fn true_peak_standard_meters(b: Bencher) {
     let planes = song();
     b.bench(|| mixdown::dsp::truepeak::standard_envelope(&planes[0], RATE).len());
+}
+
+/// The limiter's detector as the target stage runs it: both channels streamed in blocks, the
+/// exact reconstruction and every standard meter, stereo-linked.
+#[divan::bench(sample_count = 3)]
+fn limiter_detector_stream(b: Bencher) {
+    let planes = song();
+    b.bench(|| {
+        let mut detector = mixdown::master::detect::EnvelopeStream::new(2, RATE);
+        let mut peak = 0.0f32;
+        let mut take = |_: usize, env: &[f32]| peak = env.iter().fold(peak, |m, &v| m.max(v));
+        for (l, r) in planes[0].chunks(1 << 15).zip(planes[1].chunks(1 << 15)) {
+            detector.push(&[l, r], &mut take);
+        }
+        detector.finish(&mut take);
+        peak
+    });
 }
 
 #[divan::bench(sample_count = 3)]

@@ -805,13 +805,22 @@ pub trait Interpolator {
         out: &mut [f32],
         y: &mut Vec<f32>,
     ) {
+        // A span at a time, so the interpolated points stay in the core's own caches between
+        // being made and being read (each frame's reading depends only on the window).
         simd::wide_at(
             at,
             #[inline(always)]
-            || self.interpolate_into(window, lead, out, y),
+            || {
+                for (k, part) in out.chunks_mut(METER_SPAN).enumerate() {
+                    self.interpolate_into(window, lead + k * METER_SPAN, part, y);
+                }
+            },
         );
     }
 }
+
+/// Frames a standard meter interpolates at a time.
+const METER_SPAN: usize = 2048;
 
 impl Interpolator for Meters {
     #[inline(always)]
