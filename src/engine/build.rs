@@ -20,8 +20,23 @@ use super::run::{BusState, EdgeDelays, MixEnvelopes, Placement, TrackState};
 use super::source::{ClipPlan, Placed, SourceError, TrackSource};
 use crate::dsp::fade::Fades;
 
-/// Frames per block.
-pub const BLOCK: usize = 8192;
+/// The engine's blocks are whole multiples of this many frames.
+pub const BLOCK_UNIT: usize = 8192;
+/// Most units per block.
+const MAX_UNITS: usize = 4;
+/// Stereo block buffers of [`BLOCK_UNIT`] frames the tracks and buses may hold in all (about
+/// 2.5 MB) before blocks stop growing.
+const UNIT_BUDGET: usize = 40;
+
+/// Frames per block for a render of `nodes` tracks and buses: the longest whole number of
+/// [`BLOCK_UNIT`]s, up to [`MAX_UNITS`], whose buffers fit [`UNIT_BUDGET`] (never less than one
+/// unit). Longer blocks mean fewer hand-overs between threads per second of song, which costs
+/// CPU time while one waits; the budget keeps memory flat in the number of stems. Every
+/// processor and meter gives the same result for any cut of the signal into blocks, so the
+/// choice changes nothing in the output.
+pub fn block_frames(nodes: usize) -> usize {
+    (UNIT_BUDGET / nodes.max(1)).clamp(1, MAX_UNITS) * BLOCK_UNIT
+}
 
 /// Hard cap on an automatic tail.
 pub const MAX_AUTO_TAIL_S: f64 = 30.0;
@@ -176,12 +191,13 @@ fn mix_envelopes(
     width: f64,
     mono: bool,
     latency: usize,
+    block: usize,
 ) -> Option<MixEnvelopes> {
     if auto.gain_db.is_none() && auto.pan.is_none() && auto.width.is_none() {
         return None;
     }
     let post = if auto.gain_db.is_some() {
-        [vec![0.0; BLOCK], vec![0.0; BLOCK]]
+        [vec![0.0; block], vec![0.0; block]]
     } else {
         [Vec::new(), Vec::new()]
     };
@@ -246,9 +262,10 @@ pub fn build_chain(fx: &[Fx], spec: &ProcessSpec, res: &Resources) -> Result<Cha
 /// Runs on the current rayon pool (impulse responses and stems are opened in parallel).
 pub fn build(session: &Session) -> Result<Graph, RenderError> {
     let rate = session.sample_rate;
+    let block = block_frames(session.tracks.len() + session.buses.len());
     let spec = ProcessSpec {
         sample_rate: f64::from(rate),
-        max_block: BLOCK,
+        max_block: block,
         channels: 2,
     };
     let resources = load_resources(session, rate)?;
@@ -345,8 +362,9 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
                         t.width,
                         t.stem.channels == 1,
                         plan.track_out_latency[i],
+                        block,
                     ),
-                    buf: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+                    buf: [vec![0.0; block], vec![0.0; block]],
                     meter: BlockMeter::new(rate),
                 }))
             },
@@ -362,8 +380,15 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
             chain,
             placement: Placement::new(b.pan, b.width, false),
             fader: dsp::db_to_gain(b.gain_db),
-            envelopes: mix_envelopes(&b.auto, b.pan, b.width, false, plan.bus_out_latency[i]),
-            input: [vec![0.0; BLOCK], vec![0.0; BLOCK]],
+            envelopes: mix_envelopes(
+                &b.auto,
+                b.pan,
+                b.width,
+                false,
+                plan.bus_out_latency[i],
+                block,
+            ),
+            input: [vec![0.0; block], vec![0.0; block]],
             meter: BlockMeter::new(rate),
             muted: b.muted,
         })
@@ -376,7 +401,7 @@ pub fn build(session: &Session) -> Result<Graph, RenderError> {
         buses,
         bus_delays,
         master_delays,
-        keys: Keys::new(&keyed, BLOCK),
+        keys: Keys::new(&keyed, block),
         track_latency,
         content_frames,
         resources,

@@ -10,7 +10,7 @@ pub mod plan;
 pub mod run;
 pub mod source;
 
-pub use build::{BLOCK, Graph, build};
+pub use build::{BLOCK_UNIT, Graph, block_frames, build};
 pub use chain::{Chain, Keys};
 pub use error::RenderError;
 pub use meter::{NodeStats, StemStats};

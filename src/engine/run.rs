@@ -15,7 +15,7 @@ use crate::dsp::envelope::Envelope;
 use crate::dsp::gain_to_db;
 use crate::session::model::Session;
 
-use super::build::{BLOCK, Graph};
+use super::build::Graph;
 use super::chain::{Chain, Keys};
 use super::error::RenderError;
 use super::meter::{BlockMeter, NodeStats, StemStats};
@@ -431,9 +431,10 @@ impl Graph {
         sink: &mut (dyn MixSink + Send),
     ) -> Result<MixStats, RenderError> {
         let rate = session.sample_rate;
-        let mut scratch = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
-        let mut mix = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
-        let mut gains = vec![0.0f32; BLOCK];
+        let block = self.spec.max_block;
+        let mut scratch = [vec![0.0; block], vec![0.0; block]];
+        let mut mix = [vec![0.0; block], vec![0.0; block]];
+        let mut gains = vec![0.0f32; block];
         let frate = f64::from(rate);
         let Graph {
             plan,
@@ -449,7 +450,7 @@ impl Graph {
         // halves share nothing: each block has its own mix buffers and its own copy of the
         // sidechain keys, so the bits do not depend on how the halves are scheduled.
         let mut keys_next = keys.clone();
-        let mut mix_next = [vec![0.0; BLOCK], vec![0.0; BLOCK]];
+        let mut mix_next = [vec![0.0; block], vec![0.0; block]];
         let mut produce = |frame: u64,
                            n: usize,
                            mix: &mut [Vec<f32>; 2],
@@ -546,7 +547,7 @@ impl Graph {
             );
             Ok(())
         };
-        let block_at = |frame: u64| BLOCK.min((frames - frame) as usize);
+        let block_at = |frame: u64| block.min((frames - frame) as usize);
         if frames > 0 {
             produce(0, block_at(0), &mut mix, keys)?;
             let (mut frame, mut n) = (0u64, block_at(0));
