@@ -201,54 +201,73 @@ impl EnvelopeStream {
 }
 
 /// Sliding maximum over the window `[i - back, i + ahead]` (cut to the signal) of a stream of
-/// values, in order (monotonic deque, O(1) per value).
+/// values, in order. The values are magnitudes (at least 0), so zeros stand in beyond both ends
+/// of the signal without changing any maximum; each maximum is the plain maximum of its window,
+/// taken for [`SLIDE`] frames at a time as vector operations (the window is short: a look-ahead
+/// and a few frames each side).
 pub struct SlidingMax {
     back: usize,
     ahead: usize,
-    dq: std::collections::VecDeque<(usize, f32)>,
+    /// The values from frame `emitted - back` on (zeros before the first).
+    buf: Vec<f32>,
     pushed: usize,
     emitted: usize,
 }
+
+/// Maxima [`SlidingMax`] takes at a time.
+const SLIDE: usize = 256;
 
 impl SlidingMax {
     pub fn new(back: usize, ahead: usize) -> Self {
         SlidingMax {
             back,
             ahead,
-            dq: Default::default(),
+            buf: vec![0.0; back],
             pushed: 0,
             emitted: 0,
         }
     }
 
-    fn out(&mut self, out: &mut Vec<f32>) {
-        let i = self.emitted;
-        while self.dq.front().is_some_and(|&(j, _)| j + self.back < i) {
-            self.dq.pop_front();
+    /// Append the maxima of every frame before `upto` not emitted yet (their windows are in
+    /// `buf`).
+    fn emit(&mut self, upto: usize, out: &mut Vec<f32>) {
+        let count = upto.saturating_sub(self.emitted);
+        if count == 0 {
+            return;
         }
-        out.push(self.dq.front().map_or(0.0, |&(_, v)| v));
-        self.emitted += 1;
+        let width = self.back + self.ahead + 1;
+        let at = out.len();
+        out.resize(at + count, 0.0);
+        let (buf, maxima) = (&self.buf, &mut out[at..]);
+        crate::dsp::simd::wide(
+            #[inline(always)]
+            || {
+                for (c, part) in maxima.chunks_mut(SLIDE).enumerate() {
+                    // Frame `emitted + j` reads buf[j ..= j + back + ahead].
+                    let from = &buf[c * SLIDE..];
+                    for k in 0..width {
+                        for (m, &v) in part.iter_mut().zip(&from[k..]) {
+                            *m = m.max(v);
+                        }
+                    }
+                }
+            },
+        );
+        self.emitted += count;
+        self.buf.drain(..count);
     }
 
     /// Feed values; the maxima that are now complete are appended to `out`.
     pub fn push(&mut self, values: &[f32], out: &mut Vec<f32>) {
-        for &v in values {
-            while self.dq.back().is_some_and(|&(_, b)| b <= v) {
-                self.dq.pop_back();
-            }
-            self.dq.push_back((self.pushed, v));
-            self.pushed += 1;
-            if self.pushed > self.ahead {
-                self.out(out);
-            }
-        }
+        self.buf.extend_from_slice(values);
+        self.pushed += values.len();
+        self.emit(self.pushed.saturating_sub(self.ahead), out);
     }
 
     /// The stream has ended: append the remaining maxima.
     pub fn finish(&mut self, out: &mut Vec<f32>) {
-        while self.emitted < self.pushed {
-            self.out(out);
-        }
+        self.buf.resize(self.buf.len() + self.ahead, 0.0);
+        self.emit(self.pushed, out);
     }
 }
 
@@ -346,22 +365,41 @@ mod tests {
         assert!(total_skipped > 1000, "skipped {total_skipped} spans");
     }
 
+    /// Every maximum is the plain maximum of its window cut to the signal, whatever pieces the
+    /// values come in: the look-ahead's window and a small one, signals shorter and longer
+    /// than the window.
     #[test]
     fn sliding_max_over_a_clipped_window() {
-        let v: Vec<f32> = (0..50).map(|i| ((i * 37) % 23) as f32).collect();
-        let mut m = SlidingMax::new(3, 5);
-        let mut out = Vec::new();
-        for c in v.chunks(7) {
-            m.push(c, &mut out);
-        }
-        m.finish(&mut out);
-        let want: Vec<f32> = (0..50)
-            .map(|i: usize| {
-                v[i.saturating_sub(3)..(i + 6).min(50)]
-                    .iter()
-                    .fold(f32::MIN, |a, &b| a.max(b))
-            })
+        let noise: Vec<f32> = crate::testkit::white(5_000, 11, 1.0)
+            .iter()
+            .map(|x| x.abs())
             .collect();
-        assert_eq!(out, want);
+        let steps: Vec<f32> = (0..50).map(|i: usize| ((i * 37) % 23) as f32).collect();
+        for (v, back, ahead) in [
+            (&steps[..], 3, 5),
+            (&noise[..], 16, 81),
+            (&noise[..60], 16, 81),
+        ] {
+            let n = v.len();
+            let want: Vec<f32> = (0..n)
+                .map(|i: usize| {
+                    v[i.saturating_sub(back)..(i + ahead + 1).min(n)]
+                        .iter()
+                        .fold(f32::MIN, |a, &b| a.max(b))
+                })
+                .collect();
+            for piece in [7, 1000, SLIDE + 1] {
+                let mut m = SlidingMax::new(back, ahead);
+                let mut out = Vec::new();
+                for c in v.chunks(piece) {
+                    m.push(c, &mut out);
+                }
+                m.finish(&mut out);
+                assert_eq!(
+                    out, want,
+                    "{n} values, window -{back}..+{ahead}, pieces {piece}"
+                );
+            }
+        }
     }
 }
