@@ -1,7 +1,8 @@
 //! The master stage on a 3-minute stereo song at 48 kHz: the target stage (loudness iteration
 //! with the look-ahead true-peak limiter), the true-peak reconstruction alone, the standard
 //! meters' interpolators over one channel, the limiter's detector streamed as the target stage
-//! runs it, and the output stage's resample + dither + encode. `cargo bench --bench master`.
+//! runs it, one gain trial's limiter curve, and the output stage's resample + dither + encode.
+//! `cargo bench --bench master`.
 
 use std::sync::OnceLock;
 
@@ -69,6 +70,36 @@ fn limiter_detector_stream(b: Bencher) {
         }
         detector.finish(&mut take);
         peak
+    });
+}
+
+/// One gain trial's limiter curve: the windowed maxima of the song's left channel (a sliding
+/// maximum of its magnitude) through the release follower and the moving average, at a gain
+/// that has the limiter working through most of the song.
+#[divan::bench(sample_count = 5)]
+fn limiter_curve_pass(b: Bencher) {
+    use mixdown::dsp::limiter::{Curve, SPREAD, lookahead_frames};
+    let peaks: &Vec<f32> = {
+        static PEAKS: OnceLock<Vec<f32>> = OnceLock::new();
+        PEAKS.get_or_init(|| {
+            let mut m = mixdown::master::detect::SlidingMax::new(
+                SPREAD,
+                lookahead_frames(f64::from(RATE)) - 1 + SPREAD,
+            );
+            let mut out = Vec::new();
+            let abs: Vec<f32> = song()[0].iter().map(|x| x.abs()).collect();
+            m.push(&abs, &mut out);
+            m.finish(&mut out);
+            out
+        })
+    };
+    b.bench(|| {
+        let mut curve = Curve::new(4.0, 0.89, f64::from(RATE));
+        let mut out = vec![0.0f32; 1 << 15];
+        for p in peaks.chunks(1 << 15) {
+            curve.next(p, &mut out[..p.len()]);
+        }
+        curve.stats().mean_reduction_db
     });
 }
 

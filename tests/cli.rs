@@ -474,3 +474,40 @@ path = "out.wav"
     let out = sb.run(&["render", "song.toml", "--strict", "-q"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+/// A stem's own peak and its samples at full scale are read from the file as decoded, before
+/// any gain: the report's `source_peak_dbfs` and `source_clipped_samples` and the warning.
+#[test]
+fn a_clipped_stem_is_counted_before_its_gain() {
+    let sb = Sandbox::new();
+    let n = 30_000;
+    // Left: three samples at or over full scale, the largest 2.0 (+6.02 dBFS); right: one at
+    // exactly full scale for 16-bit (32767/32768), one just under it.
+    sb.stem_f32("hot.wav", 48000, 2, n, move |c, i| match (c, i) {
+        (0, 100) => 1.0,
+        (0, 20_000) => -1.5,
+        (0, 29_999) => 2.0,
+        (1, 5_000) => 32767.0 / 32768.0,
+        (1, 5_001) => -0.9999,
+        _ => 0.1 * ((i as f32) * 0.01).sin(),
+    });
+    sb.write(
+        "s.toml",
+        "[session]\nname = \"c\"\nsample_rate = 48000\n\
+         [[track]]\nname = \"hot\"\nfile = \"hot.wav\"\ngain_db = -24.0\n\
+         [[output]]\npath = \"out.wav\"\nsample_rate = 48000\nbit_depth = 24\n",
+    );
+    let out = sb.run(&["render", "s.toml", "-q", "--report", "r.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = report(&sb.path("r.json"));
+    let t = &r["tracks"][0];
+    assert_eq!(t["source_clipped_samples"], 4);
+    assert!((t["source_peak_dbfs"].as_f64().unwrap() - 6.02).abs() < 0.01);
+    assert!(
+        r["warning_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "stem_clipped")
+    );
+}

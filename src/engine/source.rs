@@ -259,15 +259,23 @@ impl StemSource {
             }
             return Ok(());
         }
-        for s in &self.scratch {
-            for &x in s {
-                let a = x.abs();
-                if a > self.source_peak {
-                    self.source_peak = a;
+        // In locals, as folds: the loops vectorise (through `self` the peak would be loaded
+        // and stored sample by sample).
+        let (mut peak, mut clipped) = (self.source_peak, 0u64);
+        let scratch = &self.scratch;
+        crate::dsp::simd::wide(
+            #[inline(always)]
+            || {
+                for s in scratch {
+                    peak = s.iter().fold(peak, |m, x| m.max(x.abs()));
+                    clipped += s
+                        .iter()
+                        .map(|x| u64::from(x.abs() >= FULL_SCALE))
+                        .sum::<u64>();
                 }
-                self.source_clipped += u64::from(a >= FULL_SCALE);
-            }
-        }
+            },
+        );
+        (self.source_peak, self.source_clipped) = (peak, self.source_clipped + clipped);
         match &mut self.resampler {
             Some(r) => r.push(&self.scratch, n)?,
             None => self.direct.push(&self.scratch, n),
@@ -393,10 +401,9 @@ impl TrackSource {
         if self.direct {
             let (c, stage) = &mut self.clips[0];
             if let Stage::Playing(src) = stage {
-                let r = src.read(out);
-                self.source_peak = src.source_peak;
-                self.source_clipped = src.source_clipped;
-                return r.map_err(|source| ClipError {
+                // (Its peak and clipped samples are taken when it is retired, as every
+                // region's are.)
+                return src.read(out).map_err(|source| ClipError {
                     file: c.display.clone(),
                     source,
                 });
