@@ -265,18 +265,11 @@ fn k_lanes(
 
 /// K-weight `x` through the two sections (updating `st`) and return the sum of squares.
 fn filter_energy(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32]) -> f64 {
-    let [s1, s2] = f;
     let [mut z1, mut z2] = st[0];
     let [mut w1, mut w2] = st[1];
     let mut acc = 0.0;
     for &v in x {
-        let v = f64::from(v);
-        let y = s1.b[0] * v + z1;
-        z1 = s1.b[1] * v - s1.a[0] * y + z2;
-        z2 = s1.b[2] * v - s1.a[1] * y;
-        let o = s2.b[0] * y + w1;
-        w1 = s2.b[1] * y - s2.a[0] * o + w2;
-        w2 = s2.b[2] * y - s2.a[1] * o;
+        let o = k_step(f, f64::from(v), [&mut z1, &mut z2, &mut w1, &mut w2]);
         acc += o * o;
     }
     flush([&mut z1, &mut z2, &mut w1, &mut w2]);
@@ -315,38 +308,50 @@ fn k_pair(
     each: impl FnMut(usize, f64, f64),
 ) {
     #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: SSE2 is part of x86-64.
-        unsafe { k_pair_sse2(f, sa, sb, xa, xb, each) };
-    }
+    // SAFETY: SSE2 is part of x86-64.
+    unsafe {
+        k_pair_sse2(f, sa, sb, xa, xb, each)
+    };
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        let mut each = each;
-        let [s1, s2] = f;
-        let ([mut az1, mut az2], [mut aw1, mut aw2]) = (sa[0], sa[1]);
-        let ([mut bz1, mut bz2], [mut bw1, mut bw2]) = (sb[0], sb[1]);
-        for (i, (&va, &vb)) in xa.iter().zip(xb).enumerate() {
-            let (va, vb) = (f64::from(va), f64::from(vb));
-            let ya = s1.b[0] * va + az1;
-            let yb = s1.b[0] * vb + bz1;
-            az1 = s1.b[1] * va - s1.a[0] * ya + az2;
-            bz1 = s1.b[1] * vb - s1.a[0] * yb + bz2;
-            az2 = s1.b[2] * va - s1.a[1] * ya;
-            bz2 = s1.b[2] * vb - s1.a[1] * yb;
-            let oa = s2.b[0] * ya + aw1;
-            let ob = s2.b[0] * yb + bw1;
-            aw1 = s2.b[1] * ya - s2.a[0] * oa + aw2;
-            bw1 = s2.b[1] * yb - s2.a[0] * ob + bw2;
-            aw2 = s2.b[2] * ya - s2.a[1] * oa;
-            bw2 = s2.b[2] * yb - s2.a[1] * ob;
-            each(i, oa, ob);
-        }
-        flush([
-            &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
-        ]);
-        *sa = [[az1, az2], [aw1, aw2]];
-        *sb = [[bz1, bz2], [bw1, bw2]];
+    k_pair_scalar(f, sa, sb, xa, xb, each);
+}
+
+/// [`k_pair`] one channel after the other, frame by frame (where there is no SSE2).
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+fn k_pair_scalar(
+    f: &[Section; 2],
+    sa: &mut [[f64; 2]; 2],
+    sb: &mut [[f64; 2]; 2],
+    xa: &[f32],
+    xb: &[f32],
+    mut each: impl FnMut(usize, f64, f64),
+) {
+    let [[mut az1, mut az2], [mut aw1, mut aw2]] = *sa;
+    let [[mut bz1, mut bz2], [mut bw1, mut bw2]] = *sb;
+    for (i, (&va, &vb)) in xa.iter().zip(xb).enumerate() {
+        let oa = k_step(f, f64::from(va), [&mut az1, &mut az2, &mut aw1, &mut aw2]);
+        let ob = k_step(f, f64::from(vb), [&mut bz1, &mut bz2, &mut bw1, &mut bw2]);
+        each(i, oa, ob);
     }
+    flush([
+        &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
+    ]);
+    *sa = [[az1, az2], [aw1, aw2]];
+    *sb = [[bz1, bz2], [bw1, bw2]];
+}
+
+/// One frame `v` of one channel through the two sections, whose states are `[z1, z2, w1, w2]`:
+/// the K-weighted value.
+#[inline(always)]
+fn k_step(f: &[Section; 2], v: f64, [z1, z2, w1, w2]: [&mut f64; 4]) -> f64 {
+    let [s1, s2] = f;
+    let y = s1.b[0] * v + *z1;
+    *z1 = s1.b[1] * v - s1.a[0] * y + *z2;
+    *z2 = s1.b[2] * v - s1.a[1] * y;
+    let o = s2.b[0] * y + *w1;
+    *w1 = s2.b[1] * y - s2.a[0] * o + *w2;
+    *w2 = s2.b[2] * y - s2.a[1] * o;
+    o
 }
 
 /// [`k_pair`] with the two channels as the two lanes of 128-bit vectors: the same operations
@@ -704,17 +709,10 @@ fn weigh_pair(
 
 /// K-weight one channel (updating `st`), adding each frame's energy to `out`.
 fn weigh_add(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32], out: &mut [f64]) {
-    let [s1, s2] = f;
     let [mut z1, mut z2] = st[0];
     let [mut w1, mut w2] = st[1];
     for (&v, o) in x.iter().zip(out.iter_mut()) {
-        let v = f64::from(v);
-        let y = s1.b[0] * v + z1;
-        z1 = s1.b[1] * v - s1.a[0] * y + z2;
-        z2 = s1.b[2] * v - s1.a[1] * y;
-        let q = s2.b[0] * y + w1;
-        w1 = s2.b[1] * y - s2.a[0] * q + w2;
-        w2 = s2.b[2] * y - s2.a[1] * q;
+        let q = k_step(f, f64::from(v), [&mut z1, &mut z2, &mut w1, &mut w2]);
         *o += q * q;
     }
     flush([&mut z1, &mut z2, &mut w1, &mut w2]);
@@ -865,7 +863,7 @@ mod tests {
 
     /// The two channels of a stereo meter run as the two lanes of one vector recursion: each
     /// lane gives what its channel gives alone through the scalar recursion, to the bit
-    /// (energies and states, over consecutive blocks).
+    /// (energies and states, over consecutive blocks), as does the frame-by-frame pair.
     #[test]
     fn paired_channels_weigh_as_each_alone() {
         for rate in [44100.0, 48000.0] {
@@ -873,12 +871,21 @@ mod tests {
             let (a, b) = (white(10_000, 5, 0.5), white(10_000, 6, 0.001));
             let (mut sa, mut sb) = ([[0.0; 2]; 2], [[0.0; 2]; 2]);
             let (mut ra, mut rb) = (sa, sb);
+            let (mut qa, mut qb) = (sa, sb);
             for (ca, cb) in a.chunks(3000).zip(b.chunks(3000)) {
                 let pair = filter_energy_pair(&f, &mut sa, &mut sb, ca, cb);
                 let alone = filter_energy(&f, &mut ra, ca) + filter_energy(&f, &mut rb, cb);
                 assert_eq!(pair.to_bits(), alone.to_bits(), "{rate} Hz");
                 let bits = |s: [[f64; 2]; 2]| s.map(|r| r.map(f64::to_bits));
                 assert_eq!((bits(sa), bits(sb)), (bits(ra), bits(rb)), "{rate} Hz");
+                // The path of CPUs without SSE2, frame by frame: the same values.
+                let (mut ea, mut eb) = (0.0, 0.0);
+                k_pair_scalar(&f, &mut qa, &mut qb, ca, cb, |_, oa, ob| {
+                    ea += oa * oa;
+                    eb += ob * ob;
+                });
+                assert_eq!((ea + eb).to_bits(), pair.to_bits(), "{rate} Hz");
+                assert_eq!((bits(qa), bits(qb)), (bits(sa), bits(sb)), "{rate} Hz");
             }
         }
     }
