@@ -272,9 +272,7 @@ fn filter_energy(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32]) -> f64 {
         let o = k_step(f, f64::from(v), [&mut z1, &mut z2, &mut w1, &mut w2]);
         acc += o * o;
     }
-    flush([&mut z1, &mut z2, &mut w1, &mut w2]);
-    st[0] = [z1, z2];
-    st[1] = [w1, w2];
+    store_states(st, [z1, z2, w1, w2]);
     acc
 }
 
@@ -333,11 +331,8 @@ fn k_pair_scalar(
         let ob = k_step(f, f64::from(vb), [&mut bz1, &mut bz2, &mut bw1, &mut bw2]);
         each(i, oa, ob);
     }
-    flush([
-        &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
-    ]);
-    *sa = [[az1, az2], [aw1, aw2]];
-    *sb = [[bz1, bz2], [bw1, bw2]];
+    store_states(sa, [az1, az2, aw1, aw2]);
+    store_states(sb, [bz1, bz2, bw1, bw2]);
 }
 
 /// One frame `v` of one channel through the two sections, whose states are `[z1, z2, w1, w2]`:
@@ -399,14 +394,18 @@ unsafe fn k_pair_sse2(
             each(i, _mm_cvtsd_f64(o), _mm_cvtsd_f64(_mm_unpackhi_pd(o, o)));
         }
         let lanes = |v: __m128d| [_mm_cvtsd_f64(v), _mm_cvtsd_f64(_mm_unpackhi_pd(v, v))];
-        let ([mut az1, mut bz1], [mut az2, mut bz2]) = (lanes(z1), lanes(z2));
-        let ([mut aw1, mut bw1], [mut aw2, mut bw2]) = (lanes(w1), lanes(w2));
-        flush([
-            &mut az1, &mut az2, &mut aw1, &mut aw2, &mut bz1, &mut bz2, &mut bw1, &mut bw2,
-        ]);
-        *sa = [[az1, az2], [aw1, aw2]];
-        *sb = [[bz1, bz2], [bw1, bw2]];
+        let ([az1, bz1], [az2, bz2]) = (lanes(z1), lanes(z2));
+        let ([aw1, bw1], [aw2, bw2]) = (lanes(w1), lanes(w2));
+        store_states(sa, [az1, az2, aw1, aw2]);
+        store_states(sb, [bz1, bz2, bw1, bw2]);
     }
+}
+
+/// A channel's states `[z1, z2, w1, w2]` into `st` (as [`k_step`] holds them), decayed ones
+/// flushed to zero ([`flush`]).
+fn store_states(st: &mut [[f64; 2]; 2], [z1, z2, w1, w2]: [f64; 4]) {
+    *st = [[z1, z2], [w1, w2]];
+    flush(st.iter_mut().flatten());
 }
 
 /// Flush decayed filter states to zero: long silences would otherwise leave the recursions
@@ -715,9 +714,7 @@ fn weigh_add(f: &[Section; 2], st: &mut [[f64; 2]; 2], x: &[f32], out: &mut [f64
         let q = k_step(f, f64::from(v), [&mut z1, &mut z2, &mut w1, &mut w2]);
         *o += q * q;
     }
-    flush([&mut z1, &mut z2, &mut w1, &mut w2]);
-    st[0] = [z1, z2];
-    st[1] = [w1, w2];
+    store_states(st, [z1, z2, w1, w2]);
 }
 
 /// Loudness range in LU from mean-square short-term energies, as EBU Tech 3342 (2016) §3.1
