@@ -2,7 +2,7 @@
 //! figures, designs and settings), and an `ln`/`exp` pair for per-sample hot paths.
 
 /// dB per neper of amplitude: `20 / ln 10`.
-const DB_PER_NEPER: f64 = 20.0 / std::f64::consts::LN_10;
+pub const DB_PER_NEPER: f64 = 20.0 / std::f64::consts::LN_10;
 
 /// Decibels to a linear amplitude factor: `10^(dB/20)`.
 #[inline]
