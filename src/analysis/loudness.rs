@@ -1,12 +1,12 @@
-//! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128): the
-//! delivered outputs' levels via ebur128, and the full program analysis of the master report
-//! and `analyze` on mixdown's own meter (`bs1770::ProgramMeter`). True peaks are ebur128's
+//! Loudness and peak measurement of a finished signal (ITU-R BS.1770-4 / EBU R128) on
+//! mixdown's own meters: the integrated loudness of [`Meter`] (`bs1770::IntegratedMeter`), and
+//! the full program analysis of the master report and `analyze` (`bs1770::ProgramMeter`),
+//! both held to ebur128's readings within 0.01 LU by their tests. True peaks are ebur128's
 //! reading, made bit for bit by [`Ebur128Peak`] (the same interpolator, a block at a time).
 
-use ebur128::{EbuR128, Mode};
 use rayon::prelude::*;
 
-use super::bs1770::ProgramMeter;
+use super::bs1770::{IntegratedMeter, ProgramMeter};
 use crate::dsp::gain_to_db;
 use crate::dsp::truepeak::Ebur128Peak;
 use crate::io::wav::Encoded;
@@ -27,10 +27,6 @@ pub struct Levels {
 #[derive(Debug, thiserror::Error)]
 #[error("loudness measurement failed: {0}")]
 pub struct MeterError(String);
-
-fn err(e: ebur128::Error) -> MeterError {
-    MeterError(format!("{e:?}"))
-}
 
 /// Frames fed to the meters at a time.
 const CHUNK: usize = 1 << 16;
@@ -85,36 +81,29 @@ impl Peaks {
     }
 }
 
-/// Streaming meter: integrated loudness over all channels, plus sample and true peak.
+/// Streaming meter: integrated loudness over all channels (mixdown's BS.1770-4 meter, held to
+/// ebur128's reading within 0.01 LU), plus sample and true peak.
 pub struct Meter {
-    loudness: EbuR128,
+    loudness: IntegratedMeter,
     peaks: Peaks,
 }
 
 impl Meter {
     pub fn new(channels: usize, rate: u32) -> Result<Self, MeterError> {
         Ok(Meter {
-            loudness: EbuR128::new(channels as u32, rate, Mode::I).map_err(err)?,
+            loudness: IntegratedMeter::new(channels, rate),
             peaks: Peaks::new(channels, rate),
         })
     }
 
     /// Feed planar frames (one slice per channel, equal lengths).
     pub fn add(&mut self, planes: &[&[f32]]) -> Result<(), MeterError> {
-        let (a, ()) = rayon::join(
-            || self.loudness.add_frames_planar_f32(planes).map_err(err),
-            || self.peaks.add(planes),
-        );
-        a
+        rayon::join(|| self.loudness.add(planes), || self.peaks.add(planes));
+        Ok(())
     }
 
     pub fn levels(&self) -> Levels {
-        self.peaks.levels(
-            self.loudness
-                .loudness_global()
-                .ok()
-                .filter(|l| l.is_finite()),
-        )
+        self.peaks.levels(self.loudness.integrated())
     }
 }
 
