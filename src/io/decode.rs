@@ -443,8 +443,13 @@ impl StemDecoder {
             }
             Err(e)
         };
+        // Integer PCM converts to finite samples only; anything else is checked.
+        let integer = matches!(&self.source, Source::Pcm(p) if !p.is_float());
         for (ch, (o, &at)) in out.iter().zip(&starts).enumerate() {
-            if let Some(i) = o[at..].iter().position(|x| !x.is_finite()) {
+            if integer {
+                break;
+            }
+            if let Some(i) = first_non_finite(&o[at..]) {
                 let what = if o[at + i].is_nan() {
                     "NaN"
                 } else {
@@ -468,6 +473,23 @@ impl StemDecoder {
         Ok(n)
     }
 }
+
+/// Index of the first NaN or infinity in `xs`. Each run of [`FINITE_RUN`] samples is tested
+/// as a whole first (a vector fold of their exponent fields, no early exit), and searched only
+/// when it holds one.
+fn first_non_finite(xs: &[f32]) -> Option<usize> {
+    const EXPONENT: u32 = 0x7F80_0000;
+    xs.chunks(FINITE_RUN).enumerate().find_map(|(k, run)| {
+        let top = run.iter().fold(0, |m, x| m.max(x.to_bits() & EXPONENT));
+        (top == EXPONENT)
+            .then(|| run.iter().position(|x| !x.is_finite()))
+            .flatten()
+            .map(|i| k * FINITE_RUN + i)
+    })
+}
+
+/// Samples [`first_non_finite`] tests at a time.
+const FINITE_RUN: usize = 512;
 
 /// Open `path` at byte `start`, the first of `frames` frames of plain PCM, when they all lie
 /// inside the file; `None` when the file is shorter.
@@ -624,4 +646,42 @@ pub fn decode_all(path: &Path) -> Result<(StemInfo, Vec<Vec<f32>>), DecodeError>
     let mut bufs = vec![Vec::new(); dec.info.channels];
     while dec.next_into(&mut bufs)? > 0 {}
     Ok((dec.info, bufs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first NaN or infinity wherever it falls (either side of a run boundary, first,
+    /// last, after a finite run), and none among the extreme finite values.
+    #[test]
+    fn the_first_non_finite_sample_is_found_anywhere() {
+        let len = 3 * FINITE_RUN + 17;
+        let finite: Vec<f32> = (0..len)
+            .map(|i| match i % 4 {
+                0 => f32::MAX,
+                1 => -f32::MAX,
+                2 => f32::from_bits(1),
+                _ => (i as f32).sin(),
+            })
+            .collect();
+        assert_eq!(first_non_finite(&finite), None);
+        assert_eq!(first_non_finite(&[]), None);
+        for at in [
+            0,
+            1,
+            FINITE_RUN - 1,
+            FINITE_RUN,
+            2 * FINITE_RUN + 5,
+            len - 1,
+        ] {
+            for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                let mut x = finite.clone();
+                x[at] = bad;
+                // A later one does not hide it.
+                x[len - 1] = f32::NAN;
+                assert_eq!(first_non_finite(&x), Some(at), "{bad} at {at}");
+            }
+        }
+    }
 }

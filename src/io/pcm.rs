@@ -74,6 +74,11 @@ impl Encoding {
         }
     }
 
+    /// Whether the samples are floating point (the only ones that can hold NaN or infinity).
+    pub fn is_float(self) -> bool {
+        matches!(self, Encoding::F32 { .. } | Encoding::F64 { .. })
+    }
+
     /// Bytes of one stored sample.
     pub fn bytes(self) -> usize {
         self.bits() as usize / 8
@@ -193,6 +198,11 @@ pub struct PcmReader {
 }
 
 impl PcmReader {
+    /// Whether the file's samples are floating point.
+    pub fn is_float(&self) -> bool {
+        self.encoding.is_float()
+    }
+
     /// Read `frames` frames of `channels` interleaved samples from `file`, which is positioned
     /// at the first of them.
     pub fn new(file: StemFile, encoding: Encoding, channels: usize, frames: u64) -> Self {
