@@ -604,20 +604,33 @@ impl Cascade {
         let mut start = 0;
         while start < n {
             let m = (n - start).min(CHUNK);
+            // The conversions compiled for the widest vector unit (exact either way).
             for (buf, b) in bufs.iter_mut().zip(bs.iter()) {
                 let (l, r) = (&b[0][start..start + m], &b[1][start..start + m]);
-                for ((f, &x), &y) in buf[..m].iter_mut().zip(l).zip(r) {
-                    *f = [f64::from(x), f64::from(y)];
-                }
+                let buf = &mut buf[..m];
+                super::simd::wide(
+                    #[inline(always)]
+                    move || {
+                        for ((f, &x), &y) in buf.iter_mut().zip(l).zip(r) {
+                            *f = [f64::from(x), f64::from(y)];
+                        }
+                    },
+                );
             }
             Cascade::filter_group::<2, G>(cs, bufs.each_mut().map(|b| &mut b[..m]));
             for (buf, b) in bufs.iter().zip(bs.iter_mut()) {
                 let [l, r] = &mut **b;
                 let (l, r) = (&mut l[start..start + m], &mut r[start..start + m]);
-                for ((f, x), y) in buf[..m].iter().zip(l).zip(r) {
-                    *x = to_f32(f[0]);
-                    *y = to_f32(f[1]);
-                }
+                let buf = &buf[..m];
+                super::simd::wide(
+                    #[inline(always)]
+                    move || {
+                        for ((f, x), y) in buf.iter().zip(l).zip(r) {
+                            *x = to_f32(f[0]);
+                            *y = to_f32(f[1]);
+                        }
+                    },
+                );
             }
             start += m;
         }
