@@ -386,49 +386,37 @@ impl Compressor {
     ) {
         let n = range.len();
         let mut gains = [0.0f32; CHUNK];
-        let mut mixes = [0.0f32; CHUNK];
-        let (gains, mixes) = (&mut gains[..n], &mut mixes[..n]);
-        // The exponent of every frame's gain (nepers), and its wet share.
+        let gains = &mut gains[..n];
+        // e^x of every frame's gain in nepers, blended with the dry signal by its wet share.
+        // (With mix = 0 the factor is exactly 1, and with no makeup and no reduction e^0 = 1:
+        // the signal passes bit for bit.)
         if self.makeup_ramp.moving() || self.mix_ramp.moving() {
             let (u0, du) = self.makeup_ramp.begin(n);
             let (m0, dm) = self.mix_ramp.begin(n);
-            for (i, ((g, m), &f)) in gains
-                .iter_mut()
-                .zip(mixes.iter_mut())
-                .zip(&*factors)
-                .enumerate()
-            {
+            for (i, (g, &f)) in gains.iter_mut().zip(&*factors).enumerate() {
                 let k = (i + 1) as f64;
-                *g = ((u0 + du * k - f) / DB_PER_NEPER) as f32;
-                *m = (m0 + dm * k) as f32;
+                let m = (m0 + dm * k) as f32;
+                *g = m * exp_f32(((u0 + du * k - f) / DB_PER_NEPER) as f32) + (1.0 - m);
             }
             self.cfg.makeup_db = self.makeup_ramp.target();
             self.cfg.mix = self.mix_ramp.target();
         } else {
-            let makeup_db = self.cfg.makeup_db;
+            let (makeup_db, m) = (self.cfg.makeup_db, self.cfg.mix as f32);
             let fs = &*factors;
             let gs = &mut *gains;
+            // Two loops: the f64 -> f32 one runs four frames to a vector, e^x eight.
             simd::wide(
                 #[inline(always)]
                 move || {
                     for (g, &f) in gs.iter_mut().zip(fs) {
                         *g = ((makeup_db - f) / DB_PER_NEPER) as f32;
                     }
+                    for g in gs.iter_mut() {
+                        *g = m * exp_f32(*g) + (1.0 - m);
+                    }
                 },
             );
-            mixes.fill(self.cfg.mix as f32);
         }
-        let (gs, ms) = (&mut *gains, &*mixes);
-        simd::wide(
-            #[inline(always)]
-            move || {
-                for (g, &m) in gs.iter_mut().zip(ms) {
-                    // With mix = 0 the factor is exactly 1, and with no makeup and no
-                    // reduction e^0 = 1: the signal passes bit for bit.
-                    *g = m * exp_f32(*g) + (1.0 - m);
-                }
-            },
-        );
         for ch in block.iter_mut() {
             let xs = &mut ch[range.clone()];
             let gs = &*gains;
