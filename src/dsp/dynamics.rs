@@ -376,7 +376,7 @@ impl Compressor {
 
     /// The smoothed reductions `factors` of the frames `range` (dB) turned into gain factors
     /// (makeup and mix) and applied to every channel. The factors are single precision, like
-    /// the samples they scale: `e^x` in f32 is within a few ulps (10^-6 dB), a fraction of the
+    /// the samples they scale: `e^x` in f32 is within 1 ulp (10^-6 dB), a fraction of the
     /// rounding every f32 product adds, and eight frames take one vector operation.
     fn apply(
         &mut self,
