@@ -444,11 +444,8 @@ impl StemDecoder {
             Err(e)
         };
         // Integer PCM converts to finite samples only; anything else is checked.
-        let integer = matches!(&self.source, Source::Pcm(p) if !p.is_float());
-        for (ch, (o, &at)) in out.iter().zip(&starts).enumerate() {
-            if integer {
-                break;
-            }
+        let checked = !matches!(&self.source, Source::Pcm(p) if !p.is_float());
+        for (ch, (o, &at)) in out.iter().zip(&starts).enumerate().filter(|_| checked) {
             if let Some(i) = first_non_finite(&o[at..]) {
                 let what = if o[at + i].is_nan() {
                     "NaN"
